@@ -1,0 +1,32 @@
+"""Waybill: a logistics-centred ERP for courier companies."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+import config as waybill_config
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the Waybill app: configuration from the environment, then ``overrides``."""
+    app = Flask(__name__, instance_path=str(waybill_config.INSTANCE_DIR))
+    app.config.update(waybill_config.from_env())
+    if overrides:
+        app.config.update(overrides)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from app import models  # noqa: F401  (every table registered before the first query)
+
+    from app.db import db
+
+    db.init_app(app)
+
+    from app.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+
+    from app.cli import register_commands
+
+    register_commands(app)
+    return app

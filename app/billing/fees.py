@@ -1,0 +1,77 @@
+"""Fee collection: when a shipment is delivered or returned, charge the partner, record
+the cash taken on delivery, and close the shipment. Idempotent: a redelivered job finds
+the charge and does nothing more."""
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.billing.models import Charge, CodCollection
+from app.billing.rating import rate, rate_card_for, return_rate
+from app.delivery.services import proof_for
+from app.orders import shipments
+from app.orders.lifecycle import Status
+
+
+def collect_fees(session: Session, shipment_id: int, *, actor: str = "system:collect_fees") -> Charge | None:
+    """Charge the fee for a delivered or returned shipment and close it. Returns the
+    charge made now, or None if there was nothing (left) to do."""
+    [shipment] = shipments.lock_shipments(session, [shipment_id]) or [None]
+    if shipment is None or shipment.status not in (Status.DELIVERED, Status.RETURNED):
+        return None
+    order = shipment.order
+    kind = "delivery_fee" if shipment.status == Status.DELIVERED else "return_fee"
+    charge = session.scalars(select(Charge).where(Charge.shipment_id == shipment.id,
+                                                  Charge.kind == kind)).first()
+    made = None
+    if charge is None:
+        tz = ZoneInfo(current_app.config["WAYBILL_TIMEZONE"])
+        # The card in force when the order was taken: the partner pays what it was quoted.
+        card = rate_card_for(session, order.service_level, shipment.quoted_fee_currency,
+                             order.created_at.astimezone(tz).date())
+        fee = (rate(card, distance_km=shipment.distance_km, grams=shipment.billable_grams)
+               if kind == "delivery_fee" else return_rate(card))
+        made = Charge(partner_id=shipment.partner_id, shipment_id=shipment.id, kind=kind,
+                      amount=fee.amount.amount, currency=fee.amount.currency,
+                      rate_card_id=fee.rate_card_id, breakdown=fee.breakdown)
+        session.add(made)
+    if kind == "delivery_fee" and order.cod_amount:
+        _record_cod(session, shipment, order)
+    shipments.transition(session, shipment, "close", actor=actor, locked=True)
+    return made
+
+
+def _record_cod(session: Session, shipment, order) -> None:
+    if session.scalar(select(CodCollection.id).where(CodCollection.shipment_id == shipment.id)):
+        return
+    proof = proof_for(session, shipment.id)
+    session.add(CodCollection(
+        shipment_id=shipment.id, partner_id=shipment.partner_id, amount_due=order.cod_amount,
+        amount_collected=proof.cod_received_amount, currency=order.cod_currency,
+        method=proof.cod_method, driver_id=proof.driver_id, collected_at=proof.captured_at))
+
+
+def charges_for(session: Session, shipment_id: int) -> list[Charge]:
+    return list(session.scalars(select(Charge).where(Charge.shipment_id == shipment_id)))
+
+
+def fee_totals(session: Session, *, only=None) -> dict:
+    """Charges by kind (count, shipments charged, total) and cash collected on delivery."""
+    from sqlalchemy import distinct, func
+
+    stmt = select(Charge.kind, Charge.currency, func.count(), func.count(distinct(Charge.shipment_id)),
+                  func.sum(Charge.amount)).group_by(Charge.kind, Charge.currency)
+    cod = select(CodCollection.currency, func.count(), func.sum(CodCollection.amount_due),
+                 func.sum(CodCollection.amount_collected)).group_by(CodCollection.currency)
+    if only is not None:
+        stmt = stmt.where(Charge.shipment_id.in_(list(only)))
+        cod = cod.where(CodCollection.shipment_id.in_(list(only)))
+    return {
+        "charges": [{"kind": k, "currency": c, "count": n, "shipments": d, "total": int(t or 0)}
+                    for k, c, n, d, t in session.execute(stmt)],
+        "cod": [{"currency": c, "count": n, "due": int(due or 0), "collected": int(got or 0)}
+                for c, n, due, got in session.execute(cod)],
+    }

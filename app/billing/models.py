@@ -1,0 +1,64 @@
+"""Rate cards, charges to partners, and cash collected on delivery."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+
+
+class RateCard(Base):
+    """Price of a delivery for one service level: base + per km + per kg."""
+
+    __tablename__ = "rate_cards"
+    __table_args__ = (UniqueConstraint("service_level", "currency", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_level: Mapped[str] = mapped_column(String(20))
+    currency: Mapped[str] = mapped_column(String(3))
+    effective_from: Mapped[date] = mapped_column(Date)
+    #: All amounts in minor units of ``currency``.
+    base_amount: Mapped[int] = mapped_column(BigInteger)
+    per_km_amount: Mapped[int] = mapped_column(BigInteger)
+    per_kg_amount: Mapped[int] = mapped_column(BigInteger)
+    #: Charged instead of the delivery fee when a shipment goes back to the sender.
+    return_amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class Charge(Base):
+    """A fee owed by a partner for one shipment. Corrections are new rows."""
+
+    __tablename__ = "charges"
+    #: A shipment is charged each kind of fee once, whatever redelivers the job.
+    __table_args__ = (UniqueConstraint("shipment_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"))
+    #: delivery_fee or return_fee.
+    kind: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    rate_card_id: Mapped[int] = mapped_column(ForeignKey("rate_cards.id"))
+    #: How the amount was reached: distance, weight, each component.
+    breakdown: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CodCollection(Base):
+    """Cash on delivery taken by a driver for one shipment, owed to the partner."""
+
+    __tablename__ = "cod_collections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), unique=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    amount_due: Mapped[int] = mapped_column(BigInteger)
+    amount_collected: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    method: Mapped[str | None] = mapped_column(String(20))
+    driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,91 @@
+"""Partners (retailers) with their API keys and pickup locations; end customers; the
+notifications sent to them."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, UTCDateTime, utcnow
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    #: ISO 4217 code in which this partner is charged and COD is remitted.
+    currency: Mapped[str] = mapped_column(String(3))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    pickup_locations: Mapped[list["PickupLocation"]] = relationship(back_populates="partner")
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    #: The first characters of the key, shown in lists so a key can be recognised.
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    #: SHA-256 of the whole key; the key itself is shown once and never stored.
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PickupLocation(Base):
+    """A place where a partner hands parcels to the courier."""
+
+    __tablename__ = "pickup_locations"
+    __table_args__ = (UniqueConstraint("partner_id", "address_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(32))
+    address_id: Mapped[int] = mapped_column(ForeignKey("addresses.id"))
+    #: Normalised address text, so an address sent again finds the same location.
+    address_key: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    partner: Mapped[Partner] = relationship(back_populates="pickup_locations")
+    address = relationship("Address")
+
+
+class Customer(Base):
+    """An end customer, known by phone number across partners."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: E.164-like normalised phone number: digits with a leading +.
+    phone: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    notify_email: Mapped[bool] = mapped_column(default=True)
+    notify_sms: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(Base):
+    """One message sent to a customer about one shipment event on one channel."""
+
+    __tablename__ = "notifications"
+    #: One message per event and channel: a redelivered job finds it and sends nothing.
+    __table_args__ = (UniqueConstraint("event_id", "channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("shipment_events.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    milestone: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str] = mapped_column(String(254))
+    body: Mapped[str] = mapped_column(String(2000))
+    #: Who carried it: "smtp", "log", or an SMS gateway's name.
+    provider: Mapped[str] = mapped_column(String(40))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,232 @@
+"""Delivery services: drivers, pickup runs, run sheets, deliveries and failed attempts.
+
+These are what the driver's pages, the console and the simulation call."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from itertools import cycle
+from typing import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.delivery.models import DeliveryAttempt, Driver, PickupRun, ProofOfDelivery, RunSheet
+from app.orders import shipments
+from app.orders.lifecycle import Status
+from app.orders.shipments import TransitionError, TransitionResult
+
+FAILURE_REASONS = ("not_home", "refused", "wrong_address", "access_restricted",
+                   "business_closed", "unsafe", "customer_rescheduled", "damaged")
+RELATIONS = ("self", "family", "neighbour", "reception")
+COD_METHODS = ("cash", "card", "transfer")
+
+
+class DeliveryError(ValueError):
+    pass
+
+
+def create_driver(session: Session, *, name: str, phone: str, hub_id: int, capacity: int = 40) -> Driver:
+    driver = Driver(name=name, phone=phone, hub_id=hub_id, capacity=capacity)
+    session.add(driver)
+    session.flush()
+    return driver
+
+
+def drivers_of(session: Session, hub_id: int) -> list[Driver]:
+    return list(session.scalars(select(Driver).where(Driver.hub_id == hub_id,
+                                                     Driver.active.is_(True)).order_by(Driver.id)))
+
+
+# -- pickups ---------------------------------------------------------------------------------
+
+def schedule_pickups(session: Session, run_date: date, *, pickup_hub_id: int | None = None,
+                     actor: str = "system:schedule_pickups", only: Iterable[int] | None = None,
+                     limit: int = 5000) -> list[PickupRun]:
+    """Batch every new order into a pickup run for its pickup location on ``run_date``:
+    one planned run per location and day, new orders join it. Run on a schedule."""
+    ids = shipments.ids_in_status(session, [Status.CREATED], only=only, limit=limit)
+    groups = shipments.pickup_groups(session, ids)
+    runs: dict[int, PickupRun] = {}
+    drivers_by_centre: dict[int, cycle] = {}
+    for s in shipments.lock_shipments(session, ids):
+        if s.status != Status.CREATED:
+            continue
+        partner_id, location_id = groups[s.id]
+        run = runs.get(location_id) or _open_run(session, partner_id, location_id, run_date)
+        if run.driver_id is None:
+            pool = drivers_by_centre.setdefault(s.centre_id, cycle(drivers_of(session, s.centre_id) or [None]))
+            driver = next(pool)
+            run.driver_id = driver.id if driver else None
+        runs[location_id] = run
+        s.pickup_run_id = run.id
+        shipments.transition(session, s, "schedule_pickup", actor=actor, locked=True,
+                             data={"pickup_run_id": run.id})
+    return list(runs.values())
+
+
+def _open_run(session: Session, partner_id: int, location_id: int, run_date: date) -> PickupRun:
+    run = session.scalars(select(PickupRun).where(
+        PickupRun.pickup_location_id == location_id, PickupRun.run_date == run_date,
+        PickupRun.status == "planned")).first()
+    if run is None:
+        run = PickupRun(partner_id=partner_id, pickup_location_id=location_id, run_date=run_date)
+        session.add(run)
+        session.flush()
+    return run
+
+
+def planned_runs(session: Session, *, run_date: date | None = None) -> list[PickupRun]:
+    stmt = select(PickupRun).where(PickupRun.status == "planned").order_by(PickupRun.id)
+    if run_date:
+        stmt = stmt.where(PickupRun.run_date == run_date)
+    return list(session.scalars(stmt))
+
+
+def run_shipment_ids(session: Session, run: PickupRun) -> list[int]:
+    return shipments.ids_in_status(session, [Status.PICKUP_SCHEDULED], pickup_run_id=run.id)
+
+
+def confirm_pickup(session: Session, run: PickupRun, *, actor: str,
+                   shipment_ids: Iterable[int] | None = None) -> int:
+    """The driver has the parcels: each scheduled shipment of the run (or those given) is
+    picked up, and the run is done. Returns how many were picked up."""
+    ids = run_shipment_ids(session, run) if shipment_ids is None else list(shipment_ids)
+    count = 0
+    for s in shipments.lock_shipments(session, ids):
+        count += shipments.transition(session, s, "pick_up", actor=actor, locked=True).applied
+    run.status, run.completed_at = "completed", utcnow()
+    return count
+
+
+# -- run sheets --------------------------------------------------------------------------------
+
+def build_run_sheets(session: Session, hub_id: int, run_date: date, *, actor: str,
+                     only: Iterable[int] | None = None) -> list[RunSheet]:
+    """Share the hub's parcels ready for delivery among its drivers, up to each driver's
+    capacity, and send them out. Stops are ordered on the run sheet by the console."""
+    drivers = drivers_of(session, hub_id)
+    if not drivers:
+        return []
+    capacity = sum(d.capacity for d in drivers)
+    ids = shipments.ready_for_delivery_ids(session, hub_id, only=only, limit=capacity)
+    if not ids:
+        return []
+    sheets = {d.id: RunSheet(hub_id=hub_id, driver_id=d.id, run_date=run_date) for d in drivers}
+    session.add_all(sheets.values())
+    session.flush()
+    remaining = {d.id: d.capacity for d in drivers}
+    ring = cycle(drivers)
+    loads: dict[int, int] = defaultdict(int)
+    for s in shipments.lock_shipments(session, ids):
+        # Round-robin over drivers with room left (capacity covers every id).
+        driver = next(d for d in ring if remaining[d.id] > 0)
+        remaining[driver.id] -= 1
+        s.run_sheet_id = sheets[driver.id].id
+        shipments.transition(session, s, "dispatch_for_delivery", actor=actor, locked=True,
+                             hub_id=hub_id, data={"driver_id": driver.id})
+        loads[driver.id] += 1
+    return [sheets[d] for d in loads]
+
+
+# -- delivery ----------------------------------------------------------------------------------
+
+@dataclass
+class ProofIn:
+    recipient_name: str
+    relation: str
+    captured_at: datetime
+    signature_svg: str | None = None
+    photo_ref: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    cod_received_amount: int = 0
+    cod_method: str | None = None
+
+
+def deliver(session: Session, shipment_id: int, proof: ProofIn, *, driver_id: int | None,
+            actor: str, client_event_id: str | None = None) -> TransitionResult:
+    """Hand the parcel over with proof; cash on delivery is taken if due."""
+    if not proof.recipient_name.strip():
+        raise DeliveryError("the recipient's name is required")
+    if proof.relation not in RELATIONS:
+        raise DeliveryError(f"relation must be one of {', '.join(RELATIONS)}")
+    [shipment] = shipments.lock_shipments(session, [shipment_id]) or [None]
+    if shipment is None:
+        raise LookupError(f"no shipment {shipment_id}")
+    cod_due = shipment.order.cod_amount
+    if cod_due and proof.cod_method not in COD_METHODS:
+        raise DeliveryError(f"{cod_due} is due on delivery: give the method, one of {', '.join(COD_METHODS)}")
+    if proof.cod_received_amount < 0:
+        raise DeliveryError("the amount received cannot be negative")
+    result = shipments.transition(
+        session, shipment, "deliver", actor=actor, client_event_id=client_event_id,
+        device_time=proof.captured_at, lat=proof.lat, lon=proof.lon, locked=True,
+        data={"recipient": proof.recipient_name, "relation": proof.relation},
+    )
+    if result.applied and not result.duplicate:
+        session.add(ProofOfDelivery(
+            shipment_id=shipment.id, event=result.event, recipient_name=proof.recipient_name.strip(),
+            relation=proof.relation, signature_svg=proof.signature_svg, photo_ref=proof.photo_ref,
+            lat=proof.lat, lon=proof.lon, captured_at=proof.captured_at, driver_id=driver_id,
+            cod_received_amount=proof.cod_received_amount if cod_due else 0,
+            cod_method=proof.cod_method if cod_due else None))
+        _record_attempt(session, shipment, result, "delivered", driver_id=driver_id)
+    return result
+
+
+def fail_attempt(session: Session, shipment_id: int, reason_code: str, *, driver_id: int | None,
+                 actor: str, note: str | None = None, client_event_id: str | None = None,
+                 device_time: datetime | None = None, lat: float | None = None,
+                 lon: float | None = None) -> TransitionResult:
+    if reason_code not in FAILURE_REASONS:
+        raise DeliveryError(f"reason must be one of {', '.join(FAILURE_REASONS)}")
+    [shipment] = shipments.lock_shipments(session, [shipment_id]) or [None]
+    if shipment is None:
+        raise LookupError(f"no shipment {shipment_id}")
+    result = shipments.transition(session, shipment, "fail_attempt", actor=actor, reason=reason_code,
+                                  client_event_id=client_event_id, device_time=device_time,
+                                  lat=lat, lon=lon, locked=True, data={"note": note} if note else None)
+    if result.applied and not result.duplicate:
+        _record_attempt(session, shipment, result, "failed", driver_id=driver_id,
+                        reason_code=reason_code, note=note)
+    return result
+
+
+def _record_attempt(session, shipment, result, outcome, **fields) -> None:
+    # failed_attempts already counts this attempt when it failed.
+    attempt_no = shipment.failed_attempts + (outcome == "delivered")
+    session.add(DeliveryAttempt(shipment_id=shipment.id, event=result.event, attempt_no=attempt_no,
+                                outcome=outcome, run_sheet_id=shipment.run_sheet_id, **fields))
+
+
+def proof_for(session: Session, shipment_id: int) -> ProofOfDelivery | None:
+    return session.scalars(select(ProofOfDelivery).where(
+        ProofOfDelivery.shipment_id == shipment_id)).first()
+
+
+# -- returns ------------------------------------------------------------------------------------
+
+def return_exhausted(session: Session, *, actor: str = "system:return_exhausted",
+                     only: Iterable[int] | None = None) -> int:
+    """Send back to the sender every shipment whose failed attempts reached the limit."""
+    ids = shipments.attempts_exhausted_ids(session, only=only)
+    count = 0
+    for s in shipments.lock_shipments(session, ids):
+        if s.status == Status.DELIVERY_FAILED:
+            shipments.transition(session, s, "return_to_sender", actor=actor, locked=True,
+                                 reason=f"{s.failed_attempts} failed delivery attempts")
+            count += 1
+    return count
+
+
+def complete_returns(session: Session, shipment_ids: Iterable[int], *, actor: str) -> int:
+    count = 0
+    for s in shipments.lock_shipments(session, list(shipment_ids)):
+        try:
+            count += shipments.transition(session, s, "complete_return", actor=actor, locked=True).applied
+        except TransitionError:
+            continue
+    return count

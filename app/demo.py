@@ -1,0 +1,180 @@
+"""The demo courier network in Ho Chi Minh City: one shipping centre, four local hubs,
+retail partners with pickup locations, drivers and rate cards."""
+from __future__ import annotations
+
+import random
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.billing.models import RateCard
+from app.crm import services as crm
+from app.crm.models import Partner
+from app.delivery import services as delivery
+from app.hubs import services as hubs
+from app.hubs.geocoding import GazetteerGeocoder
+from app.hubs.models import Hub, HubKind
+from app.orders.intake import AddressIn, ContactIn, OrderIn, ParcelIn
+
+CITY, COUNTRY, CURRENCY = "Ho Chi Minh City", "VN", "VND"
+
+#: (code, name, address, lat, lon, delivery radius km); the first is the shipping centre.
+HUBS = (
+    ("SGN-C", "Tan Binh Sort Centre", "2 Truong Son, Tan Binh", 10.8015, 106.6527, 4.5),
+    ("SGN-TD", "Thu Duc Hub", "Vo Van Ngan, Thu Duc", 10.8494, 106.7537, 10.0),
+    ("SGN-D7", "District 7 Hub", "Nguyen Thi Thap, District 7", 10.7340, 106.7216, 8.0),
+    ("SGN-BT", "Binh Tan Hub", "Kinh Duong Vuong, Binh Tan", 10.7652, 106.6038, 9.0),
+    ("SGN-GV", "Go Vap Hub", "Quang Trung, Go Vap", 10.8387, 106.6653, 9.0),
+)
+
+#: (name, pickup address, district, lat, lon)
+PARTNERS = (
+    ("Saigon Books", "45 Le Loi", "District 1", 10.7735, 106.7005),
+    ("Ben Thanh Fashion", "120 Nguyen Trai", "District 5", 10.7560, 106.6680),
+    ("Mekong Home Goods", "88 Cong Hoa", "Tan Binh", 10.8010, 106.6470),
+)
+
+#: service level -> (base, per km, per kg, return), VND.
+RATES = {
+    "standard": (18_000, 1_200, 2_500, 12_000),
+    "express": (28_000, 1_800, 3_500, 15_000),
+    "same_day": (40_000, 2_500, 5_000, 20_000),
+}
+
+PARTNER_PROFILES = {p[0]: p for p in PARTNERS}
+_GAZETTEER = GazetteerGeocoder()
+
+FIRST_NAMES = ("An", "Binh", "Chi", "Dung", "Giang", "Hoa", "Khanh", "Lan", "Minh", "Nam",
+               "Phuong", "Quang", "Thao", "Trang", "Tuan", "Vy")
+FAMILY_NAMES = ("Nguyen", "Tran", "Le", "Pham", "Hoang", "Vo", "Dang", "Bui", "Do", "Ngo")
+STREETS = ("Nguyen Hue", "Hai Ba Trung", "Dien Bien Phu", "Cach Mang Thang Tam", "Vo Van Tan",
+           "Nguyen Van Linh", "Pham Van Dong", "Le Van Sy", "Phan Xich Long", "Tran Hung Dao")
+#: Districts where drop-offs are drawn; all inside the network's delivery areas.
+DROP_DISTRICTS = ("District 1", "District 3", "District 4", "District 5", "District 7",
+                  "District 10", "Binh Thanh", "Go Vap", "Phu Nhuan", "Tan Binh", "Tan Phu",
+                  "Binh Tan", "Thu Duc", "District 12", "District 6", "District 11")
+
+
+def has_data(session: Session) -> bool:
+    return bool(session.scalar(select(func.count()).select_from(Hub)))
+
+
+def seed_network(session: Session) -> dict:
+    """Hubs, rate cards, partners with API keys, drivers. Returns what was made, with keys."""
+    (code, name, addr, lat, lon, radius), *locals_ = HUBS
+    centre = hubs.create_hub(session, code=code, name=name, kind=HubKind.SHIPPING_CENTRE,
+                             city=CITY, country=COUNTRY, lat=lat, lon=lon,
+                             delivery_radius_km=radius, address=addr)
+    all_hubs = [centre]
+    for code, name, addr, lat, lon, radius in locals_:
+        all_hubs.append(hubs.create_hub(session, code=code, name=name, kind=HubKind.LOCAL_HUB,
+                                        city=CITY, country=COUNTRY, lat=lat, lon=lon,
+                                        delivery_radius_km=radius, address=addr, fed_by=centre))
+    for level, (base, per_km, per_kg, ret) in RATES.items():
+        session.add(RateCard(service_level=level, currency=CURRENCY, effective_from=date(2020, 1, 1),
+                             base_amount=base, per_km_amount=per_km, per_kg_amount=per_kg,
+                             return_amount=ret))
+    partners = []
+    for name, *_ in PARTNERS:
+        partner = crm.create_partner(session, name, currency=CURRENCY)
+        _, key = crm.issue_api_key(session, partner)
+        partners.append({"id": partner.id, "name": name, "api_key": key})
+    rng = random.Random(7)
+    drivers = 0
+    for hub in all_hubs:
+        for i in range(4 if hub.is_centre else 3):
+            delivery.create_driver(session, name=f"{rng.choice(FIRST_NAMES)} {rng.choice(FAMILY_NAMES)}",
+                                   phone=f"+8490{hub.id:02d}{i:02d}{rng.randrange(1000):03d}",
+                                   hub_id=hub.id, capacity=60)
+            drivers += 1
+    session.flush()
+    return {"hubs": [h.code for h in all_hubs], "partners": partners, "drivers": drivers}
+
+
+def random_order(rng: random.Random, partner: Partner, reference: str) -> OrderIn:
+    """A plausible order from one of the demo partners to a customer in the city."""
+    pname, paddr, pdistrict, plat, plon = PARTNER_PROFILES.get(partner.name, PARTNERS[0])
+    district = rng.choice(DROP_DISTRICTS)
+    place = _GAZETTEER.geocode(f"{district}, {CITY}")
+    given = rng.random() < 0.7  # most partners send coordinates; the rest are geocoded
+    first, family = rng.choice(FIRST_NAMES), rng.choice(FAMILY_NAMES)
+    cod = rng.choice((0, 0, 150_000, 250_000, 499_000))
+    weight = rng.choice((300, 800, 1200, 2500, 4000))
+    return OrderIn(
+        reference=reference,
+        service_level=rng.choices(("standard", "express", "same_day"), (6, 3, 1))[0],
+        pickup=ContactIn(name=pname, phone="028 3822 1234",
+                         address=AddressIn(line1=paddr, district=pdistrict, city=CITY,
+                                           country=COUNTRY, lat=plat, lon=plon)),
+        dropoff=ContactIn(
+            name=f"{first} {family}", phone=f"09{rng.randrange(10**8):08d}",
+            email=f"{first.lower()}.{family.lower()}{rng.randrange(1000)}@example.com" if rng.random() < 0.6 else None,
+            address=AddressIn(
+                line1=f"{rng.randrange(1, 300)} {rng.choice(STREETS)}", district=district, city=CITY,
+                country=COUNTRY,
+                lat=place.latitude + rng.uniform(-0.006, 0.006) if given else None,
+                lon=place.longitude + rng.uniform(-0.006, 0.006) if given else None)),
+        parcels=[ParcelIn(weight_grams=weight, length_cm=rng.choice((20, 30, 40)),
+                          width_cm=rng.choice((15, 20, 30)), height_cm=rng.choice((5, 10, 20)),
+                          declared_value_amount=cod or 200_000, declared_value_currency=CURRENCY)
+                 for _ in range(rng.choice((1, 1, 1, 2)))],
+        cod_amount=cod, cod_currency=CURRENCY if cod else None,
+    )
+
+
+def seed_orders(sim, n: int) -> dict:
+    """Create ``n`` demo orders and leave them spread over every state of the lifecycle,
+    moved there by the same services the real surfaces use."""
+    from app.orders import shipments
+    from app.orders.lifecycle import Status
+
+    session = sim.session
+    ids = sim.create_orders(n, prefix="DEMO", order_factory=random_order)
+    k = max(1, len(ids) // 14)
+    # Only line-haul shipments can stop in transit or at a local hub.
+    linehaul = shipments.ids_in_status(session, [Status.CREATED], route="linehaul", only=ids)
+    sim.rng.shuffle(linehaul)
+    groups = {"in_transit": set(linehaul[:k]), "at_hub": set(linehaul[k:2 * k])}
+    rest = [i for i in ids if i not in groups["in_transit"] | groups["at_hub"]]
+    sim.rng.shuffle(rest)
+    names = ("cancelled", "created", "scheduled", "picked_up", "at_centre", "on_hold", "out",
+             "failed", "returned")
+    groups.update({name: set(rest[i * k:(i + 1) * k]) for i, name in enumerate(names)})
+    groups["delivered"] = set(rest[len(names) * k:])
+
+    for sid in sorted(groups["cancelled"]):
+        shipments.transition(session, sid, "cancel", actor="partner:demo", reason="customer changed their mind")
+    session.commit()
+    moving = set(ids) - groups["cancelled"] - groups["created"]
+
+    def step(name: str, stop: str | None):
+        nonlocal moving
+        sim.only = set(moving)
+        getattr(sim, name)()
+        if stop:
+            moving -= groups[stop]
+
+    step("schedule_pickups", "scheduled")
+    step("pick_up", "picked_up")
+    step("scan_in_at_centres", "at_centre")
+    step("dispatch_trips", "in_transit")
+    step("receive_trips", "at_hub")
+    for sid in sorted(groups["on_hold"] & moving):
+        shipments.transition(session, sid, "hold", actor="user:dispatcher",
+                             reason="address problem: no house number")
+    session.commit()
+    moving -= groups["on_hold"]
+    step("send_out", "out")
+
+    rate = sim.fail_rate
+    sim.fail_rate = 1.0
+    sim.only = groups["failed"] & moving
+    sim.attempt_deliveries()
+    sim.only = groups["returned"] & moving
+    sim.run()
+    sim.fail_rate = rate
+    sim.only = groups["delivered"] & moving
+    sim.run()
+    sim.drain()
+    return shipments.count_by_status(session)

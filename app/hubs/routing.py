@@ -1,0 +1,106 @@
+"""Routing: which shipping centre a parcel goes through, and whether it is delivered
+straight from there or carried on a line-haul to the local hub nearest the customer."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from geopy.distance import geodesic
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.hubs.models import Hub, HubKind
+
+Point = tuple[float, float]
+
+
+class NotServiceable(ValueError):
+    """No hub of the network delivers to the point."""
+
+
+@dataclass(frozen=True)
+class HubPoint:
+    id: int
+    code: str
+    name: str
+    kind: HubKind
+    lat: float
+    lon: float
+    radius_km: float
+    fed_by_id: int | None
+
+    @property
+    def point(self) -> Point:
+        return (self.lat, self.lon)
+
+
+@dataclass(frozen=True)
+class RoutePlan:
+    centre: HubPoint
+    #: The hub whose drivers deliver: the centre itself for a direct route.
+    delivery_hub: HubPoint
+    #: "direct" or "linehaul".
+    kind: str
+    #: Pickup to drop-off, great-circle km (what the rate card charges).
+    distance_km: float
+    legs: tuple[dict, ...]
+
+
+def km(a: Point, b: Point) -> float:
+    return geodesic(a, b).km
+
+
+def plan_route(network: list[HubPoint], pickup: Point, dropoff: Point) -> RoutePlan:
+    """Plan the legs from ``pickup`` to ``dropoff`` over ``network``. Pure."""
+    centres = [h for h in network if h.kind is HubKind.SHIPPING_CENTRE]
+    if not centres:
+        raise NotServiceable("the network has no shipping centre")
+    centre = min(centres, key=lambda h: km(h.point, pickup))
+    distance = round(km(pickup, dropoff), 3)
+    if km(centre.point, dropoff) <= centre.radius_km:
+        legs = ({"kind": "pickup", "from": "pickup", "to": centre.code},
+                {"kind": "delivery", "from": centre.code, "to": "dropoff"})
+        return RoutePlan(centre, centre, "direct", distance, legs)
+    covering = [(km(h.point, dropoff), h) for h in network
+                if h.kind is HubKind.LOCAL_HUB and h.fed_by_id == centre.id]
+    covering = [(d, h) for d, h in covering if d <= h.radius_km]
+    if not covering:
+        nearest = min(network, key=lambda h: km(h.point, dropoff))
+        raise NotServiceable(
+            f"the drop-off ({dropoff[0]:.5f}, {dropoff[1]:.5f}) is outside every hub's delivery "
+            f"area; nearest is {nearest.name}, {km(nearest.point, dropoff):.1f} km away "
+            f"(delivers within {nearest.radius_km:g} km)"
+        )
+    _, hub = min(covering, key=lambda x: x[0])
+    legs = ({"kind": "pickup", "from": "pickup", "to": centre.code},
+            {"kind": "linehaul", "from": centre.code, "to": hub.code},
+            {"kind": "delivery", "from": hub.code, "to": "dropoff"})
+    return RoutePlan(centre, hub, "linehaul", distance, legs)
+
+
+_cache_lock = threading.Lock()
+_cache: dict[str, tuple[float, list[HubPoint]]] = {}
+#: Seconds a process keeps the network in memory; hub changes invalidate it at once.
+NETWORK_TTL = 60.0
+
+
+def load_network(session: Session) -> list[HubPoint]:
+    """The active hubs, cached per database for NETWORK_TTL seconds."""
+    key = str(session.get_bind().url)
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit and now - hit[0] < NETWORK_TTL:
+            return hit[1]
+    hubs = session.scalars(select(Hub).where(Hub.active.is_(True)).order_by(Hub.id))
+    network = [HubPoint(h.id, h.code, h.name, h.kind, h.lat, h.lon, h.delivery_radius_km,
+                        h.fed_by_id) for h in hubs]
+    with _cache_lock:
+        _cache[key] = (now, network)
+    return network
+
+
+def invalidate_network() -> None:
+    with _cache_lock:
+        _cache.clear()

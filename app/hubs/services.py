@@ -1,0 +1,82 @@
+"""Hub services: the network, line-haul trips, and scans at hubs."""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.hubs.models import Hub, HubKind, LinehaulTrip, TripStatus
+from app.hubs.routing import invalidate_network
+from app.orders import shipments
+from app.orders.lifecycle import Status
+
+
+def create_hub(session: Session, *, code: str, name: str, kind: HubKind, city: str, country: str,
+               lat: float, lon: float, delivery_radius_km: float, address: str = "",
+               fed_by: Hub | None = None) -> Hub:
+    if kind is HubKind.LOCAL_HUB and fed_by is None:
+        raise ValueError("a local hub must be fed by a shipping centre")
+    if fed_by is not None and not fed_by.is_centre:
+        raise ValueError("a hub can only be fed by a shipping centre")
+    hub = Hub(code=code, name=name, kind=kind, city=city, country=country, lat=lat, lon=lon,
+              delivery_radius_km=delivery_radius_km, address=address,
+              fed_by_id=fed_by.id if fed_by else None)
+    session.add(hub)
+    session.flush()
+    invalidate_network()
+    return hub
+
+
+def hub_by_code(session: Session, code: str) -> Hub | None:
+    return session.scalars(select(Hub).where(Hub.code == code)).first()
+
+
+def scan_in(session: Session, hub: Hub, shipment_id: int, *, actor: str,
+            client_event_id: str | None = None, device_time=None):
+    """A parcel scanned in at a hub: arrival at a centre after pickup, or at a local hub
+    off a line-haul."""
+    action = "receive_at_centre" if hub.is_centre else "receive_at_hub"
+    return shipments.transition(session, shipment_id, action, actor=actor, hub_id=hub.id,
+                                lat=hub.lat, lon=hub.lon, client_event_id=client_event_id,
+                                device_time=device_time)
+
+
+def dispatch_linehauls(session: Session, *, actor: str = "system:dispatch_linehauls",
+                       only: Iterable[int] | None = None, limit: int = 5000) -> list[LinehaulTrip]:
+    """Send every parcel waiting at a centre for a line-haul on a trip to its hub: one
+    trip per centre and hub. Run on a schedule."""
+    ids = shipments.ids_in_status(session, [Status.AT_SHIPPING_CENTRE], route="linehaul",
+                                  only=only, limit=limit)
+    by_leg: dict[tuple[int, int], list] = defaultdict(list)
+    for s in shipments.lock_shipments(session, ids):
+        if s.status == Status.AT_SHIPPING_CENTRE:  # may have moved since the id query
+            by_leg[(s.centre_id, s.delivery_hub_id)].append(s)
+    trips = []
+    for (centre_id, hub_id), group in sorted(by_leg.items()):
+        trip = LinehaulTrip(from_hub_id=centre_id, to_hub_id=hub_id, status=TripStatus.DEPARTED)
+        session.add(trip)
+        session.flush()
+        for s in group:
+            s.linehaul_trip_id = trip.id
+            shipments.transition(session, s, "depart_linehaul", actor=actor, hub_id=centre_id,
+                                 locked=True, data={"trip_id": trip.id})
+        trips.append(trip)
+    return trips
+
+
+def close_arrived_trips(session: Session) -> int:
+    """Mark arrived the trips whose every parcel has been scanned in at the hub."""
+    closed = 0
+    for trip in trips_in_transit(session):
+        if not shipments.ids_in_status(session, [Status.IN_TRANSIT], linehaul_trip_id=trip.id, limit=1):
+            trip.status, trip.arrived_at = TripStatus.ARRIVED, utcnow()
+            closed += 1
+    return closed
+
+
+def trips_in_transit(session: Session) -> list[LinehaulTrip]:
+    return list(session.scalars(select(LinehaulTrip).where(
+        LinehaulTrip.status == TripStatus.DEPARTED).order_by(LinehaulTrip.id)))

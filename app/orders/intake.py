@@ -1,0 +1,230 @@
+"""Order intake: one service behind every way an order arrives (API, inbound webhook,
+CSV, console, simulation). It validates, places the addresses, plans the route, quotes
+the fee, and creates the order, its parcels and its shipment. It flushes; the caller
+commits."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.billing.money import CurrencyError, check_currency
+from app.billing.rating import SERVICE_LEVELS, NoRate, billable_grams, rate, rate_card_for
+from app.crm import services as crm
+from app.crm.models import Partner
+from app.hubs.geocoding import AddressNotPlaced, make_geocoder, normalise, place_address
+from app.hubs.routing import NotServiceable, load_network, plan_route
+from app.orders.lifecycle import Status
+from app.orders.models import Address, Order, Parcel, Shipment
+from app.orders.shipments import record_created
+from app.orders.tracking import allocate_tracking_numbers
+
+#: Days from order to promised delivery; same-day orders after the cut-off go next day.
+TRANSIT_DAYS = {"same_day": 0, "express": 1, "standard": 2}
+SAME_DAY_CUTOFF_HOUR = 12
+MAX_PARCELS = 50
+
+
+@dataclass
+class AddressIn:
+    line1: str
+    city: str
+    country: str
+    line2: str = ""
+    district: str = ""
+    postal_code: str = ""
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass
+class ContactIn:
+    name: str
+    phone: str
+    address: AddressIn
+    email: str | None = None
+
+
+@dataclass
+class ParcelIn:
+    weight_grams: int
+    length_cm: int
+    width_cm: int
+    height_cm: int
+    declared_value_amount: int = 0
+    declared_value_currency: str | None = None
+
+
+@dataclass
+class OrderIn:
+    reference: str
+    service_level: str
+    pickup: ContactIn
+    dropoff: ContactIn
+    parcels: list[ParcelIn] = field(default_factory=list)
+    cod_amount: int = 0
+    cod_currency: str | None = None
+
+
+class IntakeError(ValueError):
+    """The order cannot be taken; ``errors`` lists each problem with the field it is in."""
+
+    def __init__(self, errors: list[dict]):
+        self.errors = errors
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+
+
+def _check(order: OrderIn) -> list[dict]:
+    errors = []
+
+    def bad(field_name, message):
+        errors.append({"field": field_name, "message": message})
+
+    if not order.reference or not order.reference.strip():
+        bad("reference", "is required")
+    elif len(order.reference) > 100:
+        bad("reference", "is longer than 100 characters")
+    if order.service_level not in SERVICE_LEVELS:
+        bad("service_level", f"must be one of {', '.join(SERVICE_LEVELS)}")
+    for side in ("pickup", "dropoff"):
+        contact: ContactIn = getattr(order, side)
+        if not contact.name.strip():
+            bad(f"{side}.name", "is required")
+        if not contact.address.line1.strip():
+            bad(f"{side}.address.line1", "is required")
+        if not contact.address.city.strip():
+            bad(f"{side}.address.city", "is required")
+        if len(contact.address.country) != 2:
+            bad(f"{side}.address.country", "must be an ISO 3166 two-letter code")
+    if not order.parcels:
+        bad("parcels", "at least one parcel is required")
+    if len(order.parcels) > MAX_PARCELS:
+        bad("parcels", f"at most {MAX_PARCELS} parcels per order")
+    for i, p in enumerate(order.parcels):
+        for name in ("weight_grams", "length_cm", "width_cm", "height_cm"):
+            value = getattr(p, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                bad(f"parcels[{i}].{name}", "must be a positive whole number")
+        if p.declared_value_amount < 0:
+            bad(f"parcels[{i}].declared_value.amount", "must not be negative")
+    if order.cod_amount:
+        if order.cod_amount < 0:
+            bad("cod.amount", "must not be negative")
+        try:
+            check_currency(order.cod_currency or "")
+        except CurrencyError as exc:
+            bad("cod.currency", str(exc))
+    return errors
+
+
+def promised_date(service_level: str, now: datetime, tz: ZoneInfo) -> date:
+    local = now.astimezone(tz)
+    days = TRANSIT_DAYS[service_level]
+    if service_level == "same_day" and local.hour >= SAME_DAY_CUTOFF_HOUR:
+        days = 1
+    return local.date() + timedelta(days=days)
+
+
+def _address_key(a: AddressIn) -> str:
+    return normalise(" ".join((a.line1, a.line2, a.district, a.city, a.postal_code, a.country)))[:400]
+
+
+def _new_address(a: AddressIn, placed) -> Address:
+    return Address(line1=a.line1.strip(), line2=a.line2.strip(), district=a.district.strip(),
+                   city=a.city.strip(), postal_code=a.postal_code.strip(), country=a.country.upper(),
+                   lat=placed.lat, lon=placed.lon, located_by=placed.located_by)
+
+
+def create_order(session: Session, partner: Partner, data: OrderIn, *, actor: str,
+                 now: datetime | None = None) -> Order:
+    """Take one order. Raises IntakeError naming every field that is wrong."""
+    errors = _check(data)
+    if errors:
+        raise IntakeError(errors)
+    config = current_app.config
+    reference = data.reference.strip()
+    if session.scalar(select(Order.id).where(Order.partner_id == partner.id,
+                                             Order.reference == reference)):
+        raise IntakeError([{"field": "reference", "message": f"{reference!r} is already an order"}])
+    try:
+        country = data.dropoff.address.country.upper()
+        recipient_phone = crm.normalise_phone(data.dropoff.phone, country)
+        pickup_phone = crm.normalise_phone(data.pickup.phone, data.pickup.address.country.upper())
+    except crm.InvalidPhone as exc:
+        raise IntakeError([{"field": "phone", "message": str(exc)}]) from None
+
+    geocoder = _geocoder()
+    places = {}
+    for side in ("pickup", "dropoff"):
+        a: AddressIn = getattr(data, side).address
+        try:
+            places[side] = place_address(geocoder, line1=a.line1, city=a.city, country=a.country,
+                                         district=a.district, postal_code=a.postal_code,
+                                         lat=a.lat, lon=a.lon)
+        except AddressNotPlaced as exc:
+            raise IntakeError([{"field": f"{side}.address", "message": str(exc)}]) from None
+    try:
+        plan = plan_route(load_network(session), (places["pickup"].lat, places["pickup"].lon),
+                          (places["dropoff"].lat, places["dropoff"].lon))
+    except NotServiceable as exc:
+        raise IntakeError([{"field": "dropoff.address", "message": str(exc)}]) from None
+
+    now = now or datetime.now(ZoneInfo("UTC"))
+    tz = ZoneInfo(config["WAYBILL_TIMEZONE"])
+    grams = billable_grams(data.parcels)
+    try:
+        card = rate_card_for(session, data.service_level, partner.currency, now.astimezone(tz).date())
+    except NoRate as exc:
+        raise IntakeError([{"field": "service_level", "message": str(exc)}]) from None
+    quote = rate(card, distance_km=plan.distance_km, grams=grams)
+
+    customer = crm.find_or_create_customer(session, name=data.dropoff.name.strip(),
+                                           phone=recipient_phone, email=data.dropoff.email)
+    key = _address_key(data.pickup.address)
+    location = crm.find_pickup_location(session, partner.id, key)
+    if location is None:
+        location = crm.add_pickup_location(
+            session, partner.id, name=data.pickup.name.strip(), phone=pickup_phone,
+            address=_new_address(data.pickup.address, places["pickup"]), address_key=key)
+    order = Order(
+        partner_id=partner.id, reference=reference, service_level=data.service_level,
+        pickup_location=location, customer=customer,
+        dropoff_address=_new_address(data.dropoff.address, places["dropoff"]),
+        recipient_name=data.dropoff.name.strip(), recipient_phone=recipient_phone,
+        recipient_email=data.dropoff.email, cod_amount=data.cod_amount or 0,
+        cod_currency=data.cod_currency if data.cod_amount else None, created_at=now,
+        parcels=[Parcel(seq=i + 1, weight_grams=p.weight_grams, length_cm=p.length_cm,
+                        width_cm=p.width_cm, height_cm=p.height_cm,
+                        declared_value_amount=p.declared_value_amount,
+                        declared_value_currency=p.declared_value_currency)
+                 for i, p in enumerate(data.parcels)],
+    )
+    [tracking_number] = allocate_tracking_numbers(session, 1)
+    shipment = Shipment(
+        order=order, partner_id=partner.id, tracking_number=tracking_number,
+        status=Status.CREATED.value, failed_attempts=0, last_event_seq=0,
+        centre_id=plan.centre.id, delivery_hub_id=plan.delivery_hub.id, route=plan.kind,
+        planned_legs=list(plan.legs), distance_km=plan.distance_km, billable_grams=grams,
+        quoted_fee_amount=quote.amount.amount, quoted_fee_currency=quote.amount.currency,
+        promised_date=promised_date(data.service_level, now, tz), created_at=now,
+    )
+    session.add(order)
+    session.add(shipment)
+    record_created(session, shipment, actor=actor)
+    session.flush()
+    return order
+
+
+_geocoders: dict = {}
+
+
+def _geocoder():
+    config = current_app.config
+    key = (config["WAYBILL_GEOCODER"], config["NOMINATIM_URL"])
+    if key not in _geocoders:
+        _geocoders[key] = make_geocoder(config)
+    return _geocoders[key]

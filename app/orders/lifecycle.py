@@ -1,0 +1,230 @@
+"""The shipment lifecycle as data: states, the transition table, guards, late scans and
+the public status vocabulary. Pure Python: no database, so it is tested on its own.
+
+``app.orders.shipments.transition`` is the one function that applies it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    CREATED = "created"
+    PICKUP_SCHEDULED = "pickup_scheduled"
+    PICKED_UP = "picked_up"
+    AT_SHIPPING_CENTRE = "at_shipping_centre"
+    IN_TRANSIT = "in_transit"
+    AT_LOCAL_HUB = "at_local_hub"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    DELIVERY_FAILED = "delivery_failed"
+    RETURNING_TO_SENDER = "returning_to_sender"
+    RETURNED = "returned"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    ON_HOLD = "on_hold"
+    LOST = "lost"
+
+
+S = Status
+
+TERMINAL = frozenset({S.CLOSED, S.CANCELLED, S.LOST})
+#: States in which a shipment can be put on hold.
+HOLDABLE = frozenset(set(S) - TERMINAL - {S.ON_HOLD, S.DELIVERED, S.RETURNED})
+
+#: Position of each state along the way to the customer. A scan whose target lies behind
+#: the current position arrived late: it is kept in history and moves nothing.
+PROGRESS = {
+    S.CREATED: 0,
+    S.PICKUP_SCHEDULED: 1,
+    S.PICKED_UP: 2,
+    S.AT_SHIPPING_CENTRE: 3,
+    S.IN_TRANSIT: 4,
+    S.AT_LOCAL_HUB: 5,
+    S.OUT_FOR_DELIVERY: 6,
+    S.DELIVERY_FAILED: 6,
+    S.DELIVERED: 7,
+    S.RETURNING_TO_SENDER: 8,
+    S.RETURNED: 9,
+    S.CLOSED: 10,
+}
+
+
+@dataclass(frozen=True)
+class Transition:
+    #: Verb the caller asks for.
+    action: str
+    sources: frozenset[Status]
+    #: None for "release": back to the state the shipment was held from.
+    target: Status | None
+    #: Past-tense name of the event appended.
+    event: str
+    #: Name of a guard in GUARDS that must hold.
+    guard: str | None = None
+    #: The caller must give a reason.
+    needs_reason: bool = False
+    #: A physical scan from a device: may arrive late and is then only recorded.
+    scan: bool = False
+
+
+def _t(action, sources, target, event, **kw) -> Transition:
+    return Transition(action, frozenset(sources), target, event, **kw)
+
+
+#: The lifecycle. Every status change in Waybill is one of these rows.
+TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
+    _t("schedule_pickup", {S.CREATED}, S.PICKUP_SCHEDULED, "pickup_scheduled"),
+    _t("pick_up", {S.CREATED, S.PICKUP_SCHEDULED}, S.PICKED_UP, "picked_up", scan=True),
+    _t("receive_at_centre", {S.PICKED_UP}, S.AT_SHIPPING_CENTRE, "arrived_at_centre", scan=True),
+    _t("depart_linehaul", {S.AT_SHIPPING_CENTRE}, S.IN_TRANSIT, "departed_centre",
+       guard="route_is_linehaul", scan=True),
+    _t("receive_at_hub", {S.IN_TRANSIT}, S.AT_LOCAL_HUB, "arrived_at_hub", scan=True),
+    _t("dispatch_for_delivery", {S.AT_SHIPPING_CENTRE, S.AT_LOCAL_HUB, S.DELIVERY_FAILED},
+       S.OUT_FOR_DELIVERY, "out_for_delivery", guard="at_delivering_hub", scan=True),
+    _t("deliver", {S.OUT_FOR_DELIVERY}, S.DELIVERED, "delivered", scan=True),
+    _t("fail_attempt", {S.OUT_FOR_DELIVERY}, S.DELIVERY_FAILED, "delivery_failed",
+       needs_reason=True, scan=True),
+    _t("return_to_sender", {S.DELIVERY_FAILED}, S.RETURNING_TO_SENDER, "return_started",
+       needs_reason=True),
+    _t("complete_return", {S.RETURNING_TO_SENDER}, S.RETURNED, "returned", scan=True),
+    _t("close", {S.DELIVERED, S.RETURNED}, S.CLOSED, "closed"),
+    _t("cancel", {S.CREATED, S.PICKUP_SCHEDULED}, S.CANCELLED, "cancelled", needs_reason=True),
+    _t("hold", HOLDABLE, S.ON_HOLD, "held", needs_reason=True),
+    _t("release", {S.ON_HOLD}, None, "released"),
+    _t("declare_lost", {S.ON_HOLD}, S.LOST, "lost", needs_reason=True),
+)}
+
+#: The event recorded when a shipment is created (not a transition: there is no source).
+CREATED_EVENT = "created"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the guards may look at."""
+
+    status: Status
+    route: str
+    failed_attempts: int
+    max_attempts: int
+    held_from: Status | None = None
+
+
+def _route_is_linehaul(f: Facts) -> str | None:
+    return None if f.route == "linehaul" else "the route is direct: no line-haul"
+
+
+def _at_delivering_hub(f: Facts) -> str | None:
+    if f.status is S.AT_SHIPPING_CENTRE and f.route != "direct":
+        return "the shipment goes on a line-haul to its local hub first"
+    if f.status is S.DELIVERY_FAILED and f.failed_attempts >= f.max_attempts:
+        return f"{f.failed_attempts} failed attempts: the shipment goes back to the sender"
+    return None
+
+
+#: Guards: each returns None when the transition may go ahead, else why not.
+GUARDS = {
+    "route_is_linehaul": _route_is_linehaul,
+    "at_delivering_hub": _at_delivering_hub,
+}
+
+
+class TransitionError(Exception):
+    """A transition that the lifecycle does not allow."""
+
+    def __init__(self, action: str, status: str, message: str):
+        self.action, self.status = action, status
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Decision:
+    transition: Transition
+    #: The new status, or None when the event is only recorded (late scan).
+    target: Status | None
+
+    @property
+    def applied(self) -> bool:
+        return self.target is not None
+
+
+def decide(facts: Facts, action: str, *, reason: str | None = None) -> Decision:
+    """Decide what ``action`` does to a shipment in ``facts.status``.
+
+    Returns the target state, or a record-only decision for a late scan; raises
+    TransitionError for anything the table does not allow.
+    """
+    t = TRANSITIONS.get(action)
+    if t is None:
+        raise TransitionError(action, facts.status, f"unknown action {action!r}")
+    if t.needs_reason and not (reason and reason.strip()):
+        raise TransitionError(action, facts.status, f"{action} needs a reason")
+    if facts.status in t.sources:
+        if t.guard:
+            why_not = GUARDS[t.guard](facts)
+            if why_not:
+                raise TransitionError(action, facts.status, f"cannot {action}: {why_not}")
+        if t.target is None:
+            if facts.held_from is None:
+                raise TransitionError(action, facts.status, "no state to release to")
+            return Decision(t, facts.held_from)
+        return Decision(t, t.target)
+    if t.scan and is_late(facts, t):
+        return Decision(t, None)
+    raise TransitionError(
+        action, facts.status, f"cannot {action} a shipment that is {facts.status.value}"
+    )
+
+
+def is_late(facts: Facts, t: Transition) -> bool:
+    """A scan is late when the shipment has already gone past the scan's state."""
+    current = facts.held_from if facts.status is S.ON_HOLD else facts.status
+    if current not in PROGRESS or t.target not in PROGRESS:
+        return False
+    return PROGRESS[t.target] < PROGRESS[current]
+
+
+#: Internal state -> the public vocabulary partners and customers see.
+PUBLIC_STATUS = {
+    S.CREATED: "pre_transit",
+    S.PICKUP_SCHEDULED: "pre_transit",
+    S.PICKED_UP: "in_transit",
+    S.AT_SHIPPING_CENTRE: "in_transit",
+    S.IN_TRANSIT: "in_transit",
+    S.AT_LOCAL_HUB: "in_transit",
+    S.OUT_FOR_DELIVERY: "out_for_delivery",
+    S.DELIVERED: "delivered",
+    S.DELIVERY_FAILED: "failed_attempt",
+    S.RETURNING_TO_SENDER: "returned",
+    S.RETURNED: "returned",
+    S.CANCELLED: "cancelled",
+    S.ON_HOLD: "exception",
+    S.LOST: "exception",
+}
+PUBLIC_VOCABULARY = (
+    "pre_transit", "in_transit", "out_for_delivery", "delivered", "failed_attempt",
+    "returned", "cancelled", "exception",
+)
+
+
+def public_status(status: str, outcome: str | None = None) -> str:
+    """The public status; a closed shipment keeps the status of how it ended."""
+    status = Status(status)
+    if status is S.CLOSED:
+        return "returned" if outcome == "returned" else "delivered"
+    return PUBLIC_STATUS[status]
+
+
+def mermaid_diagram() -> str:
+    """The lifecycle as a Mermaid state diagram, generated from TRANSITIONS."""
+    lines = ["stateDiagram-v2", f"    [*] --> {S.CREATED.value}"]
+    for t in TRANSITIONS.values():
+        targets = [t.target.value] if t.target else ["(held from)"]
+        for source in sorted(s.value for s in t.sources):
+            for target in targets:
+                label = t.action + (f" [{t.guard}]" if t.guard else "")
+                target_name = target if t.target else "held_from"
+                lines.append(f"    {source} --> {target_name}: {label}")
+    for s in sorted(x.value for x in TERMINAL):
+        lines.append(f"    {s} --> [*]")
+    return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""Orders, their parcels, the shipment that carries them, and its event history."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (JSON, BigInteger, Date, Float, ForeignKey, Index, Integer, Sequence,
+                        String, UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, UTCDateTime, utcnow
+
+
+class Address(Base):
+    __tablename__ = "addresses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line1: Mapped[str] = mapped_column(String(255))
+    line2: Mapped[str] = mapped_column(String(255), default="")
+    #: District or ward; the offline gazetteer places an address by it.
+    district: Mapped[str] = mapped_column(String(120), default="")
+    city: Mapped[str] = mapped_column(String(120))
+    postal_code: Mapped[str] = mapped_column(String(20), default="")
+    country: Mapped[str] = mapped_column(String(2))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    #: "given" when the partner sent coordinates, else the geocoder that placed it.
+    located_by: Mapped[str] = mapped_column(String(20), default="given")
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("partner_id", "reference"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    #: The partner's own order number, unique per partner.
+    reference: Mapped[str] = mapped_column(String(100))
+    service_level: Mapped[str] = mapped_column(String(20))
+    pickup_location_id: Mapped[int] = mapped_column(ForeignKey("pickup_locations.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    dropoff_address_id: Mapped[int] = mapped_column(ForeignKey("addresses.id"))
+    #: Recipient as written on this order (the customer record may change later).
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    recipient_phone: Mapped[str] = mapped_column(String(32))
+    recipient_email: Mapped[str | None] = mapped_column(String(254))
+    #: Cash to collect on delivery, in minor units of cod_currency; 0 for none.
+    cod_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    cod_currency: Mapped[str | None] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    parcels: Mapped[list["Parcel"]] = relationship(
+        back_populates="order", order_by="Parcel.seq", cascade="all, delete-orphan"
+    )
+    dropoff_address = relationship("Address", foreign_keys=[dropoff_address_id])
+    pickup_location = relationship("PickupLocation")
+    customer = relationship("Customer")
+    shipment: Mapped["Shipment"] = relationship(back_populates="order", uselist=False)
+
+
+class Parcel(Base):
+    __tablename__ = "parcels"
+    __table_args__ = (UniqueConstraint("order_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    #: 1-based position of the parcel in its order (printed as "2 of 3").
+    seq: Mapped[int] = mapped_column(Integer)
+    weight_grams: Mapped[int] = mapped_column(Integer)
+    length_cm: Mapped[int] = mapped_column(Integer)
+    width_cm: Mapped[int] = mapped_column(Integer)
+    height_cm: Mapped[int] = mapped_column(Integer)
+    declared_value_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    declared_value_currency: Mapped[str | None] = mapped_column(String(3))
+
+    order: Mapped[Order] = relationship(back_populates="parcels")
+
+
+class Shipment(Base):
+    """The movement of one order's parcels from the retailer to the customer.
+
+    ``status`` changes only through ``app.orders.shipments.transition``.
+    """
+
+    __tablename__ = "shipments"
+    __table_args__ = (
+        Index("ix_shipments_status_partner", "status", "partner_id"),
+        Index("ix_shipments_status_hub", "status", "delivery_hub_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    tracking_number: Mapped[str] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(30))
+    #: Optimistic concurrency counter, bumped by every UPDATE of the row.
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: Status to go back to when a hold is released.
+    held_from: Mapped[str | None] = mapped_column(String(30))
+    hold_reason: Mapped[str | None] = mapped_column(String(200))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: How the shipment ended: "delivered" or "returned" (kept once closed).
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    #: Sequence number of the last event appended (events are numbered per shipment).
+    last_event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("hubs.id"))
+    #: The hub whose drivers deliver: the centre itself when the route is direct.
+    delivery_hub_id: Mapped[int] = mapped_column(ForeignKey("hubs.id"))
+    #: "direct" or "linehaul".
+    route: Mapped[str] = mapped_column(String(10))
+    #: The planned legs: [{"kind", "from", "to"}], hub codes or "pickup"/"dropoff".
+    planned_legs: Mapped[list] = mapped_column(JSON)
+    #: Great-circle distance from the pickup to the drop-off, km.
+    distance_km: Mapped[float] = mapped_column(Float)
+    #: Greater of actual and volumetric weight, grams: the weight that is charged.
+    billable_grams: Mapped[int] = mapped_column(Integer)
+    quoted_fee_amount: Mapped[int] = mapped_column(BigInteger)
+    quoted_fee_currency: Mapped[str] = mapped_column(String(3))
+    promised_date: Mapped[date] = mapped_column(Date)
+    pickup_run_id: Mapped[int | None] = mapped_column(ForeignKey("pickup_runs.id"), index=True)
+    linehaul_trip_id: Mapped[int | None] = mapped_column(ForeignKey("linehaul_trips.id"), index=True)
+    run_sheet_id: Mapped[int | None] = mapped_column(ForeignKey("run_sheets.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="shipment")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ShipmentEvent(Base):
+    """One thing that happened to a shipment. Appended, never changed."""
+
+    __tablename__ = "shipment_events"
+    __table_args__ = (UniqueConstraint("shipment_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"))
+    #: Position in the shipment's history, from 1; partners see it on webhooks.
+    seq: Mapped[int] = mapped_column(Integer)
+    #: Past-tense name: "picked_up", "delivered", ...
+    type: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(30))
+    to_status: Mapped[str] = mapped_column(String(30))
+    #: False for a late scan kept in history that did not move the state.
+    applied: Mapped[bool] = mapped_column(default=True)
+    #: Who did it: "driver:12", "user:3", "partner:4", "system:schedule_pickups".
+    actor: Mapped[str] = mapped_column(String(60))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    hub_id: Mapped[int | None] = mapped_column(ForeignKey("hubs.id"))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    #: When the device says it happened (may be late or out of order).
+    device_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the server recorded it.
+    server_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Id made by the device for this scan; a resend with the same id is a duplicate.
+    client_event_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    data: Mapped[dict | None] = mapped_column(JSON)
+
+    shipment: Mapped[Shipment] = relationship()
+
+
+#: Serial numbers behind tracking numbers on PostgreSQL (SQLite uses the counters table).
+TRACKING_SERIAL = Sequence("tracking_serial", metadata=Base.metadata)
+
+
+class Counter(Base):
+    """Named counters for serial numbers on databases without sequences (SQLite)."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

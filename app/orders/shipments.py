@@ -1,0 +1,267 @@
+"""Shipment services: the one function that changes a shipment's status, and reads.
+
+Every status change in Waybill goes through ``transition``. It checks the lifecycle
+table, locks the row, appends the event, and writes the outbox rows for what must follow.
+It flushes; the caller commits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable, Sequence
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.orders import lifecycle
+from app.orders.lifecycle import Facts, Status, TransitionError
+from app.orders.models import Shipment, ShipmentEvent
+from app.outbox import add_outbox
+
+__all__ = ["transition", "TransitionError", "TransitionResult", "lock_shipments"]
+
+#: Event types that customers hear about (the milestones of a delivery).
+CUSTOMER_MILESTONES = frozenset({"picked_up", "out_for_delivery", "delivered", "delivery_failed"})
+#: Event types after which fees are collected and the shipment closed.
+FEE_EVENTS = frozenset({"delivered", "returned"})
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    event: ShipmentEvent
+    #: False when the event was a late scan, recorded without moving the state.
+    applied: bool
+    #: True when the client event id had been seen: ``event`` is the first one.
+    duplicate: bool = False
+
+
+def max_attempts() -> int:
+    return current_app.config["WAYBILL_MAX_DELIVERY_ATTEMPTS"]
+
+
+def lock_shipments(session: Session, ids: Sequence[int]) -> list[Shipment]:
+    """Load and lock shipments (``SELECT ... FOR UPDATE`` on PostgreSQL), in id order so
+    that two batches never wait on each other in a cycle."""
+    if not ids:
+        return []
+    stmt = (
+        select(Shipment).where(Shipment.id.in_(sorted(set(ids)))).order_by(Shipment.id)
+        .with_for_update().execution_options(populate_existing=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def _seen_event(session: Session, client_event_id: str) -> ShipmentEvent | None:
+    return session.scalars(
+        select(ShipmentEvent).where(ShipmentEvent.client_event_id == client_event_id)
+    ).first()
+
+
+def transition(
+    session: Session,
+    shipment: Shipment | int,
+    action: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    client_event_id: str | None = None,
+    device_time: datetime | None = None,
+    hub_id: int | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    data: dict | None = None,
+    locked: bool = False,
+) -> TransitionResult:
+    """Apply ``action`` to a shipment.
+
+    ``locked=True`` says the caller already holds the row lock (see ``lock_shipments``).
+    Raises TransitionError when the lifecycle forbids it. A resent client event id
+    returns the first result; a late scan is recorded with ``applied=False``.
+    """
+    if not locked:
+        shipment_id = shipment if isinstance(shipment, int) else shipment.id
+        found = lock_shipments(session, [shipment_id])
+        if not found:
+            raise LookupError(f"no shipment {shipment_id}")
+        shipment = found[0]
+    assert isinstance(shipment, Shipment)
+
+    # Checked under the row lock: a concurrent resend of the same scan waits, then finds it.
+    if client_event_id:
+        seen = _seen_event(session, client_event_id)
+        if seen is not None:
+            if seen.shipment_id != shipment.id:
+                raise TransitionError(action, shipment.status,
+                                      "client event id already used for another shipment")
+            return TransitionResult(seen, seen.applied, duplicate=True)
+
+    status = Status(shipment.status)
+    facts = Facts(
+        status=status,
+        route=shipment.route,
+        failed_attempts=shipment.failed_attempts,
+        max_attempts=max_attempts(),
+        held_from=Status(shipment.held_from) if shipment.held_from else None,
+    )
+    decision = lifecycle.decide(facts, action, reason=reason)
+    event = _append_event(
+        session, shipment, decision.transition.event,
+        from_status=status, to_status=decision.target or status, applied=decision.applied,
+        actor=actor, reason=reason, client_event_id=client_event_id, device_time=device_time,
+        hub_id=hub_id, lat=lat, lon=lon, data=data,
+    )
+    if decision.applied:
+        _apply(shipment, decision.target, action, reason)
+        _write_outbox(session, shipment, event)
+    return TransitionResult(event, decision.applied)
+
+
+def _apply(shipment: Shipment, target: Status, action: str, reason: str | None) -> None:
+    if action == "hold":
+        shipment.held_from, shipment.hold_reason = shipment.status, reason
+    elif action == "release":
+        shipment.held_from = shipment.hold_reason = None
+    elif action == "fail_attempt":
+        shipment.failed_attempts += 1
+    elif action == "deliver":
+        shipment.outcome = "delivered"
+    elif action == "complete_return":
+        shipment.outcome = "returned"
+    shipment.status = target.value
+
+
+def _append_event(session: Session, shipment: Shipment, event_type: str, *, from_status,
+                  to_status, applied: bool, actor: str, **fields) -> ShipmentEvent:
+    shipment.last_event_seq += 1
+    event = ShipmentEvent(
+        shipment=shipment, seq=shipment.last_event_seq, type=event_type,
+        from_status=from_status.value if from_status else None,
+        to_status=to_status.value, applied=applied, actor=actor, **fields,
+    )
+    session.add(event)
+    return event
+
+
+def _write_outbox(session: Session, shipment: Shipment, event: ShipmentEvent) -> None:
+    # Jobs name the event by (shipment, seq): known before the flush, so none is needed.
+    if event.type in CUSTOMER_MILESTONES:
+        add_outbox(session, "notify_customer", {"shipment_id": shipment.id, "seq": event.seq},
+                   shipment.id)
+    if event.type in FEE_EVENTS:
+        add_outbox(session, "collect_fees", {"shipment_id": shipment.id}, shipment.id)
+
+
+def record_created(session: Session, shipment: Shipment, *, actor: str) -> ShipmentEvent:
+    """The first event of a new shipment (its status is set at construction)."""
+    return _append_event(session, shipment, lifecycle.CREATED_EVENT, from_status=None,
+                         to_status=Status.CREATED, applied=True, actor=actor)
+
+
+def get_by_tracking_number(session: Session, tracking_number: str) -> Shipment | None:
+    return session.scalars(
+        select(Shipment).where(Shipment.tracking_number == tracking_number.strip().upper())
+    ).first()
+
+
+def history(session: Session, shipment_id: int) -> list[ShipmentEvent]:
+    return list(session.scalars(
+        select(ShipmentEvent).where(ShipmentEvent.shipment_id == shipment_id)
+        .order_by(ShipmentEvent.seq)
+    ))
+
+
+def replay(events: Iterable[ShipmentEvent]) -> str | None:
+    """The status the history leads to: the last applied event's target."""
+    status = None
+    for e in events:
+        if e.applied:
+            status = e.to_status
+    return status
+
+
+def ids_in_status(session: Session, statuses: Iterable[str], *, limit: int | None = None,
+                  only: Iterable[int] | None = None, **filters) -> list[int]:
+    stmt = select(Shipment.id).where(Shipment.status.in_([str(s) for s in statuses]))
+    for column, value in filters.items():
+        stmt = stmt.where(getattr(Shipment, column) == value)
+    if only is not None:
+        stmt = stmt.where(Shipment.id.in_(list(only)))
+    stmt = stmt.order_by(Shipment.id)
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def pickup_groups(session: Session, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """shipment id -> (partner id, pickup location id)."""
+    from app.orders.models import Order
+
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Shipment.id, Order.partner_id, Order.pickup_location_id)
+        .join(Order, Order.id == Shipment.order_id).where(Shipment.id.in_(list(ids)))
+    )
+    return {sid: (partner_id, location_id) for sid, partner_id, location_id in rows}
+
+
+def ready_for_delivery_ids(session: Session, hub_id: int, *, only: Iterable[int] | None = None,
+                           limit: int | None = None) -> list[int]:
+    """Shipments a hub's drivers can take out: arrived at the delivering hub, or back
+    from a failed attempt with attempts left."""
+    from sqlalchemy import and_, or_
+
+    stmt = select(Shipment.id).where(
+        Shipment.delivery_hub_id == hub_id,
+        or_(
+            Shipment.status == Status.AT_LOCAL_HUB,
+            and_(Shipment.status == Status.AT_SHIPPING_CENTRE, Shipment.route == "direct"),
+            and_(Shipment.status == Status.DELIVERY_FAILED,
+                 Shipment.failed_attempts < max_attempts()),
+        ),
+    ).order_by(Shipment.id)
+    if only is not None:
+        stmt = stmt.where(Shipment.id.in_(list(only)))
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def attempts_exhausted_ids(session: Session, *, only: Iterable[int] | None = None,
+                           limit: int = 5000) -> list[int]:
+    stmt = select(Shipment.id).where(Shipment.status == Status.DELIVERY_FAILED,
+                                     Shipment.failed_attempts >= max_attempts())
+    if only is not None:
+        stmt = stmt.where(Shipment.id.in_(list(only)))
+    return list(session.scalars(stmt.order_by(Shipment.id).limit(limit)))
+
+
+def count_open(session: Session, *, only: Iterable[int] | None = None) -> int:
+    """Shipments still moving: neither terminal nor on hold."""
+    from sqlalchemy import func
+
+    stopped = [s.value for s in lifecycle.TERMINAL | {Status.ON_HOLD}]
+    stmt = select(func.count()).select_from(Shipment).where(Shipment.status.not_in(stopped))
+    if only is not None:
+        stmt = stmt.where(Shipment.id.in_(list(only)))
+    return session.scalar(stmt)
+
+
+def count_by_status(session: Session, *, only: Iterable[int] | None = None) -> dict[str, int]:
+    from sqlalchemy import func
+
+    stmt = select(Shipment.status, func.count()).group_by(Shipment.status)
+    if only is not None:
+        stmt = stmt.where(Shipment.id.in_(list(only)))
+    return dict(session.execute(stmt).all())
+
+
+def events_appended(session: Session, *, only: Iterable[int] | None = None) -> int:
+    """How many events the shipments have in all: grows whenever anything happens."""
+    from sqlalchemy import func
+
+    stmt = select(func.coalesce(func.sum(Shipment.last_event_seq), 0))
+    if only is not None:
+        stmt = stmt.where(Shipment.id.in_(list(only)))
+    return session.scalar(stmt)

@@ -1,0 +1,76 @@
+"""The transactional outbox: work that must follow a committed change.
+
+A service writes an ``OutboxMessage`` in the same transaction as the change. After the
+commit the relay (``workers.relay``) hands it to dramatiq; the actor that does the work
+marks it processed in its own transaction. A row relayed but not processed within the
+lease is handed over again, so a lost broker or a crashed process loses nothing.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, and_, or_, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_pending", "id", sqlite_where=text("processed_at IS NULL"),
+              postgresql_where=text("processed_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: What to do: the name of the job, e.g. "notify_customer", "collect_fees".
+    topic: Mapped[str] = mapped_column(String(40))
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"))
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Last time the relay handed the row to the broker.
+    relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    relay_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Set by the actor in the transaction that did the work.
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def add_outbox(session: Session, topic: str, payload: dict, shipment_id: int | None = None) -> OutboxMessage:
+    message = OutboxMessage(topic=topic, payload=payload, shipment_id=shipment_id)
+    session.add(message)
+    return message
+
+
+def claim_due(session: Session, *, lease: timedelta, limit: int) -> list[OutboxMessage]:
+    """Lock and return rows to hand to the broker: never relayed, or relayed longer
+    than ``lease`` ago without being processed. Other relays skip the locked rows."""
+    now = utcnow()
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.processed_at.is_(None),
+            or_(OutboxMessage.relayed_at.is_(None), OutboxMessage.relayed_at < now - lease),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def lock_unprocessed(session: Session, message_id: int) -> OutboxMessage | None:
+    """The row for an actor to work on, locked; None if it is gone or already done."""
+    stmt = (
+        select(OutboxMessage)
+        .where(and_(OutboxMessage.id == message_id, OutboxMessage.processed_at.is_(None)))
+        .with_for_update()
+    )
+    return session.scalars(stmt).first()
+
+
+def count_unprocessed(session: Session) -> int:
+    from sqlalchemy import func
+
+    return session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.processed_at.is_(None))
+    )

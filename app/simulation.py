@@ -1,0 +1,168 @@
+"""Drives shipments through the whole pipeline with simulated pickups, scans, line-hauls
+and deliveries, calling the same services as the driver's pages, the scan station and the
+scheduled jobs. Used by ``flask --app wsgi simulate``, the demo and the benchmarks.
+
+Each step commits in batches of BATCH shipments, as a busy scan station would."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.crm.models import Partner
+from app.delivery import services as delivery
+from app.delivery.services import ProofIn
+from app.hubs import services as hubs
+from app.hubs.models import Hub
+from app.orders import shipments
+from app.orders.intake import IntakeError, create_order
+from app.orders.lifecycle import Status
+
+BATCH = 200
+#: Share of delivery attempts that fail.
+FAIL_RATE = 0.15
+
+
+@dataclass
+class Simulation:
+    session: Session
+    #: Waits until the workers have done every outbox job (fees close shipments).
+    drain: Callable[[], None]
+    rng: random.Random = field(default_factory=lambda: random.Random(1))
+    fail_rate: float = FAIL_RATE
+    #: Ids this simulation drives; None drives every open shipment.
+    only: set[int] | None = None
+    on_progress: Callable[[int], None] = lambda n: None
+    counts: dict = field(default_factory=lambda: {"orders": 0, "rejected": 0, "days": 0})
+
+    # -- orders ---------------------------------------------------------------------------
+    def create_orders(self, n: int, *, prefix: str, order_factory) -> list[int]:
+        partners = list(self.session.scalars(select(Partner).where(Partner.active.is_(True))
+                                             .order_by(Partner.id)))
+        if not partners:
+            raise RuntimeError("no partners: run `flask --app wsgi demo` first")
+        ids = []
+        for i in range(n):
+            partner = self.rng.choice(partners)
+            try:
+                order = create_order(self.session, partner, order_factory(self.rng, partner, f"{prefix}-{i + 1:06d}"),
+                                     actor="partner:%d" % partner.id)
+                ids.append(order.shipment.id)
+                self.session.commit()
+            except IntakeError:
+                self.session.rollback()
+                self.counts["rejected"] += 1
+            self.on_progress(1)
+        self.counts["orders"] += len(ids)
+        if self.only is not None:
+            self.only.update(ids)
+        return ids
+
+    # -- one day of the network, step by step ----------------------------------------------
+    def today(self):
+        return datetime.now(timezone.utc).astimezone(ZoneInfo(current_app.config["WAYBILL_TIMEZONE"])).date()
+
+    def _ids(self, *statuses) -> list[int]:
+        return shipments.ids_in_status(self.session, statuses, only=self.only)
+
+    def _commit_in_batches(self, ids: list[int], step: Callable[[int], None]) -> None:
+        for i, sid in enumerate(ids, 1):
+            step(sid)
+            if i % BATCH == 0:
+                self.session.commit()
+        self.session.commit()
+
+    def schedule_pickups(self):
+        delivery.schedule_pickups(self.session, self.today(), only=self.only)
+        self.session.commit()
+
+    def pick_up(self):
+        mine = set(self._ids(Status.PICKUP_SCHEDULED))
+        for run in delivery.planned_runs(self.session):
+            ids = [i for i in delivery.run_shipment_ids(self.session, run) if i in mine or self.only is None]
+            if ids:
+                delivery.confirm_pickup(self.session, run, actor=f"driver:{run.driver_id}", shipment_ids=ids)
+                self.session.commit()
+
+    def scan_in_at_centres(self):
+        centres = {h.id: h for h in self.session.scalars(select(Hub))}
+        ids = self._ids(Status.PICKED_UP)
+        centre_of = {s.id: s.centre_id for s in shipments.lock_shipments(self.session, ids)}
+        self._commit_in_batches(ids, lambda sid: hubs.scan_in(
+            self.session, centres[centre_of[sid]], sid, actor="user:scan-station"))
+
+    def dispatch_trips(self):
+        hubs.dispatch_linehauls(self.session, only=self.only)
+        self.session.commit()
+
+    def receive_trips(self):
+        hub_by_id = {h.id: h for h in self.session.scalars(select(Hub))}
+        ids = self._ids(Status.IN_TRANSIT)
+        hub_of = {s.id: s.delivery_hub_id for s in shipments.lock_shipments(self.session, ids)}
+        self._commit_in_batches(ids, lambda sid: hubs.scan_in(
+            self.session, hub_by_id[hub_of[sid]], sid, actor=f"user:hub-{hub_of[sid]}"))
+        hubs.close_arrived_trips(self.session)
+        self.session.commit()
+
+    def send_out(self):
+        for hub in self.session.scalars(select(Hub).order_by(Hub.id)):
+            delivery.build_run_sheets(self.session, hub.id, self.today(), actor="user:dispatcher",
+                                      only=self.only)
+            self.session.commit()
+
+    def attempt_deliveries(self):
+        def attempt(sid: int) -> None:
+            driver = f"driver:{sid % 7}"
+            now = datetime.now(timezone.utc)
+            if self.rng.random() < self.fail_rate:
+                delivery.fail_attempt(self.session, sid, self.rng.choice(delivery.FAILURE_REASONS[:3]),
+                                      driver_id=None, actor=driver, device_time=now)
+                return
+            [s] = shipments.lock_shipments(self.session, [sid])
+            due = s.order.cod_amount
+            proof = ProofIn(recipient_name=s.order.recipient_name, relation="self", captured_at=now,
+                            signature_svg="M10 10 L40 30 L70 12", cod_received_amount=due,
+                            cod_method="cash" if due else None)
+            delivery.deliver(self.session, sid, proof, driver_id=None, actor=driver)
+
+        self._commit_in_batches(self._ids(Status.OUT_FOR_DELIVERY), attempt)
+
+    def returns(self):
+        delivery.return_exhausted(self.session, only=self.only)
+        self.session.commit()
+        ids = self._ids(Status.RETURNING_TO_SENDER)
+        delivery.complete_returns(self.session, ids, actor="driver:returns")
+        self.session.commit()
+
+    STEPS = ("schedule_pickups", "pick_up", "scan_in_at_centres", "dispatch_trips",
+             "receive_trips", "send_out", "attempt_deliveries", "returns")
+
+    def day(self) -> None:
+        for step in self.STEPS:
+            getattr(self, step)()
+        self.drain()
+        self.counts["days"] += 1
+
+    def open_count(self) -> int:
+        return shipments.count_open(self.session, only=self.only)
+
+    def run(self, *, max_days: int = 10) -> None:
+        """Day after day until every shipment driven is closed, or a day moves nothing
+        (shipments on hold wait for a person)."""
+        open_before = self.open_count()
+        for _ in range(max_days):
+            if open_before == 0:
+                break
+            events_before = shipments.events_appended(self.session, only=self.only)
+            self.day()
+            open_after = self.open_count()
+            self.on_progress(open_before - open_after)
+            if shipments.events_appended(self.session, only=self.only) == events_before:
+                break
+            open_before = open_after

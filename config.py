@@ -1,0 +1,88 @@
+"""Waybill configuration, read from the environment.
+
+Every setting has a default that runs the embedded product (SQLite, in-process worker,
+mail and SMS logged); production sets the variables below.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Mapping
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def env_str(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    value = env.get(name)
+    return value if value not in (None, "") else default
+
+
+def env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env_str(env, name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+
+
+def env_bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    value = env_str(env, name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key(env: Mapping[str, str]) -> str:
+    key = env_str(env, "SECRET_KEY")
+    if key:
+        return key
+    # The embedded default keeps a generated key in instance/ so sessions survive restarts.
+    path = INSTANCE_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def from_env(env: Mapping[str, str] | None = None) -> dict:
+    """Build the Flask config mapping from environment variables."""
+    env = os.environ if env is None else env
+    return {
+        "SECRET_KEY": _secret_key(env),
+        #: SQLAlchemy URL; the embedded default is a SQLite file under instance/.
+        "DATABASE_URL": env_str(env, "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'waybill.db'}"),
+        #: Unset means the in-process worker; set, dramatiq uses Redis.
+        "REDIS_URL": env_str(env, "REDIS_URL"),
+        #: Failed delivery attempts after which a shipment goes back to the sender.
+        "WAYBILL_MAX_DELIVERY_ATTEMPTS": env_int(env, "WAYBILL_MAX_DELIVERY_ATTEMPTS", 3),
+        #: Local time zone of the network: promised dates and the day of pickup runs.
+        "WAYBILL_TIMEZONE": env_str(env, "WAYBILL_TIMEZONE", "Asia/Ho_Chi_Minh"),
+        #: Currency of fees when a partner has none of its own.
+        "WAYBILL_CURRENCY": env_str(env, "WAYBILL_CURRENCY", "VND"),
+        #: Base of links in customer notifications (the public tracking page).
+        "WAYBILL_PUBLIC_URL": env_str(env, "WAYBILL_PUBLIC_URL", "http://127.0.0.1:5000"),
+        #: "gazetteer" (offline, ships with Waybill) or "nominatim".
+        "WAYBILL_GEOCODER": env_str(env, "WAYBILL_GEOCODER", "gazetteer"),
+        "NOMINATIM_URL": env_str(env, "NOMINATIM_URL", "https://nominatim.openstreetmap.org"),
+        "NOMINATIM_USER_AGENT": env_str(env, "NOMINATIM_USER_AGENT", "waybill"),
+        #: SMTP server for customer email; unset means messages are written to the log.
+        "MAIL_SERVER": env_str(env, "MAIL_SERVER"),
+        "MAIL_PORT": env_int(env, "MAIL_PORT", 25),
+        "MAIL_USERNAME": env_str(env, "MAIL_USERNAME"),
+        "MAIL_PASSWORD": env_str(env, "MAIL_PASSWORD"),
+        "MAIL_USE_TLS": env_bool(env, "MAIL_USE_TLS"),
+        "MAIL_FROM": env_str(env, "MAIL_FROM", "Waybill <no-reply@waybill.local>"),
+        #: "log" writes SMS to the log; gateways for real providers plug in behind SmsGateway.
+        "SMS_GATEWAY": env_str(env, "SMS_GATEWAY", "log"),
+        #: Seconds after which a relayed but unprocessed outbox row is handed over again.
+        "OUTBOX_LEASE_SECONDS": env_int(env, "OUTBOX_LEASE_SECONDS", 300),
+        #: Threads of the in-process worker (embedded mode).
+        "WORKER_THREADS": env_int(env, "WORKER_THREADS", 4),
+    }

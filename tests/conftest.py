@@ -1,0 +1,122 @@
+"""Fixtures: an app on a real database per test — SQLite always, PostgreSQL too when
+TEST_DATABASE_URL is set — with the in-process broker; Redis when REDIS_URL is set."""
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+from sqlalchemy import text
+
+import workers
+from app import create_app
+from app.db import Base, db, make_engine
+
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("REDIS_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+_pg_ready = False
+
+
+def _prepare_postgres() -> None:
+    """Fresh schema once per run; tables are emptied after each test."""
+    global _pg_ready
+    if _pg_ready:
+        return
+    engine = make_engine(PG_URL)
+    from app import models  # noqa: F401
+
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    _pg_ready = True
+
+
+def _empty_postgres(engine) -> None:
+    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        conn.execute(text("ALTER SEQUENCE tracking_serial RESTART"))
+
+
+def make_test_app(url: str, **overrides):
+    config = {"DATABASE_URL": url, "REDIS_URL": None, "TESTING": True, "MAIL_SERVER": None,
+              "SECRET_KEY": "test", "WAYBILL_MAX_DELIVERY_ATTEMPTS": 3}
+    config.update(overrides)
+    app = create_app(config)
+    workers.init_app(app)
+    return app
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    if request.param == "postgresql":
+        _prepare_postgres()
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend, tmp_path):
+    return f"sqlite:///{tmp_path / 'waybill.db'}" if backend == "sqlite" else PG_URL
+
+
+@pytest.fixture
+def app(database_url, backend):
+    app = make_test_app(database_url)
+    with app.app_context():
+        if backend == "sqlite":
+            Base.metadata.create_all(db.engine)
+        yield app
+        db.session.remove()
+        if backend == "postgresql":
+            _empty_postgres(db.engine)
+        db.engine.dispose()
+
+
+@pytest.fixture
+def session(app):
+    return db.session
+
+
+@pytest.fixture
+def network(session):
+    """The demo network: hubs, rate cards, partners with keys, drivers."""
+    from app import demo
+
+    made = demo.seed_network(session)
+    session.commit()
+    return made
+
+
+@pytest.fixture
+def partner(session, network):
+    from app.crm.models import Partner
+
+    return session.get(Partner, network["partners"][0]["id"])
+
+
+@pytest.fixture
+def rng():
+    return random.Random(1234)
+
+
+@pytest.fixture
+def redis_url():
+    if not REDIS_URL:
+        pytest.skip("REDIS_URL is not set")
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+
+
+@pytest.fixture
+def postgres_url():
+    if not PG_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    _prepare_postgres()
+    return PG_URL

@@ -1,0 +1,31 @@
+"""Orders for tests, built from real coordinates in the demo city."""
+from __future__ import annotations
+
+from app.orders.intake import AddressIn, ContactIn, OrderIn, ParcelIn
+
+CITY = "Ho Chi Minh City"
+#: Real places: the sort centre's own area, and ones served by local hubs.
+BEN_THANH_MARKET = (10.7725, 106.6980)      # District 1: in both the D7 (5.0 km) and Go Vap (8.2 km) areas
+TAN_BINH_CENTRE_AREA = (10.7990, 106.6560)  # next to the sort centre: direct delivery
+THU_DUC_UNIVERSITY = (10.8700, 106.8030)    # Thu Duc hub
+CAN_GIO_BEACH = (10.4114, 106.9547)         # outside every hub's area
+PICKUP = (10.7735, 106.7005)
+
+
+def order_in(reference="SO-1", *, dropoff=TAN_BINH_CENTRE_AREA, cod=0, service_level="standard",
+             parcels=None, district="", email="lan@example.com", **overrides) -> OrderIn:
+    lat, lon = dropoff if dropoff else (None, None)
+    order = OrderIn(
+        reference=reference, service_level=service_level,
+        pickup=ContactIn(name="Saigon Books", phone="028 3822 1234",
+                         address=AddressIn(line1="45 Le Loi", district="District 1", city=CITY,
+                                           country="VN", lat=PICKUP[0], lon=PICKUP[1])),
+        dropoff=ContactIn(name="Lan Nguyen", phone="0903 123 456", email=email,
+                          address=AddressIn(line1="12 Nguyen Hue", district=district, city=CITY,
+                                            country="VN", lat=lat, lon=lon)),
+        parcels=parcels or [ParcelIn(weight_grams=1200, length_cm=30, width_cm=20, height_cm=10)],
+        cod_amount=cod, cod_currency="VND" if cod else None,
+    )
+    for k, v in overrides.items():
+        setattr(order, k, v)
+    return order

@@ -1,0 +1,95 @@
+import pytest
+from sqlalchemy import func, select
+
+from app.orders.intake import IntakeError, ParcelIn, create_order
+from app.orders.models import Order, Shipment, ShipmentEvent
+from app.orders.tracking import is_valid_tracking_number
+from app.outbox import OutboxMessage
+from tests.factories import CAN_GIO_BEACH, THU_DUC_UNIVERSITY, order_in
+
+
+def test_creates_order_parcels_shipment_and_first_event(session, partner):
+    order = create_order(session, partner, order_in("SO-1", cod=250_000), actor="partner:1")
+    session.commit()
+    shipment = order.shipment
+    assert is_valid_tracking_number(shipment.tracking_number)
+    assert shipment.status == "created" and shipment.version == 1
+    assert order.recipient_phone == "+84903123456"
+    assert order.cod_amount == 250_000 and order.cod_currency == "VND"
+    assert [p.seq for p in order.parcels] == [1]
+    events = session.scalars(select(ShipmentEvent).where(ShipmentEvent.shipment_id == shipment.id)).all()
+    assert [(e.seq, e.type, e.to_status) for e in events] == [(1, "created", "created")]
+    # Nothing for the workers yet: creation notifies nobody.
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_route_and_quote_are_recorded(session, partner):
+    order = create_order(session, partner, order_in("SO-2", dropoff=THU_DUC_UNIVERSITY), actor="t")
+    s = order.shipment
+    assert s.route == "linehaul"
+    assert [leg["kind"] for leg in s.planned_legs] == ["pickup", "linehaul", "delivery"]
+    assert s.planned_legs[1] == {"kind": "linehaul", "from": "SGN-C", "to": "SGN-TD"}
+    # standard: 18,000 base + 1,200/km + 2,500/kg; volumetric 30x20x10/5000 = 1.2 kg = actual.
+    expected = round(18_000 + 1_200 * s.distance_km + 2_500 * 1.2)
+    assert s.quoted_fee_amount == expected and s.quoted_fee_currency == "VND"
+    assert s.billable_grams == 1200
+
+
+def test_volumetric_weight_is_billed_when_larger(session, partner):
+    bulky = [ParcelIn(weight_grams=500, length_cm=50, width_cm=40, height_cm=30)]
+    order = create_order(session, partner, order_in("SO-3", parcels=bulky), actor="t")
+    assert order.shipment.billable_grams == 12_000
+
+
+def test_address_without_coordinates_is_geocoded_by_district(session, partner):
+    order = create_order(session, partner, order_in("SO-4", dropoff=None, district="Quận 7"), actor="t")
+    address = order.dropoff_address
+    assert address.located_by == "gazetteer"
+    assert (address.lat, address.lon) == (10.7340, 106.7216)
+    assert order.shipment.delivery_hub_id is not None
+
+
+def test_address_that_cannot_be_placed_is_a_clear_error(session, partner):
+    with pytest.raises(IntakeError) as err:
+        create_order(session, partner, order_in("SO-5", dropoff=None, district=""), actor="t")
+    assert err.value.errors[0]["field"] == "dropoff.address"
+    assert "cannot place" in err.value.errors[0]["message"]
+
+
+def test_dropoff_outside_every_area_is_refused(session, partner):
+    with pytest.raises(IntakeError) as err:
+        create_order(session, partner, order_in("SO-6", dropoff=CAN_GIO_BEACH), actor="t")
+    assert "outside every hub's delivery area" in str(err.value)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def test_every_bad_field_is_named(session, partner):
+    bad = order_in("", service_level="overnight",
+                   parcels=[ParcelIn(weight_grams=0, length_cm=10, width_cm=-1, height_cm=5)],
+                   cod_amount=1000, cod_currency="XYZ")
+    with pytest.raises(IntakeError) as err:
+        create_order(session, partner, bad, actor="t")
+    fields = {e["field"] for e in err.value.errors}
+    assert fields == {"reference", "service_level", "parcels[0].weight_grams",
+                      "parcels[0].width_cm", "cod.currency"}
+
+
+def test_reference_is_unique_per_partner_not_globally(session, network, partner):
+    from app.crm.models import Partner
+
+    create_order(session, partner, order_in("SO-7"), actor="t")
+    with pytest.raises(IntakeError, match="already an order"):
+        create_order(session, partner, order_in("SO-7"), actor="t")
+    other = session.get(Partner, network["partners"][1]["id"])
+    create_order(session, other, order_in("SO-7"), actor="t")
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(Shipment)) == 2
+
+
+def test_customer_is_found_again_by_phone(session, partner):
+    a = create_order(session, partner, order_in("SO-8"), actor="t")
+    b = create_order(session, partner, order_in("SO-9", email="new@example.com"), actor="t")
+    assert a.customer_id == b.customer_id
+    assert b.customer.email == "new@example.com"
+    assert a.pickup_location_id == b.pickup_location_id
