@@ -29,3 +29,29 @@ def order_in(reference="SO-1", *, dropoff=TAN_BINH_CENTRE_AREA, cod=0, service_l
     for k, v in overrides.items():
         setattr(order, k, v)
     return order
+
+
+def deliver_direct(session, partner, reference, *, cod=0, email="lan@example.com"):
+    """Take an order to the centre's own area through every step up to delivery, using
+    the services the real surfaces call. Returns the shipment."""
+    from datetime import date, datetime, timezone
+
+    from app.delivery import services as delivery
+    from app.hubs import services as hubs
+    from app.hubs.models import Hub
+    from app.orders.intake import create_order
+
+    shipment = create_order(session, partner, order_in(reference, cod=cod, email=email), actor="t").shipment
+    session.commit()
+    today = date(2026, 11, 23)
+    [run] = delivery.schedule_pickups(session, today, only=[shipment.id])
+    delivery.confirm_pickup(session, run, actor="driver:1", shipment_ids=[shipment.id])
+    centre = session.get(Hub, shipment.centre_id)
+    hubs.scan_in(session, centre, shipment.id, actor="user:1")
+    delivery.build_run_sheets(session, centre.id, today, actor="user:1", only=[shipment.id])
+    proof = delivery.ProofIn(recipient_name="Lan", relation="self",
+                             captured_at=datetime.now(timezone.utc), cod_received_amount=cod,
+                             cod_method="cash" if cod else None)
+    delivery.deliver(session, shipment.id, proof, driver_id=None, actor="driver:1")
+    session.commit()
+    return shipment

@@ -1,0 +1,40 @@
+"""A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+from __future__ import annotations
+
+import socket
+from email import message_from_bytes, policy
+
+from aiosmtpd.controller import Controller
+
+
+class Sink:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpServer:
+    def __init__(self):
+        self.sink = Sink()
+        self.port = free_port()
+        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self):
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.controller.stop()
+
+    @property
+    def messages(self):
+        return self.sink.messages

@@ -1,0 +1,185 @@
+"""The outbox relay and the actors: at least once in, exactly once in effect."""
+from datetime import timedelta
+
+import pytest
+from dramatiq import Worker
+from sqlalchemy import func, select
+
+from app.billing.models import Charge, CodCollection
+from app.crm.models import Notification
+from app.db import db
+from app.outbox import OutboxMessage, count_unprocessed
+from tests.factories import deliver_direct
+from tests.smtp import SmtpServer
+from workers.actors import TOPIC_ACTORS
+from workers.relay import relay_once
+
+NO_LEASE = timedelta(0)
+LEASE = timedelta(minutes=5)
+
+
+@pytest.fixture
+def smtp(app):
+    with SmtpServer() as server:
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)
+        app.extensions.pop("waybill.mailer", None)
+        yield server
+
+
+def count(session, model, *where):
+    return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def run_worker(app, until, timeout=20.0):
+    """A real dramatiq worker on the app's broker, until the outbox is empty."""
+    import time
+
+    broker = app.extensions["dramatiq"]
+    worker = Worker(broker, worker_threads=2, worker_timeout=100)
+    worker.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if until():
+                return
+            time.sleep(0.05)
+        raise AssertionError("workers did not finish in time")
+    finally:
+        worker.stop()
+
+
+def outbox_empty():
+    n = count_unprocessed(db.session)
+    db.session.remove()
+    return n == 0
+
+
+def test_relay_and_actors_notify_charge_and_close(app, session, partner, smtp):
+    shipment = deliver_direct(session, partner, "SO-W1", cod=250_000)
+    broker = app.extensions["dramatiq"]
+    assert count_unprocessed(session) == 4  # picked up, out for delivery, delivered; fees
+    assert relay_once(broker, lease=LEASE) == 4
+    session.commit()
+    run_worker(app, outbox_empty)
+
+    session.expire_all()
+    assert session.get(type(shipment), shipment.id).status == "closed"
+    charge = session.scalars(select(Charge).where(Charge.shipment_id == shipment.id)).one()
+    assert charge.kind == "delivery_fee" and charge.amount == shipment.quoted_fee_amount
+    cod = session.scalars(select(CodCollection).where(CodCollection.shipment_id == shipment.id)).one()
+    assert (cod.amount_due, cod.amount_collected, cod.method) == (250_000, 250_000, "cash")
+    milestones = sorted(session.scalars(select(Notification.milestone).where(
+        Notification.channel == "email")))
+    assert milestones == ["delivered", "out_for_delivery", "picked_up"]
+    assert count(session, Notification, Notification.channel == "sms") == 3
+    # The SMTP server got the three emails, addressed to the customer.
+    assert len(smtp.messages) == 3
+    assert {m["To"] for m in smtp.messages} == {"lan@example.com"}
+    assert any("Please have 250,000 VND ready" in m.get_content() for m in smtp.messages)
+
+
+def test_redelivered_messages_neither_notify_nor_charge_twice(app, session, partner, smtp):
+    deliver_direct(session, partner, "SO-W2")
+    broker = app.extensions["dramatiq"]
+    relay_once(broker, lease=LEASE)
+    rows = list(session.scalars(select(OutboxMessage)))
+    session.commit()
+    run_worker(app, outbox_empty)
+    # The broker delivers every message again (a lost ack, a restarted worker...).
+    for row in rows:
+        broker.enqueue(TOPIC_ACTORS[row.topic].message(row.id))
+
+    def duplicates_done():
+        broker.join("notifications", timeout=10_000)
+        broker.join("fees", timeout=10_000)
+        return True
+
+    run_worker(app, duplicates_done)
+    assert count(session, Charge) == 1
+    assert count(session, Notification) == 6
+    assert len(smtp.messages) == 3
+
+
+def test_job_run_twice_directly_is_idempotent_even_without_the_outbox_guard(app, session, partner, smtp):
+    from app.billing.fees import collect_fees
+    from app.crm.messaging import LogSmsGateway, SmtpMailer
+    from app.crm.notifications import notify_customer
+
+    shipment = deliver_direct(session, partner, "SO-W3")
+    mailer = SmtpMailer("127.0.0.1", smtp.port, "Waybill <w@example.com>")
+    delivered_seq = shipment.last_event_seq
+    for _ in range(2):
+        notify_customer(session, shipment.id, delivered_seq, mailer=mailer,
+                        sms=LogSmsGateway(), public_url="http://x")
+        session.commit()
+        collect_fees(session, shipment.id)
+        session.commit()
+    assert len(smtp.messages) == 1
+    assert count(session, Charge) == 1
+
+
+def test_relay_resends_after_the_lease_when_the_broker_lost_the_messages(app, session, partner):
+    deliver_direct(session, partner, "SO-W4")
+    broker = app.extensions["dramatiq"]
+    assert relay_once(broker, lease=LEASE) == 4
+    broker.flush_all()  # the broker loses everything
+    assert relay_once(broker, lease=LEASE) == 0  # within the lease: not yet
+    assert relay_once(broker, lease=NO_LEASE) == 4  # past it: handed over again
+    session.expire_all()
+    assert {r.relay_count for r in session.scalars(select(OutboxMessage))} == {2}
+    run_worker(app, outbox_empty)
+    assert count(session, Charge) == 1
+
+
+def test_unknown_topic_is_left_for_an_operator(app, session, partner):
+    from app.outbox import add_outbox
+
+    add_outbox(session, "no_such_job", {})
+    session.commit()
+    assert relay_once(app.extensions["dramatiq"], lease=LEASE) == 1
+    session.expire_all()
+    assert session.scalars(select(OutboxMessage)).one().relayed_at is None
+
+
+@pytest.mark.redis
+def test_redis_relay_survives_a_flushed_redis_and_duplicates(database_url, backend, redis_url, smtp_port=None):
+    """Against the real Redis: messages go through Redis, a flush loses nothing, and
+    duplicates change nothing."""
+    import redis
+
+    from app.db import Base
+    from tests.conftest import _empty_postgres, make_test_app
+
+    app = make_test_app(database_url, REDIS_URL=redis_url)
+    with app.app_context(), SmtpServer() as smtp:
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
+        if backend == "sqlite":
+            Base.metadata.create_all(db.engine)
+        try:
+            from app import demo
+            from app.crm.models import Partner
+
+            session = db.session
+            demo.seed_network(session)
+            session.commit()
+            partner = session.scalars(select(Partner)).first()
+            deliver_direct(session, partner, "SO-R1", cod=150_000)
+            broker = app.extensions["dramatiq"]
+            assert type(broker).__name__ == "RedisBroker"
+            assert relay_once(broker, lease=LEASE) == 4
+            client = redis.Redis.from_url(redis_url)
+            assert client.hlen("dramatiq:notifications.msgs") == 3
+            client.flushdb()  # Redis loses its queues
+            assert relay_once(broker, lease=NO_LEASE) == 4
+            assert relay_once(broker, lease=NO_LEASE) == 4  # and a duplicate of each
+            session.commit()
+            run_worker(app, lambda: outbox_empty() and client.hlen("dramatiq:notifications.msgs") == 0)
+            session.expire_all()
+            assert count(session, Charge) == 1
+            assert count(session, CodCollection) == 1
+            assert count(session, Notification, Notification.channel == "email") == 3
+            assert len(smtp.messages) == 3
+        finally:
+            db.session.remove()
+            if backend == "postgresql":
+                _empty_postgres(db.engine)
