@@ -40,7 +40,7 @@ def collect_fees(session: Session, shipment_id: int, *, actor: str = "system:col
         session.add(made)
     if kind == "delivery_fee" and order.cod_amount:
         _record_cod(session, shipment, order)
-    shipments.transition(session, shipment, "close", actor=actor, locked=True)
+    shipments.transition(session, shipment, "close", actor=actor, locked=True, fees_collected=True)
     return made
 
 

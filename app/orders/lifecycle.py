@@ -88,7 +88,7 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
     _t("return_to_sender", {S.DELIVERY_FAILED}, S.RETURNING_TO_SENDER, "return_started",
        needs_reason=True),
     _t("complete_return", {S.RETURNING_TO_SENDER}, S.RETURNED, "returned", scan=True),
-    _t("close", {S.DELIVERED, S.RETURNED}, S.CLOSED, "closed"),
+    _t("close", {S.DELIVERED, S.RETURNED}, S.CLOSED, "closed", guard="fees_collected"),
     _t("cancel", {S.CREATED, S.PICKUP_SCHEDULED}, S.CANCELLED, "cancelled", needs_reason=True),
     _t("hold", HOLDABLE, S.ON_HOLD, "held", needs_reason=True),
     _t("release", {S.ON_HOLD}, None, "released"),
@@ -108,6 +108,8 @@ class Facts:
     failed_attempts: int
     max_attempts: int
     held_from: Status | None = None
+    #: Set only by fee collection, which charges the partner before it closes.
+    fees_collected: bool = False
 
 
 def _route_is_linehaul(f: Facts) -> str | None:
@@ -122,10 +124,15 @@ def _at_delivering_hub(f: Facts) -> str | None:
     return None
 
 
+def _fees_collected(f: Facts) -> str | None:
+    return None if f.fees_collected else "fees are collected first; the billing service closes"
+
+
 #: Guards: each returns None when the transition may go ahead, else why not.
 GUARDS = {
     "route_is_linehaul": _route_is_linehaul,
     "at_delivering_hub": _at_delivering_hub,
+    "fees_collected": _fees_collected,
 }
 
 

@@ -72,10 +72,12 @@ def transition(
     lon: float | None = None,
     data: dict | None = None,
     locked: bool = False,
+    fees_collected: bool = False,
 ) -> TransitionResult:
     """Apply ``action`` to a shipment.
 
-    ``locked=True`` says the caller already holds the row lock (see ``lock_shipments``).
+    ``locked=True`` says the caller already holds the row lock (see ``lock_shipments``);
+    ``fees_collected=True`` is said by fee collection only, and lets it close.
     Raises TransitionError when the lifecycle forbids it. A resent client event id
     returns the first result; a late scan is recorded with ``applied=False``.
     """
@@ -103,6 +105,7 @@ def transition(
         failed_attempts=shipment.failed_attempts,
         max_attempts=max_attempts(),
         held_from=Status(shipment.held_from) if shipment.held_from else None,
+        fees_collected=fees_collected,
     )
     decision = lifecycle.decide(facts, action, reason=reason)
     event = _append_event(

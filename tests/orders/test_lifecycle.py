@@ -8,8 +8,8 @@ from app.orders.lifecycle import (PUBLIC_VOCABULARY, TERMINAL, TRANSITIONS, Fact
 S = Status
 
 
-def facts(status, route="linehaul", failed=0, max_attempts=3, held_from=None):
-    return Facts(S(status), route, failed, max_attempts, held_from)
+def facts(status, route="linehaul", failed=0, max_attempts=3, held_from=None, fees=False):
+    return Facts(S(status), route, failed, max_attempts, held_from, fees)
 
 
 def test_happy_path_by_line_haul():
@@ -19,7 +19,7 @@ def test_happy_path_by_line_haul():
             ("deliver", S.DELIVERED), ("close", S.CLOSED)]
     status = S.CREATED
     for action, expected in path:
-        status = decide(facts(status), action).target
+        status = decide(facts(status, fees=True), action).target
         assert status is expected
 
 
@@ -108,3 +108,31 @@ def test_diagram_is_generated_from_the_table():
     for t in TRANSITIONS.values():
         assert t.action in diagram
     assert "at_shipping_centre --> in_transit: depart_linehaul [route_is_linehaul]" in diagram
+
+
+def test_only_fee_collection_closes():
+    with pytest.raises(TransitionError, match="fees are collected first"):
+        decide(facts(S.DELIVERED), "close")
+    assert decide(facts(S.RETURNED, fees=True), "close").target is S.CLOSED
+
+
+def test_table_agrees_with_the_design_everywhere():
+    """Every state, action, route, attempt count and hold origin, against the lifecycle
+    as the design states it (written out independently in the stateful test)."""
+    from tests.orders.test_lifecycle_stateful import ACTIONS, expected
+
+    assert set(ACTIONS) == set(TRANSITIONS)
+    for status in S:
+        for action in ACTIONS:
+            for route in ("direct", "linehaul"):
+                for failed in range(5):
+                    for held in (None, S.AT_LOCAL_HUB, S.CREATED):
+                        if (status is S.ON_HOLD) != (held is not None):
+                            continue
+                        want = expected(status.value, action, route, failed, held and held.value)
+                        try:
+                            got = decide(facts(status, route, failed, 3, held, fees=True), action,
+                                         reason="r").target
+                        except TransitionError:
+                            got = None
+                        assert (got.value if got else None) == want, (status, action, route, failed, held)

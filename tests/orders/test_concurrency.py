@@ -1,0 +1,78 @@
+"""On PostgreSQL: twenty threads racing on one shipment leave one winner and a
+consistent history."""
+import threading
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from app.db import db
+from app.delivery import services as delivery
+from app.orders import shipments
+from app.orders.lifecycle import TransitionError
+from app.orders.models import Shipment
+
+
+@pytest.mark.postgres
+def test_twenty_conflicting_threads_one_winner(app, backend, session, partner):
+    if backend != "postgresql":
+        pytest.skip("row locks are a PostgreSQL matter; SQLite serialises writers")
+    from tests.factories import deliver_direct  # noqa: F401  (same set-up helpers)
+    from app.hubs import services as hubs
+    from app.hubs.models import Hub
+    from app.orders.intake import create_order
+    from tests.factories import order_in
+    from datetime import date
+
+    shipment = create_order(session, partner, order_in("SO-RACE"), actor="t").shipment
+    session.commit()
+    [run] = delivery.schedule_pickups(session, date(2026, 11, 23), only=[shipment.id])
+    delivery.confirm_pickup(session, run, actor="d", shipment_ids=[shipment.id])
+    hubs.scan_in(session, session.get(Hub, shipment.centre_id), shipment.id, actor="u")
+    delivery.build_run_sheets(session, shipment.centre_id, date(2026, 11, 23), actor="u", only=[shipment.id])
+    session.commit()
+    before = session.get(Shipment, shipment.id)
+    version_before, events_before = before.version, before.last_event_seq
+    db.session.remove()
+
+    barrier = threading.Barrier(20)
+    outcomes = []
+
+    def racer(i):
+        with app.app_context():
+            s = db.session
+            barrier.wait()
+            try:
+                if i % 2:
+                    proof = delivery.ProofIn(recipient_name="Lan", relation="self",
+                                             captured_at=datetime.now(timezone.utc))
+                    result = delivery.deliver(s, shipment.id, proof, driver_id=None, actor=f"t{i}")
+                else:
+                    result = delivery.fail_attempt(s, shipment.id, "not_home", driver_id=None, actor=f"t{i}")
+                s.commit()
+                outcomes.append(("applied" if result.applied else "late", i))
+            except TransitionError:
+                s.rollback()
+                outcomes.append(("refused", i))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=racer, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(outcomes) == 20
+    winners = [i for kind, i in outcomes if kind == "applied"]
+    assert len(winners) == 1
+    after = db.session.get(Shipment, shipment.id)
+    history = shipments.history(db.session, shipment.id)
+    assert [e.seq for e in history] == list(range(1, len(history) + 1))
+    assert shipments.replay(history) == after.status
+    assert after.status == ("delivered" if winners[0] % 2 else "delivery_failed")
+    new_events = after.last_event_seq - events_before
+    assert new_events == sum(1 for kind, _ in outcomes if kind != "refused")
+    assert after.version - version_before == new_events  # one committed update per event
+    proofs = delivery.proof_for(db.session, shipment.id)
+    assert (proofs is not None) == (after.status == "delivered")
