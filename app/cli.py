@@ -24,9 +24,11 @@ def alembic_config():
 
 
 def upgrade_database() -> None:
-    """Bring the schema to the newest migration."""
+    """Bring the schema to the newest migration (on a connection of its own, so the
+    session's transaction, if any, is ended first: on SQLite it would hold the lock)."""
     from alembic import command
 
+    db.session.remove()
     cfg = alembic_config()
     with db.engine.begin() as connection:
         cfg.attributes["connection"] = connection

@@ -71,6 +71,7 @@ def register_commands(app: Flask) -> None:
         session.commit()
         sim = Simulation(session, drain=run_pending, rng=random.Random(42))
         by_status = demo_data.seed_orders(sim, orders)
+        session.commit()
         click.echo(json.dumps({**network, "shipments_by_status": by_status}, indent=2))
 
     @app.cli.command("simulate")
@@ -101,7 +102,9 @@ def register_commands(app: Flask) -> None:
             runtime.drain()
         finally:
             runtime.stop()
-        click.echo(json.dumps(summary(session, sim, time.perf_counter() - started), indent=2))
+        report = summary(session, sim, time.perf_counter() - started)
+        session.commit()
+        click.echo(json.dumps(report, indent=2))
 
 
 def summary(session, sim, seconds: float) -> dict:

@@ -92,12 +92,23 @@ def run_shipment_ids(session: Session, run: PickupRun) -> list[int]:
 def confirm_pickup(session: Session, run: PickupRun, *, actor: str,
                    shipment_ids: Iterable[int] | None = None) -> int:
     """The driver has the parcels: each scheduled shipment of the run (or those given) is
-    picked up, and the run is done. Returns how many were picked up."""
-    ids = run_shipment_ids(session, run) if shipment_ids is None else list(shipment_ids)
+    picked up, and the run is done. Parcels the driver did not get are carried over to a
+    new planned run for the same place. Returns how many were picked up."""
+    scheduled = run_shipment_ids(session, run)
+    ids = scheduled if shipment_ids is None else list(shipment_ids)
     count = 0
     for s in shipments.lock_shipments(session, ids):
         count += shipments.transition(session, s, "pick_up", actor=actor, locked=True).applied
     run.status, run.completed_at = "completed", utcnow()
+    left = [s for s in shipments.lock_shipments(session, sorted(set(scheduled) - set(ids)))
+            if s.status == Status.PICKUP_SCHEDULED]
+    if left:
+        next_run = PickupRun(partner_id=run.partner_id, pickup_location_id=run.pickup_location_id,
+                             run_date=run.run_date, driver_id=run.driver_id)
+        session.add(next_run)
+        session.flush()
+        for s in left:
+            s.pickup_run_id = next_run.id
     return count
 
 

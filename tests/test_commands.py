@@ -1,0 +1,108 @@
+"""The operator commands and /healthz, as an operator runs them."""
+import json
+
+import pytest
+from sqlalchemy import func, inspect, select
+
+from app.db import Base, db
+from tests.conftest import make_test_app
+
+
+@pytest.fixture
+def empty_app(database_url, backend):
+    """An app on an empty database (no tables): the commands migrate it themselves."""
+    app = make_test_app(database_url)
+    with app.app_context():
+        if backend == "postgresql":
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        yield app
+        db.session.remove()
+        if backend == "postgresql":
+            import tests.conftest as c
+
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+            c._pg_ready = False
+        db.engine.dispose()
+
+
+def test_migrations_build_exactly_the_models(empty_app):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from app.cli import upgrade_database
+
+    upgrade_database()
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
+                                Base.metadata)
+    assert diff == []
+    assert "shipments" in inspect(db.engine).get_table_names()
+
+
+def test_demo_seeds_every_state_then_refuses_to_reseed(empty_app):
+    runner = empty_app.test_cli_runner()
+    result = runner.invoke(args=["demo", "--orders", "200"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output[result.output.index("{"):])
+    assert len(summary["hubs"]) == 5 and len(summary["partners"]) == 3
+    states = summary["shipments_by_status"]
+    for state in ("created", "pickup_scheduled", "picked_up", "at_shipping_centre", "in_transit",
+                  "at_local_hub", "out_for_delivery", "delivery_failed", "on_hold", "cancelled", "closed"):
+        assert states.get(state, 0) > 0, state
+    again = runner.invoke(args=["demo", "--if-empty"])
+    assert again.exit_code == 0 and "already has data" in again.output
+    assert runner.invoke(args=["demo"]).exit_code != 0
+
+
+def test_partner_create_prints_a_key_that_is_stored_hashed(empty_app):
+    from app.cli import upgrade_database
+    from app.crm.models import ApiKey
+    from app.crm.services import hash_api_key
+
+    upgrade_database()
+    result = empty_app.test_cli_runner().invoke(args=["partner", "create", "Lotus Mart"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["name"] == "Lotus Mart" and out["api_key"].startswith(out["api_key_prefix"] + "_")
+    stored = db.session.scalars(select(ApiKey)).one()
+    assert stored.key_hash == hash_api_key(out["api_key"]) and out["api_key"] not in stored.key_hash
+    dup = empty_app.test_cli_runner().invoke(args=["partner", "create", "Lotus Mart"])
+    assert dup.exit_code != 0 and "already exists" in dup.output
+
+
+def test_simulate_takes_every_order_to_a_terminal_state(empty_app):
+    from app.billing.models import Charge
+    from app.orders.models import Shipment
+
+    runner = empty_app.test_cli_runner()
+    assert runner.invoke(args=["demo", "--orders", "20"]).exit_code == 0
+    result = runner.invoke(args=["simulate", "--orders", "60", "--seed", "5", "--existing"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output[result.output.index("{"):])
+    assert summary["orders_created"] == 60
+    assert summary["outbox_unsent"] == 0
+    assert summary["notifications"]["milestones"] == summary["notifications"]["milestones_notified"]
+    # --existing also drove the demo's open shipments; only those on hold wait for a person.
+    by_status = summary["shipments_by_status"]
+    assert set(by_status) <= {"closed", "cancelled", "on_hold"}
+    delivered = db.session.scalar(select(func.count()).select_from(Shipment).where(Shipment.outcome == "delivered"))
+    fees = db.session.scalar(select(func.count()).select_from(Charge).where(Charge.kind == "delivery_fee"))
+    assert delivered == fees > 0
+
+
+def test_healthz_reports_database_and_broker(app):
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["database"]["ok"] and body["broker"] == {"ok": True, "kind": "in-process"}
+
+
+def test_healthz_is_503_when_redis_is_unreachable(database_url):
+    app = make_test_app(database_url, REDIS_URL="redis://127.0.0.1:1/0")
+    with app.app_context():
+        response = app.test_client().get("/healthz")
+        assert response.status_code == 503
+        assert response.get_json()["broker"]["ok"] is False
+        db.engine.dispose()
