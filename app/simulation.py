@@ -51,9 +51,10 @@ class Simulation:
         for i in range(n):
             partner = self.rng.choice(partners)
             try:
-                order = create_order(self.session, partner, order_factory(self.rng, partner, f"{prefix}-{i + 1:06d}"),
-                                     actor="partner:%d" % partner.id)
-                ids.append(order.shipment.id)
+                created = create_order(self.session, partner,
+                                       order_factory(self.rng, partner, f"{prefix}-{i + 1:06d}"),
+                                       actor=f"partner:{partner.id}")
+                ids.append(created.shipment_id)
                 self.session.commit()
             except IntakeError:
                 self.session.rollback()

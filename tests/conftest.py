@@ -39,6 +39,9 @@ def _empty_postgres(engine) -> None:
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         conn.execute(text("ALTER SEQUENCE tracking_serial RESTART"))
+    from app.orders.tracking import forget_blocks
+
+    forget_blocks()
 
 
 def make_test_app(url: str, **overrides):

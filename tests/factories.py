@@ -41,7 +41,7 @@ def deliver_direct(session, partner, reference, *, cod=0, email="lan@example.com
     from app.hubs.models import Hub
     from app.orders.intake import create_order
 
-    shipment = create_order(session, partner, order_in(reference, cod=cod, email=email), actor="t").shipment
+    shipment = create(session, partner, order_in(reference, cod=cod, email=email))
     session.commit()
     today = date(2026, 11, 23)
     [run] = delivery.schedule_pickups(session, today, only=[shipment.id])
@@ -55,3 +55,11 @@ def deliver_direct(session, partner, reference, *, cod=0, email="lan@example.com
     delivery.deliver(session, shipment.id, proof, driver_id=None, actor="driver:1")
     session.commit()
     return shipment
+
+
+def create(session, partner, order):
+    """Take an order through intake; return its shipment (ORM object)."""
+    from app.orders.intake import create_order
+    from app.orders.models import Shipment
+
+    return session.get(Shipment, create_order(session, partner, order, actor="t").shipment_id)

@@ -2,6 +2,7 @@
 collection all call ``rate``, so a partner is charged what it was quoted."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -37,18 +38,48 @@ class Rate:
     breakdown: dict
 
 
-def rate_card_for(session: Session, service_level: str, currency: str, on: date) -> RateCard:
-    card = session.scalars(
-        select(RateCard).where(RateCard.service_level == service_level,
-                               RateCard.currency == currency, RateCard.effective_from <= on)
+@dataclass(frozen=True)
+class Card:
+    """A rate card as read: safe to keep between transactions."""
+
+    id: int
+    service_level: str
+    currency: str
+    base_amount: int
+    per_km_amount: int
+    per_kg_amount: int
+    return_amount: int
+
+
+_cards: dict[tuple, tuple[float, Card]] = {}
+#: Seconds a process keeps a rate card; new cards take effect from a date, so a minute is safe.
+CARD_TTL = 60.0
+
+
+def rate_card_for(session: Session, service_level: str, currency: str, on: date) -> Card:
+    """The card in force on ``on`` (the newest one effective by then)."""
+    key = (str(session.get_bind().url), service_level, currency, on)
+    hit = _cards.get(key)
+    if hit and time.monotonic() - hit[0] < CARD_TTL:
+        return hit[1]
+    row = session.execute(
+        select(RateCard.__table__).where(RateCard.service_level == service_level,
+                                         RateCard.currency == currency, RateCard.effective_from <= on)
         .order_by(RateCard.effective_from.desc()).limit(1)
     ).first()
-    if card is None:
+    if row is None:
         raise NoRate(f"no {currency} rate card for {service_level} on {on.isoformat()}")
+    card = Card(row.id, row.service_level, row.currency, row.base_amount, row.per_km_amount,
+                row.per_kg_amount, row.return_amount)
+    _cards[key] = (time.monotonic(), card)
     return card
 
 
-def rate(card: RateCard, *, distance_km: float, grams: int) -> Rate:
+def invalidate_rate_cards() -> None:
+    _cards.clear()
+
+
+def rate(card: Card, *, distance_km: float, grams: int) -> Rate:
     """base + per_km x km + per_kg x kg, rounded once to minor units."""
     km = Decimal(str(distance_km))
     kg = Decimal(grams) / 1000
@@ -61,6 +92,6 @@ def rate(card: RateCard, *, distance_km: float, grams: int) -> Rate:
     return Rate(Money(total, card.currency), card.id, breakdown)
 
 
-def return_rate(card: RateCard) -> Rate:
+def return_rate(card: Card) -> Rate:
     return Rate(Money(card.return_amount, card.currency), card.id, {"return": card.return_amount,
                                                                      "total": card.return_amount})

@@ -5,11 +5,14 @@ import hashlib
 import re
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.billing.money import check_currency
 from app.crm.models import ApiKey, Customer, Partner, PickupLocation
+from app.db import utcnow
 
 #: Visible start of every API key, so a leaked key is recognisable in logs and scanners.
 API_KEY_PREFIX = "wbk_"
@@ -67,28 +70,38 @@ def issue_api_key(session: Session, partner: Partner) -> tuple[ApiKey, str]:
     return record, key
 
 
-def find_pickup_location(session: Session, partner_id: int, address_key: str) -> PickupLocation | None:
-    return session.scalars(select(PickupLocation).where(
-        PickupLocation.partner_id == partner_id, PickupLocation.address_key == address_key)).first()
+_locations, _customers = PickupLocation.__table__, Customer.__table__
+_FIND_LOCATION = select(_locations.c.id).where(_locations.c.partner_id == bindparam("partner_id"),
+                                                _locations.c.address_key == bindparam("address_key"))
+_INSERT_LOCATION = insert(_locations).returning(_locations.c.id)
 
 
-def add_pickup_location(session: Session, partner_id: int, *, name: str, phone: str,
-                        address, address_key: str) -> PickupLocation:
-    location = PickupLocation(partner_id=partner_id, name=name, phone=phone,
-                              address=address, address_key=address_key)
-    session.add(location)
-    return location
+def _customer_upsert(insert_):
+    stmt = insert_(_customers)
+    return stmt.on_conflict_do_update(
+        index_elements=[_customers.c.phone],
+        set_={"name": stmt.excluded.name,
+              "email": func.coalesce(stmt.excluded.email, _customers.c.email)},
+    ).returning(_customers.c.id)
 
 
-def find_or_create_customer(session: Session, *, name: str, phone: str, email: str | None) -> Customer:
-    """The customer with this phone number; name and email are taken from the newest order."""
-    customer = session.scalars(select(Customer).where(Customer.phone == phone)).first()
-    if customer is None:
-        customer = Customer(phone=phone, name=name, email=email)
-        session.add(customer)
-    else:
-        if name and customer.name != name:
-            customer.name = name
-        if email and customer.email != email:
-            customer.email = email
-    return customer
+_UPSERT_CUSTOMER = {"postgresql": _customer_upsert(pg_insert), "sqlite": _customer_upsert(sqlite_insert)}
+
+
+def find_pickup_location_id(conn: Connection, partner_id: int, address_key: str) -> int | None:
+    return conn.execute(_FIND_LOCATION, {"partner_id": partner_id, "address_key": address_key}).scalar()
+
+
+def add_pickup_location_id(conn: Connection, partner_id: int, *, name: str, phone: str,
+                           address_id: int, address_key: str) -> int:
+    return conn.execute(_INSERT_LOCATION, {
+        "partner_id": partner_id, "name": name, "phone": phone, "address_id": address_id,
+        "address_key": address_key, "created_at": utcnow()}).scalar_one()
+
+
+def upsert_customer(conn: Connection, *, name: str, phone: str, email: str | None) -> int:
+    """The id of the customer with this phone number, created if new; the name, and the
+    email when given, are taken from the newest order. One statement."""
+    return conn.execute(_UPSERT_CUSTOMER[conn.dialect.name], {
+        "phone": phone, "name": name, "email": email, "notify_email": True, "notify_sms": True,
+        "created_at": utcnow()}).scalar_one()

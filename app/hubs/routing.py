@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from geopy.distance import geodesic
+from geopy.distance import great_circle
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -48,7 +48,8 @@ class RoutePlan:
 
 
 def km(a: Point, b: Point) -> float:
-    return geodesic(a, b).km
+    # A sphere is within 0.5% of the ellipsoid at city scale, and ten times cheaper.
+    return great_circle(a, b).km
 
 
 def plan_route(network: list[HubPoint], pickup: Point, dropoff: Point) -> RoutePlan:

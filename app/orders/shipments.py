@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Iterable, Sequence
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from app.orders import lifecycle
@@ -155,10 +155,14 @@ def _write_outbox(session: Session, shipment: Shipment, event: ShipmentEvent) ->
         add_outbox(session, "collect_fees", {"shipment_id": shipment.id}, shipment.id)
 
 
-def record_created(session: Session, shipment: Shipment, *, actor: str) -> ShipmentEvent:
-    """The first event of a new shipment (its status is set at construction)."""
-    return _append_event(session, shipment, lifecycle.CREATED_EVENT, from_status=None,
-                         to_status=Status.CREATED, applied=True, actor=actor)
+_INSERT_EVENT = insert(ShipmentEvent.__table__)
+
+
+def record_created(conn: Connection, shipment_id: int, *, actor: str, at: datetime) -> None:
+    """The first event (seq 1) of a shipment just inserted with last_event_seq = 1."""
+    conn.execute(_INSERT_EVENT, {
+        "shipment_id": shipment_id, "seq": 1, "type": lifecycle.CREATED_EVENT, "from_status": None,
+        "to_status": Status.CREATED.value, "applied": True, "actor": actor, "server_time": at})
 
 
 def get_by_tracking_number(session: Session, tracking_number: str) -> Shipment | None:

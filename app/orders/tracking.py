@@ -7,9 +7,11 @@ swapped neighbours at a scan station.
 from __future__ import annotations
 
 import re
+import threading
 
-from sqlalchemy import text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, insert, text, update
+
+from app.orders.models import Counter
 
 PREFIX = "WB"
 DIGITS = 10
@@ -48,26 +50,47 @@ def is_valid_tracking_number(value: str) -> bool:
     return luhn_digit(body) == check
 
 
-def next_serials(session: Session, count: int) -> list[int]:
+_NEXT_BLOCK_PG = text("SELECT nextval('tracking_serial')")
+#: On PostgreSQL each sequence value is a block of serials (hi/lo): a sequence never hands
+#: a value out twice, even when the transaction that took it rolls back, so a process may
+#: keep a block and spend it over many transactions without a round trip each.
+BLOCK = 1000
+_block_lock = threading.Lock()
+_blocks: dict[str, list[int]] = {}
+_counters = Counter.__table__
+_BUMP_SQLITE = (update(_counters).where(_counters.c.name == "tracking_serial")
+                .values(value=_counters.c.value + bindparam("n")).returning(_counters.c.value))
+
+
+def next_serials(conn: Connection, count: int) -> list[int]:
     """Reserve ``count`` serial numbers: a sequence on PostgreSQL, a counter row on SQLite
-    (whose writers are serialised anyway)."""
-    if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(
-            text("SELECT nextval('tracking_serial') FROM generate_series(1, :n)"), {"n": count}
-        )
-        return [r[0] for r in rows]
-    from app.orders.models import Counter
-
-    result = session.execute(
-        update(Counter).where(Counter.name == "tracking_serial")
-        .values(value=Counter.value + count).returning(Counter.value)
-    ).scalar()
-    if result is None:
-        session.add(Counter(name="tracking_serial", value=count))
-        session.flush()
-        result = count
-    return list(range(result - count + 1, result + 1))
+    (whose writers are serialised anyway, so the row is no bottleneck there)."""
+    if conn.dialect.name == "postgresql":
+        return [_next_pg_serial(conn) for _ in range(count)]
+    last = conn.execute(_BUMP_SQLITE, {"n": count}).scalar()
+    if last is None:
+        conn.execute(insert(_counters), {"name": "tracking_serial", "value": count})
+        last = count
+    return list(range(last - count + 1, last + 1))
 
 
-def allocate_tracking_numbers(session: Session, count: int) -> list[str]:
-    return [format_tracking_number(s) for s in next_serials(session, count)]
+def _next_pg_serial(conn: Connection) -> int:
+    key = str(conn.engine.url)
+    with _block_lock:
+        block = _blocks.get(key)
+        if not block or block[0] > block[1]:
+            hi = conn.execute(_NEXT_BLOCK_PG).scalar_one()
+            block = _blocks[key] = [hi * BLOCK, hi * BLOCK + BLOCK - 1]
+        serial = block[0]
+        block[0] += 1
+    return serial
+
+
+def forget_blocks() -> None:
+    """Drop the blocks held (tests restart the sequence)."""
+    with _block_lock:
+        _blocks.clear()
+
+
+def allocate_tracking_numbers(conn: Connection, count: int) -> list[str]:
+    return [format_tracking_number(s) for s in next_serials(conn, count)]

@@ -17,14 +17,13 @@ from app.orders.models import Shipment
 def test_twenty_conflicting_threads_one_winner(app, backend, session, partner):
     if backend != "postgresql":
         pytest.skip("row locks are a PostgreSQL matter; SQLite serialises writers")
-    from tests.factories import deliver_direct  # noqa: F401  (same set-up helpers)
+    from tests.factories import create, deliver_direct  # noqa: F401  (same set-up helpers)
     from app.hubs import services as hubs
     from app.hubs.models import Hub
-    from app.orders.intake import create_order
     from tests.factories import order_in
     from datetime import date
 
-    shipment = create_order(session, partner, order_in("SO-RACE"), actor="t").shipment
+    shipment = create(session, partner, order_in("SO-RACE"))
     session.commit()
     [run] = delivery.schedule_pickups(session, date(2026, 11, 23), only=[shipment.id])
     delivery.confirm_pickup(session, run, actor="d", shipment_ids=[shipment.id])

@@ -97,9 +97,9 @@ class Lifecycle(RuleBasedStateMachine):
         s = create_order(self.session, partner,
                          order_in(f"H-{Lifecycle._n}", dropoff=THU_DUC_UNIVERSITY if far else None,
                                   district="" if far else "Tan Binh"),
-                         actor="t").shipment
+                         actor="t")
         self.session.commit()
-        self.model[s.id] = ["created", s.route, 0, None]
+        self.model[s.shipment_id] = ["created", s.route, 0, None]
 
     @rule(data=st.data())
     def act(self, data):

@@ -4,17 +4,17 @@ import pytest
 from sqlalchemy import select
 
 from app.orders import shipments
-from app.orders.intake import create_order
+
 from app.orders.lifecycle import TransitionError
 from app.outbox import OutboxMessage
-from tests.factories import THU_DUC_UNIVERSITY, order_in
+from tests.factories import create, THU_DUC_UNIVERSITY, order_in
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
 def shipment(session, partner):
-    s = create_order(session, partner, order_in("SO-T", dropoff=THU_DUC_UNIVERSITY), actor="t").shipment
+    s = create(session, partner, order_in("SO-T", dropoff=THU_DUC_UNIVERSITY))
     session.commit()
     return s
 
@@ -64,7 +64,7 @@ def test_duplicate_scan_returns_the_first_result(session, shipment):
 
 
 def test_client_event_id_of_another_shipment_is_refused(session, partner, shipment):
-    other = create_order(session, partner, order_in("SO-T2"), actor="t").shipment
+    other = create(session, partner, order_in("SO-T2"))
     move(session, shipment, "schedule_pickup")
     move(session, other, "schedule_pickup")
     shipments.transition(session, shipment.id, "pick_up", actor="d", client_event_id="same")
