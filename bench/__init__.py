@@ -1,0 +1,1 @@
+"""Waybill benchmarks: ``python -m bench`` prints one JSON object per line per figure."""

@@ -1,0 +1,217 @@
+"""Benchmarks, printed as JSON lines: {"name", "value", "unit", "backend"}.
+
+    python -m bench                       # SQLite (and PostgreSQL+Redis when configured)
+    python -m bench --orders 2000 --only intake,lifecycle
+
+PostgreSQL + Redis run when BENCH_DATABASE_URL and REDIS_URL are set. The PostgreSQL
+database is emptied: point it at a database kept for benchmarks.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def emit(name: str, value: float, unit: str, backend: str, **extra) -> None:
+    print(json.dumps({"name": name, "value": round(value, 1), "unit": unit, "backend": backend, **extra}),
+          flush=True)
+
+
+def make_app(url: str, redis_url: str | None = None):
+    import workers
+    from app import create_app
+
+    app = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url, "MAIL_SERVER": None})
+    workers.init_app(app)
+    logging.getLogger().setLevel(logging.WARNING)
+    return app
+
+
+def fresh_database(app) -> None:
+    """Empty schema, migrated, with the demo network (hubs, rates, partners, drivers)."""
+    from app import demo
+    from app.cli import upgrade_database
+    from app.db import db
+
+    if db.backend == "postgresql":
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        from app.orders.tracking import forget_blocks
+
+        forget_blocks()
+    upgrade_database()
+    demo.seed_network(db.session)
+    db.session.commit()
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+# -- intake ------------------------------------------------------------------------------------
+
+def bench_intake(url: str, backend: str, n: int) -> None:
+    from sqlalchemy import select
+
+    from app import demo
+    from app.crm.models import Partner
+    from app.db import db
+    from app.orders.intake import create_order
+
+    app = make_app(url)
+    with app.app_context():
+        fresh_database(app)
+        session = db.session
+        partners = list(session.scalars(select(Partner)))
+        rng = random.Random(1)
+        orders = [demo.random_order(rng, partners[i % 3], f"BENCH-{i}") for i in range(n)]
+        session.commit()
+        start = time.perf_counter()
+        for i, order in enumerate(orders):
+            create_order(session, partners[i % 3], order, actor="bench")
+            session.commit()
+        elapsed = time.perf_counter() - start
+    emit("intake_orders_per_s", n / elapsed, "orders/s", backend, orders=n,
+         note="intake service, one transaction per order, one thread")
+
+
+# -- the whole lifecycle -----------------------------------------------------------------------
+
+def bench_lifecycle(url: str, backend: str, n: int, redis_url: str | None, worker_procs: int) -> None:
+    from app import demo
+    from app.db import db
+    from app.orders import shipments
+    from app.simulation import Simulation
+    from workers.runtime import Runtime
+
+    app = make_app(url, redis_url)
+    dramatiq_proc = None
+    with app.app_context():
+        fresh_database(app)
+    if redis_url:
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()
+        env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url}
+        dramatiq_proc = subprocess.Popen(
+            [sys.executable, "-m", "dramatiq", "workers.main", "-p", str(worker_procs), "-t", "4"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(3)
+    runtime = Runtime(app, app.extensions["dramatiq"], scheduler=False).start()
+    try:
+        with app.app_context():
+            session = db.session
+            sim = Simulation(session, drain=runtime.drain, rng=random.Random(2), only=set())
+            start = time.perf_counter()
+            sim.create_orders(n, prefix="LIFE", order_factory=demo.random_order)
+            intake_done = time.perf_counter()
+            sim.run()
+            runtime.drain()
+            elapsed = time.perf_counter() - start
+            by_status = shipments.count_by_status(session, only=sim.only)
+            events = shipments.events_appended(session, only=sim.only)
+            session.commit()
+        assert by_status == {"closed": n}, by_status
+        mode = f"{worker_procs} dramatiq worker processes" if redis_url else "in-process worker"
+        emit("lifecycle_shipments_per_s", n / elapsed, "shipments/s", backend, orders=n,
+             note=f"created to closed, every event, notification and fee; {mode}")
+        emit("lifecycle_transitions_per_s", (events - n) / elapsed, "transitions/s", backend, orders=n)
+        emit("lifecycle_seconds", elapsed, "s", backend, orders=n,
+             intake_s=round(intake_done - start, 1))
+        if dramatiq_proc:
+            workers_ = children(dramatiq_proc.pid)
+            emit("worker_peak_rss", max(peak_rss_mb(p) for p in workers_), "MB", backend,
+                 note="largest dramatiq worker process")
+        else:
+            emit("embedded_peak_rss", peak_rss_mb(os.getpid()), "MB", backend,
+                 note="one process: simulation, relay and in-process worker")
+    finally:
+        runtime.stop()
+        if dramatiq_proc:
+            dramatiq_proc.send_signal(signal.SIGTERM)
+            dramatiq_proc.wait(timeout=30)
+
+
+# -- web process memory ------------------------------------------------------------------------
+
+def bench_web_memory(url: str, backend: str, redis_url: str | None, requests: int = 500) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": url}
+    env.pop("REDIS_URL", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}",
+                             "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        start = time.perf_counter()
+        for _ in range(requests):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()
+        elapsed = time.perf_counter() - start
+        worker = children(proc.pid)[0]
+        emit("web_peak_rss", peak_rss_mb(worker), "MB", backend, note="gunicorn worker after serving")
+        emit("healthz_requests_per_s", requests / elapsed, "requests/s", backend,
+             note="sequential, one client, one gunicorn worker")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=10_000, help="orders in the lifecycle run")
+    parser.add_argument("--intake-orders", type=int, default=3_000)
+    parser.add_argument("--only", default="intake,lifecycle,memory")
+    parser.add_argument("--worker-processes", type=int, default=2)
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+
+    tmp = tempfile.mkdtemp(prefix="waybill-bench-")
+    targets = [("sqlite", lambda name: f"sqlite:///{tmp}/{name}.db", None)]
+    pg, redis_url = os.environ.get("BENCH_DATABASE_URL"), os.environ.get("REDIS_URL")
+    if pg and redis_url:
+        targets.append(("postgresql+redis", lambda name: pg, redis_url))
+    else:
+        print("# PostgreSQL+Redis skipped: set BENCH_DATABASE_URL and REDIS_URL", file=sys.stderr)
+    for backend, url_for, redis in targets:
+        if "intake" in only:
+            bench_intake(url_for("intake"), backend, args.intake_orders)
+        if "lifecycle" in only:
+            bench_lifecycle(url_for("lifecycle"), backend, args.orders, redis, args.worker_processes)
+        if "memory" in only:
+            bench_web_memory(url_for("lifecycle"), backend, redis)
+
+
+if __name__ == "__main__":
+    main()
