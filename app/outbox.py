@@ -58,14 +58,16 @@ def claim_due(session: Session, *, lease: timedelta, limit: int) -> list[OutboxM
     return list(session.scalars(stmt))
 
 
-def lock_unprocessed(session: Session, message_id: int) -> OutboxMessage | None:
-    """The row for an actor to work on, locked; None if it is gone or already done."""
+def lock_unprocessed(session: Session, message_ids: list[int]) -> list[OutboxMessage]:
+    """The rows for an actor to work on, locked, in id order; those already done or gone
+    are left out (a redelivered message waits for the first run, then finds them done)."""
     stmt = (
         select(OutboxMessage)
-        .where(and_(OutboxMessage.id == message_id, OutboxMessage.processed_at.is_(None)))
+        .where(and_(OutboxMessage.id.in_(message_ids), OutboxMessage.processed_at.is_(None)))
+        .order_by(OutboxMessage.id)
         .with_for_update()
     )
-    return session.scalars(stmt).first()
+    return list(session.scalars(stmt))
 
 
 def count_unprocessed(session: Session) -> int:

@@ -10,6 +10,14 @@ from aiosmtpd.controller import Controller
 class Sink:
     def __init__(self):
         self.messages = []
+        #: Addresses the server refuses (550), as a real server refuses a dead mailbox.
+        self.refuse = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))

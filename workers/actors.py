@@ -15,19 +15,21 @@ from app.db import db
 from app.delivery import services as delivery
 from app.hubs import services as hubs
 from app.outbox import OutboxMessage
-from workers.jobs import run_outbox_job
+from workers.jobs import run_outbox_jobs
 
 RETRIES = {"max_retries": 20, "min_backoff": 1_000, "max_backoff": 600_000}
 
 
 @dramatiq.actor(queue_name="notifications", **RETRIES)
-def notify_customer(outbox_id: int) -> None:
-    run_outbox_job(outbox_id)
+def notify_customer(outbox_ids: list[int]) -> None:
+    """Email and text customers about delivery milestones."""
+    run_outbox_jobs(outbox_ids)
 
 
 @dramatiq.actor(queue_name="fees", **RETRIES)
-def collect_fees(outbox_id: int) -> None:
-    run_outbox_job(outbox_id)
+def collect_fees(outbox_ids: list[int]) -> None:
+    """Charge partners for delivered and returned shipments, and close them."""
+    run_outbox_jobs(outbox_ids)
 
 
 def _local_today():

@@ -1,15 +1,24 @@
-"""What each outbox topic does: thin calls into the services. Shared by the actors and
-by ``run_pending`` (which the demo uses to finish its work without a worker)."""
+"""What each outbox topic does: thin calls into the services, a batch of rows at a time.
+Shared by the actors and by ``run_pending`` (which the demo uses without a worker)."""
 from __future__ import annotations
 
+import logging
+
 from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.billing.fees import collect_fees
 from app.crm.messaging import make_mailer, make_sms_gateway
-from app.crm.notifications import notify_customer
+from app.crm.notifications import notify_customers
 from app.db import db, utcnow
 from app.outbox import OutboxMessage, lock_unprocessed
+
+log = logging.getLogger("waybill.jobs")
+
+
+class JobFailed(Exception):
+    """Some rows of a batch failed; they stay unprocessed and the message is retried."""
 
 
 def _carriers():
@@ -20,47 +29,63 @@ def _carriers():
     return ext["waybill.mailer"], ext["waybill.sms"]
 
 
-def _notify(session: Session, payload: dict) -> None:
+def _notify(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
     mailer, sms = _carriers()
-    notify_customer(session, payload["shipment_id"], payload["seq"], mailer=mailer, sms=sms,
-                    public_url=current_app.config["WAYBILL_PUBLIC_URL"])
+    by_key = {(r.payload["shipment_id"], r.payload["seq"]): r for r in rows}
+    _, failures = notify_customers(session, list(by_key), mailer=mailer, sms=sms,
+                                   public_url=current_app.config["WAYBILL_PUBLIC_URL"])
+    for key, exc in failures:
+        log.warning("notification for shipment %s event %s failed: %s", key[0], key[1], exc)
+    return [by_key[key] for key, _ in failures]
 
 
-def _collect_fees(session: Session, payload: dict) -> None:
-    collect_fees(session, payload["shipment_id"])
+def _collect_fees(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    failed = []
+    for row in rows:
+        try:
+            with session.begin_nested():  # one shipment's problem stays its own
+                collect_fees(session, row.payload["shipment_id"])
+        except Exception as exc:
+            log.warning("fees for shipment %s failed: %s", row.payload["shipment_id"], exc)
+            failed.append(row)
+    return failed
 
 
+#: Outbox topic -> handler(session, rows) returning the rows that failed.
 HANDLERS = {
     "notify_customer": _notify,
     "collect_fees": _collect_fees,
 }
 
 
-def run_outbox_job(message_id: int) -> bool:
-    """Do the work of one outbox row and mark it processed, in one transaction.
+def run_outbox_jobs(message_ids: list[int]) -> int:
+    """Do the work of outbox rows and mark the done ones processed, in one transaction.
 
-    The row is locked first: a redelivered message waits for the first run, then finds
-    the row processed and does nothing. Returns whether work was done."""
+    Rows are locked first, so a redelivered message waits for the first run and then
+    finds them done. Rows that failed stay unprocessed and JobFailed is raised after the
+    commit, so that dramatiq retries them (and only them). Returns how many were done."""
     session = db.session
     try:
-        message = lock_unprocessed(session, message_id)
-        if message is None:
-            session.rollback()
-            return False
-        HANDLERS[message.topic](session, message.payload)
-        message.processed_at = utcnow()
+        rows = lock_unprocessed(session, message_ids)
+        failed: list[OutboxMessage] = []
+        for topic in {r.topic for r in rows}:
+            failed += HANDLERS[topic](session, [r for r in rows if r.topic == topic])
+        now = utcnow()
+        for row in rows:
+            if row not in failed:
+                row.processed_at = now
         session.commit()
-        return True
     except BaseException:
         session.rollback()
         raise
+    if failed:
+        raise JobFailed(f"{len(failed)} of {len(rows)} outbox rows failed: {[r.id for r in failed]}")
+    return len(rows)
 
 
-def run_pending(limit: int = 100_000) -> int:
+def run_pending(limit: int = 100_000, batch: int = 100) -> int:
     """Run every unprocessed outbox job here and now, oldest first."""
-    from sqlalchemy import select
-
     ids = list(db.session.scalars(select(OutboxMessage.id).where(OutboxMessage.processed_at.is_(None))
                                   .order_by(OutboxMessage.id).limit(limit)))
     db.session.rollback()
-    return sum(run_outbox_job(i) for i in ids)
+    return sum(run_outbox_jobs(ids[i:i + batch]) for i in range(0, len(ids), batch))

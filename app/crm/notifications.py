@@ -48,25 +48,50 @@ def _text(event: ShipmentEvent, shipment: Shipment, partner: Partner, url: str) 
 def notify_customer(session: Session, shipment_id: int, seq: int, *, mailer: Mailer,
                     sms: SmsGateway, public_url: str) -> list[Notification]:
     """Tell the customer about event ``seq`` of the shipment. Returns what was sent now."""
-    event = session.scalars(select(ShipmentEvent).where(
-        ShipmentEvent.shipment_id == shipment_id, ShipmentEvent.seq == seq)).one()
-    shipment = event.shipment
-    order = shipment.order
-    customer = session.get(Customer, order.customer_id)
-    partner = session.get(Partner, shipment.partner_id)
-    done = set(session.scalars(select(Notification.channel).where(Notification.event_id == event.id)))
-    subject, body = _text(event, shipment, partner, public_url.rstrip("/"))
-    sent = []
-    email = order.recipient_email or customer.email
-    if "email" not in done and customer.notify_email and email:
-        sent.append(_record(event, customer, "email", email, body, mailer.name,
-                            mailer.send(email, subject, body)))
-    if "sms" not in done and customer.notify_sms:
-        text = body if len(body) <= 300 else body[:297] + "..."
-        sent.append(_record(event, customer, "sms", order.recipient_phone, text, sms.name,
-                            sms.send(order.recipient_phone, text)))
-    session.add_all(sent)
+    sent, failures = notify_customers(session, [(shipment_id, seq)], mailer=mailer, sms=sms,
+                                      public_url=public_url)
+    if failures:
+        raise failures[0][1]
     return sent
+
+
+def notify_customers(session: Session, keys: list[tuple[int, int]], *, mailer: Mailer,
+                     sms: SmsGateway, public_url: str):
+    """Tell customers about events, each named by (shipment id, seq), loading them all at
+    once. A message that cannot be sent is left out, not recorded: returns what was sent
+    and the [(key, exception)] that failed, for the caller to retry."""
+    from sqlalchemy import tuple_
+    from sqlalchemy.orm import selectinload
+
+    events = list(session.scalars(
+        select(ShipmentEvent).where(tuple_(ShipmentEvent.shipment_id, ShipmentEvent.seq).in_(keys))
+        .options(selectinload(ShipmentEvent.shipment).selectinload(Shipment.order))))
+    customers = {c.id: c for c in session.scalars(select(Customer).where(
+        Customer.id.in_({e.shipment.order.customer_id for e in events})))}
+    done = set(session.execute(select(Notification.event_id, Notification.channel).where(
+        Notification.event_id.in_([e.id for e in events]))).all())
+    url = public_url.rstrip("/")
+    sent, failures = [], []
+    for event in events:
+        shipment, order = event.shipment, event.shipment.order
+        customer = customers[order.customer_id]
+        partner = session.get(Partner, shipment.partner_id)
+        try:
+            subject, body = _text(event, shipment, partner, url)
+            email = order.recipient_email or customer.email
+            if (event.id, "email") not in done and customer.notify_email and email:
+                sent.append(_record(event, customer, "email", email, body, mailer.name,
+                                    mailer.send(email, subject, body)))
+            if (event.id, "sms") not in done and customer.notify_sms:
+                text = body if len(body) <= 300 else body[:297] + "..."
+                sent.append(_record(event, customer, "sms", order.recipient_phone, text, sms.name,
+                                    sms.send(order.recipient_phone, text)))
+        except Exception as exc:  # one customer's failure must not hold back the others
+            failures.append(((event.shipment_id, event.seq), exc))
+    missing = set(keys) - {(e.shipment_id, e.seq) for e in events}
+    failures += [(key, LookupError(f"no event {key}")) for key in missing]
+    session.add_all(sent)
+    return sent, failures
 
 
 def _record(event, customer, channel, recipient, body, provider, message_id) -> Notification:

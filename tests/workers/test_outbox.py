@@ -87,7 +87,7 @@ def test_redelivered_messages_neither_notify_nor_charge_twice(app, session, part
     run_worker(app, outbox_empty)
     # The broker delivers every message again (a lost ack, a restarted worker...).
     for row in rows:
-        broker.enqueue(TOPIC_ACTORS[row.topic].message(row.id))
+        broker.enqueue(TOPIC_ACTORS[row.topic].message([row.id]))
 
     def duplicates_done():
         broker.join("notifications", timeout=10_000)
@@ -116,6 +116,28 @@ def test_job_run_twice_directly_is_idempotent_even_without_the_outbox_guard(app,
         session.commit()
     assert len(smtp.messages) == 1
     assert count(session, Charge) == 1
+
+
+def test_a_failing_row_neither_blocks_nor_duplicates_the_rest_of_its_batch(app, session, partner, smtp):
+    from workers.jobs import JobFailed, run_outbox_jobs
+
+    good = deliver_direct(session, partner, "SO-W5", email="good@example.com")
+    bad = deliver_direct(session, partner, "SO-W6", email="dead@example.com")
+    smtp.sink.refuse.add("dead@example.com")
+    rows = list(session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "notify_customer")))
+    session.commit()
+    with pytest.raises(JobFailed):
+        run_outbox_jobs([r.id for r in rows])  # one batch, as the relay would send it
+    session.expire_all()
+    left = {r.shipment_id for r in session.scalars(select(OutboxMessage).where(
+        OutboxMessage.topic == "notify_customer", OutboxMessage.processed_at.is_(None)))}
+    assert left == {bad.id}
+    assert len(smtp.messages) == 3
+    # The mailbox comes back; the retry sends only what is missing.
+    smtp.sink.refuse.clear()
+    assert run_outbox_jobs([r.id for r in rows]) == 3
+    assert len(smtp.messages) == 6
+    assert {m["To"] for m in smtp.messages} == {"good@example.com", "dead@example.com"}
 
 
 def test_relay_resends_after_the_lease_when_the_broker_lost_the_messages(app, session, partner):
@@ -168,7 +190,7 @@ def test_redis_relay_survives_a_flushed_redis_and_duplicates(database_url, backe
             assert type(broker).__name__ == "RedisBroker"
             assert relay_once(broker, lease=LEASE) == 4
             client = redis.Redis.from_url(redis_url)
-            assert client.hlen("dramatiq:notifications.msgs") == 3
+            assert client.hlen("dramatiq:notifications.msgs") == 1  # three rows, one message
             client.flushdb()  # Redis loses its queues
             assert relay_once(broker, lease=NO_LEASE) == 4
             assert relay_once(broker, lease=NO_LEASE) == 4  # and a duplicate of each
