@@ -91,23 +91,27 @@ class Simulation:
                 delivery.confirm_pickup(self.session, run, actor=f"driver:{run.driver_id}", shipment_ids=ids)
                 self.session.commit()
 
+    def _scan_in_by_hub(self, statuses, hub_of) -> None:
+        hubs_by_id = {h.id: h for h in self.session.scalars(select(Hub))}
+        ids = self._ids(*statuses)
+        by_hub: dict[int, list[int]] = {}
+        for s in shipments.lock_shipments(self.session, ids):
+            by_hub.setdefault(hub_of(s), []).append(s.id)
+        for hub_id, hub_ids in by_hub.items():
+            for i in range(0, len(hub_ids), BATCH):  # a bag at a time
+                hubs.scan_in_many(self.session, hubs_by_id[hub_id], hub_ids[i:i + BATCH],
+                                  actor=f"user:hub-{hub_id}")
+                self.session.commit()
+
     def scan_in_at_centres(self):
-        centres = {h.id: h for h in self.session.scalars(select(Hub))}
-        ids = self._ids(Status.PICKED_UP)
-        centre_of = {s.id: s.centre_id for s in shipments.lock_shipments(self.session, ids)}
-        self._commit_in_batches(ids, lambda sid: hubs.scan_in(
-            self.session, centres[centre_of[sid]], sid, actor="user:scan-station"))
+        self._scan_in_by_hub([Status.PICKED_UP], lambda s: s.centre_id)
 
     def dispatch_trips(self):
         hubs.dispatch_linehauls(self.session, only=self.only)
         self.session.commit()
 
     def receive_trips(self):
-        hub_by_id = {h.id: h for h in self.session.scalars(select(Hub))}
-        ids = self._ids(Status.IN_TRANSIT)
-        hub_of = {s.id: s.delivery_hub_id for s in shipments.lock_shipments(self.session, ids)}
-        self._commit_in_batches(ids, lambda sid: hubs.scan_in(
-            self.session, hub_by_id[hub_of[sid]], sid, actor=f"user:hub-{hub_of[sid]}"))
+        self._scan_in_by_hub([Status.IN_TRANSIT], lambda s: s.delivery_hub_id)
         hubs.close_arrived_trips(self.session)
         self.session.commit()
 
@@ -118,6 +122,9 @@ class Simulation:
             self.session.commit()
 
     def attempt_deliveries(self):
+        ids = self._ids(Status.OUT_FOR_DELIVERY)
+        due = shipments.cod_due(self.session, ids)
+
         def attempt(sid: int) -> None:
             driver = f"driver:{sid % 7}"
             now = datetime.now(timezone.utc)
@@ -125,14 +132,12 @@ class Simulation:
                 delivery.fail_attempt(self.session, sid, self.rng.choice(delivery.FAILURE_REASONS[:3]),
                                       driver_id=None, actor=driver, device_time=now)
                 return
-            [s] = shipments.lock_shipments(self.session, [sid])
-            due = s.order.cod_amount
-            proof = ProofIn(recipient_name=s.order.recipient_name, relation="self", captured_at=now,
-                            signature_svg="M10 10 L40 30 L70 12", cod_received_amount=due,
-                            cod_method="cash" if due else None)
+            proof = ProofIn(recipient_name="Recipient", relation="self", captured_at=now,
+                            signature_svg="M10 10 L40 30 L70 12", cod_received_amount=due[sid],
+                            cod_method="cash" if due[sid] else None)
             delivery.deliver(self.session, sid, proof, driver_id=None, actor=driver)
 
-        self._commit_in_batches(self._ids(Status.OUT_FOR_DELIVERY), attempt)
+        self._commit_in_batches(ids, attempt)
 
     def returns(self):
         delivery.return_exhausted(self.session, only=self.only)

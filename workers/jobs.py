@@ -40,15 +40,16 @@ def _notify(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
 
 
 def _collect_fees(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
-    failed = []
-    for row in rows:
-        try:
-            with session.begin_nested():  # one shipment's problem stays its own
-                collect_fees(session, row.payload["shipment_id"])
-        except Exception as exc:
-            log.warning("fees for shipment %s failed: %s", row.payload["shipment_id"], exc)
-            failed.append(row)
-    return failed
+    try:
+        with session.begin_nested():
+            collect_fees(session, [r.payload["shipment_id"] for r in rows])
+        return []
+    except Exception:
+        if len(rows) == 1:
+            log.exception("fees for shipment %s failed", rows[0].payload["shipment_id"])
+            return rows
+    # Something in the batch failed: one savepoint per shipment finds which.
+    return [row for row in rows if _collect_fees(session, [row])]
 
 
 #: Outbox topic -> handler(session, rows) returning the rows that failed.

@@ -3,6 +3,7 @@ the cash taken on delivery, and close the shipment. Idempotent: a redelivered jo
 the charge and does nothing more."""
 from __future__ import annotations
 
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -11,47 +12,49 @@ from sqlalchemy.orm import Session
 
 from app.billing.models import Charge, CodCollection
 from app.billing.rating import rate, rate_card_for, return_rate
-from app.delivery.services import proof_for
+from app.delivery.services import proofs_for
 from app.orders import shipments
 from app.orders.lifecycle import Status
 
 
-def collect_fees(session: Session, shipment_id: int, *, actor: str = "system:collect_fees") -> Charge | None:
-    """Charge the fee for a delivered or returned shipment and close it. Returns the
-    charge made now, or None if there was nothing (left) to do."""
-    [shipment] = shipments.lock_shipments(session, [shipment_id]) or [None]
-    if shipment is None or shipment.status not in (Status.DELIVERED, Status.RETURNED):
-        return None
-    order = shipment.order
-    kind = "delivery_fee" if shipment.status == Status.DELIVERED else "return_fee"
-    charge = session.scalars(select(Charge).where(Charge.shipment_id == shipment.id,
-                                                  Charge.kind == kind)).first()
-    made = None
-    if charge is None:
-        tz = ZoneInfo(current_app.config["WAYBILL_TIMEZONE"])
-        # The card in force when the order was taken: the partner pays what it was quoted.
-        card = rate_card_for(session, order.service_level, shipment.quoted_fee_currency,
-                             order.created_at.astimezone(tz).date())
-        fee = (rate(card, distance_km=shipment.distance_km, grams=shipment.billable_grams)
-               if kind == "delivery_fee" else return_rate(card))
-        made = Charge(partner_id=shipment.partner_id, shipment_id=shipment.id, kind=kind,
-                      amount=fee.amount.amount, currency=fee.amount.currency,
-                      rate_card_id=fee.rate_card_id, breakdown=fee.breakdown)
-        session.add(made)
-    if kind == "delivery_fee" and order.cod_amount:
-        _record_cod(session, shipment, order)
-    shipments.transition(session, shipment, "close", actor=actor, locked=True, fees_collected=True)
+def collect_fees(session: Session, shipment_ids: Iterable[int], *,
+                 actor: str = "system:collect_fees") -> list[Charge]:
+    """Charge the fee for each delivered or returned shipment, record its COD, and close
+    it. Returns the charges made now; shipments with nothing (left) to do are skipped."""
+    ready = [s for s in shipments.lock_shipments(session, list(shipment_ids))
+             if s.status in (Status.DELIVERED, Status.RETURNED)]
+    if not ready:
+        return []
+    ids = [s.id for s in ready]
+    orders = shipments.orders_of(session, ready)
+    charged = set(session.execute(select(Charge.shipment_id, Charge.kind)
+                                  .where(Charge.shipment_id.in_(ids))).all())
+    cod_done = set(session.scalars(select(CodCollection.shipment_id)
+                                   .where(CodCollection.shipment_id.in_(ids))))
+    proofs = proofs_for(session, [s.id for s in ready if orders[s.id].cod_amount])
+    tz = ZoneInfo(current_app.config["WAYBILL_TIMEZONE"])
+    made = []
+    for shipment in ready:
+        order = orders[shipment.id]
+        kind = "delivery_fee" if shipment.status == Status.DELIVERED else "return_fee"
+        if (shipment.id, kind) not in charged:
+            # The card in force when the order was taken: the partner pays what it was quoted.
+            card = rate_card_for(session, order.service_level, shipment.quoted_fee_currency,
+                                 order.created_at.astimezone(tz).date())
+            fee = (rate(card, distance_km=shipment.distance_km, grams=shipment.billable_grams)
+                   if kind == "delivery_fee" else return_rate(card))
+            made.append(Charge(partner_id=shipment.partner_id, shipment_id=shipment.id, kind=kind,
+                               amount=fee.amount.amount, currency=fee.amount.currency,
+                               rate_card_id=fee.rate_card_id, breakdown=fee.breakdown))
+        if kind == "delivery_fee" and order.cod_amount and shipment.id not in cod_done:
+            proof = proofs[shipment.id]
+            session.add(CodCollection(
+                shipment_id=shipment.id, partner_id=shipment.partner_id, amount_due=order.cod_amount,
+                amount_collected=proof.cod_received_amount, currency=order.cod_currency,
+                method=proof.cod_method, driver_id=proof.driver_id, collected_at=proof.captured_at))
+        shipments.transition(session, shipment, "close", actor=actor, locked=True, fees_collected=True)
+    session.add_all(made)
     return made
-
-
-def _record_cod(session: Session, shipment, order) -> None:
-    if session.scalar(select(CodCollection.id).where(CodCollection.shipment_id == shipment.id)):
-        return
-    proof = proof_for(session, shipment.id)
-    session.add(CodCollection(
-        shipment_id=shipment.id, partner_id=shipment.partner_id, amount_due=order.cod_amount,
-        amount_collected=proof.cod_received_amount, currency=order.cod_currency,
-        method=proof.cod_method, driver_id=proof.driver_id, collected_at=proof.captured_at))
 
 
 def charges_for(session: Session, shipment_id: int) -> list[Charge]:

@@ -213,6 +213,13 @@ def _record_attempt(session, shipment, result, outcome, **fields) -> None:
                                 outcome=outcome, run_sheet_id=shipment.run_sheet_id, **fields))
 
 
+def proofs_for(session: Session, shipment_ids: list[int]) -> dict[int, ProofOfDelivery]:
+    if not shipment_ids:
+        return {}
+    return {p.shipment_id: p for p in session.scalars(select(ProofOfDelivery).where(
+        ProofOfDelivery.shipment_id.in_(shipment_ids)))}
+
+
 def proof_for(session: Session, shipment_id: int) -> ProofOfDelivery | None:
     return session.scalars(select(ProofOfDelivery).where(
         ProofOfDelivery.shipment_id == shipment_id)).first()

@@ -44,6 +44,17 @@ def scan_in(session: Session, hub: Hub, shipment_id: int, *, actor: str,
                                 device_time=device_time)
 
 
+def scan_in_many(session: Session, hub: Hub, shipment_ids: Iterable[int], *, actor: str) -> int:
+    """Scan in a whole bag or trip at once: one lock for all, the same transition each.
+    Returns how many moved (late scans are recorded, not counted)."""
+    action = "receive_at_centre" if hub.is_centre else "receive_at_hub"
+    moved = 0
+    for s in shipments.lock_shipments(session, list(shipment_ids)):
+        moved += shipments.transition(session, s, action, actor=actor, hub_id=hub.id, lat=hub.lat,
+                                      lon=hub.lon, locked=True).applied
+    return moved
+
+
 def dispatch_linehauls(session: Session, *, actor: str = "system:dispatch_linehauls",
                        only: Iterable[int] | None = None, limit: int = 5000) -> list[LinehaulTrip]:
     """Send every parcel waiting at a centre for a line-haul on a trip to its hub: one

@@ -272,3 +272,23 @@ def events_appended(session: Session, *, only: Iterable[int] | None = None) -> i
     if only is not None:
         stmt = stmt.where(Shipment.id.in_(list(only)))
     return session.scalar(stmt)
+
+
+def cod_due(session: Session, ids: Sequence[int]) -> dict[int, int]:
+    """shipment id -> cash to collect on delivery (minor units; 0 for none)."""
+    from app.orders.models import Order
+
+    if not ids:
+        return {}
+    rows = session.execute(select(Shipment.id, Order.cod_amount).join(Order, Order.id == Shipment.order_id)
+                           .where(Shipment.id.in_(list(ids))))
+    return dict(rows.all())
+
+
+def orders_of(session: Session, ships: Sequence[Shipment]) -> dict:
+    """shipment id -> its Order, loaded in one query."""
+    from app.orders.models import Order
+
+    by_id = {o.id: o for o in session.scalars(select(Order).where(
+        Order.id.in_([s.order_id for s in ships])))}
+    return {s.id: by_id[s.order_id] for s in ships}

@@ -112,7 +112,7 @@ def test_job_run_twice_directly_is_idempotent_even_without_the_outbox_guard(app,
         notify_customer(session, shipment.id, delivered_seq, mailer=mailer,
                         sms=LogSmsGateway(), public_url="http://x")
         session.commit()
-        collect_fees(session, shipment.id)
+        collect_fees(session, [shipment.id])
         session.commit()
     assert len(smtp.messages) == 1
     assert count(session, Charge) == 1
