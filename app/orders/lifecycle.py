@@ -226,12 +226,16 @@ def mermaid_diagram() -> str:
     """The lifecycle as a Mermaid state diagram, generated from TRANSITIONS."""
     lines = ["stateDiagram-v2", f"    [*] --> {S.CREATED.value}"]
     for t in TRANSITIONS.values():
-        targets = [t.target.value] if t.target else ["(held from)"]
+        label = t.action + (f" [{t.guard}]" if t.guard else "")
         for source in sorted(s.value for s in t.sources):
+            # "release" goes back to the state the hold came from: one edge per such state.
+            targets = [t.target.value] if t.target else sorted(h.value for h in HOLDABLE)
             for target in targets:
-                label = t.action + (f" [{t.guard}]" if t.guard else "")
-                target_name = target if t.target else "held_from"
-                lines.append(f"    {source} --> {target_name}: {label}")
+                lines.append(f"    {source} --> {target}: {label}")
     for s in sorted(x.value for x in TERMINAL):
         lines.append(f"    {s} --> [*]")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(mermaid_diagram())
