@@ -205,3 +205,24 @@ def test_redis_relay_survives_a_flushed_redis_and_duplicates(database_url, backe
             db.session.remove()
             if backend == "postgresql":
                 _empty_postgres(db.engine)
+
+
+def test_one_broken_shipment_does_not_hold_back_the_fees_of_its_batch(app, session, partner):
+    from app.delivery.models import ProofOfDelivery
+    from app.orders.models import Shipment
+    from workers.jobs import JobFailed, run_outbox_jobs
+
+    good = deliver_direct(session, partner, "SO-F1", cod=100_000)
+    bad = deliver_direct(session, partner, "SO-F2", cod=100_000)
+    # Damage one: its proof of delivery (with the cash taken) is gone.
+    session.delete(session.scalars(select(ProofOfDelivery).where(ProofOfDelivery.shipment_id == bad.id)).one())
+    session.commit()
+    rows = [r.id for r in session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "collect_fees"))]
+    with pytest.raises(JobFailed):
+        run_outbox_jobs(rows)
+    session.expire_all()
+    assert session.get(Shipment, good.id).status == "closed"
+    assert session.get(Shipment, bad.id).status == "delivered"
+    assert [c.shipment_id for c in session.scalars(select(Charge))] == [good.id]
+    assert count(session, OutboxMessage, OutboxMessage.processed_at.is_(None),
+                 OutboxMessage.topic == "collect_fees") == 1
