@@ -73,7 +73,15 @@ def issue_api_key(session: Session, partner: Partner) -> tuple[ApiKey, str]:
 _locations, _customers = PickupLocation.__table__, Customer.__table__
 _FIND_LOCATION = select(_locations.c.id).where(_locations.c.partner_id == bindparam("partner_id"),
                                                 _locations.c.address_key == bindparam("address_key"))
-_INSERT_LOCATION = insert(_locations).returning(_locations.c.id)
+
+
+def _location_upsert(insert_):
+    # Two first orders from a new place at once: the second gets the first one's row.
+    stmt = insert_(_locations)
+    return stmt.on_conflict_do_update(
+        index_elements=[_locations.c.partner_id, _locations.c.address_key],
+        set_={"address_key": stmt.excluded.address_key},
+    ).returning(_locations.c.id)
 
 
 def _customer_upsert(insert_):
@@ -86,6 +94,7 @@ def _customer_upsert(insert_):
 
 
 _UPSERT_CUSTOMER = {"postgresql": _customer_upsert(pg_insert), "sqlite": _customer_upsert(sqlite_insert)}
+_UPSERT_LOCATION = {"postgresql": _location_upsert(pg_insert), "sqlite": _location_upsert(sqlite_insert)}
 
 
 def find_pickup_location_id(conn: Connection, partner_id: int, address_key: str) -> int | None:
@@ -94,7 +103,7 @@ def find_pickup_location_id(conn: Connection, partner_id: int, address_key: str)
 
 def add_pickup_location_id(conn: Connection, partner_id: int, *, name: str, phone: str,
                            address_id: int, address_key: str) -> int:
-    return conn.execute(_INSERT_LOCATION, {
+    return conn.execute(_UPSERT_LOCATION[conn.dialect.name], {
         "partner_id": partner_id, "name": name, "phone": phone, "address_id": address_id,
         "address_key": address_key, "created_at": utcnow()}).scalar_one()
 

@@ -75,3 +75,53 @@ def test_twenty_conflicting_threads_one_winner(app, backend, session, partner):
     assert after.version - version_before == new_events  # one committed update per event
     proofs = delivery.proof_for(db.session, shipment.id)
     assert (proofs is not None) == (after.status == "delivered")
+
+
+@pytest.mark.postgres
+def test_concurrent_first_orders_from_a_new_place_and_customer(app, backend, session, partner):
+    """Eight orders at once from one new pickup address: all taken, one pickup location.
+    Then eight at once to one new customer: all taken, one customer."""
+    if backend != "postgresql":
+        pytest.skip("concurrent writers are a PostgreSQL matter")
+    from app.crm.models import Customer, PickupLocation
+    from app.orders.intake import create_order
+    from tests.factories import order_in
+
+    partner_id = partner.id
+    db.session.remove()
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def order(i, same_customer):
+        with app.app_context():
+            s = db.session
+            try:
+                from app.crm.models import Partner
+
+                p = s.get(Partner, partner_id)
+                o = order_in(f"SO-NEW-{i}")
+                o.pickup.address.line1 = "1 Brand New Street"
+                if not same_customer:  # else they queue on the customer row, hiding the race
+                    o.dropoff.phone = f"0903 000 00{i}"
+                barrier.wait()
+                create_order(s, p, o, actor="t")
+                s.commit()
+            except Exception as exc:  # collected, asserted below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    def race(same_customer, first):
+        threads = [threading.Thread(target=order, args=(i, same_customer)) for i in range(first, first + 8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+
+    race(False, 0)
+    s = db.session
+    assert len(s.scalars(select(PickupLocation).where(PickupLocation.address_key.like("1 brand new%"))).all()) == 1
+    assert len(s.scalars(select(Customer)).all()) == 8
+    race(True, 8)
+    assert len(s.scalars(select(Customer)).all()) == 9
