@@ -49,9 +49,9 @@ def fresh_database(app) -> None:
     if db.backend == "postgresql":
         with db.engine.begin() as conn:
             conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        from app.orders.tracking import forget_blocks
+    from app.caches import forget_all
 
-        forget_blocks()
+    forget_all()
     upgrade_database()
     demo.seed_network(db.session)
     db.session.commit()
@@ -71,7 +71,7 @@ def children(pid: int) -> list[int]:
 
 # -- intake ------------------------------------------------------------------------------------
 
-def bench_intake(url: str, backend: str, n: int) -> None:
+def _intake_worker(url: str, index: int, n: int, barrier, results) -> None:
     from sqlalchemy import select
 
     from app import demo
@@ -81,19 +81,39 @@ def bench_intake(url: str, backend: str, n: int) -> None:
 
     app = make_app(url)
     with app.app_context():
-        fresh_database(app)
         session = db.session
         partners = list(session.scalars(select(Partner)))
-        rng = random.Random(1)
-        orders = [demo.random_order(rng, partners[i % 3], f"BENCH-{i}") for i in range(n)]
+        rng = random.Random(index)
+        orders = [demo.random_order(rng, partners[i % 3], f"BENCH-{index}-{i}") for i in range(n)]
         session.commit()
+        barrier.wait()
         start = time.perf_counter()
         for i, order in enumerate(orders):
             create_order(session, partners[i % 3], order, actor="bench")
             session.commit()
-        elapsed = time.perf_counter() - start
-    emit("intake_orders_per_s", n / elapsed, "orders/s", backend, orders=n,
-         note="intake service, one transaction per order, one thread")
+        results.put(time.perf_counter() - start)
+
+
+def bench_intake(url: str, backend: str, n: int, processes: int) -> None:
+    """Orders taken per second, one transaction each, by ``processes`` processes at once
+    (as a web server's workers would)."""
+    import multiprocessing as mp
+
+    app = make_app(url)
+    with app.app_context():
+        fresh_database(app)
+    ctx = mp.get_context("fork")
+    barrier, results = ctx.Barrier(processes), ctx.Queue()
+    procs = [ctx.Process(target=_intake_worker, args=(url, i, n // processes, barrier, results))
+             for i in range(processes)]
+    for p in procs:
+        p.start()
+    times = [results.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    total = (n // processes) * processes
+    emit("intake_orders_per_s", total / max(times), "orders/s", backend, orders=total,
+         processes=processes, note="intake service, one transaction per order")
 
 
 # -- the whole lifecycle -----------------------------------------------------------------------
@@ -206,7 +226,8 @@ def main() -> None:
         print("# PostgreSQL+Redis skipped: set BENCH_DATABASE_URL and REDIS_URL", file=sys.stderr)
     for backend, url_for, redis in targets:
         if "intake" in only:
-            bench_intake(url_for("intake"), backend, args.intake_orders)
+            for processes in (1, 2):
+                bench_intake(url_for(f"intake{processes}"), backend, args.intake_orders, processes)
         if "lifecycle" in only:
             bench_lifecycle(url_for("lifecycle"), backend, args.orders, redis, args.worker_processes)
         if "memory" in only:

@@ -39,9 +39,13 @@ def _empty_postgres(engine) -> None:
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         conn.execute(text("ALTER SEQUENCE tracking_serial RESTART"))
-    from app.orders.tracking import forget_blocks
+    forget_process_caches()
 
-    forget_blocks()
+
+def forget_process_caches() -> None:
+    from app.caches import forget_all
+
+    forget_all()
 
 
 def make_test_app(url: str, **overrides):
@@ -68,6 +72,7 @@ def database_url(backend, tmp_path):
 @pytest.fixture
 def app(database_url, backend):
     app = make_test_app(database_url)
+    forget_process_caches()
     with app.app_context():
         if backend == "sqlite":
             Base.metadata.create_all(db.engine)

@@ -5,7 +5,7 @@ import hashlib
 import re
 import secrets
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, bindparam, event, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -97,8 +97,25 @@ _UPSERT_CUSTOMER = {"postgresql": _customer_upsert(pg_insert), "sqlite": _custom
 _UPSERT_LOCATION = {"postgresql": _location_upsert(pg_insert), "sqlite": _location_upsert(sqlite_insert)}
 
 
+#: (database, partner, address key) -> pickup location id. Locations are never deleted or
+#: re-keyed, so a committed id stays right; any rollback clears the lot, in case it undid
+#: a location found within its own transaction.
+_location_ids: dict[tuple, int] = {}
+
+
+@event.listens_for(Session, "after_rollback")
+def forget_pickup_locations(session=None) -> None:
+    _location_ids.clear()
+
+
 def find_pickup_location_id(conn: Connection, partner_id: int, address_key: str) -> int | None:
-    return conn.execute(_FIND_LOCATION, {"partner_id": partner_id, "address_key": address_key}).scalar()
+    key = (str(conn.engine.url), partner_id, address_key)
+    found = _location_ids.get(key)
+    if found is None:
+        found = conn.execute(_FIND_LOCATION, {"partner_id": partner_id, "address_key": address_key}).scalar()
+        if found is not None:
+            _location_ids[key] = found
+    return found
 
 
 def add_pickup_location_id(conn: Connection, partner_id: int, *, name: str, phone: str,

@@ -85,9 +85,17 @@ def test_every_bad_field_is_named(session, partner):
 def test_reference_is_unique_per_partner_not_globally(session, network, partner):
     from app.crm.models import Partner
 
+    from app.crm.models import Customer
+    from app.orders.models import Address
+
     create_order(session, partner, order_in("SO-7"), actor="t")
+    session.commit()
+    before = [session.scalar(select(func.count()).select_from(m)) for m in (Address, Customer)]
     with pytest.raises(IntakeError, match="already an order"):
-        create_order(session, partner, order_in("SO-7"), actor="t")
+        create_order(session, partner, order_in("SO-7", email="other@example.com"), actor="t")
+    # Nothing of the refused order was written, even before the caller rolls back.
+    assert [session.scalar(select(func.count()).select_from(m)) for m in (Address, Customer)] == before
+    assert session.scalar(select(Customer.email)) == "lan@example.com"
     other = session.get(Partner, network["partners"][1]["id"])
     create_order(session, other, order_in("SO-7"), actor="t")
     session.commit()

@@ -1,0 +1,14 @@
+"""What a process keeps between transactions, in one place, to drop when the database
+under it is emptied or replaced (tests, benchmarks, a restore)."""
+
+
+def forget_all() -> None:
+    from app.billing.rating import invalidate_rate_cards
+    from app.crm.services import forget_pickup_locations
+    from app.hubs.routing import invalidate_network
+    from app.orders.tracking import forget_blocks
+
+    forget_blocks()
+    forget_pickup_locations()
+    invalidate_network()
+    invalidate_rate_cards()
