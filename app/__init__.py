@@ -17,7 +17,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from app import models  # noqa: F401  (every table registered before the first query)
-
     from app.db import db
 
     db.init_app(app)

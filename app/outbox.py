@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, and_, or_, select, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, and_, func, or_, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
@@ -71,8 +71,13 @@ def lock_unprocessed(session: Session, message_ids: list[int]) -> list[OutboxMes
 
 
 def count_unprocessed(session: Session) -> int:
-    from sqlalchemy import func
-
     return session.scalar(
         select(func.count()).select_from(OutboxMessage).where(OutboxMessage.processed_at.is_(None))
     )
+
+
+def prune_processed(session: Session, *, before: datetime) -> int:
+    """Delete rows processed before ``before``; returns how many."""
+    from sqlalchemy import delete
+
+    return session.execute(delete(OutboxMessage).where(OutboxMessage.processed_at < before)).rowcount

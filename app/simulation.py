@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable
+from datetime import datetime, timezone
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.crm.models import Partner
+from app.crm import services as crm
 from app.delivery import services as delivery
 from app.delivery.services import ProofIn
 from app.hubs import services as hubs
-from app.hubs.models import Hub
 from app.orders import shipments
 from app.orders.intake import IntakeError, create_order
 from app.orders.lifecycle import Status
@@ -43,8 +41,7 @@ class Simulation:
 
     # -- orders ---------------------------------------------------------------------------
     def create_orders(self, n: int, *, prefix: str, order_factory) -> list[int]:
-        partners = list(self.session.scalars(select(Partner).where(Partner.active.is_(True))
-                                             .order_by(Partner.id)))
+        partners = crm.active_partners(self.session)
         if not partners:
             raise RuntimeError("no partners: run `flask --app wsgi demo` first")
         ids = []
@@ -92,7 +89,7 @@ class Simulation:
                 self.session.commit()
 
     def _scan_in_by_hub(self, statuses, hub_of) -> None:
-        hubs_by_id = {h.id: h for h in self.session.scalars(select(Hub))}
+        hubs_by_id = {h.id: h for h in hubs.all_hubs(self.session)}
         ids = self._ids(*statuses)
         by_hub: dict[int, list[int]] = {}
         for s in shipments.lock_shipments(self.session, ids):
@@ -116,9 +113,12 @@ class Simulation:
         self.session.commit()
 
     def send_out(self):
-        for hub in self.session.scalars(select(Hub).order_by(Hub.id)):
-            delivery.build_run_sheets(self.session, hub.id, self.today(), actor="user:dispatcher",
-                                      only=self.only)
+        """Every parcel ready at a hub goes out: drivers take a second and third run sheet
+        when their capacity is used up (a simulated day is compressed)."""
+        for hub in hubs.all_hubs(self.session):
+            while delivery.build_run_sheets(self.session, hub.id, self.today(), actor="user:dispatcher",
+                                            only=self.only):
+                self.session.commit()
             self.session.commit()
 
     def attempt_deliveries(self):
@@ -158,7 +158,7 @@ class Simulation:
     def open_count(self) -> int:
         return shipments.count_open(self.session, only=self.only)
 
-    def run(self, *, max_days: int = 10) -> None:
+    def run(self, *, max_days: int = 100) -> None:
         """Day after day until every shipment driven is closed, or a day moves nothing
         (shipments on hold wait for a person)."""
         open_before = self.open_count()

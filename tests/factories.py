@@ -39,7 +39,6 @@ def deliver_direct(session, partner, reference, *, cod=0, email="lan@example.com
     from app.delivery import services as delivery
     from app.hubs import services as hubs
     from app.hubs.models import Hub
-    from app.orders.intake import create_order
 
     shipment = create(session, partner, order_in(reference, cod=cod, email=email))
     session.commit()

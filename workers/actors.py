@@ -9,12 +9,11 @@ from zoneinfo import ZoneInfo
 
 import dramatiq
 from flask import current_app
-from sqlalchemy import delete
 
 from app.db import db
 from app.delivery import services as delivery
 from app.hubs import services as hubs
-from app.outbox import OutboxMessage
+from app.outbox import prune_processed
 from workers.jobs import run_outbox_jobs
 
 RETRIES = {"max_retries": 20, "min_backoff": 1_000, "max_backoff": 600_000}
@@ -71,8 +70,7 @@ OUTBOX_RETENTION_DAYS = 7
 @dramatiq.actor(queue_name="maintenance", max_retries=3)
 def prune_outbox() -> None:
     cutoff = datetime.now(timezone.utc) - timedelta(days=OUTBOX_RETENTION_DAYS)
-    _commit_or_rollback(lambda: db.session.execute(
-        delete(OutboxMessage).where(OutboxMessage.processed_at < cutoff)))
+    _commit_or_rollback(lambda: prune_processed(db.session, before=cutoff))
 
 
 #: Outbox topic -> the actor that does it.

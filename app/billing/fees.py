@@ -57,10 +57,6 @@ def collect_fees(session: Session, shipment_ids: Iterable[int], *,
     return made
 
 
-def charges_for(session: Session, shipment_id: int) -> list[Charge]:
-    return list(session.scalars(select(Charge).where(Charge.shipment_id == shipment_id)))
-
-
 def fee_totals(session: Session, *, only=None) -> dict:
     """Charges by kind (count, shipments charged, total) and cash collected on delivery."""
     from sqlalchemy import distinct, func

@@ -34,11 +34,6 @@ class Money:
             raise TypeError("Money.amount must be an int of minor units")
         check_currency(self.currency)
 
-    def __add__(self, other: "Money") -> "Money":
-        if other.currency != self.currency:
-            raise CurrencyError(f"cannot add {other.currency} to {self.currency}")
-        return Money(self.amount + other.amount, self.currency)
-
     def as_dict(self) -> dict:
         return {"amount": self.amount, "currency": self.currency}
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.billing.money import Money
 from app.crm.messaging import Mailer, SmsGateway
 from app.crm.models import Customer, Notification, Partner
+from app.orders import shipments
 from app.orders.models import Shipment, ShipmentEvent
 
 REASONS = {
@@ -60,12 +61,7 @@ def notify_customers(session: Session, keys: list[tuple[int, int]], *, mailer: M
     """Tell customers about events, each named by (shipment id, seq), loading them all at
     once. A message that cannot be sent is left out, not recorded: returns what was sent
     and the [(key, exception)] that failed, for the caller to retry."""
-    from sqlalchemy import tuple_
-    from sqlalchemy.orm import selectinload
-
-    events = list(session.scalars(
-        select(ShipmentEvent).where(tuple_(ShipmentEvent.shipment_id, ShipmentEvent.seq).in_(keys))
-        .options(selectinload(ShipmentEvent.shipment).selectinload(Shipment.order))))
+    events = shipments.events_with_orders(session, keys)
     customers = {c.id: c for c in session.scalars(select(Customer).where(
         Customer.id.in_({e.shipment.order.customer_id for e in events})))}
     done = set(session.execute(select(Notification.event_id, Notification.channel).where(
@@ -100,25 +96,16 @@ def _record(event, customer, channel, recipient, body, provider, message_id) -> 
                         provider=provider, provider_message_id=message_id)
 
 
-def sent_for(session: Session, shipment_id: int) -> list[Notification]:
-    return list(session.scalars(select(Notification).where(Notification.shipment_id == shipment_id)
-                                .order_by(Notification.id)))
-
-
 def notification_counts(session: Session, *, only=None) -> dict:
     """Messages sent by channel, and customer milestones with and without a message."""
     from sqlalchemy import distinct, func
 
-    from app.orders.shipments import CUSTOMER_MILESTONES
-
     by_channel = select(Notification.channel, func.count()).group_by(Notification.channel)
     notified = select(func.count(distinct(Notification.event_id)))
-    milestones = select(func.count()).select_from(ShipmentEvent).where(
-        ShipmentEvent.type.in_(CUSTOMER_MILESTONES), ShipmentEvent.applied.is_(True))
     if only is not None:
         ids = list(only)
         by_channel = by_channel.where(Notification.shipment_id.in_(ids))
         notified = notified.where(Notification.shipment_id.in_(ids))
-        milestones = milestones.where(ShipmentEvent.shipment_id.in_(ids))
     return {"by_channel": dict(session.execute(by_channel).all()),
-            "milestones": session.scalar(milestones), "milestones_notified": session.scalar(notified)}
+            "milestones": shipments.count_customer_milestones(session, only=only),
+            "milestones_notified": session.scalar(notified)}

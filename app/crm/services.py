@@ -5,7 +5,7 @@ import hashlib
 import re
 import secrets
 
-from sqlalchemy import Connection, bindparam, event, func, insert, select
+from sqlalchemy import Connection, bindparam, event, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -53,6 +53,10 @@ def create_partner(session: Session, name: str, *, currency: str) -> Partner:
     session.add(partner)
     session.flush()
     return partner
+
+
+def active_partners(session: Session) -> list[Partner]:
+    return list(session.scalars(select(Partner).where(Partner.active.is_(True)).order_by(Partner.id)))
 
 
 def hash_api_key(key: str) -> str:

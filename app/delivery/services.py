@@ -3,7 +3,6 @@
 These are what the driver's pages, the console and the simulation call."""
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import cycle
@@ -125,21 +124,21 @@ def build_run_sheets(session: Session, hub_id: int, run_date: date, *, actor: st
     ids = shipments.ready_for_delivery_ids(session, hub_id, only=only, limit=capacity)
     if not ids:
         return []
-    sheets = {d.id: RunSheet(hub_id=hub_id, driver_id=d.id, run_date=run_date) for d in drivers}
-    session.add_all(sheets.values())
-    session.flush()
+    sheets: dict[int, RunSheet] = {}
     remaining = {d.id: d.capacity for d in drivers}
     ring = cycle(drivers)
-    loads: dict[int, int] = defaultdict(int)
     for s in shipments.lock_shipments(session, ids):
         # Round-robin over drivers with room left (capacity covers every id).
         driver = next(d for d in ring if remaining[d.id] > 0)
         remaining[driver.id] -= 1
+        if driver.id not in sheets:
+            sheets[driver.id] = RunSheet(hub_id=hub_id, driver_id=driver.id, run_date=run_date)
+            session.add(sheets[driver.id])
+            session.flush()
         s.run_sheet_id = sheets[driver.id].id
         shipments.transition(session, s, "dispatch_for_delivery", actor=actor, locked=True,
                              hub_id=hub_id, data={"driver_id": driver.id})
-        loads[driver.id] += 1
-    return [sheets[d] for d in loads]
+    return list(sheets.values())
 
 
 # -- delivery ----------------------------------------------------------------------------------

@@ -14,6 +14,10 @@ from app.orders import shipments
 from app.orders.lifecycle import Status
 
 
+def all_hubs(session: Session) -> list[Hub]:
+    return list(session.scalars(select(Hub).order_by(Hub.id)))
+
+
 def create_hub(session: Session, *, code: str, name: str, kind: HubKind, city: str, country: str,
                lat: float, lon: float, delivery_radius_km: float, address: str = "",
                fed_by: Hub | None = None) -> Hub:
@@ -28,10 +32,6 @@ def create_hub(session: Session, *, code: str, name: str, kind: HubKind, city: s
     session.flush()
     invalidate_network()
     return hub
-
-
-def hub_by_code(session: Session, code: str) -> Hub | None:
-    return session.scalars(select(Hub).where(Hub.code == code)).first()
 
 
 def scan_in(session: Session, hub: Hub, shipment_id: int, *, actor: str,

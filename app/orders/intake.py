@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
-
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import bindparam, insert, select, text

@@ -292,3 +292,25 @@ def orders_of(session: Session, ships: Sequence[Shipment]) -> dict:
     by_id = {o.id: o for o in session.scalars(select(Order).where(
         Order.id.in_([s.order_id for s in ships])))}
     return {s.id: by_id[s.order_id] for s in ships}
+
+
+def events_with_orders(session: Session, keys: Sequence[tuple[int, int]]) -> list[ShipmentEvent]:
+    """Events named by (shipment id, seq), with their shipments and orders loaded."""
+    from sqlalchemy import tuple_
+    from sqlalchemy.orm import selectinload
+
+    if not keys:
+        return []
+    return list(session.scalars(
+        select(ShipmentEvent).where(tuple_(ShipmentEvent.shipment_id, ShipmentEvent.seq).in_(keys))
+        .options(selectinload(ShipmentEvent.shipment).selectinload(Shipment.order))))
+
+
+def count_customer_milestones(session: Session, *, only: Iterable[int] | None = None) -> int:
+    from sqlalchemy import func
+
+    stmt = select(func.count()).select_from(ShipmentEvent).where(
+        ShipmentEvent.type.in_(CUSTOMER_MILESTONES), ShipmentEvent.applied.is_(True))
+    if only is not None:
+        stmt = stmt.where(ShipmentEvent.shipment_id.in_(list(only)))
+    return session.scalar(stmt)

@@ -10,8 +10,7 @@ from app.demo import HUBS
 from app.hubs.geocoding import AddressNotPlaced, GazetteerGeocoder, make_geocoder, place_address
 from app.hubs.models import HubKind
 from app.hubs.routing import HubPoint, NotServiceable, plan_route
-from tests.factories import (BEN_THANH_MARKET, CAN_GIO_BEACH, PICKUP, TAN_BINH_CENTRE_AREA,
-                             THU_DUC_UNIVERSITY)
+from tests.factories import BEN_THANH_MARKET, CAN_GIO_BEACH, PICKUP, TAN_BINH_CENTRE_AREA, THU_DUC_UNIVERSITY
 
 
 @pytest.fixture

@@ -17,11 +17,11 @@ from app.orders.models import Shipment
 def test_twenty_conflicting_threads_one_winner(app, backend, session, partner):
     if backend != "postgresql":
         pytest.skip("row locks are a PostgreSQL matter; SQLite serialises writers")
-    from tests.factories import create, deliver_direct  # noqa: F401  (same set-up helpers)
+    from datetime import date
+
     from app.hubs import services as hubs
     from app.hubs.models import Hub
-    from tests.factories import order_in
-    from datetime import date
+    from tests.factories import create, deliver_direct, order_in  # noqa: F401  (same set-up helpers)
 
     shipment = create(session, partner, order_in("SO-RACE"))
     session.commit()

@@ -83,9 +83,7 @@ def test_every_bad_field_is_named(session, partner):
 
 
 def test_reference_is_unique_per_partner_not_globally(session, network, partner):
-    from app.crm.models import Partner
-
-    from app.crm.models import Customer
+    from app.crm.models import Customer, Partner
     from app.orders.models import Address
 
     create_order(session, partner, order_in("SO-7"), actor="t")

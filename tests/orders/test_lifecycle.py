@@ -2,8 +2,16 @@
 import pytest
 
 from app.orders import lifecycle
-from app.orders.lifecycle import (PUBLIC_VOCABULARY, TERMINAL, TRANSITIONS, Facts, Status,
-                                  TransitionError, decide, public_status)
+from app.orders.lifecycle import (
+    PUBLIC_VOCABULARY,
+    TERMINAL,
+    TRANSITIONS,
+    Facts,
+    Status,
+    TransitionError,
+    decide,
+    public_status,
+)
 
 S = Status
 

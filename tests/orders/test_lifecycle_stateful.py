@@ -127,7 +127,6 @@ class Lifecycle(RuleBasedStateMachine):
             self.session.rollback()
             assert want is None, f"{action} from {status} was refused but is allowed"
             return
-        from hypothesis import event
         if result.applied:
             assert want is not None, f"{action} from {status} succeeded but is not allowed"
             assert self.session.get(Shipment, sid).status == want

@@ -4,10 +4,9 @@ import pytest
 from sqlalchemy import select
 
 from app.orders import shipments
-
 from app.orders.lifecycle import TransitionError
 from app.outbox import OutboxMessage
-from tests.factories import create, THU_DUC_UNIVERSITY, order_in
+from tests.factories import THU_DUC_UNIVERSITY, create, order_in
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 

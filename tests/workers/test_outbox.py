@@ -121,7 +121,7 @@ def test_job_run_twice_directly_is_idempotent_even_without_the_outbox_guard(app,
 def test_a_failing_row_neither_blocks_nor_duplicates_the_rest_of_its_batch(app, session, partner, smtp):
     from workers.jobs import JobFailed, run_outbox_jobs
 
-    good = deliver_direct(session, partner, "SO-W5", email="good@example.com")
+    deliver_direct(session, partner, "SO-W5", email="good@example.com")
     bad = deliver_direct(session, partner, "SO-W6", email="dead@example.com")
     smtp.sink.refuse.add("dead@example.com")
     rows = list(session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "notify_customer")))
