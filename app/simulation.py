@@ -122,22 +122,27 @@ class Simulation:
             self.session.commit()
 
     def attempt_deliveries(self):
+        """Drivers record their attempts, a phone's batch at a time."""
         ids = self._ids(Status.OUT_FOR_DELIVERY)
         due = shipments.cod_due(self.session, ids)
-
-        def attempt(sid: int) -> None:
-            driver = f"driver:{sid % 7}"
-            now = datetime.now(timezone.utc)
+        now = datetime.now(timezone.utc)
+        attempts = []
+        for sid in ids:
             if self.rng.random() < self.fail_rate:
-                delivery.fail_attempt(self.session, sid, self.rng.choice(delivery.FAILURE_REASONS[:3]),
-                                      driver_id=None, actor=driver, device_time=now)
-                return
-            proof = ProofIn(recipient_name="Recipient", relation="self", captured_at=now,
-                            signature_svg="M10 10 L40 30 L70 12", cod_received_amount=due[sid],
-                            cod_method="cash" if due[sid] else None)
-            delivery.deliver(self.session, sid, proof, driver_id=None, actor=driver)
-
-        self._commit_in_batches(ids, attempt)
+                attempts.append(delivery.AttemptIn(
+                    sid, reason_code=self.rng.choice(delivery.FAILURE_REASONS[:3]), device_time=now))
+            else:
+                attempts.append(delivery.AttemptIn(sid, proof=ProofIn(
+                    recipient_name="Recipient", relation="self", captured_at=now,
+                    signature_svg="M10 10 L40 30 L70 12", cod_received_amount=due[sid],
+                    cod_method="cash" if due[sid] else None)))
+        for i in range(0, len(attempts), BATCH):
+            results = delivery.record_attempts(self.session, attempts[i:i + BATCH], driver_id=None,
+                                               actor="driver:simulated")
+            refused = [r for r in results if isinstance(r, Exception)]
+            if refused:
+                raise refused[0]
+            self.session.commit()
 
     def returns(self):
         delivery.return_exhausted(self.session, only=self.only)

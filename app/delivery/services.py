@@ -156,23 +156,83 @@ class ProofIn:
     cod_method: str | None = None
 
 
+@dataclass
+class AttemptIn:
+    """One delivery attempt as a driver records it: with proof (delivered) or with a
+    reason code (failed)."""
+
+    shipment_id: int
+    proof: ProofIn | None = None
+    reason_code: str | None = None
+    note: str | None = None
+    client_event_id: str | None = None
+    device_time: datetime | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+def record_attempts(session: Session, attempts: list[AttemptIn], *, driver_id: int | None,
+                    actor: str) -> list[TransitionResult | Exception]:
+    """Record a driver's attempts — one, or a batch a phone sends when it is back online —
+    with one lock and one flush for all. Returns, per attempt, its TransitionResult or the
+    DeliveryError / TransitionError / LookupError that refused it; a refused attempt
+    changes nothing and does not hold back the others."""
+    locked = {s.id: s for s in shipments.lock_shipments(session, [a.shipment_id for a in attempts])}
+    orders = shipments.orders_of(session, list(locked.values()))
+    results: list[TransitionResult | Exception] = []
+    for attempt in attempts:
+        shipment = locked.get(attempt.shipment_id)
+        try:
+            if shipment is None:
+                raise LookupError(f"no shipment {attempt.shipment_id}")
+            if attempt.proof is not None:
+                result = _deliver(session, shipment, orders[shipment.id].cod_amount, attempt,
+                                  driver_id=driver_id, actor=actor)
+            else:
+                result = _fail(session, shipment, attempt, driver_id=driver_id, actor=actor)
+        except (DeliveryError, TransitionError, LookupError) as exc:
+            result = exc
+        results.append(result)
+    return results
+
+
 def deliver(session: Session, shipment_id: int, proof: ProofIn, *, driver_id: int | None,
             actor: str, client_event_id: str | None = None) -> TransitionResult:
     """Hand the parcel over with proof; cash on delivery is taken if due."""
+    return _one(record_attempts(session, [AttemptIn(shipment_id, proof=proof,
+                                                    client_event_id=client_event_id)],
+                                driver_id=driver_id, actor=actor))
+
+
+def fail_attempt(session: Session, shipment_id: int, reason_code: str, *, driver_id: int | None,
+                 actor: str, note: str | None = None, client_event_id: str | None = None,
+                 device_time: datetime | None = None, lat: float | None = None,
+                 lon: float | None = None) -> TransitionResult:
+    """The parcel could not be delivered, for a reason in FAILURE_REASONS."""
+    return _one(record_attempts(session, [AttemptIn(
+        shipment_id, reason_code=reason_code, note=note, client_event_id=client_event_id,
+        device_time=device_time, lat=lat, lon=lon)], driver_id=driver_id, actor=actor))
+
+
+def _one(results: list) -> TransitionResult:
+    [result] = results
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def _deliver(session, shipment, cod_due: int, attempt: AttemptIn, *, driver_id, actor) -> TransitionResult:
+    proof = attempt.proof
     if not proof.recipient_name.strip():
         raise DeliveryError("the recipient's name is required")
     if proof.relation not in RELATIONS:
         raise DeliveryError(f"relation must be one of {', '.join(RELATIONS)}")
-    [shipment] = shipments.lock_shipments(session, [shipment_id]) or [None]
-    if shipment is None:
-        raise LookupError(f"no shipment {shipment_id}")
-    cod_due = shipment.order.cod_amount
     if cod_due and proof.cod_method not in COD_METHODS:
         raise DeliveryError(f"{cod_due} is due on delivery: give the method, one of {', '.join(COD_METHODS)}")
     if proof.cod_received_amount < 0:
         raise DeliveryError("the amount received cannot be negative")
     result = shipments.transition(
-        session, shipment, "deliver", actor=actor, client_event_id=client_event_id,
+        session, shipment, "deliver", actor=actor, client_event_id=attempt.client_event_id,
         device_time=proof.captured_at, lat=proof.lat, lon=proof.lon, locked=True,
         data={"recipient": proof.recipient_name, "relation": proof.relation},
     )
@@ -187,21 +247,16 @@ def deliver(session: Session, shipment_id: int, proof: ProofIn, *, driver_id: in
     return result
 
 
-def fail_attempt(session: Session, shipment_id: int, reason_code: str, *, driver_id: int | None,
-                 actor: str, note: str | None = None, client_event_id: str | None = None,
-                 device_time: datetime | None = None, lat: float | None = None,
-                 lon: float | None = None) -> TransitionResult:
-    if reason_code not in FAILURE_REASONS:
+def _fail(session, shipment, attempt: AttemptIn, *, driver_id, actor) -> TransitionResult:
+    if attempt.reason_code not in FAILURE_REASONS:
         raise DeliveryError(f"reason must be one of {', '.join(FAILURE_REASONS)}")
-    [shipment] = shipments.lock_shipments(session, [shipment_id]) or [None]
-    if shipment is None:
-        raise LookupError(f"no shipment {shipment_id}")
-    result = shipments.transition(session, shipment, "fail_attempt", actor=actor, reason=reason_code,
-                                  client_event_id=client_event_id, device_time=device_time,
-                                  lat=lat, lon=lon, locked=True, data={"note": note} if note else None)
+    result = shipments.transition(
+        session, shipment, "fail_attempt", actor=actor, reason=attempt.reason_code,
+        client_event_id=attempt.client_event_id, device_time=attempt.device_time, lat=attempt.lat,
+        lon=attempt.lon, locked=True, data={"note": attempt.note} if attempt.note else None)
     if result.applied and not result.duplicate:
         _record_attempt(session, shipment, result, "failed", driver_id=driver_id,
-                        reason_code=reason_code, note=note)
+                        reason_code=attempt.reason_code, note=attempt.note)
     return result
 
 
