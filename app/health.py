@@ -24,8 +24,12 @@ def broker_status() -> dict:
         return {"ok": True, "kind": "in-process"}
     import redis
 
+    client = current_app.extensions.get("waybill.redis")
+    if client is None:  # one connection pool per process, not a connection per check
+        client = current_app.extensions["waybill.redis"] = redis.Redis.from_url(
+            url, socket_timeout=2, socket_connect_timeout=2)
     try:
-        redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()
+        client.ping()
         return {"ok": True, "kind": "redis"}
     except redis.RedisError as exc:
         return {"ok": False, "kind": "redis", "error": str(exc)[:200]}
