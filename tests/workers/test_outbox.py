@@ -226,3 +226,29 @@ def test_one_broken_shipment_does_not_hold_back_the_fees_of_its_batch(app, sessi
     assert [c.shipment_id for c in session.scalars(select(Charge))] == [good.id]
     assert count(session, OutboxMessage, OutboxMessage.processed_at.is_(None),
                  OutboxMessage.topic == "collect_fees") == 1
+
+
+@pytest.mark.postgres
+def test_relays_side_by_side_claim_disjoint_rows(app, backend, session, partner):
+    """On PostgreSQL two relays in open transactions at once never claim the same row."""
+    if backend != "postgresql":
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite runs one writer at a time")
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from app.outbox import add_outbox, claim_due
+
+    for i in range(10):
+        add_outbox(session, "notify_customer", {"shipment_id": 0, "seq": i})
+    session.commit()
+    first, second = Session(db.engine), Session(db.engine)
+    try:
+        a = {r.id for r in claim_due(first, lease=LEASE, limit=6)}
+        second.execute(text("SET LOCAL lock_timeout = '2s'"))  # waiting would be the bug
+        b = {r.id for r in claim_due(second, lease=LEASE, limit=6)}  # while `first` holds its rows
+        assert len(a) == 6 and len(b) == 4 and not a & b
+    finally:
+        first.rollback()
+        second.rollback()
+        first.close()
+        second.close()
