@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, and_, func, or_, select, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, and_, delete, func, or_, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
@@ -78,6 +78,4 @@ def count_unprocessed(session: Session) -> int:
 
 def prune_processed(session: Session, *, before: datetime) -> int:
     """Delete rows processed before ``before``; returns how many."""
-    from sqlalchemy import delete
-
     return session.execute(delete(OutboxMessage).where(OutboxMessage.processed_at < before)).rowcount

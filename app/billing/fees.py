@@ -7,7 +7,7 @@ from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from app.billing.models import Charge, CodCollection
@@ -59,8 +59,6 @@ def collect_fees(session: Session, shipment_ids: Iterable[int], *,
 
 def fee_totals(session: Session, *, only=None) -> dict:
     """Charges by kind (count, shipments charged, total) and cash collected on delivery."""
-    from sqlalchemy import distinct, func
-
     stmt = select(Charge.kind, Charge.currency, func.count(), func.count(distinct(Charge.shipment_id)),
                   func.sum(Charge.amount)).group_by(Charge.kind, Charge.currency)
     cod = select(CodCollection.currency, func.count(), func.sum(CodCollection.amount_due),

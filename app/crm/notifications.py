@@ -5,7 +5,7 @@ sends nothing. The record is written after the send and committed by the caller:
 between the two sends again on redelivery (at least once), never silently drops one."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from app.billing.money import Money
@@ -98,8 +98,6 @@ def _record(event, customer, channel, recipient, body, provider, message_id) -> 
 
 def notification_counts(session: Session, *, only=None) -> dict:
     """Messages sent by channel, and customer milestones with and without a message."""
-    from sqlalchemy import distinct, func
-
     by_channel = select(Notification.channel, func.count()).group_by(Notification.channel)
     notified = select(func.count(distinct(Notification.event_id)))
     if only is not None:

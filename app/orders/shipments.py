@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Iterable, Sequence
 
 from flask import current_app
-from sqlalchemy import Connection, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, and_, func, insert, or_, select, tuple_
+from sqlalchemy.orm import Session, selectinload
 
 from app.orders import lifecycle
 from app.orders.lifecycle import Facts, Status, TransitionError
-from app.orders.models import Shipment, ShipmentEvent
+from app.orders.models import Order, Shipment, ShipmentEvent
 from app.outbox import add_outbox
 
 __all__ = ["transition", "TransitionError", "TransitionResult", "lock_shipments"]
@@ -202,8 +202,6 @@ def ids_in_status(session: Session, statuses: Iterable[str], *, limit: int | Non
 
 def pickup_groups(session: Session, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
     """shipment id -> (partner id, pickup location id)."""
-    from app.orders.models import Order
-
     if not ids:
         return {}
     rows = session.execute(
@@ -217,8 +215,6 @@ def ready_for_delivery_ids(session: Session, hub_id: int, *, only: Iterable[int]
                            limit: int | None = None) -> list[int]:
     """Shipments a hub's drivers can take out: arrived at the delivering hub, or back
     from a failed attempt with attempts left."""
-    from sqlalchemy import and_, or_
-
     stmt = select(Shipment.id).where(
         Shipment.delivery_hub_id == hub_id,
         or_(
@@ -246,8 +242,6 @@ def attempts_exhausted_ids(session: Session, *, only: Iterable[int] | None = Non
 
 def count_open(session: Session, *, only: Iterable[int] | None = None) -> int:
     """Shipments still moving: neither terminal nor on hold."""
-    from sqlalchemy import func
-
     stopped = [s.value for s in lifecycle.TERMINAL | {Status.ON_HOLD}]
     stmt = select(func.count()).select_from(Shipment).where(Shipment.status.not_in(stopped))
     if only is not None:
@@ -256,8 +250,6 @@ def count_open(session: Session, *, only: Iterable[int] | None = None) -> int:
 
 
 def count_by_status(session: Session, *, only: Iterable[int] | None = None) -> dict[str, int]:
-    from sqlalchemy import func
-
     stmt = select(Shipment.status, func.count()).group_by(Shipment.status)
     if only is not None:
         stmt = stmt.where(Shipment.id.in_(list(only)))
@@ -266,8 +258,6 @@ def count_by_status(session: Session, *, only: Iterable[int] | None = None) -> d
 
 def events_appended(session: Session, *, only: Iterable[int] | None = None) -> int:
     """How many events the shipments have in all: grows whenever anything happens."""
-    from sqlalchemy import func
-
     stmt = select(func.coalesce(func.sum(Shipment.last_event_seq), 0))
     if only is not None:
         stmt = stmt.where(Shipment.id.in_(list(only)))
@@ -276,8 +266,6 @@ def events_appended(session: Session, *, only: Iterable[int] | None = None) -> i
 
 def cod_due(session: Session, ids: Sequence[int]) -> dict[int, int]:
     """shipment id -> cash to collect on delivery (minor units; 0 for none)."""
-    from app.orders.models import Order
-
     if not ids:
         return {}
     rows = session.execute(select(Shipment.id, Order.cod_amount).join(Order, Order.id == Shipment.order_id)
@@ -287,8 +275,6 @@ def cod_due(session: Session, ids: Sequence[int]) -> dict[int, int]:
 
 def orders_of(session: Session, ships: Sequence[Shipment]) -> dict:
     """shipment id -> its Order, loaded in one query."""
-    from app.orders.models import Order
-
     by_id = {o.id: o for o in session.scalars(select(Order).where(
         Order.id.in_([s.order_id for s in ships])))}
     return {s.id: by_id[s.order_id] for s in ships}
@@ -296,9 +282,6 @@ def orders_of(session: Session, ships: Sequence[Shipment]) -> dict:
 
 def events_with_orders(session: Session, keys: Sequence[tuple[int, int]]) -> list[ShipmentEvent]:
     """Events named by (shipment id, seq), with their shipments and orders loaded."""
-    from sqlalchemy import tuple_
-    from sqlalchemy.orm import selectinload
-
     if not keys:
         return []
     return list(session.scalars(
@@ -307,8 +290,6 @@ def events_with_orders(session: Session, keys: Sequence[tuple[int, int]]) -> lis
 
 
 def count_customer_milestones(session: Session, *, only: Iterable[int] | None = None) -> int:
-    from sqlalchemy import func
-
     stmt = select(func.count()).select_from(ShipmentEvent).where(
         ShipmentEvent.type.in_(CUSTOMER_MILESTONES), ShipmentEvent.applied.is_(True))
     if only is not None:
