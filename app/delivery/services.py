@@ -56,8 +56,9 @@ def schedule_pickups(session: Session, run_date: date, *, pickup_hub_id: int | N
         partner_id, location_id = groups[s.id]
         run = runs.get(location_id) or _open_run(session, partner_id, location_id, run_date)
         if run.driver_id is None:
-            pool = drivers_by_centre.setdefault(s.centre_id, cycle(drivers_of(session, s.centre_id) or [None]))
-            driver = next(pool)
+            if s.centre_id not in drivers_by_centre:  # the centre's drivers take turns
+                drivers_by_centre[s.centre_id] = cycle(drivers_of(session, s.centre_id) or [None])
+            driver = next(drivers_by_centre[s.centre_id])
             run.driver_id = driver.id if driver else None
         runs[location_id] = run
         s.pickup_run_id = run.id
