@@ -25,6 +25,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.register_blueprint(health_bp)
 
+    from app import api
+
+    api.init_app(app)
+
     from app.cli import register_commands
 
     register_commands(app)

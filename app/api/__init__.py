@@ -1,0 +1,57 @@
+"""The partner REST API under /api/v1, OpenAPI-first with flask-smorest.
+
+flask-smorest rather than APIFlask: it attaches to Waybill's plain Flask app with
+``init_app`` like every other extension, where APIFlask wants to be the app class.
+"""
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from app.api.errors import CODES, ApiError
+from app.api.schemas import ApiErrorSchema
+
+API_PREFIX = "/api/v1"
+
+
+class WaybillApi(Api):
+    """flask-smorest's Api with Waybill's error format, for API paths only."""
+
+    ERROR_SCHEMA = ApiErrorSchema
+
+    def _register_error_handlers(self):
+        self._app.register_error_handler(HTTPException, self.handle_http_exception)
+        self._app.register_error_handler(ApiError, lambda e: e.response())
+
+    def handle_http_exception(self, error):
+        if not request.path.startswith(API_PREFIX):
+            return error  # pages keep Flask's own error pages
+        data = getattr(error, "data", None) or {}
+        details = data.get("errors") or data.get("messages")
+        message = data.get("message") or error.description
+        if error.code == 422 and details:
+            message = "the request is not valid: see details for each field"
+        return ApiError(error.code, CODES.get(error.code, "error"), message, details,
+                        data.get("headers")).response()
+
+
+api = WaybillApi()
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("API_TITLE", "Waybill partner API")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("API_SPEC_OPTIONS", {
+        "components": {"securitySchemes": {"apiKey": {
+            "type": "http", "scheme": "bearer",
+            "description": "Your API key: `Authorization: Bearer wbk_...`"}}},
+        "security": [{"apiKey": []}],
+    })
+    api.init_app(app)
+    from app.api.orders import blp as orders_blp
+
+    api.register_blueprint(orders_blp)

@@ -1,0 +1,84 @@
+"""/api/v1/orders: take orders (idempotently) and read them back."""
+from __future__ import annotations
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.api.auth import Unauthorized, authenticate
+from app.api.errors import ApiError
+from app.api.idempotency import idempotent
+from app.api.schemas import ApiErrorSchema, OrderCreateSchema, OrderSchema
+from app.db import db
+from app.orders.intake import AddressIn, ContactIn, IntakeError, OrderIn, ParcelIn, create_order
+from app.orders.reads import order_resource
+
+blp = Blueprint("orders", __name__, url_prefix="/api/v1/orders",
+                description="Orders a partner hands to Waybill, and their shipments")
+
+
+@blp.before_request
+def _authenticate():
+    try:
+        authenticate()
+    except Unauthorized as exc:
+        raise ApiError(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+def _contact(data: dict) -> ContactIn:
+    return ContactIn(name=data["name"], phone=data["phone"], email=data.get("email"),
+                     address=AddressIn(**data["address"]))
+
+
+def order_in(data: dict) -> OrderIn:
+    """The API body as the intake service takes it."""
+    cod = data.get("cod") or {}
+    return OrderIn(
+        reference=data["reference"], service_level=data["service_level"],
+        pickup=_contact(data["pickup"]), dropoff=_contact(data["dropoff"]),
+        parcels=[ParcelIn(weight_grams=p["weight_grams"], length_cm=p["length_cm"],
+                          width_cm=p["width_cm"], height_cm=p["height_cm"],
+                          declared_value_amount=(p.get("declared_value") or {}).get("amount", 0),
+                          declared_value_currency=(p.get("declared_value") or {}).get("currency"))
+                 for p in data["parcels"]],
+        cod_amount=cod.get("amount", 0), cod_currency=cod.get("currency"),
+    )
+
+
+@blp.route("")
+class Orders(MethodView):
+    @blp.arguments(OrderCreateSchema)
+    @blp.response(201, OrderSchema)
+    @blp.alt_response(400, schema=ApiErrorSchema, description="Idempotency-Key missing")
+    @blp.alt_response(409, schema=ApiErrorSchema, description="The first request with this key is still running")
+    @blp.alt_response(422, schema=ApiErrorSchema, description="Invalid order, or key reused with another body")
+    @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": True,
+                          "schema": {"type": "string", "maxLength": 255},
+                          "description": "A unique key per order (a UUID); a retry with the same key "
+                                         "and body returns the first response"}])
+    def post(self, data):
+        """Take an order. Retries with the same Idempotency-Key return the first response
+        with `Idempotent-Replayed: true`."""
+        partner = g.partner
+
+        def work():
+            try:
+                created = create_order(db.session, partner, order_in(data),
+                                       actor=f"partner:{partner.id}")
+            except IntakeError as exc:
+                raise ApiError(422, "order_rejected", str(exc), details=exc.errors) from None
+            return OrderSchema().dump(order_resource(db.session, partner.id, created.order_id)), 201
+
+        return idempotent(partner.id, work)
+
+
+@blp.route("/<int:order_id>")
+class OrderById(MethodView):
+    @blp.response(200, OrderSchema)
+    @blp.alt_response(404, schema=ApiErrorSchema)
+    def get(self, order_id):
+        """One of your orders."""
+        found = order_resource(db.session, g.partner.id, order_id)
+        if found is None:
+            raise ApiError(404, "not_found", f"no order {order_id}")
+        return found

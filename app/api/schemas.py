@@ -1,0 +1,82 @@
+"""Request and response schemas of the partner API (the contract in DESIGN.md)."""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from app.billing.rating import SERVICE_LEVELS
+
+
+class Strict(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class MoneySchema(Strict):
+    amount = ma.fields.Integer(required=True, validate=validate.Range(min=0),
+                               metadata={"description": "Integer minor units (1 VND, 1 cent)"})
+    currency = ma.fields.String(required=True, validate=validate.Length(equal=3),
+                                metadata={"description": "ISO 4217 code"})
+
+
+class AddressSchema(Strict):
+    line1 = ma.fields.String(required=True, validate=validate.Length(min=1, max=255))
+    line2 = ma.fields.String(load_default="", validate=validate.Length(max=255))
+    district = ma.fields.String(load_default="", validate=validate.Length(max=120))
+    city = ma.fields.String(required=True, validate=validate.Length(min=1, max=120))
+    postal_code = ma.fields.String(load_default="", validate=validate.Length(max=20))
+    country = ma.fields.String(required=True, validate=validate.Length(equal=2))
+    lat = ma.fields.Float(load_default=None, allow_none=True, validate=validate.Range(-90, 90))
+    lon = ma.fields.Float(load_default=None, allow_none=True, validate=validate.Range(-180, 180))
+
+
+class ContactSchema(Strict):
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    phone = ma.fields.String(required=True, validate=validate.Length(min=6, max=32))
+    email = ma.fields.Email(load_default=None, allow_none=True)
+    address = ma.fields.Nested(AddressSchema, required=True)
+
+
+class ParcelSchema(Strict):
+    weight_grams = ma.fields.Integer(required=True, validate=validate.Range(min=1, max=1_000_000))
+    length_cm = ma.fields.Integer(required=True, validate=validate.Range(min=1, max=1000))
+    width_cm = ma.fields.Integer(required=True, validate=validate.Range(min=1, max=1000))
+    height_cm = ma.fields.Integer(required=True, validate=validate.Range(min=1, max=1000))
+    declared_value = ma.fields.Nested(MoneySchema, load_default=None, allow_none=True)
+
+
+class OrderCreateSchema(Strict):
+    reference = ma.fields.String(required=True, validate=validate.Length(min=1, max=100),
+                                 metadata={"description": "Your order number; unique per partner"})
+    service_level = ma.fields.String(required=True, validate=validate.OneOf(SERVICE_LEVELS))
+    pickup = ma.fields.Nested(ContactSchema, required=True)
+    dropoff = ma.fields.Nested(ContactSchema, required=True)
+    parcels = ma.fields.List(ma.fields.Nested(ParcelSchema), required=True,
+                             validate=validate.Length(min=1, max=50))
+    cod = ma.fields.Nested(MoneySchema, load_default=None, allow_none=True,
+                           metadata={"description": "Cash to collect on delivery"})
+
+
+class OrderSchema(ma.Schema):
+    id = ma.fields.Integer()
+    reference = ma.fields.String()
+    tracking_number = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "Public status: pre_transit, in_transit, "
+                                                       "out_for_delivery, delivered, failed_attempt, "
+                                                       "returned, cancelled, exception"})
+    service_level = ma.fields.String()
+    route = ma.fields.String(metadata={"description": "direct or linehaul"})
+    promised_date = ma.fields.Date()
+    fee = ma.fields.Nested(MoneySchema)
+    cod = ma.fields.Nested(MoneySchema, allow_none=True)
+    created_at = ma.fields.DateTime()
+
+
+class ApiErrorBody(ma.Schema):
+    code = ma.fields.String()
+    message = ma.fields.String()
+    details = ma.fields.Raw(allow_none=True)
+
+
+class ApiErrorSchema(ma.Schema):
+    error = ma.fields.Nested(ApiErrorBody)
