@@ -52,6 +52,8 @@ def init_app(app: Flask) -> None:
         "security": [{"apiKey": []}],
     })
     api.init_app(app)
+    from app.api.network import blp as network_blp
     from app.api.orders import blp as orders_blp
 
     api.register_blueprint(orders_blp)
+    api.register_blueprint(network_blp)

@@ -8,21 +8,25 @@ from flask_smorest import Blueprint
 from app.api.auth import Unauthorized, authenticate
 from app.api.errors import ApiError
 from app.api.idempotency import idempotent
-from app.api.schemas import ApiErrorSchema, OrderCreateSchema, OrderSchema
+from app.api.schemas import ApiErrorSchema, CancelSchema, OrderCreateSchema, OrderSchema
 from app.db import db
 from app.orders.intake import AddressIn, ContactIn, IntakeError, OrderIn, ParcelIn, create_order
-from app.orders.reads import order_resource
+from app.orders.reads import order_resource, shipment_id_of
+from app.orders.shipments import TransitionError, transition
 
 blp = Blueprint("orders", __name__, url_prefix="/api/v1/orders",
                 description="Orders a partner hands to Waybill, and their shipments")
 
 
-@blp.before_request
-def _authenticate():
+def require_partner():
+    """Before every API request: the partner of the key, or 401."""
     try:
         authenticate()
     except Unauthorized as exc:
         raise ApiError(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+blp.before_request(require_partner)
 
 
 def _contact(data: dict) -> ContactIn:
@@ -82,3 +86,25 @@ class OrderById(MethodView):
         if found is None:
             raise ApiError(404, "not_found", f"no order {order_id}")
         return found
+
+
+@blp.route("/<int:order_id>/cancel")
+class CancelOrder(MethodView):
+    @blp.arguments(CancelSchema)
+    @blp.response(200, OrderSchema)
+    @blp.alt_response(404, schema=ApiErrorSchema)
+    @blp.alt_response(409, schema=ApiErrorSchema, description="Already picked up: too late to cancel")
+    def post(self, data, order_id):
+        """Cancel an order that has not been picked up yet."""
+        partner = g.partner
+        shipment_id = shipment_id_of(db.session, partner.id, order_id)
+        if shipment_id is None:
+            raise ApiError(404, "not_found", f"no order {order_id}")
+        try:
+            transition(db.session, shipment_id, "cancel", actor=f"partner:{partner.id}",
+                       reason=data["reason"])
+        except TransitionError as exc:
+            db.session.rollback()
+            raise ApiError(409, "not_cancellable", str(exc)) from None
+        db.session.commit()
+        return order_resource(db.session, partner.id, order_id)

@@ -80,3 +80,36 @@ class ApiErrorBody(ma.Schema):
 
 class ApiErrorSchema(ma.Schema):
     error = ma.fields.Nested(ApiErrorBody)
+
+
+class CancelSchema(Strict):
+    reason = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class HubSchema(ma.Schema):
+    code = ma.fields.String()
+    name = ma.fields.String()
+    kind = ma.fields.String(metadata={"description": "shipping_centre or local_hub"})
+    lat = ma.fields.Float()
+    lon = ma.fields.Float()
+    delivery_radius_km = ma.fields.Float()
+
+
+class TrackingEventSchema(ma.Schema):
+    seq = ma.fields.Integer(metadata={"description": "Position in the shipment's history, from 1"})
+    type = ma.fields.String(metadata={"description": "picked_up, arrived_at_hub, delivered, ..."})
+    status = ma.fields.String(metadata={"description": "Public status after the event"})
+    occurred_at = ma.fields.DateTime()
+    recorded_at = ma.fields.DateTime()
+    hub = ma.fields.String(allow_none=True)
+    reason = ma.fields.String(allow_none=True)
+    late = ma.fields.Boolean(metadata={"description": "A scan that arrived after later ones: "
+                                                     "kept in history, did not change the status"})
+
+
+class TrackingSchema(ma.Schema):
+    tracking_number = ma.fields.String()
+    order_id = ma.fields.Integer()
+    status = ma.fields.String()
+    promised_date = ma.fields.Date()
+    events = ma.fields.List(ma.fields.Nested(TrackingEventSchema))

@@ -1,0 +1,39 @@
+"""/api/v1/hubs and /api/v1/tracking: the network and where a parcel is."""
+from __future__ import annotations
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.api.errors import ApiError
+from app.api.orders import require_partner
+from app.api.schemas import ApiErrorSchema, HubSchema, TrackingSchema
+from app.db import db
+from app.hubs import services as hubs
+from app.orders.reads import tracking_resource
+
+blp = Blueprint("network", __name__, url_prefix="/api/v1", description="The network and tracking")
+blp.before_request(require_partner)
+
+
+@blp.route("/hubs")
+class Hubs(MethodView):
+    @blp.response(200, HubSchema(many=True))
+    def get(self):
+        """The shipping centres and local hubs you can ship within, with their delivery radii."""
+        return [{"code": h.code, "name": h.name, "kind": h.kind.value, "lat": h.lat, "lon": h.lon,
+                 "delivery_radius_km": h.delivery_radius_km}
+                for h in hubs.all_hubs(db.session) if h.active]
+
+
+@blp.route("/tracking/<tracking_number>")
+class Tracking(MethodView):
+    @blp.response(200, TrackingSchema)
+    @blp.alt_response(404, schema=ApiErrorSchema)
+    def get(self, tracking_number):
+        """Public status, promised date and every event of one of your shipments."""
+        codes = {h.id: h.code for h in hubs.all_hubs(db.session)}
+        found = tracking_resource(db.session, g.partner.id, tracking_number, codes)
+        if found is None:
+            raise ApiError(404, "not_found", f"no shipment {tracking_number}")
+        return found

@@ -1,0 +1,71 @@
+"""/api/v1/hubs, /api/v1/tracking/{number}, /api/v1/orders/{id}/cancel."""
+import pytest
+
+from app.orders import shipments
+from tests.api.test_orders import BODY, post
+
+
+@pytest.fixture
+def client(app, network):
+    return app.test_client()
+
+
+def auth(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def keys(network):
+    return [p["api_key"] for p in network["partners"]]
+
+
+def test_hubs_lists_the_network_with_radii(client, keys):
+    r = client.get("/api/v1/hubs", headers=auth(keys[0]))
+    assert r.status_code == 200
+    hubs = {h["code"]: h for h in r.get_json()}
+    assert hubs["SGN-C"]["kind"] == "shipping_centre" and hubs["SGN-C"]["delivery_radius_km"] == 4.5
+    assert sum(h["kind"] == "local_hub" for h in hubs.values()) == 4
+    assert client.get("/api/v1/hubs").status_code == 401
+
+
+def test_tracking_shows_history_with_late_scans_flagged(client, keys, session):
+    order = post(client, keys[0]).get_json()
+    sid = shipments.get_by_tracking_number(session, order["tracking_number"]).id
+    for action in ("schedule_pickup", "pick_up", "receive_at_centre"):
+        shipments.transition(session, sid, action, actor="t")
+    shipments.transition(session, sid, "pick_up", actor="scanner")  # arrives late
+    session.commit()
+    r = client.get(f"/api/v1/tracking/{order['tracking_number'].lower()}", headers=auth(keys[0]))
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["status"] == "in_transit" and body["promised_date"] == order["promised_date"]
+    assert [(e["seq"], e["type"], e["late"]) for e in body["events"]] == [
+        (1, "created", False), (2, "pickup_scheduled", False), (3, "picked_up", False),
+        (4, "arrived_at_centre", False), (5, "picked_up", True)]
+    assert body["events"][3]["status"] == "in_transit"
+
+
+def test_tracking_another_partners_parcel_is_not_found(client, keys):
+    number = post(client, keys[0]).get_json()["tracking_number"]
+    assert client.get(f"/api/v1/tracking/{number}", headers=auth(keys[1])).status_code == 404
+    assert client.get("/api/v1/tracking/WB00000000000", headers=auth(keys[0])).status_code == 404
+
+
+def test_cancel_before_pickup_only(client, keys, session):
+    first = post(client, keys[0]).get_json()
+    r = client.post(f"/api/v1/orders/{first['id']}/cancel", json={"reason": "customer changed their mind"},
+                    headers=auth(keys[0]))
+    assert r.status_code == 200 and r.get_json()["status"] == "cancelled"
+
+    other = dict(BODY, reference="SO-2002")
+    second = post(client, keys[0], other).get_json()
+    sid = shipments.get_by_tracking_number(session, second["tracking_number"]).id
+    shipments.transition(session, sid, "pick_up", actor="t")
+    session.commit()
+    late = client.post(f"/api/v1/orders/{second['id']}/cancel", json={"reason": "too late"},
+                       headers=auth(keys[0]))
+    assert late.status_code == 409 and late.get_json()["error"]["code"] == "not_cancellable"
+    assert client.post(f"/api/v1/orders/{second['id']}/cancel", json={"reason": "x"},
+                       headers=auth(keys[1])).status_code == 404
+    missing = client.post(f"/api/v1/orders/{second['id']}/cancel", json={}, headers=auth(keys[0]))
+    assert missing.status_code == 422 and "reason" in missing.get_json()["error"]["details"]["json"]
