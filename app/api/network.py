@@ -1,4 +1,4 @@
-"""/api/v1/hubs and /api/v1/tracking: the network and where a parcel is."""
+"""/api/v1/hubs, /api/v1/quotes and /api/v1/tracking: the network, prices, where a parcel is."""
 from __future__ import annotations
 
 from flask import g
@@ -6,10 +6,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.api.errors import ApiError
+from app.api.orders import parcel_in as _parcel
 from app.api.orders import require_partner
-from app.api.schemas import ApiErrorSchema, HubSchema, TrackingSchema
+from app.api.schemas import ApiErrorSchema, HubSchema, QuoteRequestSchema, QuoteSchema, TrackingSchema
 from app.db import db
 from app.hubs import services as hubs
+from app.orders.intake import AddressIn, IntakeError, price
 from app.orders.reads import tracking_resource
 
 blp = Blueprint("network", __name__, url_prefix="/api/v1", description="The network and tracking")
@@ -37,3 +39,22 @@ class Tracking(MethodView):
         if found is None:
             raise ApiError(404, "not_found", f"no shipment {tracking_number}")
         return found
+
+
+@blp.route("/quotes")
+class Quotes(MethodView):
+    @blp.arguments(QuoteRequestSchema)
+    @blp.response(200, QuoteSchema)
+    @blp.alt_response(422, schema=ApiErrorSchema, description="The network cannot take it")
+    def post(self, data):
+        """Price and promised date of a prospective order: the same rate the order will be
+        charged when it is placed today."""
+        try:
+            priced = price(db.session, g.partner, AddressIn(**data["pickup"]), AddressIn(**data["dropoff"]),
+                           [_parcel(p) for p in data["parcels"]], data["service_level"])
+        except IntakeError as exc:
+            raise ApiError(422, "not_serviceable", str(exc), details=exc.errors) from None
+        return {"service_level": data["service_level"], "fee": priced.fee.as_dict(),
+                "promised_date": priced.promised_date, "route": priced.plan.kind,
+                "delivery_hub": priced.plan.delivery_hub.code, "distance_km": priced.plan.distance_km,
+                "billable_grams": priced.grams}

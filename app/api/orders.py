@@ -34,17 +34,20 @@ def _contact(data: dict) -> ContactIn:
                      address=AddressIn(**data["address"]))
 
 
+def parcel_in(p: dict) -> ParcelIn:
+    declared = p.get("declared_value") or {}
+    return ParcelIn(weight_grams=p["weight_grams"], length_cm=p["length_cm"], width_cm=p["width_cm"],
+                    height_cm=p["height_cm"], declared_value_amount=declared.get("amount", 0),
+                    declared_value_currency=declared.get("currency"))
+
+
 def order_in(data: dict) -> OrderIn:
     """The API body as the intake service takes it."""
     cod = data.get("cod") or {}
     return OrderIn(
         reference=data["reference"], service_level=data["service_level"],
         pickup=_contact(data["pickup"]), dropoff=_contact(data["dropoff"]),
-        parcels=[ParcelIn(weight_grams=p["weight_grams"], length_cm=p["length_cm"],
-                          width_cm=p["width_cm"], height_cm=p["height_cm"],
-                          declared_value_amount=(p.get("declared_value") or {}).get("amount", 0),
-                          declared_value_currency=(p.get("declared_value") or {}).get("currency"))
-                 for p in data["parcels"]],
+        parcels=[parcel_in(p) for p in data["parcels"]],
         cod_amount=cod.get("amount", 0), cod_currency=cod.get("currency"),
     )
 

@@ -113,3 +113,21 @@ class TrackingSchema(ma.Schema):
     status = ma.fields.String()
     promised_date = ma.fields.Date()
     events = ma.fields.List(ma.fields.Nested(TrackingEventSchema))
+
+
+class QuoteRequestSchema(Strict):
+    service_level = ma.fields.String(required=True, validate=validate.OneOf(SERVICE_LEVELS))
+    pickup = ma.fields.Nested(AddressSchema, required=True)
+    dropoff = ma.fields.Nested(AddressSchema, required=True)
+    parcels = ma.fields.List(ma.fields.Nested(ParcelSchema), required=True,
+                             validate=validate.Length(min=1, max=50))
+
+
+class QuoteSchema(ma.Schema):
+    service_level = ma.fields.String()
+    fee = ma.fields.Nested(MoneySchema)
+    promised_date = ma.fields.Date()
+    route = ma.fields.String()
+    delivery_hub = ma.fields.String(metadata={"description": "Code of the hub that delivers"})
+    distance_km = ma.fields.Float()
+    billable_grams = ma.fields.Integer()

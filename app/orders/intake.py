@@ -166,7 +166,6 @@ def create_order(session: Session, partner: Partner, data: OrderIn, *, actor: st
     errors = _check(data)
     if errors:
         raise IntakeError(errors)
-    config = current_app.config
     reference = data.reference.strip()
     conn = session.connection()
     # PostgreSQL finds a taken reference inside its one statement; elsewhere, ask first.
@@ -180,30 +179,10 @@ def create_order(session: Session, partner: Partner, data: OrderIn, *, actor: st
     except crm.InvalidPhone as exc:
         raise IntakeError([{"field": "phone", "message": str(exc)}]) from None
 
-    geocoder = _geocoder()
-    places = {}
-    for side in ("pickup", "dropoff"):
-        a: AddressIn = getattr(data, side).address
-        try:
-            places[side] = place_address(geocoder, line1=a.line1, city=a.city, country=a.country,
-                                         district=a.district, postal_code=a.postal_code,
-                                         lat=a.lat, lon=a.lon)
-        except AddressNotPlaced as exc:
-            raise IntakeError([{"field": f"{side}.address", "message": str(exc)}]) from None
-    try:
-        plan = plan_route(load_network(session), (places["pickup"].lat, places["pickup"].lon),
-                          (places["dropoff"].lat, places["dropoff"].lon))
-    except NotServiceable as exc:
-        raise IntakeError([{"field": "dropoff.address", "message": str(exc)}]) from None
-
     now = now or datetime.now(ZoneInfo("UTC"))
-    tz = _zone(config["WAYBILL_TIMEZONE"])
-    grams = billable_grams(data.parcels)
-    try:
-        card = rate_card_for(session, data.service_level, partner.currency, now.astimezone(tz).date())
-    except NoRate as exc:
-        raise IntakeError([{"field": "service_level", "message": str(exc)}]) from None
-    quote = rate(card, distance_km=plan.distance_km, grams=grams)
+    priced = price(session, partner, data.pickup.address, data.dropoff.address, data.parcels,
+                   data.service_level, now=now)
+    places, plan, grams, quote = priced.places, priced.plan, priced.grams, priced.rate
 
     key = _address_key(data.pickup.address)
     location_id = crm.find_pickup_location_id(conn, partner.id, key)
@@ -213,7 +192,7 @@ def create_order(session: Session, partner: Partner, data: OrderIn, *, actor: st
             conn, partner.id, name=data.pickup.name.strip(), phone=pickup_phone,
             address_id=pickup_address_id, address_key=key)
     [tracking_number] = allocate_tracking_numbers(conn, 1)
-    promised = promised_date(data.service_level, now, tz)
+    promised = priced.promised_date
     rows = {
         "customer": {"phone": recipient_phone, "name": data.dropoff.name.strip(),
                      "email": data.dropoff.email},
@@ -243,6 +222,50 @@ def create_order(session: Session, partner: Partner, data: OrderIn, *, actor: st
     order_id, shipment_id = write(conn, rows, actor=actor, now=now)
     return CreatedOrder(order_id, shipment_id, tracking_number, Status.CREATED.value, plan.kind,
                         promised, quote.amount)
+
+
+@dataclass(frozen=True)
+class Priced:
+    """Where an order would go, what it would cost and when it would arrive."""
+
+    places: dict
+    plan: object
+    grams: int
+    rate: object
+    promised_date: date
+
+    @property
+    def fee(self) -> Money:
+        return self.rate.amount
+
+
+def price(session: Session, partner: Partner, pickup: AddressIn, dropoff: AddressIn,
+          parcels: list[ParcelIn], service_level: str, *, now: datetime | None = None) -> Priced:
+    """Place both addresses, plan the route and rate it: what a quote shows and what the
+    order is then charged. Raises IntakeError naming the field at fault."""
+    now = now or datetime.now(ZoneInfo("UTC"))
+    geocoder = _geocoder()
+    places = {}
+    for side, a in (("pickup", pickup), ("dropoff", dropoff)):
+        try:
+            places[side] = place_address(geocoder, line1=a.line1, city=a.city, country=a.country,
+                                         district=a.district, postal_code=a.postal_code,
+                                         lat=a.lat, lon=a.lon)
+        except AddressNotPlaced as exc:
+            raise IntakeError([{"field": f"{side}.address", "message": str(exc)}]) from None
+    try:
+        plan = plan_route(load_network(session), (places["pickup"].lat, places["pickup"].lon),
+                          (places["dropoff"].lat, places["dropoff"].lon))
+    except NotServiceable as exc:
+        raise IntakeError([{"field": "dropoff.address", "message": str(exc)}]) from None
+    tz = _zone(current_app.config["WAYBILL_TIMEZONE"])
+    grams = billable_grams(parcels)
+    try:
+        card = rate_card_for(session, service_level, partner.currency, now.astimezone(tz).date())
+    except NoRate as exc:
+        raise IntakeError([{"field": "service_level", "message": str(exc)}]) from None
+    return Priced(places, plan, grams, rate(card, distance_km=plan.distance_km, grams=grams),
+                  promised_date(service_level, now, tz))
 
 
 def _reference_taken(reference: str) -> IntakeError:

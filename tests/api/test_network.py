@@ -69,3 +69,23 @@ def test_cancel_before_pickup_only(client, keys, session):
                        headers=auth(keys[1])).status_code == 404
     missing = client.post(f"/api/v1/orders/{second['id']}/cancel", json={}, headers=auth(keys[0]))
     assert missing.status_code == 422 and "reason" in missing.get_json()["error"]["details"]["json"]
+
+
+def test_a_quote_is_what_the_order_is_then_charged(client, keys):
+    quote = client.post("/api/v1/quotes", headers=auth(keys[0]), json={
+        "service_level": BODY["service_level"], "pickup": BODY["pickup"]["address"],
+        "dropoff": BODY["dropoff"]["address"], "parcels": BODY["parcels"]})
+    assert quote.status_code == 200, quote.get_json()
+    q = quote.get_json()
+    assert q["route"] == "linehaul" and q["delivery_hub"] == "SGN-D7" and q["fee"]["currency"] == "VND"
+    order = post(client, keys[0]).get_json()
+    assert order["fee"] == q["fee"] and order["promised_date"] == q["promised_date"]
+
+
+def test_a_quote_outside_the_network_says_why(client, keys):
+    far = dict(BODY["dropoff"]["address"], lat=10.4114, lon=106.9547)
+    r = client.post("/api/v1/quotes", headers=auth(keys[0]), json={
+        "service_level": "express", "pickup": BODY["pickup"]["address"], "dropoff": far,
+        "parcels": BODY["parcels"]})
+    assert r.status_code == 422
+    assert r.get_json()["error"]["details"][0]["field"] == "dropoff.address"
