@@ -1,6 +1,8 @@
 """/api/v1/orders: take orders (idempotently) and read them back."""
 from __future__ import annotations
 
+import base64
+
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -8,10 +10,17 @@ from flask_smorest import Blueprint
 from app.api.auth import Unauthorized, authenticate
 from app.api.errors import ApiError
 from app.api.idempotency import idempotent
-from app.api.schemas import ApiErrorSchema, CancelSchema, OrderCreateSchema, OrderSchema
+from app.api.schemas import (
+    ApiErrorSchema,
+    CancelSchema,
+    OrderCreateSchema,
+    OrderPageSchema,
+    OrderQuerySchema,
+    OrderSchema,
+)
 from app.db import db
 from app.orders.intake import AddressIn, ContactIn, IntakeError, OrderIn, ParcelIn, create_order
-from app.orders.reads import order_resource, shipment_id_of
+from app.orders.reads import list_orders, order_resource, shipment_id_of
 from app.orders.shipments import TransitionError, transition
 
 blp = Blueprint("orders", __name__, url_prefix="/api/v1/orders",
@@ -52,8 +61,35 @@ def order_in(data: dict) -> OrderIn:
     )
 
 
+def _cursor(order_id: int | None) -> str | None:
+    return None if order_id is None else base64.urlsafe_b64encode(f"o:{order_id}".encode()).decode()
+
+
+def _before_id(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if kind == "o":
+            return int(value)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise ApiError(422, "validation_failed", "cursor is not one Waybill gave",
+                   details={"query": {"cursor": ["not a cursor from a previous page"]}})
+
+
 @blp.route("")
 class Orders(MethodView):
+    @blp.arguments(OrderQuerySchema, location="query")
+    @blp.response(200, OrderPageSchema)
+    def get(self, query):
+        """Your orders, newest first, a page at a time: pass `next_cursor` back as `cursor`."""
+        page, last = list_orders(
+            db.session, g.partner.id, status=query.get("status"), reference=query.get("reference"),
+            created_since=query.get("created_since"), updated_since=query.get("updated_since"),
+            before_id=_before_id(query.get("cursor")), limit=query["limit"])
+        return {"data": page, "next_cursor": _cursor(last)}
+
     @blp.arguments(OrderCreateSchema)
     @blp.response(201, OrderSchema)
     @blp.alt_response(400, schema=ApiErrorSchema, description="Idempotency-Key missing")

@@ -1,10 +1,13 @@
 """Request and response schemas of the partner API (the contract in DESIGN.md)."""
 from __future__ import annotations
 
+from datetime import timezone
+
 import marshmallow as ma
 from marshmallow import validate
 
 from app.billing.rating import SERVICE_LEVELS
+from app.orders.lifecycle import PUBLIC_VOCABULARY
 
 
 class Strict(ma.Schema):
@@ -70,6 +73,21 @@ class OrderSchema(ma.Schema):
     fee = ma.fields.Nested(MoneySchema)
     cod = ma.fields.Nested(MoneySchema, allow_none=True)
     created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+class OrderQuerySchema(Strict):
+    status = ma.fields.String(validate=validate.OneOf(PUBLIC_VOCABULARY))
+    reference = ma.fields.String()
+    created_since = ma.fields.AwareDateTime(default_timezone=timezone.utc)
+    updated_since = ma.fields.AwareDateTime(default_timezone=timezone.utc)
+    cursor = ma.fields.String(metadata={"description": "next_cursor of the previous page"})
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class OrderPageSchema(ma.Schema):
+    data = ma.fields.List(ma.fields.Nested(OrderSchema))
+    next_cursor = ma.fields.String(allow_none=True, metadata={"description": "null on the last page"})
 
 
 class ApiErrorBody(ma.Schema):

@@ -1,10 +1,12 @@
 """Read services for orders: what partners see of their own orders."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from app.orders.lifecycle import public_status
+from app.orders.lifecycle import PUBLIC_STATUS, public_status
 from app.orders.models import Order, Shipment, ShipmentEvent
 
 
@@ -16,7 +18,10 @@ def order_resource(session: Session, partner_id: int, order_id: int) -> dict | N
     ).first()
     if row is None:
         return None
-    order, shipment = row
+    return _resource(*row)
+
+
+def _resource(order: Order, shipment: Shipment) -> dict:
     return {
         "id": order.id, "reference": order.reference, "tracking_number": shipment.tracking_number,
         "status": public_status(shipment.status, shipment.outcome),
@@ -25,8 +30,40 @@ def order_resource(session: Session, partner_id: int, order_id: int) -> dict | N
         "fee": {"amount": shipment.quoted_fee_amount, "currency": shipment.quoted_fee_currency},
         "cod": ({"amount": order.cod_amount, "currency": order.cod_currency}
                 if order.cod_amount else None),
-        "created_at": order.created_at,
+        "created_at": order.created_at, "updated_at": shipment.updated_at,
     }
+
+
+def _public_filter(status: str):
+    """Where-clause for a public status (closed shipments count as how they ended)."""
+    internal = [s.value for s, public in PUBLIC_STATUS.items() if public == status]
+    clause = Shipment.status.in_(internal)
+    if status in ("delivered", "returned"):
+        clause = or_(clause, and_(Shipment.status == "closed",
+                                  Shipment.outcome == ("delivered" if status == "delivered" else "returned")))
+    return clause
+
+
+def list_orders(session: Session, partner_id: int, *, status: str | None = None,
+                reference: str | None = None, created_since: datetime | None = None,
+                updated_since: datetime | None = None, before_id: int | None = None,
+                limit: int = 50) -> tuple[list[dict], int | None]:
+    """The partner's orders, newest first, and the id to continue before (None at the end)."""
+    stmt = (select(Order, Shipment).join(Shipment, Shipment.order_id == Order.id)
+            .where(Order.partner_id == partner_id).order_by(Order.id.desc()).limit(limit + 1))
+    if status:
+        stmt = stmt.where(_public_filter(status))
+    if reference:
+        stmt = stmt.where(Order.reference == reference)
+    if created_since:
+        stmt = stmt.where(Order.created_at >= created_since)
+    if updated_since:
+        stmt = stmt.where(Shipment.updated_at >= updated_since)
+    if before_id:
+        stmt = stmt.where(Order.id < before_id)
+    rows = session.execute(stmt).all()
+    page = [_resource(o, s) for o, s in rows[:limit]]
+    return page, (page[-1]["id"] if len(rows) > limit else None)
 
 
 def shipment_id_of(session: Session, partner_id: int, order_id: int) -> int | None:

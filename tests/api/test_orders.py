@@ -178,3 +178,42 @@ def test_fifty_identical_concurrent_posts_make_one_order(app, backend, client, k
     assert set(statuses) <= {201, 409} and statuses.count(201) >= 1
     with app.app_context():
         assert orders(db.session) == 1
+
+
+def test_orders_are_listed_newest_first_a_page_at_a_time(client, keys):
+    made = [post(client, keys[0], dict(BODY, reference=f"SO-L{i}")).get_json()["id"] for i in range(5)]
+    post(client, keys[1], dict(BODY, reference="SO-B"))
+    seen, cursor = [], None
+    while True:
+        url = "/api/v1/orders?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = client.get(url, headers={"Authorization": f"Bearer {keys[0]}"}).get_json()
+        seen += [o["id"] for o in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == made[::-1]  # all of A's, none of B's, newest first, each once
+
+
+def test_orders_are_filtered(client, keys):
+    a = post(client, keys[0], dict(BODY, reference="SO-F1")).get_json()
+    post(client, keys[0], dict(BODY, reference="SO-F2"))
+    client.post(f"/api/v1/orders/{a['id']}/cancel", json={"reason": "x"},
+                headers={"Authorization": f"Bearer {keys[0]}"})
+
+    def ids(query):
+        r = client.get(f"/api/v1/orders?{query}", headers={"Authorization": f"Bearer {keys[0]}"})
+        assert r.status_code == 200, r.get_json()
+        return [o["reference"] for o in r.get_json()["data"]]
+
+    assert ids("status=cancelled") == ["SO-F1"]
+    assert ids("status=pre_transit") == ["SO-F2"]
+    assert ids("reference=SO-F2") == ["SO-F2"]
+    assert ids("created_since=2999-01-01T00:00:00Z") == []
+    assert set(ids("updated_since=2000-01-01T00:00:00Z")) == {"SO-F1", "SO-F2"}
+
+
+def test_bad_list_queries_are_named(client, keys):
+    r = client.get("/api/v1/orders?status=lost&cursor=zzz", headers={"Authorization": f"Bearer {keys[0]}"})
+    assert r.status_code == 422 and "status" in r.get_json()["error"]["details"]["query"]
+    r = client.get("/api/v1/orders?cursor=zzz", headers={"Authorization": f"Bearer {keys[0]}"})
+    assert r.status_code == 422 and "cursor" in r.get_json()["error"]["details"]["query"]
