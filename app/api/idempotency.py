@@ -66,7 +66,9 @@ def idempotent(partner_id: int, work: Callable[[], tuple[dict, int]]):
 
 def _answer_again(partner_id: int, key: str, digest: str):
     found = db.session.scalars(select(IdempotencyKey).where(
-        IdempotencyKey.partner_id == partner_id, IdempotencyKey.key == key)).one()
+        IdempotencyKey.partner_id == partner_id, IdempotencyKey.key == key)).first()
+    if found is None:  # the first request failed and released the key a moment ago
+        raise ApiError(409, "request_in_progress", "retry this request", headers={"Retry-After": "1"})
     if found.request_hash != digest:
         raise ApiError(422, "idempotency_key_reused",
                        "this Idempotency-Key was used for a different request; use a new key")

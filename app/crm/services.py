@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 
@@ -53,6 +54,17 @@ def create_partner(session: Session, name: str, *, currency: str) -> Partner:
     session.add(partner)
     session.flush()
     return partner
+
+
+def partner_for_api_key(session: Session, key: str) -> Partner | None:
+    """The active partner whose unrevoked key this is; None for anything else."""
+    prefix = "_".join(key.split("_")[:2])
+    record = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).first()
+    if (record is None or record.revoked_at is not None
+            or not hmac.compare_digest(record.key_hash, hash_api_key(key))):
+        return None
+    partner = session.get(Partner, record.partner_id)
+    return partner if partner is not None and partner.active else None
 
 
 def active_partners(session: Session) -> list[Partner]:
