@@ -1,4 +1,5 @@
-"""Operator commands of the app: ``flask --app wsgi db upgrade`` and ``partner create``.
+"""Operator commands of the app: ``db upgrade``, ``partner ...`` (partners and their API
+keys) and ``orders import`` (a CSV file of orders).
 
 The commands that run workers (``serve``, ``relay``, ``demo``, ``simulate``) are in
 ``workers.cli``."""
@@ -68,3 +69,88 @@ def register_commands(app: Flask) -> None:
             raise click.ClickException(str(exc))
         click.echo(json.dumps({"id": partner.id, "name": partner.name, "currency": partner.currency,
                                "api_key": key, "api_key_prefix": key_record.prefix}))
+
+    @partner_group.command("key-create")
+    @click.argument("partner")
+    def key_create(partner):
+        """Issue another API key to PARTNER (name or id); the key is printed once."""
+        from app.crm import services as crm
+
+        session = db.session
+        found = _partner(session, partner)
+        record, key = crm.issue_api_key(session, found)
+        session.commit()
+        click.echo(json.dumps({"partner_id": found.id, "api_key": key, "api_key_prefix": record.prefix}))
+
+    @partner_group.command("keys")
+    @click.argument("partner")
+    def keys_list(partner):
+        """List PARTNER's API keys (prefixes only: keys are not stored)."""
+        from app.crm import services as crm
+
+        for record in crm.api_keys_of(db.session, _partner(db.session, partner).id):
+            state = f"revoked {record.revoked_at:%Y-%m-%d %H:%M}" if record.revoked_at else "active"
+            click.echo(f"{record.prefix}  created {record.created_at:%Y-%m-%d %H:%M}  {state}")
+
+    @partner_group.command("key-revoke")
+    @click.argument("prefix")
+    def key_revoke(prefix):
+        """Revoke the API key that starts with PREFIX (wbk_xxxxxxxx)."""
+        from app.crm import services as crm
+
+        try:
+            crm.revoke_api_key(db.session, prefix)
+        except LookupError as exc:
+            raise click.ClickException(str(exc))
+        db.session.commit()
+        click.echo(f"{prefix} revoked")
+
+    @app.cli.group("orders")
+    def orders_group():
+        """Orders."""
+
+    @orders_group.command("import")
+    @click.argument("partner")
+    @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+    @click.option("--chunk", default=500, show_default=True, help="Orders per transaction")
+    def orders_import(partner, file, chunk):
+        """Take the orders of a CSV FILE for PARTNER (name or id); prints one line per
+        refused order and a summary. The columns: `orders template`."""
+        from app.orders import csv_import
+
+        session = db.session
+        found = _partner(session, partner)
+        text = file.read()
+        try:
+            grouped = csv_import.read_orders(text)
+        except csv_import.CsvFileError as exc:
+            raise click.ClickException(str(exc))
+        created = rejected = 0
+        for start in range(0, len(grouped), chunk):
+            rows = csv_import.take_orders(session, found, grouped[start:start + chunk], actor="cli")
+            session.commit()
+            for row in rows:
+                if row.created:
+                    created += 1
+                    continue
+                rejected += 1
+                for error in row.errors:
+                    column = f" {error['column']}:" if error.get("column") else ""
+                    click.echo(f"line {error['line']} ({row.reference}):{column} {error['message']}")
+        click.echo(f"orders: {created} created, {rejected} refused")
+
+    @orders_group.command("template")
+    def orders_template():
+        """Print the CSV template: every column and one example order."""
+        from app.orders import csv_import
+
+        click.echo(csv_import.template(), nl=False)
+
+
+def _partner(session, name_or_id: str):
+    from app.crm import services as crm
+
+    try:
+        return crm.find_partner(session, name_or_id)
+    except LookupError as exc:
+        raise click.ClickException(str(exc))

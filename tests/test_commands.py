@@ -106,3 +106,40 @@ def test_healthz_is_503_when_redis_is_unreachable(database_url):
         assert response.status_code == 503
         assert response.get_json()["broker"]["ok"] is False
         db.engine.dispose()
+
+
+def test_keys_are_issued_listed_and_revoked(app, network, tmp_path):
+    from app.crm.services import partner_for_api_key
+
+    runner = app.test_cli_runner()
+    name = network["partners"][0]["name"]
+    made = runner.invoke(args=["partner", "key-create", name])
+    assert made.exit_code == 0, made.output
+    key, prefix = json.loads(made.output)["api_key"], json.loads(made.output)["api_key_prefix"]
+    assert partner_for_api_key(db.session, key).name == name
+    listed = runner.invoke(args=["partner", "keys", name]).output
+    assert f"{prefix}  created" in listed and key not in listed
+    assert runner.invoke(args=["partner", "key-revoke", prefix]).exit_code == 0
+    db.session.expire_all()
+    assert partner_for_api_key(db.session, key) is None
+    assert f"{prefix}  created" in runner.invoke(args=["partner", "keys", name]).output
+    assert "revoked" in runner.invoke(args=["partner", "keys", name]).output
+    assert runner.invoke(args=["partner", "key-revoke", "wbk_nothing"]).exit_code != 0
+    assert "no partner" in runner.invoke(args=["partner", "keys", "Nobody"]).output
+
+
+def test_orders_import_takes_a_csv_file_and_reports_refusals(app, network, tmp_path):
+    from app.orders.models import Order
+    from tests.api.test_bulk import CSV
+
+    path = tmp_path / "orders.csv"
+    path.write_text("\ufeff" + CSV, encoding="utf-8")  # as a spreadsheet saves "CSV UTF-8"
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["orders", "import", network["partners"][0]["name"], str(path), "--chunk", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "orders: 1 created, 3 refused"
+    assert "line 4 (C-2): weight_grams: 'heavy' is not a whole number" in result.output
+    assert "line 7 (C-4): cod_currency:" in result.output
+    assert db.session.scalars(select(Order.reference)).all() == ["C-1"]
+    template = runner.invoke(args=["orders", "template"]).output
+    assert template.startswith("reference,service_level,")

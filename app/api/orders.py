@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import base64
 
-from flask import g
+import marshmallow as ma
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -11,20 +12,31 @@ from app.api.auth import Unauthorized, authenticate
 from app.api.errors import ApiError
 from app.api.idempotency import idempotent
 from app.api.schemas import (
+    MAX_BULK_ORDERS,
     ApiErrorSchema,
+    BulkOrdersSchema,
+    BulkResultSchema,
     CancelSchema,
+    CsvResultSchema,
     OrderCreateSchema,
     OrderPageSchema,
     OrderQuerySchema,
     OrderSchema,
 )
 from app.db import db
-from app.orders.intake import AddressIn, ContactIn, IntakeError, OrderIn, ParcelIn, create_order
-from app.orders.reads import list_orders, order_resource, shipment_id_of
+from app.orders import csv_import
+from app.orders.intake import AddressIn, ContactIn, IntakeError, OrderIn, ParcelIn, create_order, create_orders
+from app.orders.reads import created_resource, list_orders, order_resource, shipment_id_of
 from app.orders.shipments import TransitionError, transition
 
 blp = Blueprint("orders", __name__, url_prefix="/api/v1/orders",
                 description="Orders a partner hands to Waybill, and their shipments")
+
+
+IDEMPOTENCY_HEADER = {"in": "header", "name": "Idempotency-Key", "required": True,
+                      "schema": {"type": "string", "maxLength": 255},
+                      "description": "A unique key per request (a UUID); a retry with the same key "
+                                     "and body returns the first response"}
 
 
 def require_partner():
@@ -95,10 +107,7 @@ class Orders(MethodView):
     @blp.alt_response(400, schema=ApiErrorSchema, description="Idempotency-Key missing")
     @blp.alt_response(409, schema=ApiErrorSchema, description="The first request with this key is still running")
     @blp.alt_response(422, schema=ApiErrorSchema, description="Invalid order, or key reused with another body")
-    @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": True,
-                          "schema": {"type": "string", "maxLength": 255},
-                          "description": "A unique key per order (a UUID); a retry with the same key "
-                                         "and body returns the first response"}])
+    @blp.doc(parameters=[IDEMPOTENCY_HEADER])
     def post(self, data):
         """Take an order. Retries with the same Idempotency-Key return the first response
         with `Idempotent-Replayed: true`."""
@@ -110,9 +119,101 @@ class Orders(MethodView):
                                        actor=f"partner:{partner.id}")
             except IntakeError as exc:
                 raise ApiError(422, "order_rejected", str(exc), details=exc.errors) from None
-            return OrderSchema().dump(order_resource(db.session, partner.id, created.order_id)), 201
+            return OrderSchema().dump(created_resource(created)), 201
 
         return idempotent(partner.id, work)
+
+
+@blp.route("/bulk")
+class BulkOrders(MethodView):
+    @blp.arguments(BulkOrdersSchema)
+    @blp.response(200, BulkResultSchema)
+    @blp.alt_response(400, schema=ApiErrorSchema, description="Idempotency-Key missing")
+    @blp.alt_response(409, schema=ApiErrorSchema, description="The first request with this key is still running")
+    @blp.alt_response(422, schema=ApiErrorSchema, description="Not a list of 1 to 1,000 orders, or key reused")
+    @blp.doc(parameters=[IDEMPOTENCY_HEADER])
+    def post(self, data):
+        """Take up to 1,000 orders at once. Each is taken or refused on its own: one
+        result per order, in the order sent; bad orders do not stop good ones."""
+        partner = g.partner
+
+        def work():
+            return BulkResultSchema().dump(_take_rows(partner, data["orders"])), 200
+
+        return idempotent(partner.id, work)
+
+
+def _take_rows(partner, rows: list[dict]) -> dict:
+    results: list[dict] = [{}] * len(rows)
+    valid: list[tuple[int, OrderIn]] = []
+    schema = OrderCreateSchema()
+    for i, row in enumerate(rows):
+        try:
+            valid.append((i, order_in(schema.load(row))))
+        except ma.ValidationError as exc:
+            results[i] = {"index": i, "status": "rejected", "error": {
+                "code": "validation_failed", "message": "the order is not valid: see details for each field",
+                "details": exc.messages}}
+    taken = create_orders(db.session, partner, [o for _, o in valid], actor=f"partner:{partner.id}")
+    for (i, _), outcome in zip(valid, taken):
+        if isinstance(outcome, IntakeError):
+            results[i] = {"index": i, "status": "rejected", "error": {
+                "code": "order_rejected", "message": str(outcome), "details": outcome.errors}}
+        else:
+            results[i] = {"index": i, "status": "created", "order": created_resource(outcome)}
+    created = sum(r["status"] == "created" for r in results)
+    return {"created": created, "rejected": len(rows) - created, "results": results}
+
+
+CSV_BODY = {"required": True, "content": {"text/csv": {"schema": {"type": "string"}, "example": csv_import.template()}}}
+
+
+@blp.route("/csv")
+class CsvOrders(MethodView):
+    @blp.response(200, CsvResultSchema)
+    @blp.alt_response(400, schema=ApiErrorSchema, description="Idempotency-Key missing")
+    @blp.alt_response(409, schema=ApiErrorSchema, description="The first request with this key is still running")
+    @blp.alt_response(415, schema=ApiErrorSchema, description="The body is not text/csv")
+    @blp.alt_response(422, schema=ApiErrorSchema, description="Not a CSV of orders (the message says why), or key reused")
+    @blp.doc(parameters=[IDEMPOTENCY_HEADER], requestBody=CSV_BODY)
+    def post(self):
+        """Take the orders of a CSV file (UTF-8; one row per parcel, rows with the same
+        `reference` one after another are one order; at most 1,000 orders). The columns
+        are those of `GET /api/v1/orders/csv` (the template). One result per order, with
+        the line and column of each problem."""
+        partner = g.partner
+        if request.mimetype not in ("text/csv", "text/plain"):
+            raise ApiError(415, "unsupported_media_type", "send the file as the body with Content-Type: text/csv")
+        try:
+            text = request.get_data().decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(422, "invalid_csv", "the file is not UTF-8 text; save it as CSV UTF-8") from None
+
+        def work():
+            try:
+                rows = csv_import.import_orders(db.session, partner, text, actor=f"partner:{partner.id}",
+                                                max_orders=MAX_BULK_ORDERS)
+            except csv_import.CsvFileError as exc:
+                raise ApiError(422, "invalid_csv", str(exc)) from None
+            return CsvResultSchema().dump(csv_result(rows)), 200
+
+        return idempotent(partner.id, work)
+
+    @blp.response(200, description="The CSV template: the header and one example order",
+                  content_type="text/csv")
+    def get(self):
+        """The CSV template: every column Waybill reads and one example order."""
+        return current_app.response_class(csv_import.template(), mimetype="text/csv",
+                                          headers={"Content-Disposition": 'attachment; filename="waybill-orders.csv"'})
+
+
+def csv_result(rows: list[csv_import.CsvRow]) -> dict:
+    results = [{"line": r.line, "reference": r.reference,
+                "status": "created" if r.created else "rejected",
+                "order": created_resource(r.created) if r.created else None, "errors": r.errors}
+               for r in rows]
+    created = sum(1 for r in rows if r.created)
+    return {"created": created, "rejected": len(rows) - created, "results": results}
 
 
 @blp.route("/<int:order_id>")

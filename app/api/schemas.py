@@ -76,6 +76,67 @@ class OrderSchema(ma.Schema):
     updated_at = ma.fields.DateTime()
 
 
+class RowList(ma.fields.List):
+    """A list whose rows are checked one by one by the view, so that a bad row is
+    reported on its own instead of failing the whole request. Documented as the list
+    of its inner schema."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
+            raise ma.ValidationError("must be a list of objects")
+        for validator in self.validators:
+            validator(value)
+        return value
+
+
+MAX_BULK_ORDERS = 1000
+
+
+class BulkOrdersSchema(Strict):
+    orders = RowList(ma.fields.Nested(OrderCreateSchema), required=True,
+                     validate=validate.Length(min=1, max=MAX_BULK_ORDERS),
+                     metadata={"description": f"Up to {MAX_BULK_ORDERS} orders"})
+
+
+class RowErrorSchema(ma.Schema):
+    code = ma.fields.String(metadata={"description": "validation_failed or order_rejected"})
+    message = ma.fields.String()
+    details = ma.fields.Raw(allow_none=True)
+
+
+class BulkRowSchema(ma.Schema):
+    index = ma.fields.Integer(metadata={"description": "Position of the order in the request, from 0"})
+    status = ma.fields.String(metadata={"description": "created or rejected"})
+    order = ma.fields.Nested(OrderSchema, allow_none=True)
+    error = ma.fields.Nested(RowErrorSchema, allow_none=True)
+
+
+class BulkResultSchema(ma.Schema):
+    created = ma.fields.Integer()
+    rejected = ma.fields.Integer()
+    results = ma.fields.List(ma.fields.Nested(BulkRowSchema))
+
+
+class CsvErrorSchema(ma.Schema):
+    line = ma.fields.Integer()
+    column = ma.fields.String(allow_none=True, metadata={"description": "The CSV column at fault"})
+    message = ma.fields.String()
+
+
+class CsvRowSchema(ma.Schema):
+    line = ma.fields.Integer(metadata={"description": "Line of the order's first row in the file (the header is line 1)"})
+    reference = ma.fields.String(allow_none=True)
+    status = ma.fields.String(metadata={"description": "created or rejected"})
+    order = ma.fields.Nested(OrderSchema, allow_none=True)
+    errors = ma.fields.List(ma.fields.Nested(CsvErrorSchema))
+
+
+class CsvResultSchema(ma.Schema):
+    created = ma.fields.Integer()
+    rejected = ma.fields.Integer()
+    results = ma.fields.List(ma.fields.Nested(CsvRowSchema))
+
+
 class OrderQuerySchema(Strict):
     status = ma.fields.String(validate=validate.OneOf(PUBLIC_VOCABULARY))
     reference = ma.fields.String()

@@ -86,6 +86,35 @@ def issue_api_key(session: Session, partner: Partner) -> tuple[ApiKey, str]:
     return record, key
 
 
+def revoke_api_key(session: Session, prefix: str, *, partner_id: int | None = None) -> ApiKey:
+    """Revoke a key by its prefix (of this partner's keys when ``partner_id`` is given);
+    requests with it are refused from the commit on. Raises LookupError."""
+    stmt = select(ApiKey).where(ApiKey.prefix == prefix)
+    if partner_id is not None:
+        stmt = stmt.where(ApiKey.partner_id == partner_id)
+    record = session.scalars(stmt).first()
+    if record is None:
+        raise LookupError(f"no API key {prefix}")
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+    return record
+
+
+def find_partner(session: Session, name_or_id: str) -> Partner:
+    """A partner by its id or its exact name; raises LookupError."""
+    stmt = select(Partner).where(Partner.name == name_or_id.strip())
+    if name_or_id.strip().isdigit():
+        stmt = select(Partner).where(Partner.id == int(name_or_id))
+    found = session.scalars(stmt).first()
+    if found is None:
+        raise LookupError(f"no partner {name_or_id!r}")
+    return found
+
+
+def api_keys_of(session: Session, partner_id: int) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).where(ApiKey.partner_id == partner_id).order_by(ApiKey.id)))
+
+
 _locations, _customers = PickupLocation.__table__, Customer.__table__
 _FIND_LOCATION = select(_locations.c.id).where(_locations.c.partner_id == bindparam("partner_id"),
                                                 _locations.c.address_key == bindparam("address_key"))
@@ -110,6 +139,7 @@ def _customer_upsert(insert_):
 
 
 _UPSERT_CUSTOMER = {"postgresql": _customer_upsert(pg_insert), "sqlite": _customer_upsert(sqlite_insert)}
+_UPSERT_CUSTOMERS = {name: stmt.returning(_customers.c.phone) for name, stmt in _UPSERT_CUSTOMER.items()}
 _UPSERT_LOCATION = {"postgresql": _location_upsert(pg_insert), "sqlite": _location_upsert(sqlite_insert)}
 
 
@@ -141,9 +171,15 @@ def add_pickup_location_id(conn: Connection, partner_id: int, *, name: str, phon
         "address_key": address_key, "created_at": utcnow()}).scalar_one()
 
 
-def upsert_customer(conn: Connection, *, name: str, phone: str, email: str | None) -> int:
-    """The id of the customer with this phone number, created if new; the name, and the
-    email when given, are taken from the newest order. One statement."""
-    return conn.execute(_UPSERT_CUSTOMER[conn.dialect.name], {
-        "phone": phone, "name": name, "email": email, "notify_email": True, "notify_sms": True,
-        "created_at": utcnow()}).scalar_one()
+def upsert_customers(conn: Connection, customers: list[dict]) -> dict[str, int]:
+    """Upsert many customers (dicts of phone, name, email) in one statement; returns
+    phone -> id. The last entry for a phone wins, as the newest order would."""
+    rows = {c["phone"]: {**c, "notify_email": True, "notify_sms": True, "created_at": utcnow()}
+            for c in customers}
+    if len(rows) == 1:
+        [row] = rows.values()
+        return {row["phone"]: conn.execute(_UPSERT_CUSTOMER[conn.dialect.name], row).scalar_one()}
+    result = conn.execute(_UPSERT_CUSTOMERS[conn.dialect.name], list(rows.values()))
+    return {phone: id_ for id_, phone in result}
+
+

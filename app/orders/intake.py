@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.billing.money import CurrencyError, Money, check_currency
@@ -138,12 +139,13 @@ def _address_key(a: AddressIn) -> str:
 _orders, _parcels, _addresses, _shipments = (Order.__table__, Parcel.__table__, Address.__table__,
                                             Shipment.__table__)
 #: Statements built once: building them per order costs as much as running them.
-_REFERENCE_TAKEN = select(_orders.c.id).where(_orders.c.partner_id == bindparam("partner_id"),
-                                              _orders.c.reference == bindparam("reference"))
-_INSERT_ORDER = insert(_orders).returning(_orders.c.id)
+_TAKEN_REFERENCES = select(_orders.c.reference).where(
+    _orders.c.partner_id == bindparam("partner_id"),
+    _orders.c.reference.in_(bindparam("references", expanding=True)))
+_INSERT_ORDERS = insert(_orders).returning(_orders.c.id, sort_by_parameter_order=True)
 _INSERT_PARCELS = insert(_parcels)
-_INSERT_ADDRESS = insert(_addresses).returning(_addresses.c.id)
-_INSERT_SHIPMENT = insert(_shipments).returning(_shipments.c.id)
+_INSERT_ADDRESSES = insert(_addresses).returning(_addresses.c.id, sort_by_parameter_order=True)
+_INSERT_SHIPMENTS = insert(_shipments).returning(_shipments.c.id, sort_by_parameter_order=True)
 
 
 @dataclass(frozen=True)
@@ -155,51 +157,54 @@ class CreatedOrder:
     route: str
     promised_date: date
     quote: Money
+    reference: str = ""
+    service_level: str = ""
+    cod: Money | None = None
+    created_at: datetime | None = None
 
 
-def create_order(session: Session, partner: Partner, data: OrderIn, *, actor: str,
-                 now: datetime | None = None) -> CreatedOrder:
-    """Take one order. Raises IntakeError naming every field that is wrong.
+@dataclass
+class _Ready:
+    """An order checked and priced: the rows to write, but for the ids the write makes."""
 
-    The hot path of every intake surface: rows are written with Core inserts (one
-    statement each) rather than the ORM unit of work, which costs several times more."""
+    reference: str
+    pickup_key: str
+    pickup_location: dict
+    rows: dict
+    route: str
+    promised_date: date
+    quote: Money
+
+    def created(self, order_id: int, shipment_id: int) -> CreatedOrder:
+        order = self.rows["order"]
+        cod = Money(order["cod_amount"], order["cod_currency"]) if order["cod_amount"] else None
+        return CreatedOrder(order_id, shipment_id, self.rows["shipment"]["tracking_number"],
+                            Status.CREATED.value, self.route, self.promised_date, self.quote,
+                            self.reference, order["service_level"], cod, order["created_at"])
+
+
+def _prepare(session: Session, partner: Partner, data: OrderIn, now: datetime) -> _Ready:
+    """Check, place, route and price one order; raises IntakeError. Reads only."""
     errors = _check(data)
     if errors:
         raise IntakeError(errors)
-    reference = data.reference.strip()
-    conn = session.connection()
-    # PostgreSQL finds a taken reference inside its one statement; elsewhere, ask first.
-    if conn.dialect.name != "postgresql" and conn.execute(
-            _REFERENCE_TAKEN, {"partner_id": partner.id, "reference": reference}).first():
-        raise _reference_taken(reference)
     try:
         country = data.dropoff.address.country.upper()
         recipient_phone = crm.normalise_phone(data.dropoff.phone, country)
         pickup_phone = crm.normalise_phone(data.pickup.phone, data.pickup.address.country.upper())
     except crm.InvalidPhone as exc:
         raise IntakeError([{"field": "phone", "message": str(exc)}]) from None
-
-    now = now or datetime.now(ZoneInfo("UTC"))
     priced = price(session, partner, data.pickup.address, data.dropoff.address, data.parcels,
                    data.service_level, now=now)
     places, plan, grams, quote = priced.places, priced.plan, priced.grams, priced.rate
-
-    key = _address_key(data.pickup.address)
-    location_id = crm.find_pickup_location_id(conn, partner.id, key)
-    if location_id is None:
-        pickup_address_id = _insert_address(conn, _address_row(data.pickup.address, places["pickup"]))
-        location_id = crm.add_pickup_location_id(
-            conn, partner.id, name=data.pickup.name.strip(), phone=pickup_phone,
-            address_id=pickup_address_id, address_key=key)
-    [tracking_number] = allocate_tracking_numbers(conn, 1)
-    promised = priced.promised_date
+    reference = data.reference.strip()
     rows = {
         "customer": {"phone": recipient_phone, "name": data.dropoff.name.strip(),
                      "email": data.dropoff.email},
         "address": _address_row(data.dropoff.address, places["dropoff"]),
         "order": {
             "partner_id": partner.id, "reference": reference, "service_level": data.service_level,
-            "pickup_location_id": location_id, "recipient_name": data.dropoff.name.strip(),
+            "pickup_location_id": None, "recipient_name": data.dropoff.name.strip(),
             "recipient_phone": recipient_phone, "recipient_email": data.dropoff.email,
             "cod_amount": data.cod_amount or 0,
             "cod_currency": data.cod_currency if data.cod_amount else None,
@@ -211,17 +216,137 @@ def create_order(session: Session, partner: Partner, data: OrderIn, *, actor: st
              "declared_value_currency": p.declared_value_currency}
             for i, p in enumerate(data.parcels)],
         "shipment": {
-            "partner_id": partner.id, "tracking_number": tracking_number,
+            "partner_id": partner.id, "tracking_number": None,
             "status": Status.CREATED.value, "version": 1, "failed_attempts": 0, "last_event_seq": 1,
             "centre_id": plan.centre.id, "delivery_hub_id": plan.delivery_hub.id, "route": plan.kind,
             "planned_legs": list(plan.legs), "distance_km": plan.distance_km, "billable_grams": grams,
             "quoted_fee_amount": quote.amount.amount, "quoted_fee_currency": quote.amount.currency,
-            "promised_date": promised, "created_at": now, "updated_at": now},
+            "promised_date": priced.promised_date, "created_at": now, "updated_at": now},
     }
-    write = _write_postgresql if conn.dialect.name == "postgresql" else _write_portable
-    order_id, shipment_id = write(conn, rows, actor=actor, now=now)
-    return CreatedOrder(order_id, shipment_id, tracking_number, Status.CREATED.value, plan.kind,
-                        promised, quote.amount)
+    location = {"name": data.pickup.name.strip(), "phone": pickup_phone,
+                "address": _address_row(data.pickup.address, places["pickup"])}
+    return _Ready(reference, _address_key(data.pickup.address), location, rows, plan.kind,
+                  priced.promised_date, quote.amount)
+
+
+def _pickup_location_id(conn, partner_id: int, ready: _Ready) -> int:
+    found = crm.find_pickup_location_id(conn, partner_id, ready.pickup_key)
+    if found is None:
+        place = ready.pickup_location
+        found = crm.add_pickup_location_id(
+            conn, partner_id, name=place["name"], phone=place["phone"],
+            address_id=_insert_address(conn, place["address"]), address_key=ready.pickup_key)
+    return found
+
+
+def _assign(conn, partner_id: int, batch: list[_Ready]) -> None:
+    """Fill in what is allocated at write time: tracking numbers and pickup locations."""
+    numbers = allocate_tracking_numbers(conn, len(batch))
+    locations: dict[str, int] = {}
+    for ready, number in zip(batch, numbers):
+        if ready.pickup_key not in locations:
+            locations[ready.pickup_key] = _pickup_location_id(conn, partner_id, ready)
+        ready.rows["order"]["pickup_location_id"] = locations[ready.pickup_key]
+        ready.rows["shipment"]["tracking_number"] = number
+
+
+def create_order(session: Session, partner: Partner, data: OrderIn, *, actor: str,
+                 now: datetime | None = None) -> CreatedOrder:
+    """Take one order. Raises IntakeError naming every field that is wrong.
+
+    The hot path of every single-order surface: on PostgreSQL the rows are written by
+    one statement; elsewhere by one Core insert per table, as for a batch."""
+    now = now or datetime.now(ZoneInfo("UTC"))
+    ready = _prepare(session, partner, data, now)
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        [result] = create_orders(session, partner, [data], actor=actor, now=now, prepared=[ready],
+                                 savepoint=False)
+        if isinstance(result, IntakeError):
+            raise result
+        return result
+    _assign(conn, partner.id, [ready])
+    # PostgreSQL finds a taken reference inside its one statement.
+    order_id, shipment_id = _write_postgresql(conn, ready.rows, actor=actor, now=now)
+    return ready.created(order_id, shipment_id)
+
+
+def create_orders(session: Session, partner: Partner, orders: list[OrderIn], *, actor: str,
+                  now: datetime | None = None, prepared: list[_Ready] | None = None,
+                  savepoint: bool = True) -> list[CreatedOrder | IntakeError]:
+    """Take a batch of orders: one result per order, in order, a CreatedOrder or the
+    IntakeError that refused it. Bad orders do not stop good ones.
+
+    The good ones are written together, one statement per table. Should that fail on a
+    reference another request took meanwhile, each is written again in a savepoint of its
+    own, so only the order that collided is refused."""
+    now = now or datetime.now(ZoneInfo("UTC"))
+    results: list[CreatedOrder | IntakeError | None] = [None] * len(orders)
+    ready: list[tuple[int, _Ready]] = []
+    for i, data in enumerate(orders):
+        try:
+            ready.append((i, prepared[i] if prepared else _prepare(session, partner, data, now)))
+        except IntakeError as exc:
+            results[i] = exc
+    conn = session.connection()
+    taken = _taken_references(conn, partner.id, [r.reference for _, r in ready])
+    fresh: list[tuple[int, _Ready]] = []
+    for i, r in ready:
+        if r.reference in taken:
+            results[i] = _reference_taken(r.reference)
+        else:
+            taken.add(r.reference)  # a second order with the same reference in this batch
+            fresh.append((i, r))
+    if not fresh:
+        return results
+    if not savepoint:
+        _write_batch(conn, partner.id, fresh, results, actor=actor, now=now)
+        return results
+    # The savepoint is begun when the session is next asked for its connection.
+    try:
+        with session.begin_nested():
+            _write_batch(session.connection(), partner.id, fresh, results, actor=actor, now=now)
+    except IntegrityError:
+        for item in fresh:
+            try:
+                with session.begin_nested():
+                    _write_batch(session.connection(), partner.id, [item], results, actor=actor, now=now)
+            except IntegrityError:
+                results[item[0]] = _reference_taken(item[1].reference)
+    return results
+
+
+def _taken_references(conn, partner_id: int, references: list[str]) -> set[str]:
+    taken: set[str] = set()
+    for i in range(0, len(references), 1000):
+        taken.update(conn.execute(_TAKEN_REFERENCES, {"partner_id": partner_id,
+                                                      "references": references[i:i + 1000]}).scalars())
+    return taken
+
+
+def _write_batch(conn, partner_id: int, batch: list[tuple[int, _Ready]], results: list, *,
+                 actor: str, now: datetime) -> None:
+    """One statement per table for the whole batch; fills ``results``."""
+    readies = [r for _, r in batch]
+    _assign(conn, partner_id, readies)
+    customer_ids = crm.upsert_customers(conn, [r.rows["customer"] for r in readies])
+    address_ids = _insert_many(conn, _INSERT_ADDRESSES, [r.rows["address"] for r in readies])
+    order_ids = _insert_many(conn, _INSERT_ORDERS, [
+        {**r.rows["order"], "customer_id": customer_ids[r.rows["customer"]["phone"]],
+         "dropoff_address_id": address_id} for r, address_id in zip(readies, address_ids)])
+    conn.execute(_INSERT_PARCELS, [{**p, "order_id": order_id}
+                                   for r, order_id in zip(readies, order_ids) for p in r.rows["parcels"]])
+    shipment_ids = _insert_many(conn, _INSERT_SHIPMENTS, [
+        {**r.rows["shipment"], "order_id": order_id} for r, order_id in zip(readies, order_ids)])
+    record_created(conn, shipment_ids, actor=actor, at=now)
+    for (i, ready), order_id, shipment_id in zip(batch, order_ids, shipment_ids):
+        results[i] = ready.created(order_id, shipment_id)
+
+
+def _insert_many(conn, statement, rows: list[dict]) -> list[int]:
+    if len(rows) == 1:  # a plain insert: no sentinel ordering needed
+        return [conn.execute(statement, rows[0]).scalar_one()]
+    return list(conn.execute(statement, rows).scalars())
 
 
 @dataclass(frozen=True)
@@ -270,18 +395,6 @@ def price(session: Session, partner: Partner, pickup: AddressIn, dropoff: Addres
 
 def _reference_taken(reference: str) -> IntakeError:
     return IntakeError([{"field": "reference", "message": f"{reference!r} is already an order"}])
-
-
-def _write_portable(conn, rows: dict, *, actor: str, now: datetime) -> tuple[int, int]:
-    """One statement per row: works everywhere, and on SQLite costs no round trips."""
-    customer_id = crm.upsert_customer(conn, **rows["customer"])
-    address_id = _insert_address(conn, rows["address"])
-    order_id = conn.execute(_INSERT_ORDER, {**rows["order"], "customer_id": customer_id,
-                                            "dropoff_address_id": address_id}).scalar_one()
-    conn.execute(_INSERT_PARCELS, [{**p, "order_id": order_id} for p in rows["parcels"]])
-    shipment_id = conn.execute(_INSERT_SHIPMENT, {**rows["shipment"], "order_id": order_id}).scalar_one()
-    record_created(conn, shipment_id, actor=actor, at=now)
-    return order_id, shipment_id
 
 
 def _cols(table, prefix: str, row: dict) -> tuple[str, str]:
@@ -352,7 +465,7 @@ def _address_row(a: AddressIn, placed) -> dict:
 
 
 def _insert_address(conn, row: dict) -> int:
-    return conn.execute(_INSERT_ADDRESS, row).scalar_one()
+    return conn.execute(_INSERT_ADDRESSES, row).scalar_one()
 
 
 @lru_cache(maxsize=16)

@@ -34,6 +34,20 @@ def _resource(order: Order, shipment: Shipment) -> dict:
     }
 
 
+def created_resource(created) -> dict:
+    """The partner's view of an order intake has just taken (an ``intake.CreatedOrder``),
+    without reading it back."""
+    return {
+        "id": created.order_id, "reference": created.reference,
+        "tracking_number": created.tracking_number,
+        "status": public_status(created.status, None), "service_level": created.service_level,
+        "route": created.route, "promised_date": created.promised_date,
+        "fee": {"amount": created.quote.amount, "currency": created.quote.currency},
+        "cod": {"amount": created.cod.amount, "currency": created.cod.currency} if created.cod else None,
+        "created_at": created.created_at, "updated_at": created.created_at,
+    }
+
+
 def _public_filter(status: str):
     """Where-clause for a public status (closed shipments count as how they ended)."""
     internal = [s.value for s, public in PUBLIC_STATUS.items() if public == status]

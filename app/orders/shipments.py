@@ -158,11 +158,12 @@ def _write_outbox(session: Session, shipment: Shipment, event: ShipmentEvent) ->
 _INSERT_EVENT = insert(ShipmentEvent.__table__)
 
 
-def record_created(conn: Connection, shipment_id: int, *, actor: str, at: datetime) -> None:
-    """The first event (seq 1) of a shipment just inserted with last_event_seq = 1."""
-    conn.execute(_INSERT_EVENT, {
+def record_created(conn: Connection, shipment_ids: Sequence[int], *, actor: str, at: datetime) -> None:
+    """The first event (seq 1) of shipments just inserted with last_event_seq = 1."""
+    conn.execute(_INSERT_EVENT, [{
         "shipment_id": shipment_id, "seq": 1, "type": lifecycle.CREATED_EVENT, "from_status": None,
-        "to_status": Status.CREATED.value, "applied": True, "actor": actor, "server_time": at})
+        "to_status": Status.CREATED.value, "applied": True, "actor": actor, "server_time": at}
+        for shipment_id in shipment_ids])
 
 
 def get_by_tracking_number(session: Session, tracking_number: str) -> Shipment | None:

@@ -3,6 +3,7 @@ from sqlalchemy import func, select
 
 from app.orders.intake import IntakeError, ParcelIn, create_order
 from app.orders.models import Order, Shipment, ShipmentEvent
+from app.orders.shipments import history
 from app.orders.tracking import is_valid_tracking_number
 from app.outbox import OutboxMessage
 from tests.factories import CAN_GIO_BEACH, THU_DUC_UNIVERSITY, order_in
@@ -107,3 +108,49 @@ def test_customer_is_found_again_by_phone(session, partner):
     session.expire_all()
     assert b.customer.email == "new@example.com"
     assert a.pickup_location_id == b.pickup_location_id
+
+
+def test_a_batch_takes_the_good_orders_and_names_the_bad_ones(session, partner):
+    from app.orders.intake import create_orders
+
+    create_order(session, partner, order_in("B-0"), actor="t")
+    batch = [order_in("B-1", cod=10_000), order_in("B-2", dropoff=CAN_GIO_BEACH),
+             order_in("B-0"), order_in("B-3", dropoff=THU_DUC_UNIVERSITY),
+             order_in("B-1"), order_in("", service_level="overnight")]
+    results = create_orders(session, partner, batch, actor="t")
+    session.commit()
+    created = [r for r in results if not isinstance(r, IntakeError)]
+    assert [type(r).__name__ for r in results] == [
+        "CreatedOrder", "IntakeError", "IntakeError", "CreatedOrder", "IntakeError", "IntakeError"]
+    assert "outside every hub's delivery area" in str(results[1])
+    assert "'B-0' is already an order" in str(results[2])
+    assert "'B-1' is already an order" in str(results[4])  # twice in one batch
+    assert {e["field"] for e in results[5].errors} == {"reference", "service_level"}
+    # Each created order is whole and is what its result says.
+    for r, reference in zip(created, ("B-1", "B-3")):
+        order = session.get(Order, r.order_id)
+        assert order.reference == reference and order.shipment.id == r.shipment_id
+        assert order.shipment.tracking_number == r.tracking_number and is_valid_tracking_number(r.tracking_number)
+        assert [p.seq for p in order.parcels] == [1]
+        assert [e.type for e in history(session, r.shipment_id)] == ["created"]
+    assert (session.get(Order, created[0].order_id).cod_amount, created[1].route) == (10_000, "linehaul")
+    assert session.scalar(select(func.count()).select_from(Order)) == 3
+    # Same phone in one batch: one customer.
+    assert len({session.get(Order, r.order_id).customer_id for r in created}) == 1
+
+
+def test_a_reference_taken_by_another_request_meanwhile_refuses_only_that_order(session, partner, monkeypatch):
+    """Two requests may both find a reference free; the batch then writes each order in a
+    savepoint of its own, so only the one that collided is refused."""
+    from app.orders import intake
+
+    create_order(session, partner, order_in("R-1"), actor="t")
+    session.commit()
+    monkeypatch.setattr(intake, "_taken_references", lambda conn, partner_id, refs: set())
+    results = intake.create_orders(session, partner, [order_in("R-0"), order_in("R-1"), order_in("R-2")],
+                                   actor="t")
+    session.commit()
+    assert [isinstance(r, IntakeError) for r in results] == [False, True, False], results
+    assert "'R-1' is already an order" in str(results[1])
+    assert sorted(session.scalars(select(Order.reference))) == ["R-0", "R-1", "R-2"]
+    assert session.scalar(select(func.count()).select_from(Shipment)) == 3
