@@ -13,6 +13,7 @@ from app.api.errors import ApiError
 from app.api.idempotency import idempotent
 from app.api.schemas import (
     MAX_BULK_ORDERS,
+    AddressChangeSchema,
     ApiErrorSchema,
     BulkOrdersSchema,
     BulkResultSchema,
@@ -25,6 +26,8 @@ from app.api.schemas import (
 )
 from app.db import db
 from app.orders import csv_import
+from app.orders.changes import ChangeRefused, change_dropoff_address
+from app.orders.models import Order
 from app.orders.intake import AddressIn, ContactIn, IntakeError, OrderIn, ParcelIn, create_order, create_orders
 from app.orders.reads import created_resource, list_orders, order_resource, shipment_id_of
 from app.orders.shipments import TransitionError, transition
@@ -246,5 +249,33 @@ class CancelOrder(MethodView):
         except TransitionError as exc:
             db.session.rollback()
             raise ApiError(409, "not_cancellable", str(exc)) from None
+        db.session.commit()
+        return order_resource(db.session, partner.id, order_id)
+
+
+@blp.route("/<int:order_id>/address")
+class ChangeAddress(MethodView):
+    @blp.arguments(AddressChangeSchema)
+    @blp.response(200, OrderSchema)
+    @blp.alt_response(404, schema=ApiErrorSchema)
+    @blp.alt_response(409, schema=ApiErrorSchema, description="Too late to change the address")
+    @blp.alt_response(422, schema=ApiErrorSchema, description="The new address cannot be placed or served")
+    def post(self, data, order_id):
+        """Change the drop-off address. Until the parcel leaves the shipping centre it may
+        go anywhere the network reaches (the fee is priced again, with the rate card of the
+        order's day); afterwards only to an address the same hub delivers."""
+        partner = g.partner
+        order = db.session.get(Order, order_id)
+        if order is None or order.partner_id != partner.id:
+            raise ApiError(404, "not_found", f"no order {order_id}")
+        try:
+            change_dropoff_address(db.session, partner, order, AddressIn(**data["address"]),
+                                   actor=f"partner:{partner.id}", reason=data["reason"])
+        except IntakeError as exc:
+            db.session.rollback()
+            raise ApiError(422, "address_rejected", str(exc), details=exc.errors) from None
+        except ChangeRefused as exc:
+            db.session.rollback()
+            raise ApiError(409, "address_not_changeable", str(exc)) from None
         db.session.commit()
         return order_resource(db.session, partner.id, order_id)

@@ -161,6 +161,11 @@ class ApiErrorSchema(ma.Schema):
     error = ma.fields.Nested(ApiErrorBody)
 
 
+class AddressChangeSchema(Strict):
+    address = ma.fields.Nested(AddressSchema, required=True, metadata={"description": "The new drop-off address"})
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+
 class CancelSchema(Strict):
     reason = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
 

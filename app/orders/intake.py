@@ -201,7 +201,7 @@ def _prepare(session: Session, partner: Partner, data: OrderIn, now: datetime) -
     rows = {
         "customer": {"phone": recipient_phone, "name": data.dropoff.name.strip(),
                      "email": data.dropoff.email},
-        "address": _address_row(data.dropoff.address, places["dropoff"]),
+        "address": address_row(data.dropoff.address, places["dropoff"]),
         "order": {
             "partner_id": partner.id, "reference": reference, "service_level": data.service_level,
             "pickup_location_id": None, "recipient_name": data.dropoff.name.strip(),
@@ -224,7 +224,7 @@ def _prepare(session: Session, partner: Partner, data: OrderIn, now: datetime) -
             "promised_date": priced.promised_date, "created_at": now, "updated_at": now},
     }
     location = {"name": data.pickup.name.strip(), "phone": pickup_phone,
-                "address": _address_row(data.pickup.address, places["pickup"])}
+                "address": address_row(data.pickup.address, places["pickup"])}
     return _Ready(reference, _address_key(data.pickup.address), location, rows, plan.kind,
                   priced.promised_date, quote.amount)
 
@@ -235,7 +235,7 @@ def _pickup_location_id(conn, partner_id: int, ready: _Ready) -> int:
         place = ready.pickup_location
         found = crm.add_pickup_location_id(
             conn, partner_id, name=place["name"], phone=place["phone"],
-            address_id=_insert_address(conn, place["address"]), address_key=ready.pickup_key)
+            address_id=insert_address(conn, place["address"]), address_key=ready.pickup_key)
     return found
 
 
@@ -458,13 +458,13 @@ SELECT ord.id, shp.id FROM ord, shp""")
 _PG_SQL_CACHE: dict[tuple, object] = {}
 
 
-def _address_row(a: AddressIn, placed) -> dict:
+def address_row(a: AddressIn, placed) -> dict:
     return {"line1": a.line1.strip(), "line2": a.line2.strip(), "district": a.district.strip(),
             "city": a.city.strip(), "postal_code": a.postal_code.strip(), "country": a.country.upper(),
             "lat": placed.lat, "lon": placed.lon, "located_by": placed.located_by}
 
 
-def _insert_address(conn, row: dict) -> int:
+def insert_address(conn, row: dict) -> int:
     return conn.execute(_INSERT_ADDRESSES, row).scalar_one()
 
 

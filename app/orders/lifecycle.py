@@ -98,6 +98,13 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
 #: The event recorded when a shipment is created (not a transition: there is no source).
 CREATED_EVENT = "created"
 
+#: The event recorded when the drop-off address changes (the status stays).
+ADDRESS_CHANGED_EVENT = "address_changed"
+#: Until the parcel leaves the shipping centre, the drop-off may move anywhere the network
+#: reaches; after that only to an address the hub it is bound for delivers.
+ADDRESS_CHANGE_ANY_HUB = frozenset({S.CREATED, S.PICKUP_SCHEDULED, S.PICKED_UP, S.AT_SHIPPING_CENTRE})
+ADDRESS_CHANGE_SAME_HUB = frozenset({S.IN_TRANSIT, S.AT_LOCAL_HUB, S.DELIVERY_FAILED})
+
 
 @dataclass(frozen=True)
 class Facts:

@@ -120,6 +120,17 @@ def transition(
     return TransitionResult(event, decision.applied)
 
 
+def record_change(session: Session, shipment: Shipment, event_type: str, *, actor: str,
+                  reason: str | None = None, data: dict | None = None) -> ShipmentEvent:
+    """Append an event that changes the shipment but not its status (an address change),
+    with the outbox rows that follow it. The caller holds the row lock."""
+    status = Status(shipment.status)
+    event = _append_event(session, shipment, event_type, from_status=status, to_status=status,
+                          applied=True, actor=actor, reason=reason, data=data)
+    _write_outbox(session, shipment, event)
+    return event
+
+
 def _apply(shipment: Shipment, target: Status, action: str, reason: str | None) -> None:
     if action == "hold":
         shipment.held_from, shipment.hold_reason = shipment.status, reason
