@@ -72,6 +72,11 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "WAYBILL_GEOCODER": env_str(env, "WAYBILL_GEOCODER", "gazetteer"),
         "NOMINATIM_URL": env_str(env, "NOMINATIM_URL", "https://nominatim.openstreetmap.org"),
         "NOMINATIM_USER_AGENT": env_str(env, "NOMINATIM_USER_AGENT", "waybill"),
+        #: Outbound webhooks may go to loopback, private and link-local addresses, and over
+        #: plain http: for tests and local development only.
+        "WAYBILL_ALLOW_PRIVATE_WEBHOOKS": env_bool(env, "WAYBILL_ALLOW_PRIVATE_WEBHOOKS"),
+        #: An endpoint that has failed every delivery for this many days is disabled.
+        "WAYBILL_WEBHOOK_DISABLE_AFTER_DAYS": env_int(env, "WAYBILL_WEBHOOK_DISABLE_AFTER_DAYS", 5),
         #: SMTP server for customer email; unset means messages are written to the log.
         "MAIL_SERVER": env_str(env, "MAIL_SERVER"),
         "MAIL_PORT": env_int(env, "MAIL_PORT", 25),

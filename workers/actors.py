@@ -13,7 +13,9 @@ from flask import current_app
 from app.db import db
 from app.delivery import services as delivery
 from app.hubs import services as hubs
+from app.api.idempotency import prune_idempotency_keys
 from app.outbox import prune_processed
+from app.webhooks import services as webhooks
 from workers.jobs import run_outbox_jobs
 
 RETRIES = {"max_retries": 20, "min_backoff": 1_000, "max_backoff": 600_000}
@@ -29,6 +31,39 @@ def notify_customer(outbox_ids: list[int]) -> None:
 def collect_fees(outbox_ids: list[int]) -> None:
     """Charge partners for delivered and returned shipments, and close them."""
     run_outbox_jobs(outbox_ids)
+
+
+@dramatiq.actor(queue_name="webhooks", **RETRIES)
+def fan_out_webhooks(outbox_ids: list[int]) -> None:
+    """Make a delivery of each shipment event for each endpoint that wants it; then
+    have them sent."""
+    run_outbox_jobs(outbox_ids)
+    deliver_webhooks.send()
+
+
+@dramatiq.actor(queue_name="webhooks", **RETRIES)
+def tell_endpoint_disabled(outbox_ids: list[int]) -> None:
+    """Write to partners whose webhook endpoint was disabled."""
+    run_outbox_jobs(outbox_ids)
+
+
+@dramatiq.actor(queue_name="webhooks", max_retries=3)
+def deliver_webhooks() -> None:
+    """Lease the due webhook deliveries and hand each endpoint's to a sender."""
+    batches = _commit_or_rollback(lambda: webhooks.claim_due(db.session))
+    for ids in batches.values():
+        send_webhooks.send(ids)
+
+
+@dramatiq.actor(queue_name="webhook_sends", max_retries=3, time_limit=30 * 60 * 1000)
+def send_webhooks(delivery_ids: list[int]) -> None:
+    """Send one endpoint's deliveries, in order (a crash leaves the rest to the lease)."""
+    config = current_app.config
+    try:
+        webhooks.send_batch(db.session, delivery_ids, allow_private=config["WAYBILL_ALLOW_PRIVATE_WEBHOOKS"],
+                            disable_after=timedelta(days=config["WAYBILL_WEBHOOK_DISABLE_AFTER_DAYS"]))
+    finally:
+        db.session.rollback()
 
 
 def _local_today():
@@ -65,18 +100,31 @@ def return_exhausted() -> None:
 
 #: Days processed outbox rows are kept for inspection.
 OUTBOX_RETENTION_DAYS = 7
+#: Days finished webhook deliveries stay readable in the delivery log.
+WEBHOOK_LOG_DAYS = 30
+#: Hours an Idempotency-Key is kept (the contract promises at least 24).
+IDEMPOTENCY_KEY_HOURS = 48
 
 
 @dramatiq.actor(queue_name="maintenance", max_retries=3)
-def prune_outbox() -> None:
-    cutoff = datetime.now(timezone.utc) - timedelta(days=OUTBOX_RETENTION_DAYS)
-    _commit_or_rollback(lambda: prune_processed(db.session, before=cutoff))
+def prune() -> None:
+    """Delete what has served its time: processed outbox rows, old webhook deliveries,
+    expired idempotency keys."""
+    now = datetime.now(timezone.utc)
+
+    def work():
+        prune_processed(db.session, before=now - timedelta(days=OUTBOX_RETENTION_DAYS))
+        webhooks.prune(db.session, before=now - timedelta(days=WEBHOOK_LOG_DAYS))
+        prune_idempotency_keys(db.session, before=now - timedelta(hours=IDEMPOTENCY_KEY_HOURS))
+
+    _commit_or_rollback(work)
 
 
 #: Outbox topic -> the actor that does it.
-TOPIC_ACTORS = {"notify_customer": notify_customer, "collect_fees": collect_fees}
-ALL = (notify_customer, collect_fees, schedule_pickups, dispatch_linehauls, return_exhausted,
-       prune_outbox)
+TOPIC_ACTORS = {"notify_customer": notify_customer, "collect_fees": collect_fees,
+                "webhook": fan_out_webhooks, "endpoint_disabled": tell_endpoint_disabled}
+ALL = (notify_customer, collect_fees, fan_out_webhooks, tell_endpoint_disabled, deliver_webhooks,
+       send_webhooks, schedule_pickups, dispatch_linehauls, return_exhausted, prune)
 
 
 def bind(broker: dramatiq.Broker) -> None:

@@ -12,7 +12,10 @@ from app.billing.fees import collect_fees
 from app.crm.messaging import make_mailer, make_sms_gateway
 from app.crm.notifications import notify_customers
 from app.db import db, utcnow
+from app.crm.models import Partner
 from app.outbox import OutboxMessage, lock_unprocessed
+from app.webhooks import services as webhooks
+from app.webhooks.models import WebhookEndpoint
 
 log = logging.getLogger("waybill.jobs")
 
@@ -52,10 +55,34 @@ def _collect_fees(session: Session, rows: list[OutboxMessage]) -> list[OutboxMes
     return [row for row in rows if _collect_fees(session, [row])]
 
 
+def _fan_out_webhooks(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    webhooks.fan_out(session, [(r.payload["shipment_id"], r.payload["seq"]) for r in rows])
+    return []
+
+
+def _tell_endpoint_disabled(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    """Write to the partner that one of its webhook endpoints was disabled, and why."""
+    mailer, _ = _carriers()
+    for row in rows:
+        endpoint = session.get(WebhookEndpoint, row.payload["endpoint_id"])
+        partner = session.get(Partner, endpoint.partner_id) if endpoint else None
+        if partner is None or not partner.contact_email:
+            log.warning("webhook endpoint %s disabled; partner has no contact email", row.payload["endpoint_id"])
+            continue
+        mailer.send(partner.contact_email, "Waybill: a webhook endpoint was disabled",
+                    f"Your webhook endpoint {endpoint.url} (id {endpoint.id}) was disabled: "
+                    f"{endpoint.disabled_reason}.\n\nEvents since then were not sent to it. Enable it "
+                    f"again with PATCH /api/v1/webhook-endpoints/{endpoint.id} and replay what it "
+                    f"missed with POST /api/v1/webhook-endpoints/{endpoint.id}/replay.\n")
+    return []
+
+
 #: Outbox topic -> handler(session, rows) returning the rows that failed.
 HANDLERS = {
     "notify_customer": _notify,
     "collect_fees": _collect_fees,
+    "webhook": _fan_out_webhooks,
+    "endpoint_disabled": _tell_endpoint_disabled,
 }
 
 

@@ -24,7 +24,8 @@ SCHEDULE = (
     Periodic("schedule_pickups", every=300),
     Periodic("dispatch_linehauls", every=1800),
     Periodic("return_exhausted", every=600),
-    Periodic("prune_outbox", every=3600),
+    Periodic("deliver_webhooks", every=5),
+    Periodic("prune", every=3600),
 )
 
 

@@ -54,6 +54,8 @@ def init_app(app: Flask) -> None:
     api.init_app(app)
     from app.api.network import blp as network_blp
     from app.api.orders import blp as orders_blp
+    from app.api.webhooks import blp as webhooks_blp
 
     api.register_blueprint(orders_blp)
     api.register_blueprint(network_blp)
+    api.register_blueprint(webhooks_blp)

@@ -76,16 +76,16 @@ def order_in(data: dict) -> OrderIn:
     )
 
 
-def _cursor(order_id: int | None) -> str | None:
-    return None if order_id is None else base64.urlsafe_b64encode(f"o:{order_id}".encode()).decode()
+def make_cursor(last_id: int | None, kind: str = "o") -> str | None:
+    return None if last_id is None else base64.urlsafe_b64encode(f"{kind}:{last_id}".encode()).decode()
 
 
-def _before_id(cursor: str | None) -> int | None:
+def before_id(cursor: str | None, expected: str = "o") -> int | None:
     if not cursor:
         return None
     try:
         kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind == "o":
+        if kind == expected:
             return int(value)
     except (ValueError, UnicodeDecodeError):
         pass
@@ -102,8 +102,8 @@ class Orders(MethodView):
         page, last = list_orders(
             db.session, g.partner.id, status=query.get("status"), reference=query.get("reference"),
             created_since=query.get("created_since"), updated_since=query.get("updated_since"),
-            before_id=_before_id(query.get("cursor")), limit=query["limit"])
-        return {"data": page, "next_cursor": _cursor(last)}
+            before_id=before_id(query.get("cursor")), limit=query["limit"])
+        return {"data": page, "next_cursor": make_cursor(last)}
 
     @blp.arguments(OrderCreateSchema)
     @blp.response(201, OrderSchema)

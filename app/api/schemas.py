@@ -215,3 +215,99 @@ class QuoteSchema(ma.Schema):
     delivery_hub = ma.fields.String(metadata={"description": "Code of the hub that delivers"})
     distance_km = ma.fields.Float()
     billable_grams = ma.fields.Integer()
+
+
+# -- webhooks --------------------------------------------------------------------------
+
+def _event_types():
+    from app.webhooks.services import EVENT_TYPES
+
+    return EVENT_TYPES
+
+
+class EndpointCreateSchema(Strict):
+    url = ma.fields.String(required=True, validate=validate.Length(min=8, max=2000),
+                           metadata={"description": "https URL that receives the events"})
+    event_types = ma.fields.List(ma.fields.String(validate=validate.OneOf(_event_types())), load_default=list,
+                                 metadata={"description": "Types to send; empty or left out: every type"})
+    description = ma.fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class EndpointUpdateSchema(Strict):
+    url = ma.fields.String(validate=validate.Length(min=8, max=2000))
+    event_types = ma.fields.List(ma.fields.String(validate=validate.OneOf(_event_types())))
+    description = ma.fields.String(validate=validate.Length(max=200))
+    enabled = ma.fields.Boolean(metadata={"description": "true enables a disabled endpoint again"})
+
+
+class EndpointSchema(ma.Schema):
+    id = ma.fields.Integer()
+    url = ma.fields.String()
+    description = ma.fields.String()
+    event_types = ma.fields.List(ma.fields.String())
+    enabled = ma.fields.Boolean()
+    disabled_reason = ma.fields.String(allow_none=True)
+    disabled_at = ma.fields.DateTime(allow_none=True)
+    failing_since = ma.fields.DateTime(allow_none=True, metadata={
+        "description": "First failed attempt since the last success; null while healthy"})
+    previous_secret_expires_at = ma.fields.DateTime(allow_none=True, metadata={
+        "description": "Until then deliveries carry a second signature, made with the secret before the last rotation"})
+    created_at = ma.fields.DateTime()
+
+
+class EndpointCreatedSchema(EndpointSchema):
+    secret = ma.fields.String(metadata={"description": "The signing secret, shown this once"})
+
+
+class SecretSchema(ma.Schema):
+    secret = ma.fields.String(metadata={"description": "The new signing secret, shown this once"})
+    previous_secret_expires_at = ma.fields.DateTime()
+
+
+class ReplaySchema(Strict):
+    event_id = ma.fields.String(metadata={"description": "One event to send again (evt_...)"})
+    since = ma.fields.AwareDateTime(default_timezone=timezone.utc)
+    until = ma.fields.AwareDateTime(default_timezone=timezone.utc)
+
+
+class ReplayResultSchema(ma.Schema):
+    deliveries = ma.fields.Integer(metadata={"description": "How many deliveries were queued"})
+
+
+class AttemptSchema(ma.Schema):
+    number = ma.fields.Integer()
+    attempted_at = ma.fields.DateTime()
+    status_code = ma.fields.Integer(allow_none=True, metadata={"description": "null when no HTTP answer came"})
+    duration_ms = ma.fields.Integer()
+    error = ma.fields.String(allow_none=True)
+    response_excerpt = ma.fields.String(allow_none=True)
+
+
+class DeliverySchema(ma.Schema):
+    id = ma.fields.Integer()
+    event_id = ma.fields.String(attribute="message_id")
+    event_type = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "pending, succeeded, failed or cancelled"})
+    origin = ma.fields.String(metadata={"description": "event, replay or test"})
+    attempt_count = ma.fields.Integer(attribute="attempts")
+    next_attempt_at = ma.fields.DateTime(allow_none=True)
+    last_status_code = ma.fields.Integer(allow_none=True)
+    created_at = ma.fields.DateTime()
+    finished_at = ma.fields.DateTime(allow_none=True)
+    attempts = ma.fields.List(ma.fields.Nested(AttemptSchema), attribute="log")
+    payload = ma.fields.Dict(metadata={"description": "The event as sent"})
+
+
+class DeliveryQuerySchema(Strict):
+    status = ma.fields.String(validate=validate.OneOf(("pending", "succeeded", "failed", "cancelled")))
+    cursor = ma.fields.String(metadata={"description": "next_cursor of the previous page"})
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class DeliveryPageSchema(ma.Schema):
+    data = ma.fields.List(ma.fields.Nested(DeliverySchema))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+class EventTypesSchema(ma.Schema):
+    data = ma.fields.List(ma.fields.String())

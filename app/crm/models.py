@@ -18,6 +18,8 @@ class Partner(Base):
     #: ISO 4217 code in which this partner is charged and COD is remitted.
     currency: Mapped[str] = mapped_column(String(3))
     active: Mapped[bool] = mapped_column(default=True)
+    #: Where Waybill writes to the partner's engineers (a webhook endpoint disabled, ...).
+    contact_email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     pickup_locations: Mapped[list["PickupLocation"]] = relationship(back_populates="partner")

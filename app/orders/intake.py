@@ -447,7 +447,9 @@ par AS (INSERT INTO parcels (order_id, seq, weight_grams, length_cm, width_cm, h
 shp AS (INSERT INTO shipments ({s_cols}, order_id) SELECT {s_vals}, ord.id FROM ord RETURNING id),
 ev AS (INSERT INTO shipment_events (shipment_id, seq, type, from_status, to_status, applied,
                                     actor, server_time)
-  SELECT shp.id, 1, 'created', NULL, 'created', true, :actor, :now FROM shp)
+  SELECT shp.id, 1, 'created', NULL, 'created', true, :actor, :now FROM shp),
+obx AS (INSERT INTO outbox (topic, shipment_id, payload, created_at, relay_count)
+  SELECT 'webhook', shp.id, json_build_object('shipment_id', shp.id, 'seq', 1), :now, 0 FROM shp)
 SELECT ord.id, shp.id FROM ord, shp""")
     row = conn.execute(sql, params).first()
     if row is None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.orders import lifecycle
 from app.orders.lifecycle import Facts, Status, TransitionError
 from app.orders.models import Order, Shipment, ShipmentEvent
-from app.outbox import add_outbox
+from app.outbox import OutboxMessage, add_outbox
 
 __all__ = ["transition", "TransitionError", "TransitionResult", "lock_shipments"]
 
@@ -159,6 +159,7 @@ def _append_event(session: Session, shipment: Shipment, event_type: str, *, from
 
 def _write_outbox(session: Session, shipment: Shipment, event: ShipmentEvent) -> None:
     # Jobs name the event by (shipment, seq): known before the flush, so none is needed.
+    add_outbox(session, "webhook", {"shipment_id": shipment.id, "seq": event.seq}, shipment.id)
     if event.type in CUSTOMER_MILESTONES:
         add_outbox(session, "notify_customer", {"shipment_id": shipment.id, "seq": event.seq},
                    shipment.id)
@@ -167,14 +168,19 @@ def _write_outbox(session: Session, shipment: Shipment, event: ShipmentEvent) ->
 
 
 _INSERT_EVENT = insert(ShipmentEvent.__table__)
+_INSERT_OUTBOX = insert(OutboxMessage.__table__)
 
 
 def record_created(conn: Connection, shipment_ids: Sequence[int], *, actor: str, at: datetime) -> None:
-    """The first event (seq 1) of shipments just inserted with last_event_seq = 1."""
+    """The first event (seq 1) of shipments just inserted with last_event_seq = 1, and
+    its webhook outbox row."""
     conn.execute(_INSERT_EVENT, [{
         "shipment_id": shipment_id, "seq": 1, "type": lifecycle.CREATED_EVENT, "from_status": None,
         "to_status": Status.CREATED.value, "applied": True, "actor": actor, "server_time": at}
         for shipment_id in shipment_ids])
+    conn.execute(_INSERT_OUTBOX, [{
+        "topic": "webhook", "shipment_id": shipment_id, "payload": {"shipment_id": shipment_id, "seq": 1},
+        "created_at": at, "relay_count": 0} for shipment_id in shipment_ids])
 
 
 def get_by_tracking_number(session: Session, tracking_number: str) -> Shipment | None:

@@ -27,8 +27,9 @@ def test_creates_order_parcels_shipment_and_first_event(session, partner):
     assert [p.seq for p in order.parcels] == [1]
     events = session.scalars(select(ShipmentEvent).where(ShipmentEvent.shipment_id == shipment.id)).all()
     assert [(e.seq, e.type, e.to_status) for e in events] == [(1, "created", "created")]
-    # Nothing for the workers yet: creation notifies nobody.
-    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    # Creation notifies no customer; partners' webhooks hear of it.
+    [message] = session.scalars(select(OutboxMessage)).all()
+    assert (message.topic, message.payload) == ("webhook", {"shipment_id": shipment.id, "seq": 1})
 
 
 def test_route_and_quote_are_recorded(session, partner):

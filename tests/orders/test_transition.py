@@ -38,7 +38,11 @@ def test_transition_appends_event_bumps_version_and_writes_outbox(session, shipm
     assert [(e.seq, e.type, e.from_status, e.to_status) for e in events] == [
         (1, "created", None, "created"), (2, "pickup_scheduled", "created", "pickup_scheduled"),
         (3, "picked_up", "pickup_scheduled", "picked_up")]
-    assert outbox_topics(session, shipment) == [("notify_customer", {"shipment_id": shipment.id, "seq": 3})]
+    # Every event is a webhook (seq 1 from intake); picked up is also a customer milestone.
+    assert outbox_topics(session, shipment) == [
+        ("webhook", {"shipment_id": shipment.id, "seq": 1}), ("webhook", {"shipment_id": shipment.id, "seq": 2}),
+        ("webhook", {"shipment_id": shipment.id, "seq": 3}),
+        ("notify_customer", {"shipment_id": shipment.id, "seq": 3})]
 
 
 def test_forbidden_transition_raises_and_changes_nothing(session, shipment):
@@ -59,7 +63,7 @@ def test_duplicate_scan_returns_the_first_result(session, shipment):
     session.commit()
     assert again.duplicate and again.event.id == first.event.id
     assert len(shipments.history(session, shipment.id)) == 3
-    assert len(outbox_topics(session, shipment)) == 1
+    assert len(outbox_topics(session, shipment)) == 4  # 3 webhooks, 1 notification
 
 
 def test_client_event_id_of_another_shipment_is_refused(session, partner, shipment):

@@ -1,0 +1,372 @@
+"""Webhook services: endpoints, fan-out of shipment events, delivery with retries,
+replay and test events.
+
+Every applied shipment event (and an order's creation) writes a ``webhook`` outbox row
+in the transaction of the change. ``fan_out`` turns a batch of them into one delivery
+per subscribed endpoint. ``claim_due`` leases the deliveries that are due, and
+``send_batch`` sends one endpoint's, in order, recording every attempt and scheduling
+the next. ``now`` is a parameter throughout, so the schedule is testable without waiting;
+the signature's timestamp is always the real time of sending.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, insert, or_, select, tuple_, update
+from sqlalchemy.orm import Session, aliased
+
+from app.crm.models import Partner
+from app.db import utcnow
+from app.hubs.models import Hub
+from app.orders import lifecycle
+from app.orders.lifecycle import public_status
+from app.orders.models import Order, Shipment, ShipmentEvent
+from app.outbox import add_outbox
+from app.webhooks import transport
+from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.webhooks.signing import new_secret, signed_headers
+
+#: Shipment event type -> webhook event type, where it is an order's rather than the parcel's.
+ORDER_EVENTS = {lifecycle.CREATED_EVENT: "order.created", "cancelled": "order.cancelled",
+                lifecycle.ADDRESS_CHANGED_EVENT: "order.address_changed"}
+TEST_EVENT = "webhook.test"
+
+
+def webhook_type(event_type: str) -> str:
+    return ORDER_EVENTS.get(event_type) or f"shipment.{event_type}"
+
+
+#: Every event type an endpoint can subscribe to.
+EVENT_TYPES = tuple(sorted(
+    {webhook_type(t.event) for t in lifecycle.TRANSITIONS.values()} | set(ORDER_EVENTS.values())))
+
+#: Wait after each failed attempt: ten attempts over about three days.
+RETRY_DELAYS = tuple(timedelta(seconds=s) for s in (
+    10, 60, 10 * 60, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 24 * 3600))
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+#: The longest wait a Retry-After header may ask for.
+MAX_RETRY_AFTER = timedelta(hours=24)
+MAX_ENDPOINTS = 10
+#: How many of one endpoint's deliveries a sender takes at a time, and for how long.
+BATCH = 20
+ROTATION_OVERLAP = timedelta(hours=24)
+#: Events one replay may send again.
+MAX_REPLAY = 10_000
+
+
+class WebhookError(ValueError):
+    """A request about endpoints that cannot be done; the message says why."""
+
+
+# -- endpoints -------------------------------------------------------------------------
+
+def check_event_types(event_types: list[str]) -> list[str]:
+    unknown = [t for t in event_types if t not in EVENT_TYPES]
+    if unknown:
+        raise WebhookError(f"unknown event types {', '.join(unknown)}; the types are {', '.join(EVENT_TYPES)}")
+    return sorted(set(event_types))
+
+
+def create_endpoint(session: Session, partner: Partner, *, url: str, event_types: list[str],
+                    description: str = "", allow_private: bool = False) -> WebhookEndpoint:
+    """A new endpoint with a new secret (read it from ``endpoint.secret`` once, to show it)."""
+    count = session.query(WebhookEndpoint).filter_by(partner_id=partner.id).count()
+    if count >= MAX_ENDPOINTS:
+        raise WebhookError(f"at most {MAX_ENDPOINTS} endpoints per partner")
+    _check_url(url, allow_private)
+    endpoint = WebhookEndpoint(partner_id=partner.id, url=url, description=description,
+                               event_types=check_event_types(event_types), enabled=True,
+                               secret=new_secret())
+    session.add(endpoint)
+    session.flush()
+    return endpoint
+
+
+def update_endpoint(session: Session, endpoint: WebhookEndpoint, *, allow_private: bool = False,
+                    **changes) -> WebhookEndpoint:
+    """Change url, event_types, description or enabled. Enabling again clears the reason
+    it was disabled; disabling cancels what was waiting to be sent."""
+    if "url" in changes:
+        _check_url(changes["url"], allow_private)
+        endpoint.url = changes["url"]
+    if "event_types" in changes:
+        endpoint.event_types = check_event_types(changes["event_types"])
+    if "description" in changes:
+        endpoint.description = changes["description"]
+    if "enabled" in changes and changes["enabled"] != endpoint.enabled:
+        if changes["enabled"]:
+            endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = True, None, None
+            endpoint.failing_since = None
+        else:
+            _disable(session, endpoint, "disabled by the partner", utcnow(), tell=False)
+    session.flush()
+    return endpoint
+
+
+def delete_endpoint(session: Session, endpoint: WebhookEndpoint) -> None:
+    session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(
+        select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == endpoint.id))))
+    session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id))
+    session.delete(endpoint)
+    session.flush()
+
+
+def rotate_secret(session: Session, endpoint: WebhookEndpoint, *, now: datetime | None = None) -> str:
+    """A new secret; the old one still signs (a second signature) for 24 hours, so the
+    partner can switch its receiver without losing a delivery."""
+    now = now or utcnow()
+    endpoint.previous_secret, endpoint.previous_secret_expires_at = endpoint.secret, now + ROTATION_OVERLAP
+    endpoint.secret = new_secret()
+    session.flush()
+    return endpoint.secret
+
+
+def secrets_in_force(endpoint: WebhookEndpoint, at: datetime) -> list[str]:
+    found = [endpoint.secret]
+    if endpoint.previous_secret and endpoint.previous_secret_expires_at and endpoint.previous_secret_expires_at > at:
+        found.append(endpoint.previous_secret)
+    return found
+
+
+def endpoint_of(session: Session, partner_id: int, endpoint_id: int) -> WebhookEndpoint | None:
+    found = session.get(WebhookEndpoint, endpoint_id)
+    return found if found is not None and found.partner_id == partner_id else None
+
+
+def endpoints_of(session: Session, partner_id: int) -> list[WebhookEndpoint]:
+    return list(session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.partner_id == partner_id)
+                                .order_by(WebhookEndpoint.id)))
+
+
+def _check_url(url: str, allow_private: bool) -> None:
+    try:
+        transport.check_url(url, allow_private=allow_private)
+    except transport.UrlRefused as exc:
+        raise WebhookError(str(exc)) from None
+
+
+# -- events ----------------------------------------------------------------------------
+
+def event_id(event_row_id: int) -> str:
+    return f"evt_{event_row_id}"
+
+
+def _envelope(event: ShipmentEvent, shipment: Shipment, order: Order, hub_code: str | None) -> dict:
+    data = {
+        "order_id": order.id, "reference": order.reference, "tracking_number": shipment.tracking_number,
+        "sequence": event.seq,
+        "status": public_status(event.to_status, shipment.outcome),
+        "event": event.type,
+        "occurred_at": _iso(event.device_time or event.server_time),
+        "hub": hub_code, "reason": event.reason,
+    }
+    if event.type == lifecycle.ADDRESS_CHANGED_EVENT and event.data:
+        data["address"] = {"from": event.data["from"]["address"], "to": event.data["to"]["address"]}
+    return {"id": event_id(event.id), "type": webhook_type(event.type), "timestamp": _iso(event.server_time),
+            "data": data}
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _events(session: Session, where) -> list[tuple[int, int, dict]]:
+    """(partner id, shipment id, envelope) of the applied events matching ``where``, in order."""
+    hub = aliased(Hub)
+    rows = session.execute(
+        select(ShipmentEvent, Shipment, Order, hub.code)
+        .join(Shipment, Shipment.id == ShipmentEvent.shipment_id)
+        .join(Order, Order.id == Shipment.order_id)
+        .outerjoin(hub, hub.id == ShipmentEvent.hub_id)
+        .where(where, ShipmentEvent.applied.is_(True))
+        .order_by(ShipmentEvent.shipment_id, ShipmentEvent.seq))
+    return [(shipment.partner_id, shipment.id, _envelope(event, shipment, order, code))
+            for event, shipment, order, code in rows]
+
+
+def fan_out(session: Session, keys: list[tuple[int, int]], *, now: datetime | None = None) -> int:
+    """One pending delivery per (event, subscribed endpoint) for the events named by
+    (shipment id, seq). Returns how many deliveries were made. Flushes."""
+    if not keys:
+        return 0
+    events = _events(session, tuple_(ShipmentEvent.shipment_id, ShipmentEvent.seq).in_(keys))
+    if not events:
+        return 0
+    endpoints = defaultdict(list)
+    for endpoint in session.scalars(select(WebhookEndpoint).where(
+            WebhookEndpoint.partner_id.in_({p for p, _, _ in events}), WebhookEndpoint.enabled.is_(True))):
+        endpoints[endpoint.partner_id].append(endpoint)
+    return _add_deliveries(session, [(e, shipment_id, env) for p, shipment_id, env in events
+                                     for e in endpoints[p] if e.wants(env["type"])],
+                           origin="event", now=now or utcnow())
+
+
+def _add_deliveries(session: Session, items: list[tuple[WebhookEndpoint, int, dict]], *, origin: str,
+                    now: datetime) -> int:
+    if items:
+        session.execute(insert(WebhookDelivery), [{
+            "endpoint_id": endpoint.id, "message_id": envelope["id"], "event_type": envelope["type"],
+            "shipment_id": shipment_id, "payload": envelope, "status": "pending", "attempts": 0,
+            "next_attempt_at": now, "origin": origin, "created_at": now}
+            for endpoint, shipment_id, envelope in items])
+    return len(items)
+
+
+def replay(session: Session, endpoint: WebhookEndpoint, *, event: str | None = None,
+           since: datetime | None = None, until: datetime | None = None,
+           now: datetime | None = None) -> int:
+    """Send again one event (by its id) or every event of a time range that the endpoint
+    subscribes to, with their original ids. Returns how many deliveries were made."""
+    partner_events = ShipmentEvent.shipment_id.in_(
+        select(Shipment.id).where(Shipment.partner_id == endpoint.partner_id))
+    if event is not None:
+        number = event.removeprefix("evt_")
+        if not number.isdigit():
+            raise LookupError(f"no event {event}")
+        where = (ShipmentEvent.id == int(number)) & partner_events
+    else:
+        if since is None or until is None or since >= until:
+            raise WebhookError("give an event id, or since and until with since before until")
+        where = ShipmentEvent.server_time.between(since, until) & partner_events
+    found = [(endpoint, shipment_id, env) for _, shipment_id, env in _events(session, where)
+             if event is not None or endpoint.wants(env["type"])]
+    if event is not None and not found:
+        raise LookupError(f"no event {event}")
+    if len(found) > MAX_REPLAY:
+        raise WebhookError(f"{len(found)} events in that range; replay at most {MAX_REPLAY} at a time")
+    return _add_deliveries(session, found, origin="replay", now=now or utcnow())
+
+
+def send_test(session: Session, endpoint: WebhookEndpoint, *, now: datetime | None = None) -> WebhookDelivery:
+    """A ``webhook.test`` event, delivered like any other (signed, retried, logged)."""
+    now = now or utcnow()
+    message_id = f"evt_test_{secrets.token_hex(8)}"
+    delivery = WebhookDelivery(
+        endpoint_id=endpoint.id, message_id=message_id, event_type=TEST_EVENT, status="pending",
+        attempts=0, next_attempt_at=now, origin="test", created_at=now,
+        payload={"id": message_id, "type": TEST_EVENT, "timestamp": _iso(now),
+                 "data": {"endpoint_id": endpoint.id,
+                          "message": "a test event from Waybill: your endpoint is reachable"}})
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+# -- delivery --------------------------------------------------------------------------
+
+def claim_due(session: Session, *, now: datetime | None = None, limit: int = 500) -> dict[int, list[int]]:
+    """Lease the due deliveries, at most BATCH per endpoint: endpoint id -> delivery ids
+    in order. Other senders skip the rows locked here. The caller commits."""
+    now = now or utcnow()
+    rows = session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
+        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
+               or_(WebhookDelivery.leased_until.is_(None), WebhookDelivery.leased_until < now))
+        .order_by(WebhookDelivery.id).limit(limit).with_for_update(skip_locked=True)).all()
+    batches: dict[int, list[int]] = defaultdict(list)
+    for delivery_id, endpoint_id in rows:
+        if len(batches[endpoint_id]) < BATCH:
+            batches[endpoint_id].append(delivery_id)
+    for ids in batches.values():
+        lease = now + timedelta(seconds=transport.TIMEOUT_SECONDS * len(ids) + 60)
+        session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids)).values(leased_until=lease))
+    return dict(batches)
+
+
+def send_batch(session: Session, delivery_ids: list[int], *, now: datetime | None = None,
+               allow_private: bool = False, disable_after: timedelta = timedelta(days=5)) -> int:
+    """Send one endpoint's deliveries in order, committing after each. After a failure
+    the rest are released for a later turn: a down endpoint costs one timeout, not many.
+    Returns how many succeeded."""
+    succeeded = 0
+    for position, delivery_id in enumerate(delivery_ids):
+        delivery = session.get(WebhookDelivery, delivery_id, populate_existing=True)
+        if delivery is None or delivery.status != "pending":
+            continue
+        endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
+        if not endpoint.enabled:
+            delivery.status, delivery.finished_at, delivery.last_error = "cancelled", now or utcnow(), "endpoint disabled"
+            session.commit()
+            continue
+        body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
+        sent_at = utcnow()  # the signature's timestamp is the real time
+        headers = signed_headers(secrets_in_force(endpoint, sent_at), delivery.message_id, sent_at, body)
+        answer = transport.post(endpoint.url, body.encode(), headers, allow_private=allow_private)
+        record(session, delivery, endpoint, answer, now=now or utcnow(), disable_after=disable_after)
+        session.commit()
+        if answer.ok:
+            succeeded += 1
+            continue
+        rest = delivery_ids[position + 1:]
+        if rest:
+            session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(rest))
+                            .values(leased_until=None))
+            session.commit()
+        break
+    return succeeded
+
+
+def record(session: Session, delivery: WebhookDelivery, endpoint: WebhookEndpoint,
+           answer: transport.Answer, *, now: datetime, disable_after: timedelta) -> None:
+    """Log one attempt and decide what follows: done, the next attempt, or give up."""
+    delivery.attempts += 1
+    session.add(WebhookAttempt(delivery_id=delivery.id, number=delivery.attempts, attempted_at=now,
+                               status_code=answer.status_code, duration_ms=answer.duration_ms,
+                               error=answer.error, response_excerpt=answer.excerpt))
+    delivery.last_status_code, delivery.last_error, delivery.leased_until = answer.status_code, answer.error, None
+    if answer.ok:
+        delivery.status, delivery.finished_at, delivery.next_attempt_at = "succeeded", now, None
+        endpoint.failing_since = None
+        return
+    endpoint.failing_since = endpoint.failing_since or now
+    if answer.status_code == 410:
+        delivery.status, delivery.finished_at, delivery.next_attempt_at = "failed", now, None
+        _disable(session, endpoint, "the endpoint answered 410 Gone", now)
+        return
+    if delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status, delivery.finished_at, delivery.next_attempt_at = "failed", now, None
+    else:
+        wait = RETRY_DELAYS[delivery.attempts - 1]
+        if answer.retry_after is not None:
+            wait = max(wait, min(timedelta(seconds=answer.retry_after), MAX_RETRY_AFTER))
+        delivery.next_attempt_at = now + wait
+    if now - endpoint.failing_since >= disable_after:
+        _disable(session, endpoint, f"every delivery has failed since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC", now)
+
+
+def _disable(session: Session, endpoint: WebhookEndpoint, reason: str, now: datetime, *, tell: bool = True) -> None:
+    """Disable an endpoint, cancel what waits for it, and (unless the partner did it)
+    write to the partner."""
+    endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = False, reason[:300], now
+    session.execute(update(WebhookDelivery).where(
+        WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.status == "pending")
+        .values(status="cancelled", finished_at=now, next_attempt_at=None, last_error="endpoint disabled"))
+    if tell:
+        add_outbox(session, "endpoint_disabled", {"endpoint_id": endpoint.id})
+
+
+def deliveries_of(session: Session, endpoint_id: int, *, status: str | None = None,
+                  before_id: int | None = None, limit: int = 50) -> tuple[list[WebhookDelivery], int | None]:
+    """An endpoint's deliveries, newest first, with their attempts; and the id to continue before."""
+    stmt = (select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
+            .order_by(WebhookDelivery.id.desc()).limit(limit + 1))
+    if status:
+        stmt = stmt.where(WebhookDelivery.status == status)
+    if before_id:
+        stmt = stmt.where(WebhookDelivery.id < before_id)
+    found = list(session.scalars(stmt))
+    more = len(found) > limit
+    page = found[:limit]
+    return page, (page[-1].id if more else None)
+
+
+def prune(session: Session, *, before: datetime) -> int:
+    """Delete finished deliveries (and their attempts) older than ``before``."""
+    old = select(WebhookDelivery.id).where(WebhookDelivery.status != "pending",
+                                           WebhookDelivery.finished_at < before)
+    session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(old)))
+    return session.execute(delete(WebhookDelivery).where(WebhookDelivery.status != "pending",
+                                                         WebhookDelivery.finished_at < before)).rowcount

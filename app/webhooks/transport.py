@@ -1,0 +1,146 @@
+"""Sending one webhook over HTTP, safely.
+
+The host is resolved here and the connection made to the address that was checked, so a
+name cannot resolve to a public address for the check and a private one for the send.
+Loopback, private, link-local and other non-public addresses are refused unless the
+operator allows them (``WAYBILL_ALLOW_PRIVATE_WEBHOOKS``, for tests and development).
+Redirects are not followed; the whole exchange has a 15 second limit."""
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import urllib3
+
+TIMEOUT_SECONDS = 15
+EXCERPT = 500
+USER_AGENT = "Waybill-Webhooks/1"
+
+
+class UrlRefused(ValueError):
+    """The URL may not receive webhooks; the message says why."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status_code: int | None
+    duration_ms: int
+    excerpt: str | None = None
+    retry_after: int | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def check_url(url: str, *, allow_private: bool) -> None:
+    """Refuse a URL that can never be delivered to (checked when an endpoint is saved)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise UrlRefused("the URL must be https://host/path")
+    if parts.scheme == "http" and not allow_private:
+        raise UrlRefused("webhooks are sent over https only")
+    if parts.username or parts.password:
+        raise UrlRefused("credentials in the URL are not allowed; authenticate with the signature")
+    try:
+        parts.port
+    except ValueError:
+        raise UrlRefused("the port is not a number") from None
+    try:
+        literal = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        literal = None
+    if literal is not None and not allow_private and not _public(literal):
+        raise UrlRefused(f"{literal} is not a public address")
+    if parts.hostname.lower() in ("localhost", "localhost.localdomain") and not allow_private:
+        raise UrlRefused("localhost is not a public address")
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def _resolve(host: str, port: int, *, allow_private: bool) -> str:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UrlRefused(f"cannot resolve {host}: {exc.strerror}") from None
+    addresses = [info[4][0] for info in infos]
+    if not allow_private:
+        refused = [a for a in addresses if not _public(ipaddress.ip_address(a))]
+        if refused:
+            raise UrlRefused(f"{host} resolves to {refused[0]}, which is not a public address")
+    return addresses[0]
+
+
+def post(url: str, body: bytes, headers: dict, *, allow_private: bool) -> Answer:
+    """POST ``body`` to ``url``; never raises for what the far side does."""
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        check_url(url, allow_private=allow_private)
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        address = _resolve(parts.hostname, port, allow_private=allow_private)
+    except UrlRefused as exc:
+        return Answer(None, elapsed(), error=str(exc)[:300])
+    timeout = urllib3.Timeout(total=TIMEOUT_SECONDS)
+    if parts.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(address, port, timeout=timeout, retries=False,
+                                           server_hostname=parts.hostname, assert_hostname=parts.hostname)
+    else:
+        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+    host_header = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    try:
+        response = pool.urlopen("POST", path, body=body, redirect=False, preload_content=False,
+                                headers={**headers, "Host": host_header, "User-Agent": USER_AGENT,
+                                         "Content-Type": "application/json"})
+        try:
+            excerpt = response.read(EXCERPT, decode_content=True).decode("utf-8", "replace")
+        finally:
+            response.release_conn()
+        return Answer(response.status, elapsed(), excerpt or None,
+                      retry_after=_retry_after(response.headers.get("Retry-After")))
+    except urllib3.exceptions.HTTPError as exc:
+        return Answer(None, elapsed(), error=_describe(exc))
+    finally:
+        pool.close()
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return f"no answer within {TIMEOUT_SECONDS} s"
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return f"TLS failed: {exc}"[:300]
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return "connection refused or unreachable"
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _retry_after(value: str | None) -> int | None:
+    """Seconds from a Retry-After header (delay-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0, int(when.timestamp() - time.time()))
+
