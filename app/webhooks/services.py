@@ -288,14 +288,16 @@ def send_batch(session: Session, delivery_ids: list[int], *, now: datetime | Non
             continue
         endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
         if not endpoint.enabled:
-            delivery.status, delivery.finished_at, delivery.last_error = "cancelled", now or utcnow(), "endpoint disabled"
+            delivery.status, delivery.finished_at = "cancelled", now or utcnow()
+            delivery.last_error = "endpoint disabled"
             session.commit()
             continue
         body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
-        sent_at = utcnow()  # the signature's timestamp is the real time
-        headers = signed_headers(secrets_in_force(endpoint, sent_at), delivery.message_id, sent_at, body)
+        at = now or utcnow()
+        # The schedule runs on ``now``; the signature's timestamp is always the real time.
+        headers = signed_headers(secrets_in_force(endpoint, at), delivery.message_id, utcnow(), body)
         answer = transport.post(endpoint.url, body.encode(), headers, allow_private=allow_private)
-        record(session, delivery, endpoint, answer, now=now or utcnow(), disable_after=disable_after)
+        record(session, delivery, endpoint, answer, now=at, disable_after=disable_after)
         session.commit()
         if answer.ok:
             succeeded += 1
