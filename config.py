@@ -77,6 +77,8 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "WAYBILL_ALLOW_PRIVATE_WEBHOOKS": env_bool(env, "WAYBILL_ALLOW_PRIVATE_WEBHOOKS"),
         #: An endpoint that has failed every delivery for this many days is disabled.
         "WAYBILL_WEBHOOK_DISABLE_AFTER_DAYS": env_int(env, "WAYBILL_WEBHOOK_DISABLE_AFTER_DAYS", 5),
+        #: A TrueType font for labels (Vietnamese letters need one; DejaVu Sans is looked for).
+        "WAYBILL_LABEL_FONT": env_str(env, "WAYBILL_LABEL_FONT"),
         #: SMTP server for customer email; unset means messages are written to the log.
         "MAIL_SERVER": env_str(env, "MAIL_SERVER"),
         "MAIL_PORT": env_int(env, "MAIL_PORT", 25),

@@ -19,13 +19,14 @@ from app.api.schemas import (
     BulkResultSchema,
     CancelSchema,
     CsvResultSchema,
+    LabelsRequestSchema,
     OrderCreateSchema,
     OrderPageSchema,
     OrderQuerySchema,
     OrderSchema,
 )
 from app.db import db
-from app.orders import csv_import
+from app.orders import csv_import, labels
 from app.orders.changes import ChangeRefused, change_dropoff_address
 from app.orders.models import Order
 from app.orders.intake import AddressIn, ContactIn, IntakeError, OrderIn, ParcelIn, create_order, create_orders
@@ -279,3 +280,44 @@ class ChangeAddress(MethodView):
             raise ApiError(409, "address_not_changeable", str(exc)) from None
         db.session.commit()
         return order_resource(db.session, partner.id, order_id)
+
+
+PDF = {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+def _pdf(session, orders, filename: str):
+    config = current_app.config
+    body = labels.render(session, orders, public_url=config["WAYBILL_PUBLIC_URL"],
+                         font=config["WAYBILL_LABEL_FONT"])
+    return current_app.response_class(body, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{filename}"'})
+
+
+@blp.route("/<int:order_id>/label")
+class Label(MethodView):
+    @blp.doc(responses={"200": {"description": "A 4x6-inch PDF, one page per parcel", **PDF}})
+    @blp.alt_response(404, schema=ApiErrorSchema)
+    def get(self, order_id):
+        """The order's shipping label: a 4x6-inch PDF page per parcel, with a Code 128
+        barcode of the tracking number, a QR code of the tracking page, the route, the
+        recipient and the sender."""
+        found = labels.orders_for_labels(db.session, g.partner.id, [order_id])
+        if not found:
+            raise ApiError(404, "not_found", f"no order {order_id}")
+        return _pdf(db.session, found, f"label-{found[0].shipment.tracking_number}.pdf")
+
+
+@blp.route("/labels")
+class Labels(MethodView):
+    @blp.arguments(LabelsRequestSchema)
+    @blp.doc(responses={"200": {"description": "One PDF: a 4x6-inch page per parcel of every order", **PDF}})
+    @blp.alt_response(404, schema=ApiErrorSchema, description="Some of the orders are not yours or do not exist")
+    def post(self, data):
+        """The labels of up to 100 orders as one PDF, to print in one go."""
+        wanted = list(dict.fromkeys(data["order_ids"]))
+        found = labels.orders_for_labels(db.session, g.partner.id, wanted)
+        missing = sorted(set(wanted) - {o.id for o in found})
+        if missing:
+            raise ApiError(404, "not_found", f"no orders {', '.join(map(str, missing))}",
+                           details={"order_ids": missing})
+        return _pdf(db.session, found, "labels.pdf")

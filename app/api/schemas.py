@@ -137,6 +137,11 @@ class CsvResultSchema(ma.Schema):
     results = ma.fields.List(ma.fields.Nested(CsvRowSchema))
 
 
+class LabelsRequestSchema(Strict):
+    order_ids = ma.fields.List(ma.fields.Integer(), required=True, validate=validate.Length(min=1, max=100),
+                               metadata={"description": "Up to 100 of your orders; one page per parcel, in this order"})
+
+
 class OrderQuerySchema(Strict):
     status = ma.fields.String(validate=validate.OneOf(PUBLIC_VOCABULARY))
     reference = ma.fields.String()

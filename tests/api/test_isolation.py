@@ -1,0 +1,51 @@
+"""A partner sees only its own: every API route that names an object answers 404 to
+another partner, exactly as for an object that does not exist."""
+import pytest
+
+from tests.api.test_orders import BODY, client, keys, post  # noqa: F401 (fixtures)
+
+NEW_ADDRESS = {"line1": "5 Cong Hoa", "city": "Ho Chi Minh City", "country": "VN", "lat": 10.799, "lon": 106.656}
+#: A valid request for every route with a path parameter: (method, rule) -> JSON body.
+REQUESTS = {
+    ("GET", "/api/v1/orders/<int:order_id>"): None,
+    ("POST", "/api/v1/orders/<int:order_id>/cancel"): {"reason": "changed my mind"},
+    ("POST", "/api/v1/orders/<int:order_id>/address"): {"address": NEW_ADDRESS},
+    ("GET", "/api/v1/orders/<int:order_id>/label"): None,
+    ("GET", "/api/v1/tracking/<tracking_number>"): None,
+    ("GET", "/api/v1/webhook-endpoints/<int:endpoint_id>"): None,
+    ("PATCH", "/api/v1/webhook-endpoints/<int:endpoint_id>"): {"description": "mine now"},
+    ("DELETE", "/api/v1/webhook-endpoints/<int:endpoint_id>"): None,
+    ("POST", "/api/v1/webhook-endpoints/<int:endpoint_id>/rotate-secret"): None,
+    ("POST", "/api/v1/webhook-endpoints/<int:endpoint_id>/test"): None,
+    ("POST", "/api/v1/webhook-endpoints/<int:endpoint_id>/replay"): {"event_id": "evt_1"},
+    ("GET", "/api/v1/webhook-endpoints/<int:endpoint_id>/deliveries"): None,
+}
+
+
+def api_routes_with_objects(app):
+    return {(method, rule.rule) for rule in app.url_map.iter_rules()
+            if rule.rule.startswith("/api/v1/") and rule.arguments
+            for method in rule.methods - {"HEAD", "OPTIONS"}}
+
+
+def test_every_route_naming_an_object_is_listed_here(app):
+    assert api_routes_with_objects(app) == set(REQUESTS)
+
+
+@pytest.mark.parametrize("method, rule", sorted(REQUESTS))
+def test_another_partner_gets_404(app, client, keys, method, rule):
+    app.config["WAYBILL_ALLOW_PRIVATE_WEBHOOKS"] = True
+    a, b = ({"Authorization": f"Bearer {k}"} for k in keys[:2])
+    order = post(client, keys[0]).get_json()
+    endpoint = client.post("/api/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/h"}, headers=a).get_json()
+    path = (rule.replace("<int:order_id>", str(order["id"]))
+            .replace("<tracking_number>", order["tracking_number"])
+            .replace("<int:endpoint_id>", str(endpoint["id"])))
+    body = REQUESTS[(method, rule)]
+    kwargs = {"json": body} if body is not None else {}
+    r = client.open(path, method=method, headers=b, **kwargs)
+    assert r.status_code == 404, (path, r.status_code, r.get_data()[:200])
+    assert r.get_json()["error"]["code"] == "not_found"
+    # The same request by the owner is not a 404 (the object is there).
+    if method == "GET":
+        assert client.open(path, method=method, headers=a).status_code == 200
