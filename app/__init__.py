@@ -25,6 +25,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.register_blueprint(health_bp)
 
+    from app.public.views import bp as public_bp
+
+    app.register_blueprint(public_bp)
+
     from app import api
 
     api.init_app(app)

@@ -1,0 +1,1 @@
+"""Pages anyone may open: the tracking page for end customers."""

@@ -1,0 +1,88 @@
+"""The public tracking page, ``/track/<number>``: no login, for the phone in a customer's
+hand. It shows where the parcel is and when it is due, and of the people only the
+recipient's first name and the destination city."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from app.crm.models import Partner
+from app.db import db
+from app.hubs.models import Hub
+from app.orders.models import Address, Order, Shipment, ShipmentEvent
+from app.orders.lifecycle import public_status
+from app.orders.tracking import is_valid_tracking_number
+
+bp = Blueprint("public", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/public-static")
+
+HEADLINES = {
+    "pre_transit": "Order received", "in_transit": "On its way", "out_for_delivery": "Out for delivery today",
+    "delivered": "Delivered", "failed_attempt": "We missed you", "returned": "Returned to the sender",
+    "cancelled": "Cancelled", "exception": "Delayed: we are looking into it",
+}
+#: What a customer reads for each event; events not listed are not shown.
+EVENT_TEXT = {
+    "created": "The shop handed us your order", "pickup_scheduled": "Pickup from the shop scheduled",
+    "picked_up": "Picked up from the shop", "arrived_at_centre": "At our sorting centre",
+    "departed_centre": "Left the sorting centre", "arrived_at_hub": "At your local delivery hub",
+    "out_for_delivery": "Out for delivery", "delivered": "Delivered",
+    "delivery_failed": "Delivery attempt missed; we will try again", "return_started": "On its way back to the shop",
+    "returned": "Returned to the shop", "cancelled": "Order cancelled", "held": "Held for a check",
+    "released": "On its way again", "lost": "Missing: our team is searching for it",
+    "address_changed": "Delivery address updated",
+}
+
+
+@bp.get("/track")
+def find():
+    number = request.args.get("number", "").strip().upper().replace(" ", "")
+    if number:
+        return redirect(url_for("public.track", number=number))
+    return render_template("public/track.html", shipment=None, number="")
+
+
+@bp.get("/track/<number>")
+def track(number: str):
+    number = number.strip().upper()
+    found = _tracking(number) if is_valid_tracking_number(number) else None
+    if found is None:
+        body = render_template("public/track.html", shipment=None, number=number, not_found=True)
+        return body, 404
+    response = current_app.make_response(render_template("public/track.html", shipment=found, number=number))
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+def _tracking(number: str) -> dict | None:
+    session = db.session
+    row = session.execute(
+        select(Shipment, Order.recipient_name, Address.city, Partner.name)
+        .join(Order, Order.id == Shipment.order_id).join(Address, Address.id == Order.dropoff_address_id)
+        .join(Partner, Partner.id == Shipment.partner_id)
+        .where(Shipment.tracking_number == number)).first()
+    if row is None:
+        return None
+    shipment, recipient, city, shop = row
+    tz = ZoneInfo(current_app.config["WAYBILL_TIMEZONE"])
+    hub_cities = dict(session.execute(select(Hub.id, Hub.city)).all())
+    events = session.scalars(select(ShipmentEvent).where(
+        ShipmentEvent.shipment_id == shipment.id, ShipmentEvent.applied.is_(True))
+        .order_by(ShipmentEvent.seq.desc()))
+    status = public_status(shipment.status, shipment.outcome)
+    return {
+        "tracking_number": shipment.tracking_number, "status": status, "headline": HEADLINES[status],
+        "promised_date": shipment.promised_date, "first_name": (recipient.split() or [""])[0],
+        "city": city, "shop": shop, "done": status in ("delivered", "returned", "cancelled"),
+        "events": [{"text": EVENT_TEXT[e.type], "at": _local(e.device_time or e.server_time, tz),
+                    "place": hub_cities.get(e.hub_id)} for e in events if e.type in EVENT_TEXT],
+    }
+
+
+def _local(value: datetime, tz: ZoneInfo) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(tz)
