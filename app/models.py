@@ -7,4 +7,4 @@ from app.delivery.models import DeliveryAttempt, Driver, PickupRun, ProofOfDeliv
 from app.hubs.models import Hub, LinehaulTrip  # noqa: F401
 from app.orders.models import Address, Counter, Order, Parcel, Shipment, ShipmentEvent  # noqa: F401
 from app.outbox import OutboxMessage  # noqa: F401
-from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401
+from app.webhooks.models import InboundWebhook, WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401

@@ -53,9 +53,16 @@ def init_app(app: Flask) -> None:
     })
     api.init_app(app)
     from app.api.network import blp as network_blp
+    from app.api.inbound import blp as inbound_blp
+    from app.api.inbound import setup_blp as inbound_setup_blp
     from app.api.orders import blp as orders_blp
     from app.api.webhooks import blp as webhooks_blp
 
     api.register_blueprint(orders_blp)
     api.register_blueprint(network_blp)
     api.register_blueprint(webhooks_blp)
+    api.register_blueprint(inbound_setup_blp)
+    api.register_blueprint(inbound_blp)
+    from app.api.schemas import InboundEnvelopeSchema
+
+    api.spec.components.schema("InboundEnvelope", schema=InboundEnvelopeSchema)

@@ -27,9 +27,10 @@ def _request_hash() -> str:
     return digest.hexdigest()
 
 
-def idempotent(partner_id: int, work: Callable[[], tuple[dict, int]]):
-    """Run ``work`` once per (partner, Idempotency-Key); returns a Flask response."""
-    key = request.headers.get("Idempotency-Key", "").strip()
+def idempotent(partner_id: int, work: Callable[[], tuple[dict, int]], *, key: str | None = None):
+    """Run ``work`` once per (partner, key); returns a Flask response. The key is the
+    Idempotency-Key header unless given (an inbound webhook's id)."""
+    key = key if key is not None else request.headers.get("Idempotency-Key", "").strip()
     if not key:
         raise ApiError(400, "idempotency_key_required",
                        "send an Idempotency-Key header (a UUID you make per order) so that a retry "

@@ -316,3 +316,22 @@ class DeliveryPageSchema(ma.Schema):
 
 class EventTypesSchema(ma.Schema):
     data = ma.fields.List(ma.fields.String())
+
+
+class InboundEnvelopeSchema(ma.Schema):
+    """Checked after the signature (the view reads the raw body); this documents it."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    type = ma.fields.String(required=True, validate=validate.OneOf(("order.created", "order.cancelled")))
+    timestamp = ma.fields.String(metadata={"description": "When your platform made the event (not checked)"})
+    data = ma.fields.Dict(required=True, metadata={
+        "description": "order.created: an order as for POST /api/v1/orders; order.cancelled: {reference, reason}"})
+
+
+class InboundSetupSchema(ma.Schema):
+    url = ma.fields.String(metadata={"description": "Where your platform posts events"})
+    secret = ma.fields.String(allow_none=True, metadata={"description": "Shown once, when set up or rotated"})
+    previous_secret_expires_at = ma.fields.DateTime(allow_none=True)
+    created_at = ma.fields.DateTime()

@@ -84,3 +84,18 @@ class WebhookAttempt(Base):
     error: Mapped[str | None] = mapped_column(String(300))
     #: The first characters of the answer's body.
     response_excerpt: Mapped[str | None] = mapped_column(String(500))
+
+
+class InboundWebhook(Base):
+    """A partner's inbound URL: its platform posts orders there, signed with the secret."""
+
+    __tablename__ = "inbound_webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), unique=True)
+    #: The URL's secret part, which names the partner (the signature proves the sender).
+    token: Mapped[str] = mapped_column(String(40), unique=True)
+    secret: Mapped[str] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
