@@ -72,6 +72,8 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "WAYBILL_GEOCODER": env_str(env, "WAYBILL_GEOCODER", "gazetteer"),
         "NOMINATIM_URL": env_str(env, "NOMINATIM_URL", "https://nominatim.openstreetmap.org"),
         "NOMINATIM_USER_AGENT": env_str(env, "NOMINATIM_USER_AGENT", "waybill"),
+        #: Requests per API key (Flask-Limiter syntax: "100 per second; 5000 per minute").
+        "WAYBILL_API_RATE_LIMIT": env_str(env, "WAYBILL_API_RATE_LIMIT", "100 per second; 5000 per minute"),
         #: Outbound webhooks may go to loopback, private and link-local addresses, and over
         #: plain http: for tests and local development only.
         "WAYBILL_ALLOW_PRIVATE_WEBHOOKS": env_bool(env, "WAYBILL_ALLOW_PRIVATE_WEBHOOKS"),

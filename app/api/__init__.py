@@ -64,5 +64,8 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(inbound_setup_blp)
     api.register_blueprint(inbound_blp)
     from app.api.schemas import InboundEnvelopeSchema
+    from app.api import ratelimit
+
+    ratelimit.init_app(app, (orders_blp, network_blp, webhooks_blp, inbound_setup_blp, inbound_blp))
 
     api.spec.components.schema("InboundEnvelope", schema=InboundEnvelopeSchema)
