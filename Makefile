@@ -12,7 +12,10 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(BIN)/.installed
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+install: $(BIN)/.installed node_modules/.package-lock.json
 
 run: install
 	$(BIN)/flask --app wsgi demo --if-empty
@@ -25,4 +28,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) instance/waybill.db* .pytest_cache
+	rm -rf $(VENV) node_modules instance/waybill.db* .pytest_cache

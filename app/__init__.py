@@ -29,6 +29,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.register_blueprint(public_bp)
 
+    from app.vendor import bp as vendor_bp
+
+    app.register_blueprint(vendor_bp)
+
     from app import api
 
     api.init_app(app)

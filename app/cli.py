@@ -54,7 +54,8 @@ def register_commands(app: Flask) -> None:
     @partner_group.command("create")
     @click.argument("name")
     @click.option("--currency", default=None, help="ISO 4217 code; defaults to WAYBILL_CURRENCY")
-    def partner_create(name, currency):
+    @click.option("--email", default=None, help="Contact for the partner's engineers (webhook notices)")
+    def partner_create(name, currency, email):
         """Create a partner and print its id and a new API key as JSON."""
         from app.crm import services as crm
 
@@ -62,6 +63,7 @@ def register_commands(app: Flask) -> None:
         try:
             partner = crm.create_partner(session, name,
                                          currency=currency or current_app.config["WAYBILL_CURRENCY"])
+            partner.contact_email = email
             key_record, key = crm.issue_api_key(session, partner)
             session.commit()
         except ValueError as exc:

@@ -62,8 +62,11 @@ def test_partner_create_prints_a_key_that_is_stored_hashed(empty_app):
     from app.crm.services import hash_api_key
 
     upgrade_database()
-    result = empty_app.test_cli_runner().invoke(args=["partner", "create", "Lotus Mart"])
+    result = empty_app.test_cli_runner().invoke(args=["partner", "create", "Lotus Mart", "--email", "dev@lotus.example"])
     assert result.exit_code == 0, result.output
+    from app.crm.models import Partner
+
+    assert db.session.scalars(select(Partner.contact_email)).one() == "dev@lotus.example"
     out = json.loads(result.output)
     assert out["name"] == "Lotus Mart" and out["api_key"].startswith(out["api_key_prefix"] + "_")
     stored = db.session.scalars(select(ApiKey)).one()

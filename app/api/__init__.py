@@ -45,6 +45,9 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    # The reference (Swagger UI, from npm: see app/vendor.py) at /api/v1/reference.
+    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "reference")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "/vendor/swagger-ui-dist/")
     app.config.setdefault("API_SPEC_OPTIONS", {
         "components": {"securitySchemes": {"apiKey": {
             "type": "http", "scheme": "bearer",

@@ -4,9 +4,12 @@ recipient's first name and the destination city."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from markupsafe import Markup
 from sqlalchemy import select
 
 from app.crm.models import Partner
@@ -35,6 +38,23 @@ EVENT_TEXT = {
     "released": "On its way again", "lost": "Missing: our team is searching for it",
     "address_changed": "Delivery address updated",
 }
+
+
+DOCS = Path(__file__).resolve().parent.parent.parent / "docs"
+
+
+@bp.get("/docs")
+def api_guide():
+    """The partner API guide (docs/API.md), with a link to the reference."""
+    text = (DOCS / "API.md").read_text(encoding="utf-8")
+    return render_template("public/guide.html", body=Markup(_markdown().render(text)))
+
+
+@lru_cache(maxsize=1)
+def _markdown():
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 @bp.get("/track")
