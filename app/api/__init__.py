@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from app.api.errors import CODES, ApiError
 from app.api.schemas import ApiErrorSchema
@@ -36,6 +37,14 @@ class WaybillApi(Api):
                         data.get("headers")).response()
 
 
+class IdConverter(IntegerConverter):
+    """``<id:name>``: a positive integer a database id column can hold; anything larger
+    matches no route (404) rather than overflowing the query."""
+
+    def __init__(self, map, **kwargs):
+        super().__init__(map, min=1, max=2**31 - 1)
+
+
 api = WaybillApi()
 
 
@@ -54,7 +63,10 @@ def init_app(app: Flask) -> None:
             "description": "Your API key: `Authorization: Bearer wbk_...`"}}},
         "security": [{"apiKey": []}],
     })
+    app.url_map.converters["id"] = IdConverter
     api.init_app(app)
+    api.register_converter(IdConverter, lambda converter: {"type": "integer", "minimum": 1,
+                                                          "maximum": 2**31 - 1})
     from app.api.network import blp as network_blp
     from app.api.inbound import blp as inbound_blp
     from app.api.inbound import setup_blp as inbound_setup_blp

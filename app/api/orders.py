@@ -13,6 +13,7 @@ from app.api.errors import ApiError
 from app.api.idempotency import idempotent
 from app.api.schemas import (
     MAX_BULK_ORDERS,
+    MAX_ID,
     AddressChangeSchema,
     ApiErrorSchema,
     BulkOrdersSchema,
@@ -86,7 +87,7 @@ def before_id(cursor: str | None, expected: str = "o") -> int | None:
         return None
     try:
         kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind == expected:
+        if kind == expected and value.isdigit() and 0 < int(value) <= MAX_ID:
             return int(value)
     except (ValueError, UnicodeDecodeError):
         pass
@@ -220,7 +221,7 @@ def csv_result(rows: list[csv_import.CsvRow]) -> dict:
     return {"created": created, "rejected": len(rows) - created, "results": results}
 
 
-@blp.route("/<int:order_id>")
+@blp.route("/<id:order_id>")
 class OrderById(MethodView):
     @blp.response(200, OrderSchema)
     @blp.alt_response(404, schema=ApiErrorSchema)
@@ -232,7 +233,7 @@ class OrderById(MethodView):
         return found
 
 
-@blp.route("/<int:order_id>/cancel")
+@blp.route("/<id:order_id>/cancel")
 class CancelOrder(MethodView):
     @blp.arguments(CancelSchema)
     @blp.response(200, OrderSchema)
@@ -254,7 +255,7 @@ class CancelOrder(MethodView):
         return order_resource(db.session, partner.id, order_id)
 
 
-@blp.route("/<int:order_id>/address")
+@blp.route("/<id:order_id>/address")
 class ChangeAddress(MethodView):
     @blp.arguments(AddressChangeSchema)
     @blp.response(200, OrderSchema)
@@ -293,7 +294,7 @@ def _pdf(session, orders, filename: str):
         "Content-Disposition": f'inline; filename="{filename}"'})
 
 
-@blp.route("/<int:order_id>/label")
+@blp.route("/<id:order_id>/label")
 class Label(MethodView):
     @blp.doc(responses={"200": {"description": "A 4x6-inch PDF, one page per parcel", **PDF}})
     @blp.alt_response(404, schema=ApiErrorSchema)

@@ -10,13 +10,18 @@ from app.billing.rating import SERVICE_LEVELS
 from app.orders.lifecycle import PUBLIC_VOCABULARY
 
 
+#: The largest id and amount a request may name (what the database columns hold).
+MAX_ID = 2**31 - 1
+MAX_AMOUNT = 10**15
+
+
 class Strict(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
 
 class MoneySchema(Strict):
-    amount = ma.fields.Integer(required=True, validate=validate.Range(min=0),
+    amount = ma.fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_AMOUNT),
                                metadata={"description": "Integer minor units (1 VND, 1 cent)"})
     currency = ma.fields.String(required=True, validate=validate.Length(equal=3),
                                 metadata={"description": "ISO 4217 code"})
@@ -138,7 +143,7 @@ class CsvResultSchema(ma.Schema):
 
 
 class LabelsRequestSchema(Strict):
-    order_ids = ma.fields.List(ma.fields.Integer(), required=True, validate=validate.Length(min=1, max=100),
+    order_ids = ma.fields.List(ma.fields.Integer(validate=validate.Range(min=1, max=MAX_ID)), required=True, validate=validate.Length(min=1, max=100),
                                metadata={"description": "Up to 100 of your orders; one page per parcel, in this order"})
 
 

@@ -76,7 +76,7 @@ class Endpoints(MethodView):
         return endpoint
 
 
-@blp.route("/webhook-endpoints/<int:endpoint_id>")
+@blp.route("/webhook-endpoints/<id:endpoint_id>")
 class EndpointById(MethodView):
     @blp.response(200, EndpointSchema)
     @blp.alt_response(404, schema=ApiErrorSchema)
@@ -108,7 +108,7 @@ class EndpointById(MethodView):
         db.session.commit()
 
 
-@blp.route("/webhook-endpoints/<int:endpoint_id>/rotate-secret")
+@blp.route("/webhook-endpoints/<id:endpoint_id>/rotate-secret")
 class RotateSecret(MethodView):
     @blp.response(200, SecretSchema)
     @blp.alt_response(404, schema=ApiErrorSchema)
@@ -121,7 +121,7 @@ class RotateSecret(MethodView):
         return {"secret": secret, "previous_secret_expires_at": endpoint.previous_secret_expires_at}
 
 
-@blp.route("/webhook-endpoints/<int:endpoint_id>/test")
+@blp.route("/webhook-endpoints/<id:endpoint_id>/test")
 class TestEvent(MethodView):
     @blp.response(202, DeliverySchema)
     @blp.alt_response(404, schema=ApiErrorSchema)
@@ -137,7 +137,7 @@ class TestEvent(MethodView):
         return delivery
 
 
-@blp.route("/webhook-endpoints/<int:endpoint_id>/replay")
+@blp.route("/webhook-endpoints/<id:endpoint_id>/replay")
 class Replay(MethodView):
     @blp.arguments(ReplaySchema)
     @blp.response(202, ReplayResultSchema)
@@ -164,7 +164,7 @@ class Replay(MethodView):
         return {"deliveries": count}
 
 
-@blp.route("/webhook-endpoints/<int:endpoint_id>/deliveries")
+@blp.route("/webhook-endpoints/<id:endpoint_id>/deliveries")
 class Deliveries(MethodView):
     @blp.arguments(DeliveryQuerySchema, location="query")
     @blp.response(200, DeliveryPageSchema)

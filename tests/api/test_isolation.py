@@ -7,18 +7,18 @@ from tests.api.test_orders import BODY, client, keys, post  # noqa: F401 (fixtur
 NEW_ADDRESS = {"line1": "5 Cong Hoa", "city": "Ho Chi Minh City", "country": "VN", "lat": 10.799, "lon": 106.656}
 #: A valid request for every route with a path parameter: (method, rule) -> JSON body.
 REQUESTS = {
-    ("GET", "/api/v1/orders/<int:order_id>"): None,
-    ("POST", "/api/v1/orders/<int:order_id>/cancel"): {"reason": "changed my mind"},
-    ("POST", "/api/v1/orders/<int:order_id>/address"): {"address": NEW_ADDRESS},
-    ("GET", "/api/v1/orders/<int:order_id>/label"): None,
+    ("GET", "/api/v1/orders/<id:order_id>"): None,
+    ("POST", "/api/v1/orders/<id:order_id>/cancel"): {"reason": "changed my mind"},
+    ("POST", "/api/v1/orders/<id:order_id>/address"): {"address": NEW_ADDRESS},
+    ("GET", "/api/v1/orders/<id:order_id>/label"): None,
     ("GET", "/api/v1/tracking/<tracking_number>"): None,
-    ("GET", "/api/v1/webhook-endpoints/<int:endpoint_id>"): None,
-    ("PATCH", "/api/v1/webhook-endpoints/<int:endpoint_id>"): {"description": "mine now"},
-    ("DELETE", "/api/v1/webhook-endpoints/<int:endpoint_id>"): None,
-    ("POST", "/api/v1/webhook-endpoints/<int:endpoint_id>/rotate-secret"): None,
-    ("POST", "/api/v1/webhook-endpoints/<int:endpoint_id>/test"): None,
-    ("POST", "/api/v1/webhook-endpoints/<int:endpoint_id>/replay"): {"event_id": "evt_1"},
-    ("GET", "/api/v1/webhook-endpoints/<int:endpoint_id>/deliveries"): None,
+    ("GET", "/api/v1/webhook-endpoints/<id:endpoint_id>"): None,
+    ("PATCH", "/api/v1/webhook-endpoints/<id:endpoint_id>"): {"description": "mine now"},
+    ("DELETE", "/api/v1/webhook-endpoints/<id:endpoint_id>"): None,
+    ("POST", "/api/v1/webhook-endpoints/<id:endpoint_id>/rotate-secret"): None,
+    ("POST", "/api/v1/webhook-endpoints/<id:endpoint_id>/test"): None,
+    ("POST", "/api/v1/webhook-endpoints/<id:endpoint_id>/replay"): {"event_id": "evt_1"},
+    ("GET", "/api/v1/webhook-endpoints/<id:endpoint_id>/deliveries"): None,
 }
 
 
@@ -40,9 +40,9 @@ def test_another_partner_gets_404(app, client, keys, method, rule):
     a, b = ({"Authorization": f"Bearer {k}"} for k in keys[:2])
     order = post(client, keys[0]).get_json()
     endpoint = client.post("/api/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/h"}, headers=a).get_json()
-    path = (rule.replace("<int:order_id>", str(order["id"]))
+    path = (rule.replace("<id:order_id>", str(order["id"]))
             .replace("<tracking_number>", order["tracking_number"])
-            .replace("<int:endpoint_id>", str(endpoint["id"])))
+            .replace("<id:endpoint_id>", str(endpoint["id"])))
     body = REQUESTS[(method, rule)]
     kwargs = {"json": body} if body is not None else {}
     r = client.open(path, method=method, headers=b, **kwargs)
