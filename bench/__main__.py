@@ -40,7 +40,7 @@ def make_app(url: str, redis_url: str | None = None):
     return app
 
 
-def fresh_database(app) -> None:
+def fresh_database(app) -> dict:
     """Empty schema, migrated, with the demo network (hubs, rates, partners, drivers)."""
     from app import demo
     from app.cli import upgrade_database
@@ -53,8 +53,9 @@ def fresh_database(app) -> None:
 
     forget_all()
     upgrade_database()
-    demo.seed_network(db.session)
+    made = demo.seed_network(db.session)
     db.session.commit()
+    return made
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -212,8 +213,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=10_000, help="orders in the lifecycle run")
     parser.add_argument("--intake-orders", type=int, default=3_000)
-    parser.add_argument("--only", default="intake,lifecycle,memory")
+    parser.add_argument("--only", default="intake,lifecycle,memory,http")
     parser.add_argument("--worker-processes", type=int, default=2)
+    parser.add_argument("--http-seconds", type=int, default=15)
+    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn workers in the HTTP run")
+    parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker")
     args = parser.parse_args()
     only = set(args.only.split(","))
 
@@ -232,6 +236,11 @@ def main() -> None:
             bench_lifecycle(url_for("lifecycle"), backend, args.orders, redis, args.worker_processes)
         if "memory" in only:
             bench_web_memory(url_for("lifecycle"), backend, redis)
+        if "http" in only and backend != "sqlite":
+            from bench.http import bench_http
+
+            bench_http(url_for("http"), redis, emit, make_app, fresh_database, seconds=args.http_seconds,
+                       workers=args.web_workers, threads=args.web_threads)
 
 
 if __name__ == "__main__":

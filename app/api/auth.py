@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from flask import g, request
 
-from app.crm.models import Partner
-from app.crm.services import partner_for_api_key
+from app.crm.services import PartnerRef, partner_for_api_key
 from app.db import db
 
 
@@ -12,7 +11,7 @@ class Unauthorized(Exception):
     pass
 
 
-def authenticate() -> Partner:
+def authenticate() -> PartnerRef:
     """The partner whose active key is on the request; raises Unauthorized."""
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key:

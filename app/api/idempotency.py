@@ -1,16 +1,20 @@
 """Idempotent POSTs: the same Idempotency-Key and body get the first response again.
 
-The key is claimed in a short transaction of its own before the work starts, so a second
-request with the key finds it at once: still running (409), finished (the stored response,
-replayed), or used for another request (422). The response is stored in the transaction
-that does the work, so an order and its stored answer commit together."""
+The key, the work and the stored response are one transaction: an order and the answer
+to its key commit together, or neither does (and a retry may try again). On PostgreSQL
+the transaction first takes an advisory lock on the key without waiting, in the same
+statement that reads the key: a second request while the first runs gets 409 at once;
+after it, the stored response. Should two requests still both find the key free (one
+committed between the other's read and lock), the unique key makes the second one's
+insert fail, its work is rolled back, and it answers with the first one's response.
+SQLite runs one writer at a time, so there the second simply finds the first's answer."""
 from __future__ import annotations
 
 import hashlib
 from typing import Callable
 
 from flask import jsonify, request
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.api.errors import ApiError
@@ -18,6 +22,14 @@ from app.api.models import IdempotencyKey
 from app.db import db, utcnow
 
 MAX_KEY_LENGTH = 255
+_keys = IdempotencyKey.__table__
+_FIND = select(_keys.c.request_hash, _keys.c.response_status, _keys.c.response_body).where(
+    _keys.c.partner_id == bindparam("partner_id"), _keys.c.key == bindparam("key"))
+_LOCK_AND_FIND_PG = text("""
+SELECT pg_try_advisory_xact_lock(:lock) AS locked, k.request_hash, k.response_status, k.response_body
+FROM (SELECT 1) AS one
+LEFT JOIN idempotency_keys AS k ON k.partner_id = :partner_id AND k.key = :key""")
+_STORE = insert(_keys)
 
 
 def _request_hash() -> str:
@@ -25,6 +37,12 @@ def _request_hash() -> str:
     for part in (request.method.encode(), request.path.encode(), request.get_data()):
         digest.update(part + b"\0")
     return digest.hexdigest()
+
+
+def lock_id(partner_id: int, key: str) -> int:
+    """The advisory lock of a (partner, key): 64 bits of its hash, as PostgreSQL's bigint."""
+    raw = hashlib.blake2b(f"{partner_id}\0{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(raw, "big", signed=True)
 
 
 def idempotent(partner_id: int, work: Callable[[], tuple[dict, int]], *, key: str | None = None):
@@ -39,44 +57,55 @@ def idempotent(partner_id: int, work: Callable[[], tuple[dict, int]], *, key: st
         raise ApiError(400, "idempotency_key_too_long", f"Idempotency-Key is at most {MAX_KEY_LENGTH} characters")
     digest = _request_hash()
     session = db.session
-    table = IdempotencyKey.__table__
-    try:
-        session.execute(insert(table).values(partner_id=partner_id, key=key, request_hash=digest,
-                                             created_at=utcnow()))
-        session.commit()
-    except IntegrityError:
-        session.rollback()
+    params = {"partner_id": partner_id, "key": key}
+    if not _claim(session, params):
         return _answer_again(partner_id, key, digest)
-    where = (table.c.partner_id == partner_id) & (table.c.key == key)
     try:
         body, status = work()
     except ApiError as exc:
+        # A refusal is an answer too: stored, so a retry gets it again.
         session.rollback()
+        if not _claim(session, params):
+            return _answer_again(partner_id, key, digest)
         body, status = exc.body(), exc.status
     except BaseException:
-        session.rollback()  # the key is released: a retry may try again
-        session.execute(delete(table).where(where))
-        session.commit()
+        session.rollback()  # nothing was stored: a retry may try again
         raise
-    session.execute(table.update().where(where).values(response_status=status, response_body=body))
-    session.commit()
+    try:
+        session.execute(_STORE, {**params, "request_hash": digest, "response_status": status,
+                                 "response_body": body, "created_at": utcnow()})
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # the same key committed meanwhile: its answer stands, this work is undone
+        return _answer_again(partner_id, key, digest)
     response = jsonify(body)
     response.status_code = status
     return response
 
 
+def _claim(session, params: dict) -> bool:
+    """Hold the key for this transaction; False when it is in use or already answered."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        row = conn.execute(_LOCK_AND_FIND_PG, {**params, "lock": lock_id(params["partner_id"], params["key"])}).one()
+        if not row.locked:
+            session.rollback()
+            raise ApiError(409, "request_in_progress",
+                           "a request with this Idempotency-Key is still running; retry shortly",
+                           headers={"Retry-After": "1"})
+        return row.request_hash is None
+    return conn.execute(_FIND, params).first() is None
+
+
 def _answer_again(partner_id: int, key: str, digest: str):
-    found = db.session.scalars(select(IdempotencyKey).where(
-        IdempotencyKey.partner_id == partner_id, IdempotencyKey.key == key)).first()
-    if found is None:  # the first request failed and released the key a moment ago
+    session = db.session
+    found = session.execute(_FIND, {"partner_id": partner_id, "key": key}).first()
+    session.rollback()
+    if found is None:  # cannot happen once a key is stored; said plainly if it does
         raise ApiError(409, "request_in_progress", "retry this request", headers={"Retry-After": "1"})
     if found.request_hash != digest:
         raise ApiError(422, "idempotency_key_reused",
                        "this Idempotency-Key was used for a different request; use a new key")
-    if found.response_status is None:
-        raise ApiError(409, "request_in_progress",
-                       "a request with this Idempotency-Key is still running; retry shortly",
-                       headers={"Retry-After": "1"})
     response = jsonify(found.response_body)
     response.status_code = found.response_status
     response.headers["Idempotent-Replayed"] = "true"
@@ -84,6 +113,5 @@ def _answer_again(partner_id: int, key: str, digest: str):
 
 
 def prune_idempotency_keys(session, *, before) -> int:
-    """Forget keys made before ``before`` (finished or not: a request never runs that long)."""
-    table = IdempotencyKey.__table__
-    return session.execute(delete(table).where(table.c.created_at < before)).rowcount
+    """Forget keys made before ``before``."""
+    return session.execute(delete(_keys).where(_keys.c.created_at < before)).rowcount

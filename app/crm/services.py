@@ -5,6 +5,8 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, event, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -56,15 +58,46 @@ def create_partner(session: Session, name: str, *, currency: str) -> Partner:
     return partner
 
 
-def partner_for_api_key(session: Session, key: str) -> Partner | None:
+@dataclass(frozen=True)
+class PartnerRef:
+    """What a request needs of the partner whose key it carries; safe to share between
+    threads and requests (unlike an ORM object)."""
+
+    id: int
+    name: str
+    currency: str
+
+
+#: SHA-256 of a key -> (the partner, monotonic time the answer expires). A revoked key or
+#: a deactivated partner is refused by every process within KEY_CACHE_SECONDS; by the
+#: process that revoked it at once.
+KEY_CACHE_SECONDS = 5.0
+_keys: dict[str, tuple[PartnerRef | None, float]] = {}
+_FIND_KEY = (select(ApiKey.key_hash, ApiKey.revoked_at, Partner.id, Partner.name, Partner.currency, Partner.active)
+             .join(Partner, Partner.id == ApiKey.partner_id).where(ApiKey.prefix == bindparam("prefix")))
+
+
+def partner_for_api_key(session: Session, key: str) -> PartnerRef | None:
     """The active partner whose unrevoked key this is; None for anything else."""
+    digest = hash_api_key(key)
+    now = time.monotonic()
+    cached = _keys.get(digest)
+    if cached is not None and cached[1] > now:
+        return cached[0]
     prefix = "_".join(key.split("_")[:2])
-    record = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).first()
-    if (record is None or record.revoked_at is not None
-            or not hmac.compare_digest(record.key_hash, hash_api_key(key))):
-        return None
-    partner = session.get(Partner, record.partner_id)
-    return partner if partner is not None and partner.active else None
+    row = session.execute(_FIND_KEY, {"prefix": prefix}).first()
+    found = None
+    if (row is not None and row.revoked_at is None and row.active
+            and hmac.compare_digest(row.key_hash, digest)):
+        found = PartnerRef(row.id, row.name, row.currency)
+    if len(_keys) > 10_000:  # unknown keys sent in bulk must not grow it without end
+        _keys.clear()
+    _keys[digest] = (found, now + KEY_CACHE_SECONDS)
+    return found
+
+
+def forget_api_keys() -> None:
+    _keys.clear()
 
 
 def active_partners(session: Session) -> list[Partner]:
@@ -97,6 +130,7 @@ def revoke_api_key(session: Session, prefix: str, *, partner_id: int | None = No
         raise LookupError(f"no API key {prefix}")
     if record.revoked_at is None:
         record.revoked_at = utcnow()
+    forget_api_keys()
     return record
 
 

@@ -72,8 +72,12 @@ def template() -> str:
 
 def read_orders(text: str) -> list[CsvOrder]:
     """Group the file's rows into orders; raises CsvFileError for a wrong header."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), restkey="\0extra")
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    # newline="": the csv module reads line ends itself (quoted fields may hold them).
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""), restkey="\0extra")
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise CsvFileError(f"line 1: {exc}") from None
     if not header:
         raise CsvFileError("the file is empty: the first line must name the columns")
     unknown = [h for h in header if h not in COLUMNS]

@@ -105,3 +105,10 @@ def test_the_csv_template_is_itself_a_valid_file(client, keys, session):
     r = send(client, keys[0], "csv", data=template.data, content_type="text/csv")
     assert r.get_json()["created"] == 1, r.get_json()
     assert orders(session) == 1
+
+
+def test_odd_line_ends_and_a_bare_carriage_return_are_not_server_errors(client, keys, session):
+    windows = CSV.replace("\n", "\r\n")
+    r = send(client, keys[0], "csv", data=windows.encode(), content_type="text/csv")
+    assert r.status_code == 200 and r.get_json()["created"] == 1
+    assert send(client, keys[0], "csv", data=b"\r0", content_type="text/csv").status_code == 422
