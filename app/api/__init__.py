@@ -29,6 +29,12 @@ class WaybillApi(Api):
         if not request.path.startswith(API_PREFIX):
             return error  # pages keep Flask's own error pages
         data = getattr(error, "data", None) or {}
+        if error.code == 429:
+            from app.api.ratelimit import retry_after
+
+            return ApiError(429, "rate_limited", f"too many requests for this key ({error.description}); "
+                            "retry after the number of seconds in Retry-After",
+                            headers={"Retry-After": str(retry_after())}).response()
         details = data.get("errors") or data.get("messages")
         message = data.get("message") or error.description
         if error.code == 422 and details:

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from app.api.errors import ApiError
 from app.api.idempotency import idempotent
-from app.api.orders import order_in, require_partner
+from app.api.orders import ORDER, ORDER_IN, order_in, require_partner
 from app.api.schemas import (
     ApiErrorSchema,
     InboundEnvelopeSchema,
@@ -39,7 +39,7 @@ def _setup_body(record, secret=None) -> dict:
 
 @setup_blp.route("/inbound-webhook")
 class InboundSetup(MethodView):
-    @setup_blp.response(200, InboundSetupSchema)
+    @setup_blp.response(200, InboundSetupSchema())
     @setup_blp.alt_response(404, schema=ApiErrorSchema, description="Not set up yet")
     def get(self):
         """Your inbound URL (the secret is not shown again)."""
@@ -48,7 +48,7 @@ class InboundSetup(MethodView):
             raise ApiError(404, "not_found", "no inbound webhook yet: POST to set one up")
         return _setup_body(record)
 
-    @setup_blp.response(200, InboundSetupSchema)
+    @setup_blp.response(200, InboundSetupSchema())
     def post(self):
         """Set up your inbound URL, or rotate its secret: the answer shows the new secret
         once; the previous one is still accepted for 24 hours."""
@@ -99,7 +99,7 @@ class InboundOrders(MethodView):
 
 def _created(partner, data) -> tuple[dict, int]:
     try:
-        order = OrderCreateSchema().load(data if isinstance(data, dict) else {})
+        order = ORDER_IN.load(data if isinstance(data, dict) else {})
     except ma.ValidationError as exc:
         raise ApiError(422, "validation_failed", "the order is not valid: see details for each field",
                        details={"data": exc.messages}) from None
@@ -107,7 +107,7 @@ def _created(partner, data) -> tuple[dict, int]:
         created = create_order(db.session, partner, order_in(order), actor=f"inbound:{partner.id}")
     except IntakeError as exc:
         raise ApiError(422, "order_rejected", str(exc), details=exc.errors) from None
-    return OrderSchema().dump(created_resource(created)), 201
+    return ORDER.dump(created_resource(created)), 201
 
 
 def _cancelled(partner, data) -> tuple[dict, int]:
@@ -123,4 +123,4 @@ def _cancelled(partner, data) -> tuple[dict, int]:
         transition(db.session, order.shipment.id, "cancel", actor=f"inbound:{partner.id}", reason=str(reason)[:200])
     except TransitionError as exc:
         raise ApiError(409, "not_cancellable", str(exc)) from None
-    return OrderSchema().dump(order_resource(db.session, partner.id, order.id)), 200
+    return ORDER.dump(order_resource(db.session, partner.id, order.id)), 200

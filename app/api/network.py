@@ -30,12 +30,11 @@ class Hubs(MethodView):
 
 @blp.route("/tracking/<tracking_number>")
 class Tracking(MethodView):
-    @blp.response(200, TrackingSchema)
+    @blp.response(200, TrackingSchema())
     @blp.alt_response(404, schema=ApiErrorSchema)
     def get(self, tracking_number):
         """Public status, promised date and every event of one of your shipments."""
-        codes = {h.id: h.code for h in hubs.all_hubs(db.session)}
-        found = tracking_resource(db.session, g.partner.id, tracking_number, codes)
+        found = tracking_resource(db.session, g.partner.id, tracking_number)
         if found is None:
             raise ApiError(404, "not_found", f"no shipment {tracking_number}")
         return found
@@ -43,8 +42,8 @@ class Tracking(MethodView):
 
 @blp.route("/quotes")
 class Quotes(MethodView):
-    @blp.arguments(QuoteRequestSchema)
-    @blp.response(200, QuoteSchema)
+    @blp.arguments(QuoteRequestSchema())
+    @blp.response(200, QuoteSchema())
     @blp.alt_response(422, schema=ApiErrorSchema, description="The network cannot take it")
     def post(self, data):
         """Price and promised date of a prospective order: the same rate the order will be

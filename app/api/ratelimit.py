@@ -4,6 +4,7 @@ A request over the limit gets 429 with Retry-After."""
 from __future__ import annotations
 
 import hashlib
+import time
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
@@ -21,7 +22,9 @@ def _key() -> str:
     return "ip:" + (get_remote_address() or "unknown")
 
 
-limiter = Limiter(key_func=_key, headers_enabled=True, strategy="fixed-window")
+#: Headers off: Flask-Limiter would read the window back from Redis for every answer. The
+#: error handler adds Retry-After to a 429 (see ``retry_after``).
+limiter = Limiter(key_func=_key, headers_enabled=False, strategy="fixed-window")
 _limited: set[str] = set()
 
 
@@ -34,3 +37,11 @@ def init_app(app: Flask, blueprints) -> None:
         if blueprint.name not in _limited:
             limiter.limit(lambda: current_app.config["WAYBILL_API_RATE_LIMIT"])(blueprint)
             _limited.add(blueprint.name)
+
+
+def retry_after() -> int:
+    """Seconds until the breached limit's window resets (for a 429's Retry-After)."""
+    current = limiter.current_limit
+    if current is None:
+        return 1
+    return max(1, int(current.reset_at - time.time()))

@@ -48,7 +48,7 @@ def _refused(exc: webhooks.WebhookError) -> ApiError:
 
 @blp.route("/webhook-event-types")
 class EventTypes(MethodView):
-    @blp.response(200, EventTypesSchema)
+    @blp.response(200, EventTypesSchema())
     def get(self):
         """Every event type an endpoint can subscribe to."""
         return {"data": list(webhooks.EVENT_TYPES)}
@@ -61,8 +61,8 @@ class Endpoints(MethodView):
         """Your webhook endpoints."""
         return webhooks.endpoints_of(db.session, g.partner.id)
 
-    @blp.arguments(EndpointCreateSchema)
-    @blp.response(201, EndpointCreatedSchema)
+    @blp.arguments(EndpointCreateSchema())
+    @blp.response(201, EndpointCreatedSchema())
     @blp.alt_response(422, schema=ApiErrorSchema, description="URL refused, or too many endpoints")
     def post(self, data):
         """Register an endpoint. The answer carries its signing `secret`, shown this once."""
@@ -78,14 +78,14 @@ class Endpoints(MethodView):
 
 @blp.route("/webhook-endpoints/<id:endpoint_id>")
 class EndpointById(MethodView):
-    @blp.response(200, EndpointSchema)
+    @blp.response(200, EndpointSchema())
     @blp.alt_response(404, schema=ApiErrorSchema)
     def get(self, endpoint_id):
         """One of your endpoints."""
         return _endpoint(endpoint_id)
 
-    @blp.arguments(EndpointUpdateSchema)
-    @blp.response(200, EndpointSchema)
+    @blp.arguments(EndpointUpdateSchema())
+    @blp.response(200, EndpointSchema())
     @blp.alt_response(404, schema=ApiErrorSchema)
     @blp.alt_response(422, schema=ApiErrorSchema)
     def patch(self, data, endpoint_id):
@@ -110,7 +110,7 @@ class EndpointById(MethodView):
 
 @blp.route("/webhook-endpoints/<id:endpoint_id>/rotate-secret")
 class RotateSecret(MethodView):
-    @blp.response(200, SecretSchema)
+    @blp.response(200, SecretSchema())
     @blp.alt_response(404, schema=ApiErrorSchema)
     def post(self, endpoint_id):
         """A new signing secret, shown this once. For 24 hours every delivery carries two
@@ -123,7 +123,7 @@ class RotateSecret(MethodView):
 
 @blp.route("/webhook-endpoints/<id:endpoint_id>/test")
 class TestEvent(MethodView):
-    @blp.response(202, DeliverySchema)
+    @blp.response(202, DeliverySchema())
     @blp.alt_response(404, schema=ApiErrorSchema)
     @blp.alt_response(409, schema=ApiErrorSchema, description="The endpoint is disabled")
     def post(self, endpoint_id):
@@ -139,8 +139,8 @@ class TestEvent(MethodView):
 
 @blp.route("/webhook-endpoints/<id:endpoint_id>/replay")
 class Replay(MethodView):
-    @blp.arguments(ReplaySchema)
-    @blp.response(202, ReplayResultSchema)
+    @blp.arguments(ReplaySchema())
+    @blp.response(202, ReplayResultSchema())
     @blp.alt_response(404, schema=ApiErrorSchema, description="No such endpoint or event")
     @blp.alt_response(409, schema=ApiErrorSchema, description="The endpoint is disabled")
     @blp.alt_response(422, schema=ApiErrorSchema)
@@ -166,8 +166,8 @@ class Replay(MethodView):
 
 @blp.route("/webhook-endpoints/<id:endpoint_id>/deliveries")
 class Deliveries(MethodView):
-    @blp.arguments(DeliveryQuerySchema, location="query")
-    @blp.response(200, DeliveryPageSchema)
+    @blp.arguments(DeliveryQuerySchema(), location="query")
+    @blp.response(200, DeliveryPageSchema())
     @blp.alt_response(404, schema=ApiErrorSchema)
     def get(self, query, endpoint_id):
         """The delivery log, newest first: each event sent to this endpoint, its status and

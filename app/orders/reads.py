@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from app.hubs.routing import hub_codes
 from app.orders.lifecycle import PUBLIC_STATUS, public_status
 from app.orders.models import Order, Shipment, ShipmentEvent
 
@@ -85,8 +86,7 @@ def shipment_id_of(session: Session, partner_id: int, order_id: int) -> int | No
                           .where(Order.id == order_id, Order.partner_id == partner_id))
 
 
-def tracking_resource(session: Session, partner_id: int, tracking_number: str,
-                      hub_codes: dict[int, str]) -> dict | None:
+def tracking_resource(session: Session, partner_id: int, tracking_number: str) -> dict | None:
     """Public status, promised date and the whole event history of one of the partner's
     shipments (late scans included, flagged). None when it is not theirs."""
     shipment = session.scalars(select(Shipment).where(
@@ -94,8 +94,9 @@ def tracking_resource(session: Session, partner_id: int, tracking_number: str,
         Shipment.partner_id == partner_id)).first()
     if shipment is None:
         return None
-    events = session.scalars(select(ShipmentEvent).where(ShipmentEvent.shipment_id == shipment.id)
-                             .order_by(ShipmentEvent.seq))
+    events = list(session.scalars(select(ShipmentEvent).where(ShipmentEvent.shipment_id == shipment.id)
+                                  .order_by(ShipmentEvent.seq)))
+    codes = hub_codes(session, {e.hub_id for e in events})
     return {
         "tracking_number": shipment.tracking_number, "order_id": shipment.order_id,
         "status": public_status(shipment.status, shipment.outcome),
@@ -103,6 +104,6 @@ def tracking_resource(session: Session, partner_id: int, tracking_number: str,
         "events": [{
             "seq": e.seq, "type": e.type, "status": public_status(e.to_status, shipment.outcome),
             "occurred_at": e.device_time or e.server_time, "recorded_at": e.server_time,
-            "hub": hub_codes.get(e.hub_id), "reason": e.reason, "late": not e.applied,
+            "hub": codes.get(e.hub_id), "reason": e.reason, "late": not e.applied,
         } for e in events],
     }

@@ -117,3 +117,18 @@ def test_nominatim_is_used_when_configured():
             place_address(geocoder, line1="nowhere", city="Ho Chi Minh City", country="VN")
     finally:
         server.shutdown()
+
+
+def test_km_is_geopys_great_circle():
+    import random
+
+    from geopy.distance import great_circle
+
+    from app.hubs.routing import km
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        a = (rng.uniform(-89, 89), rng.uniform(-180, 180))
+        b = (rng.uniform(-89, 89), rng.uniform(-180, 180))
+        assert abs(km(a, b) - great_circle(a, b).km) < 1e-6
+    assert km((10.7725, 106.6980), (10.7725, 106.6980)) == 0
