@@ -1,6 +1,7 @@
 """The database: declarative base, engine set-up for SQLite and PostgreSQL, the session."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -70,7 +71,9 @@ def make_engine(url: str, **kwargs) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it costs a round trip per request. A connection the server dropped fails
+    # its request once and is replaced (SQLAlchemy then recycles the whole pool).
+    kwargs.setdefault("pool_recycle", 3600)
     return create_engine(url, **kwargs)
 
 
@@ -112,11 +115,26 @@ class Database:
             self.engine.dispose()
         self.engine = make_engine(app.config["DATABASE_URL"])
         self.session.configure(bind=self.engine)
+        # Reads that need no transaction skip BEGIN and ROLLBACK on PostgreSQL. (SQLite's
+        # connections keep the transaction handling set up above.)
+        self.reader = (self.engine.execution_options(isolation_level="AUTOCOMMIT")
+                       if self.engine.dialect.name == "postgresql" else self.engine)
         app.extensions["db"] = self
 
         @app.teardown_appcontext
         def _remove_session(exc):
             self.session.remove()
+
+    @contextmanager
+    def read_session(self):
+        """A session for one request's reads: on PostgreSQL each statement runs on its own,
+        without BEGIN and ROLLBACK round trips. On SQLite, the request's own session (a
+        second connection would wait for the first one's lock)."""
+        if self.reader is self.engine:
+            yield self.session
+            return
+        with Session(self.reader, expire_on_commit=False) as session:
+            yield session
 
     @property
     def backend(self) -> str:

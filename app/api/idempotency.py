@@ -11,6 +11,7 @@ SQLite runs one writer at a time, so there the second simply finds the first's a
 from __future__ import annotations
 
 import hashlib
+from types import SimpleNamespace
 from typing import Callable
 
 from flask import jsonify, request
@@ -32,7 +33,7 @@ LEFT JOIN idempotency_keys AS k ON k.partner_id = :partner_id AND k.key = :key""
 _STORE = insert(_keys)
 
 
-def _request_hash() -> str:
+def request_hash() -> str:
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.path.encode(), request.get_data()):
         digest.update(part + b"\0")
@@ -45,28 +46,34 @@ def lock_id(partner_id: int, key: str) -> int:
     return int.from_bytes(raw, "big", signed=True)
 
 
-def idempotent(partner_id: int, work: Callable[[], tuple[dict, int]], *, key: str | None = None):
-    """Run ``work`` once per (partner, key); returns a Flask response. The key is the
-    Idempotency-Key header unless given (an inbound webhook's id)."""
-    key = key if key is not None else request.headers.get("Idempotency-Key", "").strip()
+def request_key() -> str:
+    """The request's Idempotency-Key; ApiError 400 when missing or too long."""
+    key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
         raise ApiError(400, "idempotency_key_required",
                        "send an Idempotency-Key header (a UUID you make per order) so that a retry "
                        "never creates a second order")
     if len(key) > MAX_KEY_LENGTH:
         raise ApiError(400, "idempotency_key_too_long", f"Idempotency-Key is at most {MAX_KEY_LENGTH} characters")
-    digest = _request_hash()
+    return key
+
+
+def idempotent(partner_id: int, work: Callable[[], tuple[dict, int]], *, key: str | None = None):
+    """Run ``work`` once per (partner, key); returns a Flask response. The key is the
+    Idempotency-Key header unless given (an inbound webhook's id)."""
+    key = key if key is not None else request_key()
+    digest = request_hash()
     session = db.session
     params = {"partner_id": partner_id, "key": key}
     if not _claim(session, params):
-        return _answer_again(partner_id, key, digest)
+        return answer_again(partner_id, key, digest)
     try:
         body, status = work()
     except ApiError as exc:
         # A refusal is an answer too: stored, so a retry gets it again.
         session.rollback()
         if not _claim(session, params):
-            return _answer_again(partner_id, key, digest)
+            return answer_again(partner_id, key, digest)
         body, status = exc.body(), exc.status
     except BaseException:
         session.rollback()  # nothing was stored: a retry may try again
@@ -77,7 +84,7 @@ def idempotent(partner_id: int, work: Callable[[], tuple[dict, int]], *, key: st
         session.commit()
     except IntegrityError:
         session.rollback()  # the same key committed meanwhile: its answer stands, this work is undone
-        return _answer_again(partner_id, key, digest)
+        return answer_again(partner_id, key, digest)
     response = jsonify(body)
     response.status_code = status
     return response
@@ -97,12 +104,19 @@ def _claim(session, params: dict) -> bool:
     return conn.execute(_FIND, params).first() is None
 
 
-def _answer_again(partner_id: int, key: str, digest: str):
-    session = db.session
-    found = session.execute(_FIND, {"partner_id": partner_id, "key": key}).first()
-    session.rollback()
+def answer_again(partner_id: int, key: str, digest: str, found=None):
+    if found is None:
+        session = db.session
+        found = session.execute(_FIND, {"partner_id": partner_id, "key": key}).first()
+        session.rollback()
     if found is None:  # cannot happen once a key is stored; said plainly if it does
         raise ApiError(409, "request_in_progress", "retry this request", headers={"Retry-After": "1"})
+    return replay(*found, digest=digest)
+
+
+def replay(request_hash: str, status: int, body: dict, *, digest: str):
+    """The stored answer to a key, for a request with body hash ``digest``."""
+    found = SimpleNamespace(request_hash=request_hash, response_status=status, response_body=body)
     if found.request_hash != digest:
         raise ApiError(422, "idempotency_key_reused",
                        "this Idempotency-Key was used for a different request; use a new key")

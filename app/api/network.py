@@ -10,7 +10,7 @@ from app.api.orders import parcel_in as _parcel
 from app.api.orders import require_partner
 from app.api.schemas import ApiErrorSchema, HubSchema, QuoteRequestSchema, QuoteSchema, TrackingSchema
 from app.db import db
-from app.hubs import services as hubs
+from app.hubs.routing import load_network
 from app.orders.intake import AddressIn, IntakeError, price
 from app.orders.reads import tracking_resource
 
@@ -24,8 +24,7 @@ class Hubs(MethodView):
     def get(self):
         """The shipping centres and local hubs you can ship within, with their delivery radii."""
         return [{"code": h.code, "name": h.name, "kind": h.kind.value, "lat": h.lat, "lon": h.lon,
-                 "delivery_radius_km": h.delivery_radius_km}
-                for h in hubs.all_hubs(db.session) if h.active]
+                 "delivery_radius_km": h.radius_km} for h in load_network(db.session)]
 
 
 @blp.route("/tracking/<tracking_number>")
@@ -34,7 +33,8 @@ class Tracking(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema)
     def get(self, tracking_number):
         """Public status, promised date and every event of one of your shipments."""
-        found = tracking_resource(db.session, g.partner.id, tracking_number)
+        with db.read_session() as session:
+            found = tracking_resource(session, g.partner.id, tracking_number)
         if found is None:
             raise ApiError(404, "not_found", f"no shipment {tracking_number}")
         return found

@@ -4,13 +4,13 @@ from __future__ import annotations
 import base64
 
 import marshmallow as ma
-from flask import current_app, g, request
+from flask import current_app, g, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.api.auth import Unauthorized, authenticate
 from app.api.errors import ApiError
-from app.api.idempotency import idempotent
+from app.api.idempotency import answer_again, idempotent, lock_id, replay, request_hash, request_key
 from app.api.schemas import (
     MAX_BULK_ORDERS,
     MAX_ID,
@@ -30,7 +30,18 @@ from app.db import db
 from app.orders import csv_import, labels
 from app.orders.changes import ChangeRefused, change_dropoff_address
 from app.orders.models import Order
-from app.orders.intake import AddressIn, ContactIn, IntakeError, OrderIn, ParcelIn, create_order, create_orders
+from app.orders.intake import (
+    AddressIn,
+    ContactIn,
+    IntakeError,
+    Once,
+    OrderIn,
+    ParcelIn,
+    create_order,
+    create_order_once,
+    create_orders,
+    prepare_order,
+)
 from app.orders.reads import created_resource, list_orders, order_resource, shipment_id_of
 from app.orders.shipments import TransitionError, transition
 
@@ -40,6 +51,36 @@ ORDER, ORDER_IN, BULK_RESULT = OrderSchema(), OrderCreateSchema(), BulkResultSch
 
 blp = Blueprint("orders", __name__, url_prefix="/api/v1/orders",
                 description="Orders a partner hands to Waybill, and their shipments")
+
+
+def _take_once(partner, data):
+    """PostgreSQL's hot path: the order, its idempotency key and the stored answer in one
+    statement on an autocommit connection (one round trip, one commit). None when the
+    order is refused before writing: the general path then stores that answer."""
+    key, digest = request_key(), request_hash()
+    reference = data["reference"].strip()
+    refused = ApiError(422, "order_rejected", f"reference: {reference!r} is already an order",
+                       details=[{"field": "reference", "message": f"{reference!r} is already an order"}])
+    once = Once(partner.id, key, digest, lock_id(partner.id, key), refused.body())
+    try:
+        ready = prepare_order(db.session, partner, order_in(data))
+    except IntakeError:
+        db.session.rollback()
+        return None
+    db.session.rollback()  # one connection per request: the session's goes back to the pool
+    with db.reader.connect() as conn:
+        result = create_order_once(conn, partner, ready, once, lambda created: ORDER.dump(created_resource(created)),
+                                   actor=f"partner:{partner.id}")
+    if result.outcome == "busy":
+        raise ApiError(409, "request_in_progress", "a request with this Idempotency-Key is still running; "
+                       "retry shortly", headers={"Retry-After": "1"})
+    if result.outcome == "answered":
+        return replay(*result.prior, digest=digest)
+    if result.outcome == "raced":
+        return answer_again(partner.id, key, digest)
+    response = jsonify(result.body)
+    response.status_code = 201 if result.outcome == "created" else 422
+    return response
 
 
 IDEMPOTENCY_HEADER = {"in": "header", "name": "Idempotency-Key", "required": True,
@@ -105,10 +146,11 @@ class Orders(MethodView):
     @blp.response(200, OrderPageSchema())
     def get(self, query):
         """Your orders, newest first, a page at a time: pass `next_cursor` back as `cursor`."""
-        page, last = list_orders(
-            db.session, g.partner.id, status=query.get("status"), reference=query.get("reference"),
-            created_since=query.get("created_since"), updated_since=query.get("updated_since"),
-            before_id=before_id(query.get("cursor")), limit=query["limit"])
+        with db.read_session() as session:
+            page, last = list_orders(
+                session, g.partner.id, status=query.get("status"), reference=query.get("reference"),
+                created_since=query.get("created_since"), updated_since=query.get("updated_since"),
+                before_id=before_id(query.get("cursor")), limit=query["limit"])
         return {"data": page, "next_cursor": make_cursor(last)}
 
     @blp.arguments(ORDER_IN)
@@ -130,6 +172,10 @@ class Orders(MethodView):
                 raise ApiError(422, "order_rejected", str(exc), details=exc.errors) from None
             return ORDER.dump(created_resource(created)), 201
 
+        if db.backend == "postgresql":
+            answered = _take_once(partner, data)
+            if answered is not None:
+                return answered
         return idempotent(partner.id, work)
 
 
@@ -230,7 +276,8 @@ class OrderById(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema)
     def get(self, order_id):
         """One of your orders."""
-        found = order_resource(db.session, g.partner.id, order_id)
+        with db.read_session() as session:
+            found = order_resource(session, g.partner.id, order_id)
         if found is None:
             raise ApiError(404, "not_found", f"no order {order_id}")
         return found

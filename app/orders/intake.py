@@ -410,10 +410,15 @@ def _cols(table, prefix: str, row: dict) -> tuple[str, str]:
     return names, values
 
 
-def _write_postgresql(conn, rows: dict, *, actor: str, now: datetime) -> tuple[int, int]:
+def _write_postgresql(conn, rows: dict, *, actor: str, now: datetime, once: dict | None = None):
     """The same rows in one statement (a data-modifying CTE): one round trip instead of
     seven, which is what bounds intake on PostgreSQL. Customer upsert as in crm.services.
-    A taken reference writes nothing and returns no row: IntakeError is raised."""
+    A taken reference writes nothing and returns no row: IntakeError is raised.
+
+    With ``once`` (see ``create_order_once``) the statement also claims the idempotency
+    key: it takes the key's advisory lock without waiting, reads what the key holds, and
+    writes the order and the key's answer only when the key is free; it returns a row
+    saying which happened."""
     def plain(value):
         if isinstance(value, datetime):  # stored as naive UTC, as db.UTCDateTime does
             return value.astimezone(timezone.utc).replace(tzinfo=None)
@@ -425,7 +430,11 @@ def _write_postgresql(conn, rows: dict, *, actor: str, now: datetime) -> tuple[i
                                                               ("o", "order"), ("s", "shipment"))
               for k, v in rows[name].items()}
     params.update(parcels=json.dumps(rows["parcels"]), actor=actor, now=plain(now))
+    if once:
+        params.update(once)
     sql = _PG_SQL_CACHE.get(tuple(params))
+    if sql is None and once:
+        sql = _PG_SQL_CACHE[tuple(params)] = _once_sql(rows)
     if sql is None:
         a_cols, a_vals = _cols(_addresses, "a", rows["address"])
         o_cols, o_vals = _cols(_orders, "o", rows["order"])
@@ -458,12 +467,115 @@ obx AS (INSERT INTO outbox (topic, shipment_id, payload, created_at, relay_count
   SELECT 'webhook', shp.id, json_build_object('shipment_id', shp.id, 'seq', 1), :now, 0 FROM shp)
 SELECT ord.id, shp.id FROM ord, shp""")
     row = conn.execute(sql, params).first()
+    if once:
+        return row
     if row is None:
         raise _reference_taken(rows["order"]["reference"])
     return row[0], row[1]
 
 
+def _once_sql(rows: dict):
+    a_cols, a_vals = _cols(_addresses, "a", rows["address"])
+    o_cols, o_vals = _cols(_orders, "o", rows["order"])
+    s_cols, s_vals = _cols(_shipments, "s", rows["shipment"])
+    return text(f"""
+WITH lock AS (SELECT pg_try_advisory_xact_lock(:k_lock) AS got),
+prior AS (SELECT request_hash, response_status, response_body FROM idempotency_keys
+          WHERE partner_id = :k_partner_id AND key = :k_key),
+taken AS (SELECT 1 FROM orders WHERE partner_id = :o_partner_id AND reference = :o_reference),
+ids AS (SELECT nextval(pg_get_serial_sequence('orders', 'id')) AS order_id FROM lock
+        WHERE lock.got AND NOT EXISTS (SELECT 1 FROM prior)),
+k AS (INSERT INTO idempotency_keys (partner_id, key, request_hash, response_status, response_body, created_at)
+  SELECT :k_partner_id, :k_key, :k_hash,
+         CASE WHEN EXISTS (SELECT 1 FROM taken) THEN 422 ELSE 201 END,
+         CASE WHEN EXISTS (SELECT 1 FROM taken) THEN CAST(:k_refused AS json)
+              ELSE CAST(CAST(:k_body AS jsonb) || jsonb_build_object('id', ids.order_id) AS json) END,
+         :now
+  FROM ids
+  ON CONFLICT (partner_id, key) DO NOTHING
+  RETURNING response_status),
+ok AS (SELECT ids.order_id FROM ids, k WHERE k.response_status = 201),
+cust AS (
+  INSERT INTO customers (phone, name, email, notify_email, notify_sms, created_at)
+  SELECT :c_phone, :c_name, :c_email, true, true, :now FROM ok
+  ON CONFLICT (phone) DO UPDATE
+    SET name = excluded.name, email = coalesce(excluded.email, customers.email)
+  RETURNING id),
+addr AS (INSERT INTO addresses ({a_cols}) SELECT {a_vals} FROM ok RETURNING id),
+ord AS (INSERT INTO orders (id, {o_cols}, customer_id, dropoff_address_id)
+  SELECT ok.order_id, {o_vals}, cust.id, addr.id FROM ok, cust, addr RETURNING id),
+par AS (INSERT INTO parcels (order_id, seq, weight_grams, length_cm, width_cm, height_cm,
+                             declared_value_amount, declared_value_currency)
+  SELECT ord.id, p.seq, p.weight_grams, p.length_cm, p.width_cm, p.height_cm,
+         p.declared_value_amount, p.declared_value_currency
+  FROM ord, jsonb_to_recordset(CAST(:parcels AS jsonb)) AS p(
+    seq int, weight_grams int, length_cm int, width_cm int, height_cm int,
+    declared_value_amount bigint, declared_value_currency text)),
+shp AS (INSERT INTO shipments ({s_cols}, order_id) SELECT {s_vals}, ord.id FROM ord RETURNING id),
+ev AS (INSERT INTO shipment_events (shipment_id, seq, type, from_status, to_status, applied,
+                                    actor, server_time)
+  SELECT shp.id, 1, 'created', NULL, 'created', true, :actor, :now FROM shp),
+obx AS (INSERT INTO outbox (topic, shipment_id, payload, created_at, relay_count)
+  SELECT 'webhook', shp.id, json_build_object('shipment_id', shp.id, 'seq', 1), :now, 0 FROM shp)
+SELECT lock.got AS locked, prior.request_hash AS prior_hash, prior.response_status AS prior_status,
+       prior.response_body AS prior_body, (SELECT response_status FROM k) AS key_status,
+       (SELECT id FROM ord) AS order_id, (SELECT id FROM shp) AS shipment_id
+FROM lock LEFT JOIN prior ON true""")
+
+
 _PG_SQL_CACHE: dict[tuple, object] = {}
+
+
+@dataclass(frozen=True)
+class Once:
+    """An idempotency key claimed by the statement that takes the order (PostgreSQL)."""
+
+    partner_id: int
+    key: str
+    request_hash: str
+    #: The key's advisory lock (``app.api.idempotency.lock_id``).
+    lock: int
+    #: The answer to store for a taken reference.
+    refused: dict
+
+
+@dataclass(frozen=True)
+class OnceResult:
+    #: "created", "refused" (reference taken), "busy" (the key is in use right now),
+    #: "answered" (the key was answered before: ``prior``) or "raced" (answered meanwhile).
+    outcome: str
+    created: CreatedOrder | None = None
+    body: dict | None = None
+    prior: tuple | None = None
+
+
+def prepare_order(session: Session, partner: Partner, data: OrderIn, now: datetime | None = None) -> _Ready:
+    """Check, place, route and price one order, reading only (mostly from caches); raises
+    IntakeError. What ``create_order_once`` writes."""
+    return _prepare(session, partner, data, now or datetime.now(ZoneInfo("UTC")))
+
+
+def create_order_once(conn, partner: Partner, ready: _Ready, once: Once, answer, *, actor: str) -> OnceResult:
+    """Take one prepared order and store the answer to its idempotency key in one
+    statement, on a PostgreSQL connection in autocommit: one round trip, one commit.
+    ``answer(created)`` makes the response body (its ``id`` is filled in by the statement)."""
+    now = ready.rows["order"]["created_at"]
+    _assign(conn, partner.id, [ready])
+    body = answer(ready.created(0, 0))
+    body.pop("id", None)
+    extra = {"k_partner_id": once.partner_id, "k_key": once.key, "k_hash": once.request_hash, "k_lock": once.lock,
+             "k_body": json.dumps(body, default=str), "k_refused": json.dumps(once.refused, default=str)}
+    row = _write_postgresql(conn, ready.rows, actor=actor, now=now, once=extra)
+    if not row.locked:
+        return OnceResult("busy")
+    if row.prior_status is not None:
+        return OnceResult("answered", prior=(row.prior_hash, row.prior_status, row.prior_body))
+    if row.key_status is None:
+        return OnceResult("raced")
+    if row.key_status != 201:
+        return OnceResult("refused", body=once.refused)
+    created = ready.created(row.order_id, row.shipment_id)
+    return OnceResult("created", created=created, body={**body, "id": row.order_id})
 
 _PG_IDS = text("""SELECT nextval(pg_get_serial_sequence('addresses', 'id')),
   nextval(pg_get_serial_sequence('orders', 'id')), nextval(pg_get_serial_sequence('shipments', 'id'))

@@ -238,3 +238,13 @@ def test_bad_list_queries_are_named(client, keys):
     assert r.status_code == 422 and "status" in r.get_json()["error"]["details"]["query"]
     r = client.get("/api/v1/orders?cursor=zzz", headers={"Authorization": f"Bearer {keys[0]}"})
     assert r.status_code == 422 and "cursor" in r.get_json()["error"]["details"]["query"]
+
+
+def test_a_taken_reference_is_refused_and_the_refusal_is_the_keys_answer(client, keys, session):
+    assert post(client, keys[0], idem="first").status_code == 201
+    refused = post(client, keys[0], idem="second")  # same reference, another key
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "order_rejected"
+    again = post(client, keys[0], idem="second")
+    assert again.status_code == 422 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == refused.get_json()
+    assert orders(session) == 1
