@@ -75,6 +75,7 @@ def init_app(app: Flask) -> None:
                                                           "maximum": 2**31 - 1})
     from app.api.network import blp as network_blp
     from app.api.inbound import blp as inbound_blp
+    from app.api.keys import blp as keys_blp
     from app.api.inbound import setup_blp as inbound_setup_blp
     from app.api.orders import blp as orders_blp
     from app.api.webhooks import blp as webhooks_blp
@@ -84,9 +85,10 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(webhooks_blp)
     api.register_blueprint(inbound_setup_blp)
     api.register_blueprint(inbound_blp)
+    api.register_blueprint(keys_blp)
     from app.api.schemas import InboundEnvelopeSchema
     from app.api import ratelimit
 
-    ratelimit.init_app(app, (orders_blp, network_blp, webhooks_blp, inbound_setup_blp, inbound_blp))
+    ratelimit.init_app(app, (orders_blp, network_blp, webhooks_blp, inbound_setup_blp, inbound_blp, keys_blp))
 
     api.spec.components.schema("InboundEnvelope", schema=InboundEnvelopeSchema)

@@ -340,3 +340,13 @@ class InboundSetupSchema(ma.Schema):
     secret = ma.fields.String(allow_none=True, metadata={"description": "Shown once, when set up or rotated"})
     previous_secret_expires_at = ma.fields.DateTime(allow_none=True)
     created_at = ma.fields.DateTime()
+
+
+class ApiKeySchema(ma.Schema):
+    prefix = ma.fields.String(metadata={"description": "The key's visible start (wbk_xxxxxxxx)"})
+    created_at = ma.fields.DateTime()
+    revoked_at = ma.fields.DateTime(allow_none=True)
+
+
+class ApiKeyCreatedSchema(ApiKeySchema):
+    key = ma.fields.String(metadata={"description": "The whole key, shown this once"})

@@ -19,6 +19,7 @@ REQUESTS = {
     ("POST", "/api/v1/webhook-endpoints/<id:endpoint_id>/test"): None,
     ("POST", "/api/v1/webhook-endpoints/<id:endpoint_id>/replay"): {"event_id": "evt_1"},
     ("GET", "/api/v1/webhook-endpoints/<id:endpoint_id>/deliveries"): None,
+    ("POST", "/api/v1/api-keys/<prefix>/revoke"): None,
 }
 
 
@@ -42,7 +43,8 @@ def test_another_partner_gets_404(app, client, keys, method, rule):
     endpoint = client.post("/api/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/h"}, headers=a).get_json()
     path = (rule.replace("<id:order_id>", str(order["id"]))
             .replace("<tracking_number>", order["tracking_number"])
-            .replace("<id:endpoint_id>", str(endpoint["id"])))
+            .replace("<id:endpoint_id>", str(endpoint["id"]))
+            .replace("<prefix>", "_".join(keys[0].split("_")[:2])))
     body = REQUESTS[(method, rule)]
     kwargs = {"json": body} if body is not None else {}
     r = client.open(path, method=method, headers=b, **kwargs)

@@ -268,3 +268,26 @@ def test_a_slow_endpoint_times_out(client, auth, session, partner, receiver, mon
     delivery = session.scalars(select(WebhookDelivery)).one()
     assert delivery.last_status_code is None and "no answer within" in delivery.last_error
     assert delivery.next_attempt_at == T0 + timedelta(seconds=10)
+
+
+def test_old_finished_deliveries_and_idempotency_keys_are_pruned(client, auth, session, partner, receiver):
+    from app.api.idempotency import prune_idempotency_keys
+    from app.api.models import IdempotencyKey
+    from app.webhooks.models import WebhookAttempt
+
+    register(client, auth, receiver.url, event_types=["order.created"])
+    receiver.fail(1)
+    for i in range(2):
+        client.post("/api/v1/orders", json={**BODY, "reference": f"P-{i}"}, headers={**auth, "Idempotency-Key": f"p{i}"})
+    pump(session, T0)  # the first fails; the second waits for the next turn
+    pump(session, T0 + timedelta(seconds=10))
+    statuses = sorted(session.scalars(select(WebhookDelivery.status)))
+    assert statuses == ["succeeded", "succeeded"]
+    assert webhooks.prune(session, before=T0) == 0  # finished after the cut-off: kept
+    assert webhooks.prune(session, before=T0 + timedelta(days=1)) == 2
+    session.commit()
+    assert session.scalars(select(WebhookAttempt)).all() == []
+    assert prune_idempotency_keys(session, before=datetime.now(timezone.utc) - timedelta(hours=48)) == 0
+    assert prune_idempotency_keys(session, before=datetime.now(timezone.utc) + timedelta(seconds=1)) == 2
+    session.commit()
+    assert session.scalars(select(IdempotencyKey)).all() == []
