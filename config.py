@@ -72,6 +72,11 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "WAYBILL_GEOCODER": env_str(env, "WAYBILL_GEOCODER", "gazetteer"),
         "NOMINATIM_URL": env_str(env, "NOMINATIM_URL", "https://nominatim.openstreetmap.org"),
         "NOMINATIM_USER_AGENT": env_str(env, "NOMINATIM_USER_AGENT", "waybill"),
+        #: Session cookies only over https (browsers treat http://localhost and 127.0.0.1 as
+        #: secure, so the embedded mode works); off only behind nothing but plain http.
+        "WAYBILL_SECURE_COOKIES": env_bool(env, "WAYBILL_SECURE_COOKIES", True),
+        #: Origin of map tiles the console may load (Content-Security-Policy img-src).
+        "WAYBILL_MAP_TILE_ORIGIN": env_str(env, "WAYBILL_MAP_TILE_ORIGIN", "https://tile.openstreetmap.org"),
         #: Requests per API key (Flask-Limiter syntax: "100 per second; 5000 per minute").
         "WAYBILL_API_RATE_LIMIT": env_str(env, "WAYBILL_API_RATE_LIMIT", "100 per second; 5000 per minute"),
         #: Outbound webhooks may go to loopback, private and link-local addresses, and over

@@ -35,7 +35,15 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from app import api
 
-    api.init_app(app)
+    api_blueprints = api.init_app(app)
+
+    from app.auth import web as auth_web
+    from app.console.views import bp as console_bp
+    from app.driver.views import bp as driver_bp
+
+    auth_web.init_app(app, api_blueprints)
+    app.register_blueprint(console_bp)
+    app.register_blueprint(driver_bp)
 
     from app.cli import register_commands
 

@@ -37,6 +37,8 @@ def upgrade_database() -> None:
 
 
 def register_commands(app: Flask) -> None:
+    register_user_commands(app)
+
     @app.cli.group("db")
     def db_group():
         """Database schema."""
@@ -156,3 +158,45 @@ def _partner(session, name_or_id: str):
         return crm.find_partner(session, name_or_id)
     except LookupError as exc:
         raise click.ClickException(str(exc))
+
+
+def register_user_commands(app: Flask) -> None:
+    @app.cli.group("user")
+    def user_group():
+        """Staff and driver logins."""
+
+    @user_group.command("create")
+    @click.argument("email")
+    @click.option("--role", required=True, type=click.Choice(
+        ("admin", "dispatcher", "hub_operator", "finance", "account_manager", "driver", "partner")))
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+                  help="At least 10 characters; asked for when left out")
+    @click.option("--name", default="")
+    @click.option("--hub", "hub_code", default=None, help="Code of a hub operator's hub")
+    @click.option("--driver-id", type=int, default=None, help="The driver a driver login belongs to")
+    @click.option("--partner", default=None, help="A partner login's partner (name or id)")
+    def user_create(email, role, password, name, hub_code, driver_id, partner):
+        """Create a login (the first admin, a dispatcher, a driver...)."""
+        from sqlalchemy import select
+
+        from app.auth import services as accounts
+        from app.hubs.models import Hub
+
+        session = db.session
+        hub_id = None
+        if hub_code:
+            hub = session.scalars(select(Hub).where(Hub.code == hub_code)).first()
+            if hub is None:
+                raise click.ClickException(f"no hub {hub_code}")
+            hub_id = hub.id
+        partner_id = _partner(session, partner).id if partner else None
+        try:
+            user = accounts.create_user(session, email, role=role, password=password, name=name, hub_id=hub_id,
+                                        driver_id=driver_id, partner_id=partner_id)
+            accounts.audit(session, None, "user.created", object_type="user", object_id=user.id,
+                           details={"email": user.email, "role": role, "by": "cli"})
+            session.commit()
+        except accounts.AccountError as exc:
+            session.rollback()
+            raise click.ClickException(str(exc))
+        click.echo(f"{user.email} ({role}) can sign in at /login")

@@ -3,6 +3,7 @@ retail partners with pickup locations, drivers and rate cards."""
 from __future__ import annotations
 
 import random
+import secrets
 from datetime import date
 
 from sqlalchemy import func, select
@@ -90,6 +91,37 @@ def seed_network(session: Session) -> dict:
             drivers += 1
     session.flush()
     return {"hubs": [h.code for h in all_hubs], "partners": partners, "drivers": drivers}
+
+
+#: One demo login per role: (role, email, name).
+STAFF = (
+    ("admin", "admin@waybill.demo", "An Admin"),
+    ("dispatcher", "dispatch@waybill.demo", "Dung Dispatcher"),
+    ("hub_operator", "d7@waybill.demo", "Hoa Hub Operator (SGN-D7)"),
+    ("finance", "finance@waybill.demo", "Phuc Finance"),
+    ("account_manager", "accounts@waybill.demo", "Mai Account Manager"),
+    ("driver", "driver@waybill.demo", ""),
+    ("partner", "shop@waybill.demo", "Partner staff"),
+)
+
+
+def seed_users(session: Session) -> list[dict]:
+    """One login per role, each with a new random password (printed once by ``demo``)."""
+    from app.auth.services import create_user
+    from app.delivery.models import Driver
+
+    d7 = session.scalars(select(Hub).where(Hub.code == "SGN-D7")).one()
+    driver = session.scalars(select(Driver).where(Driver.hub_id == d7.id).order_by(Driver.id)).first()
+    partner = session.scalars(select(Partner).order_by(Partner.id)).first()
+    made = []
+    for role, email, name in STAFF:
+        password = secrets.token_urlsafe(12)
+        create_user(session, email, role=role, password=password, name=name or driver.name,
+                    hub_id=d7.id if role == "hub_operator" else None,
+                    driver_id=driver.id if role == "driver" else None,
+                    partner_id=partner.id if role == "partner" else None)
+        made.append({"role": role, "email": email, "password": password})
+    return made
 
 
 def random_order(rng: random.Random, partner: Partner, reference: str) -> OrderIn:

@@ -45,8 +45,16 @@ def test_demo_seeds_every_state_then_refuses_to_reseed(empty_app):
     runner = empty_app.test_cli_runner()
     result = runner.invoke(args=["demo", "--orders", "200"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output[result.output.index("{"):])
+    summary, _ = json.JSONDecoder().raw_decode(result.output[result.output.index("{"):])
     assert len(summary["hubs"]) == 5 and len(summary["partners"]) == 3
+    # One login per role, each able to sign in with the password printed.
+    from app.auth.services import sign_in
+
+    logins = {entry["role"]: entry for entry in summary["logins"]}
+    assert set(logins) == {"admin", "dispatcher", "hub_operator", "finance", "account_manager", "driver", "partner"}
+    for entry in logins.values():
+        assert sign_in(db.session, entry["email"], entry["password"]).role == entry["role"]
+    db.session.rollback()
     states = summary["shipments_by_status"]
     for state in ("created", "pickup_scheduled", "picked_up", "at_shipping_centre", "in_transit",
                   "at_local_hub", "out_for_delivery", "delivery_failed", "on_hold", "cancelled", "closed"):
@@ -146,3 +154,22 @@ def test_orders_import_takes_a_csv_file_and_reports_refusals(app, network, tmp_p
     assert db.session.scalars(select(Order.reference)).all() == ["C-1"]
     template = runner.invoke(args=["orders", "template"]).output
     assert template.startswith("reference,service_level,")
+
+
+def test_user_create_makes_a_login_and_asks_for_the_password_when_left_out(app, network):
+    from app.auth.models import User
+    from app.auth.services import sign_in
+
+    runner = app.test_cli_runner()
+    made = runner.invoke(args=["user", "create", "Boss@Example.com", "--role", "admin", "--password", "long enough pw"])
+    assert made.exit_code == 0 and "boss@example.com (admin)" in made.output
+    prompted = runner.invoke(args=["user", "create", "hub@example.com", "--role", "hub_operator", "--hub", "SGN-TD"],
+                             input="another long pw\nanother long pw\n")
+    assert prompted.exit_code == 0, prompted.output
+    assert sign_in(db.session, "hub@example.com", "another long pw").hub_id is not None
+    short = runner.invoke(args=["user", "create", "x@example.com", "--role", "admin", "--password", "short"])
+    assert short.exit_code != 0 and "at least 10 characters" in short.output
+    again = runner.invoke(args=["user", "create", "boss@example.com", "--role", "admin", "--password", "long enough pw"])
+    assert again.exit_code != 0 and "already has an account" in again.output
+    stored = db.session.scalars(select(User).where(User.email == "boss@example.com")).one()
+    assert stored.password_hash.startswith("$argon2id$") and "long enough pw" not in stored.password_hash

@@ -68,11 +68,13 @@ def register_commands(app: Flask) -> None:
                 return
             raise click.ClickException("the database already has data; demo needs an empty one")
         network = demo_data.seed_network(session)
+        logins = demo_data.seed_users(session)
         session.commit()
         sim = Simulation(session, drain=run_pending, rng=random.Random(42))
         by_status = demo_data.seed_orders(sim, orders)
         session.commit()
-        click.echo(json.dumps({**network, "shipments_by_status": by_status}, indent=2))
+        click.echo(json.dumps({**network, "shipments_by_status": by_status, "logins": logins}, indent=2))
+        click.echo("Sign in at /login with the logins above (passwords are shown this once).")
 
     @app.cli.command("simulate")
     @click.option("--orders", "n_orders", default=100, show_default=True, help="New orders to create.")

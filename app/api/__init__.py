@@ -54,7 +54,7 @@ class IdConverter(IntegerConverter):
 api = WaybillApi()
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask) -> tuple:
     app.config.setdefault("API_TITLE", "Waybill partner API")
     app.config.setdefault("API_VERSION", "v1")
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
@@ -89,6 +89,8 @@ def init_app(app: Flask) -> None:
     from app.api.schemas import InboundEnvelopeSchema
     from app.api import ratelimit
 
-    ratelimit.init_app(app, (orders_blp, network_blp, webhooks_blp, inbound_setup_blp, inbound_blp, keys_blp))
+    blueprints = (orders_blp, network_blp, webhooks_blp, inbound_setup_blp, inbound_blp, keys_blp)
+    ratelimit.init_app(app, blueprints)
+    return blueprints
 
     api.spec.components.schema("InboundEnvelope", schema=InboundEnvelopeSchema)

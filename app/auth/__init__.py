@@ -1,0 +1,1 @@
+"""Staff and driver accounts: sign-in, roles, sessions, the audit log."""

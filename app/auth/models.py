@@ -1,0 +1,75 @@
+"""Users (staff, drivers, partners' people) and the append-only audit log."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+
+#: Every role; the first five are staff and use the console.
+ROLES = ("admin", "dispatcher", "hub_operator", "finance", "account_manager", "driver", "partner")
+STAFF_ROLES = frozenset(ROLES[:5])
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stored lower-case: sign-in ignores case.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    #: argon2id hash (argon2-cffi), parameters inside.
+    password_hash: Mapped[str] = mapped_column(String(200))
+    #: A hub operator's hub: the work they see and act on.
+    hub_id: Mapped[int | None] = mapped_column(ForeignKey("hubs.id"))
+    driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    #: Part of every session cookie: bumped to sign the user out everywhere.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Flask-Login's protocol.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+class AuditEntry(Base):
+    """Who did what to which object, when and from where. Rows are only ever added."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Kept as written at the time, so the entry reads the same if the user changes.
+    user_email: Mapped[str | None] = mapped_column(String(254))
+    #: Past tense: "signed_in", "shipment.held", "user.created", ...
+    action: Mapped[str] = mapped_column(String(60))
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[str | None] = mapped_column(String(40))
+    details: Mapped[dict | None] = mapped_column(JSON)
+    ip: Mapped[str | None] = mapped_column(String(45))

@@ -1,0 +1,150 @@
+"""Sign-in for the pages (Flask-Login), CSRF on every form and htmx request (Flask-WTF),
+session cookies and timeouts, security headers, and the role check for views."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request,
+                   session, url_for)
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_wtf import CSRFProtect, FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from app.auth import services
+from app.db import db
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Sign in to continue."
+csrf = CSRFProtect()
+bp = Blueprint("auth", __name__, template_folder="templates")
+
+#: A session ends after this long without a request, and after ABSOLUTE_TIMEOUT whatever.
+IDLE_TIMEOUT = timedelta(minutes=30)
+ABSOLUTE_TIMEOUT = timedelta(hours=12)
+
+
+@login_manager.user_loader
+def _load_user(session_id: str):
+    return services.user_for_session(db.session, session_id)
+
+
+def init_app(app: Flask, api_blueprints=()) -> None:
+    secure = app.config["WAYBILL_SECURE_COOKIES"]
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=secure,
+        PERMANENT_SESSION_LIFETIME=IDLE_TIMEOUT, SESSION_REFRESH_EACH_REQUEST=True,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+    )
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    for blueprint in api_blueprints:  # key- or signature-authenticated, no cookies: no CSRF
+        csrf.exempt(blueprint)
+    app.register_blueprint(bp)
+    app.before_request(_enforce_timeouts)
+    app.after_request(_security_headers)
+
+
+def _enforce_timeouts():
+    if not current_user.is_authenticated:
+        return None
+    signed_in_at = session.get("signed_in_at", 0)
+    if time.time() - signed_in_at > ABSOLUTE_TIMEOUT.total_seconds():
+        logout_user()
+        session.clear()
+        flash("Your session ended: sign in again.")
+        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+    return None
+
+
+def _security_headers(response):
+    if request.path.startswith("/api/v1/") and not request.path.startswith("/api/v1/reference"):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+    tiles = current_app.config.get("WAYBILL_MAP_TILE_ORIGIN") or ""
+    response.headers.setdefault("Content-Security-Policy", (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src 'self' data: {tiles}".rstrip() + "; "
+        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"))
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if current_user.is_authenticated:
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def roles_required(*roles: str):
+    """The view needs a signed-in user with one of ``roles`` (403 for anyone else)."""
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+def _home_for(user) -> str:
+    if user.is_staff:
+        return url_for("console.dashboard")
+    if user.role == "driver":
+        return url_for("driver.home")
+    return url_for("public.find")
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site (never another host) after signing in."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_home_for(current_user))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            user = services.sign_in(db.session, form.email.data, form.password.data, ip=request.remote_addr)
+        except services.SignInRefused as exc:
+            db.session.commit()  # the failure counts and is in the audit log
+            error = str(exc)
+        else:
+            db.session.commit()
+            session.clear()  # a fresh session: no fixation
+            session.permanent = True
+            login_user(user)
+            session["signed_in_at"] = time.time()
+            return redirect(_safe_next(request.args.get("next")) or _home_for(user))
+    status = 401 if error else 200
+    return render_template("auth/login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+def logout():
+    if current_user.is_authenticated:
+        services.audit(db.session, current_user, "signed_out", ip=request.remote_addr)
+        db.session.commit()
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,1 @@
+"""The dispatcher console: staff pages under /console."""

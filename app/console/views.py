@@ -1,0 +1,110 @@
+"""Console pages: the dashboard, shipments (search and one shipment whole), the audit log."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, render_template, request
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.auth import services as accounts
+from app.auth.models import STAFF_ROLES
+from app.auth.web import roles_required
+from app.crm.models import Partner
+from app.db import db
+from app.hubs.models import Hub
+from app.orders import console_reads
+from app.orders.lifecycle import PUBLIC_STATUS, Status
+from app.orders.models import Order, Shipment
+from app.orders.shipments import history
+from app.webhooks.models import WebhookEndpoint
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
+
+
+@bp.before_request
+@login_required
+def _staff_only():
+    """Every console page: staff only (drivers and partners' people get 403)."""
+    if current_user.role not in STAFF_ROLES:
+        abort(403)
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["WAYBILL_TIMEZONE"])
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).astimezone(_tz()).date()
+
+
+def _scope_hub() -> int | None:
+    """A hub operator sees their hub's work; everyone else the whole network."""
+    return current_user.hub_id if current_user.role == "hub_operator" else None
+
+
+def _hubs() -> dict[int, Hub]:
+    return {h.id: h for h in db.session.scalars(select(Hub).order_by(Hub.code))}
+
+
+@bp.get("/")
+def dashboard():
+    hubs = _hubs()
+    figures = console_reads.dashboard(db.session, today=_today(), tz=_tz(), hub_id=_scope_hub())
+    disabled = db.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(False))
+                                  .order_by(WebhookEndpoint.disabled_at.desc()).limit(20)).all()
+    partners = {p.id: p.name for p in db.session.scalars(select(Partner))}
+    peak = max((n for _, n in figures.volume), default=0) or 1
+    return render_template("console/dashboard.html", f=figures, hubs=hubs, statuses=[s.value for s in Status],
+                           disabled=disabled, partners=partners, peak=peak, today=_today())
+
+
+@bp.get("/shipments")
+def shipments():
+    args = request.args
+    hub_id = _scope_hub() or args.get("hub", type=int)
+    found, last = console_reads.search(
+        db.session, q=args.get("q", ""), status=args.get("status") or None, hub_id=hub_id,
+        partner_id=args.get("partner", type=int), created_from=_date(args.get("from")),
+        created_to=_date(args.get("to")), late=args.get("late") == "1", today=_today(),
+        before_id=args.get("before", type=int))
+    if len(found) == 1 and args.get("q") and not last and args.get("jump", "1") == "1":
+        return _redirect_to(found[0].id)
+    partners = db.session.scalars(select(Partner).order_by(Partner.name)).all()
+    return render_template("console/shipments.html", found=found, last=last, hubs=_hubs(), partners=partners,
+                           statuses=[s.value for s in Status], args=args, scoped=_scope_hub() is not None)
+
+
+def _redirect_to(shipment_id: int):
+    from flask import redirect, url_for
+
+    return redirect(url_for("console.shipment", shipment_id=shipment_id))
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.get("/shipments/<int:shipment_id>")
+def shipment(shipment_id: int):
+    found = db.session.get(Shipment, shipment_id)
+    if found is None or (_scope_hub() and found.delivery_hub_id != _scope_hub()
+                         and found.centre_id != _scope_hub()):
+        abort(404)
+    order = db.session.get(Order, found.order_id)
+    events = history(db.session, found.id)
+    tz = _tz()
+    return render_template("console/shipment.html", s=found, order=order, events=events, hubs=_hubs(),
+                           partner=db.session.get(Partner, found.partner_id), tz=tz,
+                           public=PUBLIC_STATUS.get(Status(found.status), "delivered"))
+
+
+@bp.get("/audit")
+@roles_required("admin")
+def audit():
+    entries = accounts.audit_entries(db.session, before_id=request.args.get("before", type=int))
+    return render_template("console/audit.html", entries=entries, tz=_tz())

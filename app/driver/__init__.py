@@ -1,0 +1,1 @@
+"""The driver's pages under /driver (phone first)."""

@@ -1,0 +1,132 @@
+"""What the dispatcher console reads of shipments: the dashboard's figures, search, and
+one shipment whole. Figures are counted by the database, never by loading rows."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.crm.models import Partner
+from app.crm.services import InvalidPhone, normalise_phone
+from app.orders.lifecycle import TERMINAL, Status
+from app.orders.models import Order, Shipment, ShipmentEvent
+
+OPEN = [s.value for s in Status if s not in TERMINAL]
+#: What needs a person: the exceptions queue.
+EXCEPTION_STATUSES = (Status.ON_HOLD.value, Status.DELIVERY_FAILED.value)
+
+
+def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(), tz)
+    return start, start + timedelta(days=1)
+
+
+@dataclass
+class Dashboard:
+    by_status: dict[str, int]
+    by_hub: dict[int, dict[str, int]]
+    intake_today: int
+    delivered_today: int
+    on_time_rate: float | None
+    delivered_last_14: int
+    late: int
+    at_risk: int
+    exceptions: dict[str, int]
+    volume: list[tuple[date, int]]
+
+
+def dashboard(session: Session, *, today: date, tz: ZoneInfo, hub_id: int | None = None) -> Dashboard:
+    """The figures of the dashboard, for the whole network or one hub's work."""
+    scope = [] if hub_id is None else [Shipment.delivery_hub_id == hub_id]
+    by_status = dict(session.execute(select(Shipment.status, func.count()).where(*scope)
+                                     .group_by(Shipment.status)).all())
+    by_hub: dict[int, dict[str, int]] = {}
+    for hub, status, count in session.execute(
+            select(Shipment.delivery_hub_id, Shipment.status, func.count())
+            .where(Shipment.status.in_(OPEN), *scope).group_by(Shipment.delivery_hub_id, Shipment.status)):
+        by_hub.setdefault(hub, {})[status] = count
+    start, end = _day_bounds(today, tz)
+    intake_today = session.scalar(select(func.count()).select_from(Shipment)
+                                  .where(Shipment.created_at >= start, Shipment.created_at < end, *scope))
+    delivered_today = session.scalar(
+        select(func.count()).select_from(ShipmentEvent).join(Shipment, Shipment.id == ShipmentEvent.shipment_id)
+        .where(ShipmentEvent.type == "delivered", ShipmentEvent.applied.is_(True),
+               ShipmentEvent.server_time >= start, ShipmentEvent.server_time < end, *scope))
+    since, _ = _day_bounds(today - timedelta(days=13), tz)
+    delivered = (select(Shipment.promised_date, ShipmentEvent.server_time)
+                 .join(ShipmentEvent, ShipmentEvent.shipment_id == Shipment.id)
+                 .where(ShipmentEvent.type == "delivered", ShipmentEvent.applied.is_(True),
+                        ShipmentEvent.server_time >= since, *scope)).subquery()
+    # On time: delivered on or before the promised day. (The day of a UTC timestamp: a
+    # delivery in the hours after local midnight would count for the day before.)
+    total, on_time = session.execute(select(
+        func.count(), func.count().filter(func.date(delivered.c.server_time) <= delivered.c.promised_date))).one()
+    open_scope = [Shipment.status.in_(OPEN), *scope]
+    late = session.scalar(select(func.count()).select_from(Shipment)
+                          .where(Shipment.promised_date < today, *open_scope))
+    at_risk = session.scalar(select(func.count()).select_from(Shipment).where(
+        Shipment.promised_date == today, *open_scope,
+        Shipment.status.in_([Status.CREATED.value, Status.PICKUP_SCHEDULED.value, Status.PICKED_UP.value,
+                             Status.AT_SHIPPING_CENTRE.value, Status.IN_TRANSIT.value])))
+    exceptions = {s: by_status.get(s, 0) for s in EXCEPTION_STATUSES}
+    day = func.date(Shipment.created_at)
+    volume = dict(session.execute(select(day, func.count()).where(Shipment.created_at >= since, *scope)
+                                  .group_by(day)).all())
+    days = [today - timedelta(days=13 - i) for i in range(14)]
+    return Dashboard(by_status, by_hub, intake_today, delivered_today,
+                     (on_time / total) if total else None, total, late, at_risk, exceptions,
+                     [(d, volume.get(d.isoformat(), volume.get(d, 0))) for d in days])
+
+
+@dataclass
+class Found:
+    id: int
+    tracking_number: str
+    status: str
+    reference: str
+    partner: str
+    recipient_name: str
+    recipient_phone: str
+    delivery_hub_id: int
+    promised_date: date
+    created_at: datetime
+
+
+def search(session: Session, *, q: str = "", status: str | None = None, hub_id: int | None = None,
+           partner_id: int | None = None, created_from: date | None = None, created_to: date | None = None,
+           late: bool = False, today: date | None = None, before_id: int | None = None,
+           limit: int = 50) -> tuple[list[Found], int | None]:
+    """Shipments matching the filters, newest first, a page at a time. ``q`` is a tracking
+    number, a partner's reference or a phone number (any of the three matches)."""
+    stmt = (select(Shipment.id, Shipment.tracking_number, Shipment.status, Order.reference, Partner.name,
+                   Order.recipient_name, Order.recipient_phone, Shipment.delivery_hub_id, Shipment.promised_date,
+                   Shipment.created_at)
+            .join(Order, Order.id == Shipment.order_id).join(Partner, Partner.id == Shipment.partner_id)
+            .order_by(Shipment.id.desc()).limit(limit + 1))
+    q = q.strip()
+    if q:
+        matches = [Shipment.tracking_number == q.upper().replace(" ", ""), Order.reference == q]
+        try:
+            matches.append(Order.recipient_phone == normalise_phone(q, "VN"))
+        except InvalidPhone:
+            pass
+        stmt = stmt.where(or_(*matches))
+    if status:
+        stmt = stmt.where(Shipment.status == status)
+    if hub_id:
+        stmt = stmt.where(Shipment.delivery_hub_id == hub_id)
+    if partner_id:
+        stmt = stmt.where(Shipment.partner_id == partner_id)
+    if created_from:
+        stmt = stmt.where(Shipment.created_at >= datetime.combine(created_from, time()))
+    if created_to:
+        stmt = stmt.where(Shipment.created_at < datetime.combine(created_to + timedelta(days=1), time()))
+    if late and today:
+        stmt = stmt.where(and_(Shipment.promised_date < today, Shipment.status.in_(OPEN)))
+    if before_id:
+        stmt = stmt.where(Shipment.id < before_id)
+    rows = [Found(*r) for r in session.execute(stmt)]
+    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)

@@ -1,0 +1,110 @@
+"""Sign-in, roles, sessions and the headers every page carries."""
+import re
+import time
+
+import pytest
+from sqlalchemy import select
+
+from app.auth.models import AuditEntry, User
+from tests.auth.conftest import PASSWORD, sign_in
+
+
+def test_staff_land_on_the_console_and_drivers_on_their_pages(client, users):
+    r = sign_in(client, "DISP@test.example ")  # case and spaces do not matter
+    assert r.status_code == 302 and r.headers["Location"] == "/console/"
+    assert client.get("/console/").status_code == 200
+    other = client.application.test_client()
+    r = sign_in(other, "driver@test.example")
+    assert r.headers["Location"] == "/driver/"
+    assert other.get("/driver/").status_code == 200
+
+
+def test_the_session_cookie_is_secure_httponly_and_samesite(client, users):
+    r = sign_in(client, "disp@test.example")
+    cookie = r.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_wrong_passwords_are_refused_then_the_account_locks(client, users, session):
+    for _ in range(5):
+        r = sign_in(client, "disp@test.example", "wrong password!")
+        assert r.status_code == 401 and "wrong email or password" in r.get_data(as_text=True)
+    locked = sign_in(client, "disp@test.example")  # the right password, too late
+    assert locked.status_code == 401 and "try again in 15 minutes" in locked.get_data(as_text=True)
+    unknown = sign_in(client, "nobody@test.example")
+    assert unknown.status_code == 401 and "wrong email or password" in unknown.get_data(as_text=True)
+    session.expire_all()
+    actions = [(e.action, (e.details or {}).get("why")) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert actions[4] == ("sign_in_failed", "wrong password; locked")
+    assert actions[5] == ("sign_in_failed", "locked") and actions[6] == ("sign_in_failed", "unknown email")
+    assert session.scalars(select(User).where(User.email == "disp@test.example")).one().locked_until
+
+
+def test_forms_need_the_csrf_token(client, users):
+    r = client.post("/login", data={"email": "disp@test.example", "password": PASSWORD})
+    assert r.status_code == 400
+    sign_in(client, "disp@test.example")
+    assert client.post("/logout").status_code == 400  # no token: still signed in
+    assert client.get("/console/").status_code == 200
+
+
+def test_every_console_page_needs_a_staff_login(client, users):
+    for path in ("/console/", "/console/shipments", "/console/audit"):
+        r = client.get(path)
+        assert r.status_code == 302 and r.headers["Location"].startswith("/login?next=")
+    for role in ("driver", "partner"):
+        c = client.application.test_client()
+        sign_in(c, users[role].email)
+        for path in ("/console/", "/console/shipments", "/console/shipments/1", "/console/audit"):
+            assert c.get(path).status_code == 403, (role, path)
+    c = client.application.test_client()
+    sign_in(c, "disp@test.example")
+    assert c.get("/console/audit").status_code == 403  # admins only
+    assert c.get("/driver/").status_code == 403
+
+
+def test_sign_in_returns_to_the_page_asked_for_but_never_elsewhere(client, users):
+    page = client.get("/login?next=/console/shipments")
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    r = client.post("/login?next=/console/shipments", data={"email": "disp@test.example", "password": PASSWORD,
+                                                            "csrf_token": token})
+    assert r.headers["Location"] == "/console/shipments"
+    other = client.application.test_client()
+    page = other.get("/login")
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    r = other.post("/login?next=//evil.example/x", data={"email": "disp@test.example", "password": PASSWORD,
+                                                         "csrf_token": token})
+    assert r.headers["Location"] == "/console/"
+
+
+def test_sessions_end_after_twelve_hours_and_when_signed_out_everywhere(client, users, session):
+    from app.auth.services import sign_out_everywhere
+
+    sign_in(client, "disp@test.example")
+    with client.session_transaction() as s:
+        s["signed_in_at"] = time.time() - 13 * 3600
+    r = client.get("/console/")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    sign_in(client, "disp@test.example")
+    assert client.get("/console/").status_code == 200
+    sign_out_everywhere(session, session.get(User, users["dispatcher"].id))
+    session.commit()
+    assert client.get("/console/").status_code == 302
+
+
+def test_pages_carry_the_security_headers(client, users):
+    sign_in(client, "disp@test.example")
+    for path in ("/login", "/console/", "/track", "/docs"):
+        headers = client.get(path).headers
+        csp = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp, path
+        assert headers["X-Content-Type-Options"] == "nosniff" and headers["Referrer-Policy"] == "same-origin"
+        assert headers["X-Frame-Options"] == "DENY"
+    assert client.get("/console/").headers["Cache-Control"] == "no-store"
+
+
+def test_the_admin_reads_the_audit_log(client, users):
+    sign_in(client, "disp@test.example", "wrong password!")
+    sign_in(client, "admin@test.example")
+    page = client.get("/console/audit").get_data(as_text=True)
+    assert "sign_in_failed" in page and "disp@test.example" in page and "signed_in" in page
