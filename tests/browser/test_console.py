@@ -1,0 +1,65 @@
+"""The console in a real browser: sign in, the dashboard, search, a shipment's timeline."""
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app.orders.models import Order, Shipment
+from tests.browser.conftest import sign_in
+
+DOCS = Path(__file__).resolve().parent.parent.parent / "docs" / "img"
+
+
+def reads(session, fn):
+    """Read in the test's own thread and end the transaction at once (SQLite's lock);
+    return plain values: objects would reload themselves, and lock, when next touched."""
+    try:
+        return fn()
+    finally:
+        session.rollback()
+
+
+def test_a_dispatcher_signs_in_and_reads_the_dashboard(page, demo, session):
+    sign_in(page, demo["logins"]["dispatcher"])
+    page.wait_for_url("**/console/")
+    assert page.locator("h1").inner_text().startswith("Dashboard")
+    by_status = page.locator("#by-status").inner_text()
+    assert "closed" in by_status and "on hold" in by_status
+    assert page.locator("#volume rect").count() == 14
+    DOCS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS / "dashboard.png"), full_page=True)
+    # A number links to the list it counts.
+    page.click("#exceptions a:has-text('On hold')")
+    page.wait_for_url("**/console/shipments?status=on_hold")
+    rows = page.locator("#results tr").count() - 1
+    on_hold = reads(session, lambda: len(session.scalars(select(Shipment.id).where(Shipment.status == "on_hold")).all()))
+    assert rows == min(on_hold, 50) and on_hold > 0
+    assert page.errors == []
+
+
+def test_the_scan_box_jumps_to_a_shipment_and_shows_its_timeline(page, demo, session):
+    shipment_id, number, reference = reads(session, lambda: session.execute(
+        select(Shipment.id, Shipment.tracking_number, Order.reference).join(Order, Order.id == Shipment.order_id)
+        .where(Shipment.status == "closed", Shipment.outcome == "delivered")).first())
+    sign_in(page, demo["logins"]["dispatcher"])
+    page.wait_for_url("**/console/")
+    page.fill("form.scan input[name=q]", number.lower())
+    page.press("form.scan input[name=q]", "Enter")
+    page.wait_for_url(f"**/console/shipments/{shipment_id}")
+    assert page.locator("#status").inner_text() == "closed"
+    timeline = page.locator("#timeline li").all_inner_texts()
+    assert timeline[0].startswith("created") and timeline[-1].startswith("closed")
+    assert any(t.startswith("delivered") for t in timeline)
+    page.screenshot(path=str(DOCS / "shipment.png"), full_page=True)
+    # By the partner's reference, from the search page.
+    page.goto("/console/shipments")
+    page.fill("#q", reference)
+    page.click("form.filters button[type=submit]")
+    assert page.locator("#results tr").count() == 2
+    assert page.errors == []
+
+
+def test_a_driver_cannot_open_the_console(page, demo):
+    sign_in(page, demo["logins"]["driver"])
+    page.wait_for_url("**/driver/")
+    response = page.goto("/console/")
+    assert response.status == 403

@@ -1,0 +1,61 @@
+"""The console's figures and searches, on both databases."""
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from app.hubs.models import Hub
+from app.orders import console_reads
+from tests.auth.conftest import sign_in
+from tests.factories import THU_DUC_UNIVERSITY, create, deliver_direct, order_in
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def today():
+    return datetime.now(timezone.utc).astimezone(TZ).date()
+
+
+def test_the_dashboard_counts_todays_work_by_the_local_day(session, partner):
+    delivered = deliver_direct(session, partner, "D-1")
+    create(session, partner, order_in("D-2", dropoff=THU_DUC_UNIVERSITY))
+    session.commit()
+    f = console_reads.dashboard(session, today=today(), tz=TZ)
+    assert f.intake_today == 2 and f.delivered_today == 1
+    assert f.by_status == {"delivered": 1, "created": 1}
+    assert (f.on_time_rate, f.delivered_last_14) == (1.0, 1)
+    assert f.volume[-1] == (today(), 2) and sum(n for _, n in f.volume) == 2
+    thu_duc = session.scalars(select(Hub).where(Hub.code == "SGN-TD")).one()
+    assert f.by_hub[thu_duc.id] == {"created": 1}
+    scoped = console_reads.dashboard(session, today=today(), tz=TZ, hub_id=thu_duc.id)
+    assert scoped.by_status == {"created": 1} and scoped.intake_today == 1 and scoped.delivered_today == 0
+    assert delivered.delivery_hub_id != thu_duc.id
+
+
+def test_search_finds_by_tracking_number_reference_or_phone(session, partner):
+    shipment = create(session, partner, order_in("REF-77"))
+    create(session, partner, order_in("REF-78", dropoff=THU_DUC_UNIVERSITY))
+    session.commit()
+    for q in (shipment.tracking_number.lower(), "REF-77"):
+        found, _ = console_reads.search(session, q=q)
+        assert [f.id for f in found] == [shipment.id], q
+    by_phone, _ = console_reads.search(session, q="0903 123 456")
+    assert len(by_phone) == 2
+    assert console_reads.search(session, q="nothing like it")[0] == []
+    page, last = console_reads.search(session, limit=1)
+    assert len(page) == 1 and last == page[0].id
+    rest, _ = console_reads.search(session, limit=1, before_id=last)
+    assert rest[0].id < last
+
+
+def test_a_hub_operator_sees_only_their_hubs_work(client, users, session, partner):
+    with client.application.app_context():  # the client's requests each have their own
+        near_id = create(session, partner, order_in("H-1", dropoff=THU_DUC_UNIVERSITY)).id  # SGN-TD's
+        session.commit()
+    sign_in(client, "d7@test.example")
+    assert client.get(f"/console/shipments/{near_id}").status_code == 404
+    assert "H-1" not in client.get("/console/shipments").get_data(as_text=True)
+    other = client.application.test_client()
+    sign_in(other, "disp@test.example")
+    assert other.get(f"/console/shipments/{near_id}").status_code == 200
+    assert "H-1" in other.get("/console/shipments").get_data(as_text=True)
