@@ -1,4 +1,5 @@
 """The console in a real browser: sign in, the dashboard, search, a shipment's timeline."""
+import os
 from pathlib import Path
 
 from sqlalchemy import select
@@ -6,7 +7,12 @@ from sqlalchemy import select
 from app.orders.models import Order, Shipment
 from tests.browser.conftest import sign_in
 
+#: Screenshots for the docs, refreshed with WAYBILL_SCREENSHOTS=1 (else into a temporary folder).
 DOCS = Path(__file__).resolve().parent.parent.parent / "docs" / "img"
+
+
+def shots(tmp_path) -> Path:
+    return DOCS if os.environ.get("WAYBILL_SCREENSHOTS") == "1" else tmp_path
 
 
 def reads(session, fn):
@@ -18,15 +24,14 @@ def reads(session, fn):
         session.rollback()
 
 
-def test_a_dispatcher_signs_in_and_reads_the_dashboard(page, demo, session):
+def test_a_dispatcher_signs_in_and_reads_the_dashboard(page, demo, session, tmp_path):
     sign_in(page, demo["logins"]["dispatcher"])
     page.wait_for_url("**/console/")
     assert page.locator("h1").inner_text().startswith("Dashboard")
     by_status = page.locator("#by-status").inner_text()
     assert "closed" in by_status and "on hold" in by_status
     assert page.locator("#volume rect").count() == 14
-    DOCS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS / "dashboard.png"), full_page=True)
+    page.screenshot(path=str(shots(tmp_path) / "dashboard.png"), full_page=True)
     # A number links to the list it counts.
     page.click("#exceptions a:has-text('On hold')")
     page.wait_for_url("**/console/shipments?status=on_hold")
@@ -36,7 +41,7 @@ def test_a_dispatcher_signs_in_and_reads_the_dashboard(page, demo, session):
     assert page.errors == []
 
 
-def test_the_scan_box_jumps_to_a_shipment_and_shows_its_timeline(page, demo, session):
+def test_the_scan_box_jumps_to_a_shipment_and_shows_its_timeline(page, demo, session, tmp_path):
     shipment_id, number, reference = reads(session, lambda: session.execute(
         select(Shipment.id, Shipment.tracking_number, Order.reference).join(Order, Order.id == Shipment.order_id)
         .where(Shipment.status == "closed", Shipment.outcome == "delivered")).first())
@@ -49,7 +54,7 @@ def test_the_scan_box_jumps_to_a_shipment_and_shows_its_timeline(page, demo, ses
     timeline = page.locator("#timeline li").all_inner_texts()
     assert timeline[0].startswith("created") and timeline[-1].startswith("closed")
     assert any(t.startswith("delivered") for t in timeline)
-    page.screenshot(path=str(DOCS / "shipment.png"), full_page=True)
+    page.screenshot(path=str(shots(tmp_path) / "shipment.png"), full_page=True)
     # By the partner's reference, from the search page.
     page.goto("/console/shipments")
     page.fill("#q", reference)
