@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -15,9 +15,9 @@ from app.crm.models import Partner
 from app.db import db
 from app.hubs.models import Hub
 from app.orders import console_reads
-from app.orders.lifecycle import PUBLIC_STATUS, Status
+from app.orders.lifecycle import PUBLIC_STATUS, TRANSITIONS, Status
 from app.orders.models import Order, Shipment
-from app.orders.shipments import history
+from app.orders.shipments import TransitionError, history, transition
 from app.webhooks.models import WebhookEndpoint
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
@@ -77,8 +77,6 @@ def shipments():
 
 
 def _redirect_to(shipment_id: int):
-    from flask import redirect, url_for
-
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -89,18 +87,57 @@ def _date(value: str | None) -> date | None:
         return None
 
 
-@bp.get("/shipments/<int:shipment_id>")
-def shipment(shipment_id: int):
+def _visible_shipment(shipment_id: int) -> Shipment:
+    """The shipment, if this user may see it (a hub operator: their hub's); else 404."""
     found = db.session.get(Shipment, shipment_id)
     if found is None or (_scope_hub() and found.delivery_hub_id != _scope_hub()
                          and found.centre_id != _scope_hub()):
         abort(404)
+    return found
+
+
+@bp.get("/shipments/<int:shipment_id>")
+def shipment(shipment_id: int):
+    found = _visible_shipment(shipment_id)
     order = db.session.get(Order, found.order_id)
     events = history(db.session, found.id)
     tz = _tz()
     return render_template("console/shipment.html", s=found, order=order, events=events, hubs=_hubs(),
                            partner=db.session.get(Partner, found.partner_id), tz=tz,
-                           public=PUBLIC_STATUS.get(Status(found.status), "delivered"))
+                           public=PUBLIC_STATUS.get(Status(found.status), "delivered"),
+                           actions=[(a, ACTIONS[a], TRANSITIONS[a].needs_reason) for a in _allowed_actions(found)])
+
+
+#: What the console may do to a shipment from its page, and who may.
+ACTIONS = {"hold": "Put on hold", "release": "Release", "cancel": "Cancel"}
+ACTING_ROLES = ("admin", "dispatcher", "hub_operator")
+
+
+def _allowed_actions(shipment: Shipment) -> list[str]:
+    if current_user.role not in ACTING_ROLES:
+        return []
+    status = Status(shipment.status)
+    return [a for a in ACTIONS if status in TRANSITIONS[a].sources]
+
+
+@bp.post("/shipments/<int:shipment_id>/actions")
+@roles_required(*ACTING_ROLES)
+def shipment_action(shipment_id: int):
+    found = _visible_shipment(shipment_id)
+    action, reason = request.form.get("action", ""), request.form.get("reason", "").strip()
+    if action not in ACTIONS:
+        abort(400)
+    try:
+        transition(db.session, found.id, action, actor=f"user:{current_user.id}", reason=reason or None)
+    except TransitionError as exc:
+        db.session.rollback()
+        flash(f"Not done: {exc}")
+    else:
+        accounts.audit(db.session, current_user, f"shipment.{TRANSITIONS[action].event}", object_type="shipment",
+                       object_id=found.id, details={"reason": reason} if reason else None, ip=request.remote_addr)
+        db.session.commit()
+        flash(f"{ACTIONS[action]}: done.")
+    return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
 @bp.get("/audit")

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from app.auth.models import AuditEntry
 from app.orders.models import Order, Shipment
 from tests.browser.conftest import sign_in
 
@@ -68,3 +69,25 @@ def test_a_driver_cannot_open_the_console(page, demo):
     page.wait_for_url("**/driver/")
     response = page.goto("/console/")
     assert response.status == 403
+
+
+def test_a_dispatcher_holds_and_releases_a_shipment_with_a_reason(page, demo, session):
+    shipment_id = reads(session, lambda: session.scalar(
+        select(Shipment.id).where(Shipment.status == "at_local_hub").order_by(Shipment.id)))
+    sign_in(page, demo["logins"]["dispatcher"])
+    page.wait_for_url("**/console/")
+    page.goto(f"/console/shipments/{shipment_id}")
+    page.fill("#reason-hold", "label torn, checking contents")
+    page.click("form.action-hold button")
+    page.wait_for_selector("text=Put on hold: done.")
+    assert page.locator("#status").inner_text() == "on hold"
+    assert "label torn, checking contents" in page.locator("#timeline").inner_text()
+    page.click("form.action-release button")
+    page.wait_for_selector("text=Release: done.")
+    assert page.locator("#status").inner_text() == "at local hub"
+    events = page.locator("#timeline li").all_inner_texts()
+    assert events[-2].startswith("held") and events[-1].startswith("released")
+    audit = reads(session, lambda: [a for (a,) in session.execute(
+        select(AuditEntry.action).where(AuditEntry.object_id == str(shipment_id)))])
+    assert audit == ["shipment.held", "shipment.released"]
+    assert page.errors == []

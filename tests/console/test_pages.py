@@ -59,3 +59,35 @@ def test_a_hub_operator_sees_only_their_hubs_work(client, users, session, partne
     sign_in(other, "disp@test.example")
     assert other.get(f"/console/shipments/{near_id}").status_code == 200
     assert "H-1" in other.get("/console/shipments").get_data(as_text=True)
+
+
+def _csrf(client, path):
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_actions_go_through_the_lifecycle_and_only_for_those_who_may(client, users, session, partner):
+    from app.auth.services import create_user
+    from app.orders.models import Shipment
+
+    with client.application.app_context():
+        shipment_id = create(session, partner, order_in("A-1")).id
+        create_user(session, "money@test.example", role="finance", password="correct horse battery")
+        session.commit()
+    path = f"/console/shipments/{shipment_id}"
+    sign_in(client, "disp@test.example")
+    token = _csrf(client, path)
+    r = client.post(f"{path}/actions", data={"action": "hold", "reason": "", "csrf_token": token})
+    assert r.status_code == 302
+    assert "hold needs a reason" in client.get(path).get_data(as_text=True)
+    client.post(f"{path}/actions", data={"action": "cancel", "reason": "customer called", "csrf_token": token})
+    session.expire_all()
+    assert session.get(Shipment, shipment_id).status == "cancelled"
+    assert client.post(f"{path}/actions", data={"action": "teleport", "csrf_token": token}).status_code == 400
+    finance = client.application.test_client()
+    sign_in(finance, "money@test.example")
+    assert "action-hold" not in finance.get(path).get_data(as_text=True)
+    r = finance.post(f"{path}/actions", data={"action": "release", "csrf_token": _csrf(finance, path)})
+    assert r.status_code == 403
