@@ -452,7 +452,19 @@ addr AS (INSERT INTO addresses ({a_cols}) SELECT {a_vals} WHERE NOT EXISTS (SELE
 ord AS (INSERT INTO orders ({o_cols}, customer_id, dropoff_address_id)
   SELECT {o_vals}, cust.id, addr.id FROM cust, addr
   ON CONFLICT (partner_id, reference) DO NOTHING RETURNING id),
-par AS (INSERT INTO parcels (order_id, seq, weight_grams, length_cm, width_cm, height_cm,
+{_after_order(s_cols, s_vals)}SELECT ord.id, shp.id FROM ord, shp""")
+    row = conn.execute(sql, params).first()
+    if once:
+        return row
+    if row is None:
+        raise _reference_taken(rows["order"]["reference"])
+    return row[0], row[1]
+
+
+def _after_order(s_cols: str, s_vals: str) -> str:
+    """The CTEs that follow the order row (``ord``): parcels, shipment, its first event
+    and its webhook outbox row. Shared by both single-order statements."""
+    return f"""par AS (INSERT INTO parcels (order_id, seq, weight_grams, length_cm, width_cm, height_cm,
                              declared_value_amount, declared_value_currency)
   SELECT ord.id, p.seq, p.weight_grams, p.length_cm, p.width_cm, p.height_cm,
          p.declared_value_amount, p.declared_value_currency
@@ -465,13 +477,7 @@ ev AS (INSERT INTO shipment_events (shipment_id, seq, type, from_status, to_stat
   SELECT shp.id, 1, 'created', NULL, 'created', true, :actor, :now FROM shp),
 obx AS (INSERT INTO outbox (topic, shipment_id, payload, created_at, relay_count)
   SELECT 'webhook', shp.id, json_build_object('shipment_id', shp.id, 'seq', 1), :now, 0 FROM shp)
-SELECT ord.id, shp.id FROM ord, shp""")
-    row = conn.execute(sql, params).first()
-    if once:
-        return row
-    if row is None:
-        raise _reference_taken(rows["order"]["reference"])
-    return row[0], row[1]
+"""
 
 
 def _once_sql(rows: dict):
@@ -504,20 +510,7 @@ cust AS (
 addr AS (INSERT INTO addresses ({a_cols}) SELECT {a_vals} FROM ok RETURNING id),
 ord AS (INSERT INTO orders (id, {o_cols}, customer_id, dropoff_address_id)
   SELECT ok.order_id, {o_vals}, cust.id, addr.id FROM ok, cust, addr RETURNING id),
-par AS (INSERT INTO parcels (order_id, seq, weight_grams, length_cm, width_cm, height_cm,
-                             declared_value_amount, declared_value_currency)
-  SELECT ord.id, p.seq, p.weight_grams, p.length_cm, p.width_cm, p.height_cm,
-         p.declared_value_amount, p.declared_value_currency
-  FROM ord, jsonb_to_recordset(CAST(:parcels AS jsonb)) AS p(
-    seq int, weight_grams int, length_cm int, width_cm int, height_cm int,
-    declared_value_amount bigint, declared_value_currency text)),
-shp AS (INSERT INTO shipments ({s_cols}, order_id) SELECT {s_vals}, ord.id FROM ord RETURNING id),
-ev AS (INSERT INTO shipment_events (shipment_id, seq, type, from_status, to_status, applied,
-                                    actor, server_time)
-  SELECT shp.id, 1, 'created', NULL, 'created', true, :actor, :now FROM shp),
-obx AS (INSERT INTO outbox (topic, shipment_id, payload, created_at, relay_count)
-  SELECT 'webhook', shp.id, json_build_object('shipment_id', shp.id, 'seq', 1), :now, 0 FROM shp)
-SELECT lock.got AS locked, prior.request_hash AS prior_hash, prior.response_status AS prior_status,
+{_after_order(s_cols, s_vals)}SELECT lock.got AS locked, prior.request_hash AS prior_hash, prior.response_status AS prior_status,
        prior.response_body AS prior_body, (SELECT response_status FROM k) AS key_status,
        (SELECT id FROM ord) AS order_id, (SELECT id FROM shp) AS shipment_id
 FROM lock LEFT JOIN prior ON true""")
