@@ -17,7 +17,8 @@ from app.hubs.models import Hub
 from app.orders import console_reads
 from app.orders.lifecycle import PUBLIC_STATUS, TRANSITIONS, Status
 from app.orders.models import Order, Shipment
-from app.orders.shipments import TransitionError, history, transition
+from app.hubs.services import scan_in
+from app.orders.shipments import TransitionError, get_by_tracking_number, history, transition
 from app.webhooks.models import WebhookEndpoint
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
@@ -138,6 +139,58 @@ def shipment_action(shipment_id: int):
         db.session.commit()
         flash(f"{ACTIONS[action]}: done.")
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
+
+
+@bp.get("/hubs")
+def hubs():
+    all_hubs = [h for h in _hubs().values() if not _scope_hub() or h.id == _scope_hub()]
+    return render_template("console/hubs.html", hubs=all_hubs,
+                           work=console_reads.hub_work(db.session, _hubs().values()))
+
+
+def _hub_for_scanning(hub_id: int) -> Hub:
+    hub = db.session.get(Hub, hub_id)
+    if hub is None:
+        abort(404)
+    if _scope_hub() and hub.id != _scope_hub():
+        abort(403)
+    return hub
+
+
+@bp.route("/hubs/<int:hub_id>/scan", methods=["GET", "POST"])
+@roles_required(*ACTING_ROLES)
+def scan_station(hub_id: int):
+    """A hub's scan station: a barcode scanner types the tracking number and Enter."""
+    hub = _hub_for_scanning(hub_id)
+    result = None
+    if request.method == "POST":
+        result = _scan_in(hub, request.form.get("number", ""))
+    tz = _tz()
+    return render_template("console/scan.html", hub=hub, result=result, tz=tz,
+                           recent=console_reads.recent_scans(db.session, hub.id))
+
+
+def _scan_in(hub: Hub, number: str) -> dict:
+    number = number.strip().upper()
+    found = get_by_tracking_number(db.session, number) if number else None
+    if found is None:
+        return {"ok": False, "number": number or "(nothing)", "message": "unknown tracking number"}
+    expected_here = found.centre_id == hub.id if hub.is_centre else found.delivery_hub_id == hub.id
+    if not expected_here:
+        bound = db.session.get(Hub, found.delivery_hub_id if not hub.is_centre else found.centre_id)
+        db.session.rollback()
+        return {"ok": False, "number": number, "message": f"not for this hub: it goes to {bound.code}"}
+    try:
+        outcome = scan_in(db.session, hub, found.id, actor=f"user:{current_user.id}")
+    except TransitionError as exc:
+        db.session.rollback()
+        return {"ok": False, "number": number, "message": f"not scanned in: {exc}", "shipment_id": found.id}
+    db.session.commit()
+    if not outcome.applied:
+        return {"ok": True, "number": number, "shipment_id": found.id,
+                "message": "recorded as a late scan: the parcel had already gone further"}
+    return {"ok": True, "number": number, "shipment_id": found.id,
+            "message": f"scanned in: now {found.status.replace('_', ' ')}"}
 
 
 @bp.get("/audit")

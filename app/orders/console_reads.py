@@ -139,3 +139,44 @@ def search(session: Session, *, q: str = "", status: str | None = None, hub_id: 
         stmt = stmt.where(Shipment.id < before_id)
     rows = [Found(*r) for r in session.execute(stmt)]
     return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+
+
+@dataclass
+class HubWork:
+    inbound: int
+    on_hand: int
+    out: int
+
+
+def hub_work(session: Session, hubs) -> dict[int, HubWork]:
+    """Per hub: parcels on their way in, on hand, and out for delivery. A centre receives
+    picked-up parcels and holds those of its own area and those waiting for a line-haul; a
+    local hub receives line-hauls."""
+    rows = session.execute(select(Shipment.centre_id, Shipment.delivery_hub_id, Shipment.status, func.count())
+                           .where(Shipment.status.in_([
+                               Status.PICKED_UP.value, Status.AT_SHIPPING_CENTRE.value, Status.IN_TRANSIT.value,
+                               Status.AT_LOCAL_HUB.value, Status.DELIVERY_FAILED.value,
+                               Status.OUT_FOR_DELIVERY.value]))
+                           .group_by(Shipment.centre_id, Shipment.delivery_hub_id, Shipment.status)).all()
+    work = {h.id: HubWork(0, 0, 0) for h in hubs}
+    for centre_id, hub_id, status, n in rows:
+        if status == Status.PICKED_UP.value:
+            work[centre_id].inbound += n
+        elif status == Status.AT_SHIPPING_CENTRE.value:
+            work[centre_id].on_hand += n
+        elif status == Status.IN_TRANSIT.value:
+            work[hub_id].inbound += n
+        elif status in (Status.AT_LOCAL_HUB.value, Status.DELIVERY_FAILED.value):
+            work[hub_id].on_hand += n
+        else:
+            work[hub_id].out += n
+    return work
+
+
+def recent_scans(session: Session, hub_id: int, limit: int = 15) -> list[tuple]:
+    """The latest events recorded at a hub: (time, tracking number, event type, applied, actor)."""
+    return session.execute(
+        select(ShipmentEvent.server_time, Shipment.tracking_number, ShipmentEvent.type, ShipmentEvent.applied,
+               ShipmentEvent.actor)
+        .join(Shipment, Shipment.id == ShipmentEvent.shipment_id)
+        .where(ShipmentEvent.hub_id == hub_id).order_by(ShipmentEvent.id.desc()).limit(limit)).all()

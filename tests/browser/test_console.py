@@ -91,3 +91,28 @@ def test_a_dispatcher_holds_and_releases_a_shipment_with_a_reason(page, demo, se
         select(AuditEntry.action).where(AuditEntry.object_id == str(shipment_id)))])
     assert audit == ["shipment.held", "shipment.released"]
     assert page.errors == []
+
+
+def test_a_hub_operator_scans_a_parcel_in_with_a_keyboard_wedge(page, demo, session):
+    from app.hubs.models import Hub
+
+    number, hub_id = reads(session, lambda: session.execute(
+        select(Shipment.tracking_number, Hub.id).join(Hub, Hub.id == Shipment.delivery_hub_id)
+        .where(Shipment.status == "in_transit", Hub.code == "SGN-D7")).first() or (None, None))
+    if number is None:  # the demo put no line-haul to SGN-D7 in transit: use any hub's
+        number, hub_id = reads(session, lambda: session.execute(
+            select(Shipment.tracking_number, Shipment.delivery_hub_id).where(Shipment.status == "in_transit")).first())
+        sign_in(page, demo["logins"]["dispatcher"])
+    else:
+        sign_in(page, demo["logins"]["hub_operator"])
+    page.wait_for_url("**/console/")
+    page.click("nav a:has-text('Hubs')")
+    page.click(f"a[href='/console/hubs/{hub_id}/scan']")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'number'")  # autofocus
+    page.keyboard.type(number)  # the scanner types into the focused box, then Enter
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#scan-result")
+    assert "scanned in: now at local hub" in page.locator("#scan-result").inner_text()
+    assert number in page.locator("#recent").inner_text()
+    assert page.evaluate("document.activeElement.id") == "number"  # ready for the next parcel
+    assert page.errors == []

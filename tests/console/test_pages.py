@@ -91,3 +91,38 @@ def test_actions_go_through_the_lifecycle_and_only_for_those_who_may(client, use
     assert "action-hold" not in finance.get(path).get_data(as_text=True)
     r = finance.post(f"{path}/actions", data={"action": "release", "csrf_token": _csrf(finance, path)})
     assert r.status_code == 403
+
+
+def test_the_scan_station_scans_parcels_in_and_says_what_went_wrong(client, users, session, partner):
+    import re
+
+    from app.orders.models import Shipment
+    from app.orders.shipments import transition
+
+    with client.application.app_context():
+        s = create(session, partner, order_in("S-1"))  # delivered straight from the centre
+        transition(session, s.id, "pick_up", actor="t")
+        far = create(session, partner, order_in("S-2", dropoff=THU_DUC_UNIVERSITY))
+        session.commit()
+        number, far_number, shipment_id = s.tracking_number, far.tracking_number, s.id
+        centre = session.scalars(select(Hub).where(Hub.code == "SGN-C")).one().id
+        d7 = session.scalars(select(Hub).where(Hub.code == "SGN-D7")).one().id
+    sign_in(client, "disp@test.example")
+    path = f"/console/hubs/{centre}/scan"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+
+    def scan(value):
+        page = client.post(path, data={"number": value, "csrf_token": token}).get_data(as_text=True)
+        return re.search(r'id="scan-result"[^>]*>(.*?)</p>', page, re.S).group(1)
+
+    assert "scanned in: now at shipping centre" in scan(f" {number.lower()} ")
+    session.expire_all()
+    assert session.get(Shipment, shipment_id).status == "at_shipping_centre"
+    assert "not scanned in" in scan(number)  # the same parcel again
+    assert "not scanned in" in scan(far_number)  # not picked up yet
+    assert "unknown tracking number" in scan("WB00000000000")
+    assert number in client.get(path).get_data(as_text=True)  # in the latest scans
+    other = client.application.test_client()
+    sign_in(other, "d7@test.example")  # a hub operator, at another hub's station
+    assert other.get(path).status_code == 403
+    assert other.get(f"/console/hubs/{d7}/scan").status_code == 200
