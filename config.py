@@ -51,6 +51,11 @@ def _secret_key(env: Mapping[str, str]) -> str:
     return key
 
 
+def _tiles(env: Mapping[str, str]) -> str:
+    value = env_str(env, "WAYBILL_MAP_TILES", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    return "" if value.strip().lower() == "none" else value
+
+
 def from_env(env: Mapping[str, str] | None = None) -> dict:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if env is None else env
@@ -75,7 +80,10 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         #: Session cookies only over https (browsers treat http://localhost and 127.0.0.1 as
         #: secure, so the embedded mode works); off only behind nothing but plain http.
         "WAYBILL_SECURE_COOKIES": env_bool(env, "WAYBILL_SECURE_COOKIES", True),
-        #: Origin of map tiles the console may load (Content-Security-Policy img-src).
+        #: Map tiles for the console's maps (a Leaflet URL template); "none": no tiles, the
+        #: hubs and routes drawn on a plain background (for networks without the internet).
+        "WAYBILL_MAP_TILES": _tiles(env),
+        #: Origin of those tiles, allowed by the Content-Security-Policy's img-src.
         "WAYBILL_MAP_TILE_ORIGIN": env_str(env, "WAYBILL_MAP_TILE_ORIGIN", "https://tile.openstreetmap.org"),
         #: Requests per API key (Flask-Limiter syntax: "100 per second; 5000 per minute").
         "WAYBILL_API_RATE_LIMIT": env_str(env, "WAYBILL_API_RATE_LIMIT", "100 per second; 5000 per minute"),

@@ -102,11 +102,17 @@ def shipment(shipment_id: int):
     found = _visible_shipment(shipment_id)
     order = db.session.get(Order, found.order_id)
     events = history(db.session, found.id)
+    hubs = _hubs()
+    on_route = [hubs[found.centre_id]] + ([hubs[found.delivery_hub_id]] if found.route == "linehaul" else [])
+    pickup = order.pickup_location.address
+    dropoff = order.dropoff_address
+    route = [[pickup.lat, pickup.lon]] + [[h.lat, h.lon] for h in on_route] + [[dropoff.lat, dropoff.lon]]
     tz = _tz()
     return render_template("console/shipment.html", s=found, order=order, events=events, hubs=_hubs(),
                            partner=db.session.get(Partner, found.partner_id), tz=tz,
                            public=PUBLIC_STATUS.get(Status(found.status), "delivered"),
-                           actions=[(a, ACTIONS[a], TRANSITIONS[a].needs_reason) for a in _allowed_actions(found)])
+                           actions=[(a, ACTIONS[a], TRANSITIONS[a].needs_reason) for a in _allowed_actions(found)],
+                           map_hubs=_map_hubs(on_route), route=route)
 
 
 #: What the console may do to a shipment from its page, and who may.
@@ -144,8 +150,13 @@ def shipment_action(shipment_id: int):
 @bp.get("/hubs")
 def hubs():
     all_hubs = [h for h in _hubs().values() if not _scope_hub() or h.id == _scope_hub()]
-    return render_template("console/hubs.html", hubs=all_hubs,
+    return render_template("console/hubs.html", hubs=all_hubs, map_hubs=_map_hubs(all_hubs),
                            work=console_reads.hub_work(db.session, _hubs().values()))
+
+
+def _map_hubs(hubs) -> list[dict]:
+    return [{"code": h.code, "name": h.name, "kind": h.kind.value, "lat": h.lat, "lon": h.lon,
+             "radius_km": h.delivery_radius_km} for h in hubs]
 
 
 def _hub_for_scanning(hub_id: int) -> Hub:

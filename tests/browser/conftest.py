@@ -48,7 +48,9 @@ def demo(app, session, backend):
 
 @pytest.fixture
 def live_server(app, demo):
-    """The app on a real port, served from its own thread (each request its own context)."""
+    """The app on a real port, served from its own thread (each request its own context).
+    No map tiles: this machine has no internet (the maps' plain background is tested)."""
+    app.config["WAYBILL_MAP_TILES"] = ""
     server = make_server("localhost", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

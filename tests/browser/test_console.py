@@ -116,3 +116,27 @@ def test_a_hub_operator_scans_a_parcel_in_with_a_keyboard_wedge(page, demo, sess
     assert number in page.locator("#recent").inner_text()
     assert page.evaluate("document.activeElement.id") == "number"  # ready for the next parcel
     assert page.errors == []
+
+
+def test_the_network_map_draws_every_hub_and_its_area_even_without_tiles(page, demo, app):
+    app.config["WAYBILL_MAP_TILES"] = ""  # no internet here: the plain background
+    sign_in(page, demo["logins"]["dispatcher"])
+    page.wait_for_url("**/console/")
+    page.goto("/console/hubs")
+    page.wait_for_selector("#network-map[data-ready='1']")
+    assert page.locator("#network-map path.hub-area").count() == len(demo["hubs"])
+    assert page.locator("#network-map path.hub-point").count() == len(demo["hubs"])
+    assert "map-plain" in page.get_attribute("#network-map", "class")
+    assert page.errors == []
+
+
+def test_a_shipment_page_draws_its_planned_route(page, demo, session):
+    shipment_id = reads(session, lambda: session.scalar(
+        select(Shipment.id).where(Shipment.route == "linehaul").order_by(Shipment.id)))
+    sign_in(page, demo["logins"]["dispatcher"])
+    page.wait_for_url("**/console/")
+    page.goto(f"/console/shipments/{shipment_id}")
+    page.wait_for_selector("#route-map[data-ready='1']")
+    assert page.locator("#route-map path.route").count() == 1
+    assert page.locator("#route-map path.hub-point").count() == 2  # the centre and the delivering hub
+    assert page.errors == []
