@@ -112,10 +112,11 @@ def test_a_hub_operator_scans_a_parcel_in_with_a_keyboard_wedge(page, demo, sess
     page.keyboard.type(number)  # the scanner types into the focused box, then Enter
     page.keyboard.press("Enter")
     page.wait_for_selector("#scan-result")
-    assert "scanned in: now at local hub" in page.locator("#scan-result").inner_text()
+    result = page.locator("#scan-result").inner_text()
+    assert "scanned in: now at local hub" in result, (number, result, page.errors)
     assert number in page.locator("#recent").inner_text()
     assert page.evaluate("document.activeElement.id") == "number"  # ready for the next parcel
-    assert page.errors == []
+    assert page.errors == [], page.errors
 
 
 def test_the_network_map_draws_every_hub_and_its_area_even_without_tiles(page, demo, app):
