@@ -72,3 +72,10 @@ def fee_totals(session: Session, *, only=None) -> dict:
         "cod": [{"currency": c, "count": n, "due": int(due or 0), "collected": int(got or 0)}
                 for c, n, due, got in session.execute(cod)],
     }
+
+
+def money_of(session: Session, shipment_id: int) -> tuple[list[Charge], CodCollection | None]:
+    """A shipment's charges to its partner and the cash collected on delivery, if any."""
+    charges = list(session.scalars(select(Charge).where(Charge.shipment_id == shipment_id).order_by(Charge.id)))
+    cod = session.scalars(select(CodCollection).where(CodCollection.shipment_id == shipment_id)).first()
+    return charges, cod

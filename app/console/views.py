@@ -11,6 +11,8 @@ from sqlalchemy import select
 from app.auth import services as accounts
 from app.auth.models import STAFF_ROLES
 from app.auth.web import roles_required
+from app.billing.fees import money_of
+from app.crm.notifications import notifications_of
 from app.crm.models import Partner
 from app.db import db
 from app.hubs.models import Hub
@@ -112,7 +114,9 @@ def shipment(shipment_id: int):
                            partner=db.session.get(Partner, found.partner_id), tz=tz,
                            public=PUBLIC_STATUS.get(Status(found.status), "delivered"),
                            actions=[(a, ACTIONS[a], TRANSITIONS[a].needs_reason) for a in _allowed_actions(found)],
-                           map_hubs=_map_hubs(on_route), route=route)
+                           map_hubs=_map_hubs(on_route), route=route,
+                           notifications=notifications_of(db.session, found.id),
+                           money=money_of(db.session, found.id))
 
 
 #: What the console may do to a shipment from its page, and who may.

@@ -107,3 +107,9 @@ def notification_counts(session: Session, *, only=None) -> dict:
     return {"by_channel": dict(session.execute(by_channel).all()),
             "milestones": shipments.count_customer_milestones(session, only=only),
             "milestones_notified": session.scalar(notified)}
+
+
+def notifications_of(session: Session, shipment_id: int) -> list[Notification]:
+    """What the customer was sent about a shipment, oldest first."""
+    return list(session.scalars(select(Notification).where(Notification.shipment_id == shipment_id)
+                                .order_by(Notification.id)))
