@@ -17,9 +17,17 @@ from app.crm.models import Partner
 from app.db import db
 from app.hubs.models import Hub
 from app.orders import console_reads
-from app.orders.lifecycle import PUBLIC_STATUS, TRANSITIONS, Status
+from app.orders.lifecycle import (
+    ADDRESS_CHANGE_ANY_HUB,
+    ADDRESS_CHANGE_SAME_HUB,
+    PUBLIC_STATUS,
+    TRANSITIONS,
+    Status,
+)
 from app.orders.models import Order, Shipment
 from app.hubs.services import scan_in
+from app.orders.changes import ChangeRefused, change_dropoff_address
+from app.orders.intake import AddressIn, IntakeError
 from app.orders.shipments import TransitionError, get_by_tracking_number, history, transition
 from app.webhooks.models import WebhookEndpoint
 
@@ -114,6 +122,8 @@ def shipment(shipment_id: int):
                            partner=db.session.get(Partner, found.partner_id), tz=tz,
                            public=PUBLIC_STATUS.get(Status(found.status), "delivered"),
                            actions=[(a, ACTIONS[a], TRANSITIONS[a].needs_reason) for a in _allowed_actions(found)],
+                           can_change_address=(current_user.role in ACTING_ROLES and Status(found.held_from or found.status)
+                                               in ADDRESS_CHANGE_ANY_HUB | ADDRESS_CHANGE_SAME_HUB),
                            map_hubs=_map_hubs(on_route), route=route,
                            notifications=notifications_of(db.session, found.id),
                            money=money_of(db.session, found.id))
@@ -148,6 +158,39 @@ def shipment_action(shipment_id: int):
                        object_id=found.id, details={"reason": reason} if reason else None, ip=request.remote_addr)
         db.session.commit()
         flash(f"{ACTIONS[action]}: done.")
+    return redirect(url_for("console.shipment", shipment_id=shipment_id))
+
+
+@bp.post("/shipments/<int:shipment_id>/address")
+@roles_required(*ACTING_ROLES)
+def change_address(shipment_id: int):
+    """The drop-off address, changed from the console by the same service as the API."""
+    found = _visible_shipment(shipment_id)
+    form = request.form
+    order = db.session.get(Order, found.order_id)
+
+    def number(name):
+        try:
+            return float(form[name]) if form.get(name, "").strip() else None
+        except ValueError:
+            return None
+
+    address = AddressIn(line1=form.get("line1", "").strip(), line2=form.get("line2", "").strip(),
+                        district=form.get("district", "").strip(), city=form.get("city", "").strip(),
+                        country=form.get("country", "VN").strip().upper() or "VN",
+                        lat=number("lat"), lon=number("lon"))
+    reason = form.get("reason", "").strip() or None
+    partner = db.session.get(Partner, found.partner_id)
+    try:
+        change_dropoff_address(db.session, partner, order, address, actor=f"user:{current_user.id}", reason=reason)
+    except (IntakeError, ChangeRefused) as exc:
+        db.session.rollback()
+        flash(f"Address not changed: {exc}")
+    else:
+        accounts.audit(db.session, current_user, "order.address_changed", object_type="shipment",
+                       object_id=found.id, details={"to": address.line1, "reason": reason}, ip=request.remote_addr)
+        db.session.commit()
+        flash("Address changed: routed and priced again.")
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 

@@ -126,3 +126,28 @@ def test_the_scan_station_scans_parcels_in_and_says_what_went_wrong(client, user
     sign_in(other, "d7@test.example")  # a hub operator, at another hub's station
     assert other.get(path).status_code == 403
     assert other.get(f"/console/hubs/{d7}/scan").status_code == 200
+
+
+def test_the_address_changes_from_the_console_through_the_same_service(client, users, session, partner):
+    from app.auth.models import AuditEntry
+    from app.orders.models import Order, Shipment
+
+    with client.application.app_context():
+        shipment_id = create(session, partner, order_in("ADDR-1", dropoff=THU_DUC_UNIVERSITY)).id
+        session.commit()
+    path = f"/console/shipments/{shipment_id}"
+    sign_in(client, "disp@test.example")
+    token = _csrf(client, path)
+    r = client.post(f"{path}/address", data={"line1": "99 Nguyen Thi Thap", "district": "District 7",
+                                             "city": "Ho Chi Minh City", "country": "VN",
+                                             "reason": "customer moved", "csrf_token": token})
+    assert r.status_code == 302
+    assert "Address changed" in client.get(path).get_data(as_text=True)
+    session.expire_all()
+    s = session.get(Shipment, shipment_id)
+    assert session.get(Hub, s.delivery_hub_id).code == "SGN-D7"
+    assert session.get(Order, s.order_id).dropoff_address.line1 == "99 Nguyen Thi Thap"
+    assert session.scalars(select(AuditEntry.action).where(AuditEntry.object_id == str(shipment_id))).all() == [
+        "order.address_changed"]
+    bad = client.post(f"{path}/address", data={"line1": "x", "city": "Atlantis", "csrf_token": token})
+    assert bad.status_code == 302 and "Address not changed" in client.get(path).get_data(as_text=True)
