@@ -26,7 +26,8 @@ from app.orders.lifecycle import (
 )
 from app.orders.models import Order, Shipment
 from app.hubs.services import scan_in
-from app.orders.changes import ChangeRefused, change_dropoff_address
+from app.hubs.routing import hubs_able_to_deliver, load_network
+from app.orders.changes import ChangeRefused, change_dropoff_address, reroute
 from app.orders.intake import AddressIn, IntakeError
 from app.orders.shipments import TransitionError, get_by_tracking_number, history, transition
 from app.webhooks.models import WebhookEndpoint
@@ -122,6 +123,11 @@ def shipment(shipment_id: int):
                            partner=db.session.get(Partner, found.partner_id), tz=tz,
                            public=PUBLIC_STATUS.get(Status(found.status), "delivered"),
                            actions=[(a, ACTIONS[a], TRANSITIONS[a].needs_reason) for a in _allowed_actions(found)],
+                           reroute_to=([h.code for h in hubs_able_to_deliver(
+                               load_network(db.session), found.centre_id, (order.dropoff_address.lat, order.dropoff_address.lon))
+                               if h.id != found.delivery_hub_id]
+                               if current_user.role in ("admin", "dispatcher")
+                               and Status(found.held_from or found.status) in ADDRESS_CHANGE_ANY_HUB else []),
                            can_change_address=(current_user.role in ACTING_ROLES and Status(found.held_from or found.status)
                                                in ADDRESS_CHANGE_ANY_HUB | ADDRESS_CHANGE_SAME_HUB),
                            map_hubs=_map_hubs(on_route), route=route,
@@ -191,6 +197,24 @@ def change_address(shipment_id: int):
                        object_id=found.id, details={"to": address.line1, "reason": reason}, ip=request.remote_addr)
         db.session.commit()
         flash("Address changed: routed and priced again.")
+    return redirect(url_for("console.shipment", shipment_id=shipment_id))
+
+
+@bp.post("/shipments/<int:shipment_id>/reroute")
+@roles_required("admin", "dispatcher")
+def reroute_shipment(shipment_id: int):
+    found = _visible_shipment(shipment_id)
+    hub_code, reason = request.form.get("hub", ""), request.form.get("reason", "")
+    try:
+        reroute(db.session, found.id, hub_code, actor=f"user:{current_user.id}", reason=reason)
+    except ChangeRefused as exc:
+        db.session.rollback()
+        flash(f"Not rerouted: {exc}")
+    else:
+        accounts.audit(db.session, current_user, "shipment.rerouted", object_type="shipment", object_id=found.id,
+                       details={"to": hub_code, "reason": reason.strip()}, ip=request.remote_addr)
+        db.session.commit()
+        flash(f"Rerouted: {hub_code} delivers it now.")
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 

@@ -90,6 +90,37 @@ def plan_route(network: list[HubPoint], pickup: Point, dropoff: Point) -> RouteP
     return RoutePlan(centre, hub, "linehaul", distance, legs)
 
 
+def route_via(network: list[HubPoint], centre_id: int, dropoff: Point, distance_km: float,
+              hub_code: str) -> RoutePlan:
+    """The route through a chosen delivering hub: the centre itself or one of the local
+    hubs it feeds, whichever delivery area holds the drop-off. Pure; raises
+    NotServiceable naming why a hub cannot take it."""
+    by_code = {h.code: h for h in network}
+    hub, centre = by_code.get(hub_code), next((h for h in network if h.id == centre_id), None)
+    if hub is None or centre is None:
+        raise NotServiceable(f"no active hub {hub_code}")
+    if hub.id != centre.id and hub.fed_by_id != centre.id:
+        raise NotServiceable(f"{hub.code} is not fed by {centre.code}, the parcel's centre")
+    away = km(hub.point, dropoff)
+    if away > hub.radius_km:
+        raise NotServiceable(f"the drop-off is {away:.1f} km from {hub.code}, which delivers within "
+                             f"{hub.radius_km:g} km")
+    if hub.id == centre.id:
+        return RoutePlan(centre, centre, "direct", distance_km,
+                         ({"kind": "pickup", "from": "pickup", "to": centre.code},
+                          {"kind": "delivery", "from": centre.code, "to": "dropoff"}))
+    return RoutePlan(centre, hub, "linehaul", distance_km,
+                     ({"kind": "pickup", "from": "pickup", "to": centre.code},
+                      {"kind": "linehaul", "from": centre.code, "to": hub.code},
+                      {"kind": "delivery", "from": hub.code, "to": "dropoff"}))
+
+
+def hubs_able_to_deliver(network: list[HubPoint], centre_id: int, dropoff: Point) -> list[HubPoint]:
+    """The hubs a parcel from this centre could be delivered from (for a reroute)."""
+    return [h for h in network if (h.id == centre_id or h.fed_by_id == centre_id)
+            and km(h.point, dropoff) <= h.radius_km]
+
+
 _cache_lock = threading.Lock()
 _cache: dict[str, tuple[float, list[HubPoint]]] = {}
 #: Seconds a process keeps the network in memory; hub changes invalidate it at once.

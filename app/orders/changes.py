@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from app.crm.models import Partner
 from app.db import utcnow
 from app.hubs.models import Hub
+from app.hubs.routing import NotServiceable, load_network, route_via
 from app.orders import lifecycle
 from app.orders.intake import AddressIn, IntakeError, ParcelIn, address_row, insert_address, price
 from app.orders.lifecycle import Status
@@ -67,3 +68,30 @@ def change_dropoff_address(session: Session, partner: Partner, order: Order, add
 def _summary(a) -> str:
     return ", ".join(p for p in (a.line1, a.line2, a.district, a.city, a.country) if p)
 
+
+
+def reroute(session: Session, shipment_id: int, hub_code: str, *, actor: str, reason: str) -> None:
+    """Deliver from another hub that reaches the drop-off (an overloaded hub, a closed
+    road), while the parcel is still at or before its centre. The fee stays: it is priced
+    on the distance from pickup to drop-off, which does not change. Raises ChangeRefused."""
+    [shipment] = lock_shipments(session, [shipment_id])
+    status = Status(shipment.held_from or shipment.status)
+    if status not in lifecycle.ADDRESS_CHANGE_ANY_HUB:
+        raise ChangeRefused(f"the shipment is {shipment.status}: it has left its centre and can no longer be rerouted")
+    if not reason or not reason.strip():
+        raise ChangeRefused("a reroute needs a reason")
+    order = session.get(Order, shipment.order_id)
+    dropoff = session.get(Address, order.dropoff_address_id)
+    before = session.get(Hub, shipment.delivery_hub_id).code
+    try:
+        plan = route_via(load_network(session), shipment.centre_id, (dropoff.lat, dropoff.lon),
+                         shipment.distance_km, hub_code)
+    except NotServiceable as exc:
+        raise ChangeRefused(str(exc)) from None
+    if plan.delivery_hub.id == shipment.delivery_hub_id:
+        raise ChangeRefused(f"the shipment is already delivered from {hub_code}")
+    shipment.delivery_hub_id, shipment.route, shipment.planned_legs = plan.delivery_hub.id, plan.kind, list(plan.legs)
+    shipment.updated_at = order.updated_at = utcnow()
+    record_change(session, shipment, lifecycle.REROUTED_EVENT, actor=actor, reason=reason.strip(),
+                  data={"from": before, "to": plan.delivery_hub.code})
+    session.flush()

@@ -100,6 +100,8 @@ CREATED_EVENT = "created"
 
 #: The event recorded when the drop-off address changes (the status stays).
 ADDRESS_CHANGED_EVENT = "address_changed"
+#: The event recorded when another hub is to deliver (the status stays).
+REROUTED_EVENT = "rerouted"
 #: Until the parcel leaves the shipping centre, the drop-off may move anywhere the network
 #: reaches; after that only to an address the hub it is bound for delivers.
 ADDRESS_CHANGE_ANY_HUB = frozenset({S.CREATED, S.PICKUP_SCHEDULED, S.PICKED_UP, S.AT_SHIPPING_CENTRE})

@@ -151,3 +151,35 @@ def test_the_address_changes_from_the_console_through_the_same_service(client, u
         "order.address_changed"]
     bad = client.post(f"{path}/address", data={"line1": "x", "city": "Atlantis", "csrf_token": token})
     assert bad.status_code == 302 and "Address not changed" in client.get(path).get_data(as_text=True)
+
+
+def test_a_dispatcher_reroutes_to_another_hub_that_reaches_the_address(client, users, session, partner):
+    from tests.factories import BEN_THANH_MARKET
+    from app.orders.models import Shipment
+    from app.orders.shipments import history
+
+    with client.application.app_context():  # Ben Thanh market: in both SGN-D7's and SGN-GV's areas
+        shipment_id = create(session, partner, order_in("RR-1", dropoff=BEN_THANH_MARKET)).id
+        session.commit()
+        first = session.get(Hub, session.get(Shipment, shipment_id).delivery_hub_id).code
+    other = "SGN-GV" if first == "SGN-D7" else "SGN-D7"
+    path = f"/console/shipments/{shipment_id}"
+    sign_in(client, "disp@test.example")
+    page = client.get(path).get_data(as_text=True)
+    assert f"<option>{other}</option>" in page
+    token = _csrf(client, path)
+    assert client.post(f"{path}/reroute", data={"hub": other, "reason": "", "csrf_token": token}).status_code == 302
+    assert "a reroute needs a reason" in client.get(path).get_data(as_text=True)
+    client.post(f"{path}/reroute", data={"hub": "SGN-TD", "reason": "try", "csrf_token": token})
+    assert "km from SGN-TD" in client.get(path).get_data(as_text=True)
+    client.post(f"{path}/reroute", data={"hub": other, "reason": "D7 is flooded", "csrf_token": token})
+    session.expire_all()
+    s = session.get(Shipment, shipment_id)
+    assert session.get(Hub, s.delivery_hub_id).code == other and s.planned_legs[1]["to"] == other
+    last = history(session, shipment_id)[-1]
+    assert (last.type, last.reason, last.data) == ("rerouted", "D7 is flooded", {"from": first, "to": other})
+    hub_operator = client.application.test_client()
+    sign_in(hub_operator, "d7@test.example")
+    r = hub_operator.post(f"{path}/reroute", data={"hub": first, "reason": "x",
+                                                   "csrf_token": _csrf(hub_operator, "/console/")})
+    assert r.status_code == 403  # hub operators scan; dispatchers reroute
