@@ -14,7 +14,6 @@ from app.api.schemas import (
     ApiErrorSchema,
     InboundEnvelopeSchema,
     InboundSetupSchema,
-    OrderCreateSchema,
     OrderSchema,
 )
 from app.crm.models import Partner

@@ -7,7 +7,7 @@ from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request,
+from flask import (Blueprint, Flask, abort, current_app, flash, redirect, render_template, request,
                    session, url_for)
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import CSRFProtect, FlaskForm

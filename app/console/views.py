@@ -6,7 +6,6 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from app.auth import services as accounts
 from app.auth.models import STAFF_ROLES
@@ -25,12 +24,13 @@ from app.orders.lifecycle import (
     Status,
 )
 from app.orders.models import Order, Shipment
-from app.hubs.services import scan_in
+from app.crm import services as crm
+from app.hubs.services import all_hubs, scan_in
+from app.webhooks.services import disabled_endpoints
 from app.hubs.routing import hubs_able_to_deliver, load_network
 from app.orders.changes import ChangeRefused, change_dropoff_address, reroute
 from app.orders.intake import AddressIn, IntakeError
 from app.orders.shipments import TransitionError, get_by_tracking_number, history, transition
-from app.webhooks.models import WebhookEndpoint
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 
@@ -57,16 +57,15 @@ def _scope_hub() -> int | None:
 
 
 def _hubs() -> dict[int, Hub]:
-    return {h.id: h for h in db.session.scalars(select(Hub).order_by(Hub.code))}
+    return {h.id: h for h in sorted(all_hubs(db.session), key=lambda h: h.code)}
 
 
 @bp.get("/")
 def dashboard():
     hubs = _hubs()
     figures = console_reads.dashboard(db.session, today=_today(), tz=_tz(), hub_id=_scope_hub())
-    disabled = db.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(False))
-                                  .order_by(WebhookEndpoint.disabled_at.desc()).limit(20)).all()
-    partners = {p.id: p.name for p in db.session.scalars(select(Partner))}
+    disabled = disabled_endpoints(db.session)
+    partners = {p.id: p.name for p in crm.all_partners(db.session)}
     peak = max((n for _, n in figures.volume), default=0) or 1
     return render_template("console/dashboard.html", f=figures, hubs=hubs, statuses=[s.value for s in Status],
                            disabled=disabled, partners=partners, peak=peak, today=_today())
@@ -83,7 +82,7 @@ def shipments():
         before_id=args.get("before", type=int))
     if len(found) == 1 and args.get("q") and not last and args.get("jump", "1") == "1":
         return _redirect_to(found[0].id)
-    partners = db.session.scalars(select(Partner).order_by(Partner.name)).all()
+    partners = crm.all_partners(db.session)
     return render_template("console/shipments.html", found=found, last=last, hubs=_hubs(), partners=partners,
                            statuses=[s.value for s in Status], args=args, scoped=_scope_hub() is not None)
 

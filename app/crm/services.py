@@ -100,6 +100,10 @@ def forget_api_keys() -> None:
     _keys.clear()
 
 
+def all_partners(session: Session) -> list[Partner]:
+    return list(session.scalars(select(Partner).order_by(Partner.name)))
+
+
 def active_partners(session: Session) -> list[Partner]:
     return list(session.scalars(select(Partner).where(Partner.active.is_(True)).order_by(Partner.id)))
 

@@ -1,7 +1,6 @@
 """Changes to an order after intake: the drop-off address."""
 from __future__ import annotations
 
-from datetime import datetime
 
 from sqlalchemy.orm import Session
 

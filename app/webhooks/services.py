@@ -137,6 +137,12 @@ def endpoint_of(session: Session, partner_id: int, endpoint_id: int) -> WebhookE
     return found if found is not None and found.partner_id == partner_id else None
 
 
+def disabled_endpoints(session: Session, limit: int = 20) -> list[WebhookEndpoint]:
+    """Endpoints Waybill (or their partner) disabled, the latest first: the exceptions queue."""
+    return list(session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(False))
+                                .order_by(WebhookEndpoint.disabled_at.desc()).limit(limit)))
+
+
 def endpoints_of(session: Session, partner_id: int) -> list[WebhookEndpoint]:
     return list(session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.partner_id == partner_id)
                                 .order_by(WebhookEndpoint.id)))

@@ -1,13 +1,11 @@
 """POST /api/v1/orders/{id}/address: the drop-off moves while the parcel can still follow."""
-from datetime import date
 
 from sqlalchemy import select
 
-from app.hubs import services as hubs
 from app.hubs.models import Hub
 from app.orders.models import Order, Shipment
 from app.orders.shipments import history, transition
-from tests.api.test_orders import client, keys, post  # noqa: F401 (fixtures)
+from tests.api.test_orders import post
 
 THU_DUC = {"line1": "1 Vo Van Ngan", "city": "Ho Chi Minh City", "country": "VN", "lat": 10.8700, "lon": 106.8030}
 DISTRICT_7 = {"line1": "99 Nguyen Thi Thap", "district": "District 7", "city": "Ho Chi Minh City", "country": "VN"}

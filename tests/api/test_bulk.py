@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import select
 
 from app.orders.models import Order
-from tests.api.test_orders import BODY, client, keys, orders  # noqa: F401 (fixtures)
+from tests.api.test_orders import BODY, orders
 
 
 def order(reference, **changes):

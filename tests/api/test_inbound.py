@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
 from app.orders.models import Order, Shipment
-from tests.api.test_orders import BODY, client, keys  # noqa: F401 (fixtures)
+from tests.api.test_orders import BODY
 
 
 def set_up(client, key):

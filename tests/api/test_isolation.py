@@ -2,7 +2,7 @@
 another partner, exactly as for an object that does not exist."""
 import pytest
 
-from tests.api.test_orders import BODY, client, keys, post  # noqa: F401 (fixtures)
+from tests.api.test_orders import post
 
 NEW_ADDRESS = {"line1": "5 Cong Hoa", "city": "Ho Chi Minh City", "country": "VN", "lat": 10.799, "lon": 106.656}
 #: A valid request for every route with a path parameter: (method, rule) -> JSON body.

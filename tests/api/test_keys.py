@@ -1,5 +1,4 @@
 """/api/v1/api-keys: a partner rotates its own keys."""
-from tests.api.test_orders import client, keys  # noqa: F401 (fixtures)
 
 
 def test_a_partner_makes_a_new_key_and_revokes_the_old_one(client, keys):

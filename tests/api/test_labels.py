@@ -1,10 +1,9 @@
 """Labels: the PDF parses, has a page per parcel, and its codes read back."""
-import io
 
 import pypdfium2
 import zxingcpp
 
-from tests.api.test_orders import BODY, client, keys, post  # noqa: F401 (fixtures)
+from tests.api.test_orders import BODY, post
 
 
 def pages(pdf: bytes):

@@ -10,16 +10,6 @@ from app.db import db
 from app.orders.models import Order
 
 
-@pytest.fixture
-def client(app, network):
-    return app.test_client()
-
-
-@pytest.fixture
-def keys(network):
-    return [p["api_key"] for p in network["partners"]]
-
-
 BODY = {
     "reference": "SO-1001", "service_level": "standard",
     "pickup": {"name": "Saigon Books", "phone": "+84 28 3822 1234",

@@ -2,7 +2,6 @@
 import re
 import time
 
-import pytest
 from sqlalchemy import select
 
 from app.auth.models import AuditEntry, User

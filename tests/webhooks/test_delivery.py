@@ -8,7 +8,6 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.crm.models import Partner
-from app.db import db
 from app.webhooks import services as webhooks
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.api.test_orders import BODY
@@ -94,9 +93,9 @@ def test_retries_follow_the_schedule_then_succeed(client, auth, session, partner
     client.post("/api/v1/orders", json=BODY, headers={**auth, "Idempotency-Key": "k1"})
     assert pump(session, T0) == 0
     # Nothing before each wait is over; one attempt when it is.
+    at = T0
     for wait, expected in ((timedelta(seconds=10), 2), (timedelta(minutes=1), 3), (timedelta(minutes=10), 4)):
-        previous = T0 if expected == 2 else at
-        at = previous + wait
+        at += wait
         pump(session, at - timedelta(seconds=1))
         assert len(receiver.requests) == expected - 1
         pump(session, at)
