@@ -183,3 +183,18 @@ def test_a_dispatcher_reroutes_to_another_hub_that_reaches_the_address(client, u
     r = hub_operator.post(f"{path}/reroute", data={"hub": first, "reason": "x",
                                                    "csrf_token": _csrf(hub_operator, "/console/")})
     assert r.status_code == 403  # hub operators scan; dispatchers reroute
+
+
+def test_the_exceptions_queue_lists_disabled_webhook_endpoints(client, users, session, partner):
+    from app.webhooks import services as webhooks
+
+    with client.application.app_context():
+        endpoint = webhooks.create_endpoint(session, partner, url="https://hooks.example.com/w", event_types=[])
+        webhooks.create_endpoint(session, partner, url="https://still.example.com/w", event_types=[])
+        webhooks.update_endpoint(session, endpoint, enabled=False)
+        session.commit()
+    sign_in(client, "disp@test.example")
+    page = client.get("/console/").get_data(as_text=True)
+    assert "Webhook endpoints disabled</td><td class=\"num\">1<" in page
+    assert "https://hooks.example.com/w — disabled by the partner" in page
+    assert "still.example.com" not in page
