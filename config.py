@@ -92,6 +92,8 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "WAYBILL_ALLOW_PRIVATE_WEBHOOKS": env_bool(env, "WAYBILL_ALLOW_PRIVATE_WEBHOOKS"),
         #: An endpoint that has failed every delivery for this many days is disabled.
         "WAYBILL_WEBHOOK_DISABLE_AFTER_DAYS": env_int(env, "WAYBILL_WEBHOOK_DISABLE_AFTER_DAYS", 5),
+        #: Seconds the route optimiser may spend improving a hub's run sheets (0: first solution).
+        "WAYBILL_ROUTE_SECONDS": env_int(env, "WAYBILL_ROUTE_SECONDS", 3),
         #: A TrueType font for labels (Vietnamese letters need one; DejaVu Sans is looked for).
         "WAYBILL_LABEL_FONT": env_str(env, "WAYBILL_LABEL_FONT"),
         #: SMTP server for customer email; unset means messages are written to the log.

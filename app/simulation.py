@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from app.crm import services as crm
+from app.delivery import planning
 from app.delivery import services as delivery
 from app.delivery.services import ProofIn
 from app.hubs import services as hubs
@@ -116,7 +117,7 @@ class Simulation:
         """Every parcel ready at a hub goes out: drivers take a second and third run sheet
         when their capacity is used up (a simulated day is compressed)."""
         for hub in hubs.all_hubs(self.session):
-            while delivery.build_run_sheets(self.session, hub.id, self.today(), actor="user:dispatcher",
+            while planning.build_run_sheets(self.session, hub.id, self.today(), actor="user:dispatcher",
                                             only=self.only):
                 self.session.commit()
             self.session.commit()

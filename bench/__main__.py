@@ -2,6 +2,7 @@
 
     python -m bench                       # SQLite (and PostgreSQL+Redis when configured)
     python -m bench --orders 2000 --only intake,lifecycle
+    python -m bench --only pages          # console pages over a million shipments (seeded once)
 
 PostgreSQL + Redis run when BENCH_DATABASE_URL and REDIS_URL are set. The PostgreSQL
 database is emptied: point it at a database kept for benchmarks.
@@ -213,7 +214,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=10_000, help="orders in the lifecycle run")
     parser.add_argument("--intake-orders", type=int, default=3_000)
-    parser.add_argument("--only", default="intake,lifecycle,memory,http")
+    parser.add_argument("--only", default="intake,lifecycle,memory,http,pages")
+    parser.add_argument("--page-shipments", type=int, default=1_000_000, help="shipments behind the page-speed run")
+    parser.add_argument("--reseed", action="store_true", help="seed the page-speed database again")
     parser.add_argument("--worker-processes", type=int, default=2)
     parser.add_argument("--http-seconds", type=int, default=15)
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn workers in the HTTP run")
@@ -241,6 +244,11 @@ def main() -> None:
 
             bench_http(url_for("http"), redis, emit, make_app, fresh_database, seconds=args.http_seconds,
                        workers=args.web_workers, threads=args.web_threads)
+        if "pages" in only and backend != "sqlite":
+            from bench.pages import bench_pages, pages_database
+
+            bench_pages(pages_database(pg), make_app, fresh_database, emit, n=args.page_shipments,
+                        reseed=args.reseed)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,8 @@ def forget_process_caches() -> None:
 
 def make_test_app(url: str, **overrides):
     config = {"DATABASE_URL": url, "REDIS_URL": None, "TESTING": True, "MAIL_SERVER": None,
-              "SECRET_KEY": "test", "WAYBILL_MAX_DELIVERY_ATTEMPTS": 3}
+              "SECRET_KEY": "test", "WAYBILL_MAX_DELIVERY_ATTEMPTS": 3,
+              "WAYBILL_ROUTE_SECONDS": 0}
     config.update(overrides)
     app = create_app(config)
     workers.init_app(app)

@@ -1,6 +1,8 @@
 """Orders for tests, built from real coordinates in the demo city."""
 from __future__ import annotations
 
+from datetime import date
+
 from app.orders.intake import AddressIn, ContactIn, OrderIn, ParcelIn
 
 CITY = "Ho Chi Minh City"
@@ -36,6 +38,7 @@ def deliver_direct(session, partner, reference, *, cod=0, email="lan@example.com
     the services the real surfaces call. Returns the shipment."""
     from datetime import date, datetime, timezone
 
+    from app.delivery import planning
     from app.delivery import services as delivery
     from app.hubs import services as hubs
     from app.hubs.models import Hub
@@ -47,7 +50,7 @@ def deliver_direct(session, partner, reference, *, cod=0, email="lan@example.com
     delivery.confirm_pickup(session, run, actor="driver:1", shipment_ids=[shipment.id])
     centre = session.get(Hub, shipment.centre_id)
     hubs.scan_in(session, centre, shipment.id, actor="user:1")
-    delivery.build_run_sheets(session, centre.id, today, actor="user:1", only=[shipment.id])
+    planning.build_run_sheets(session, centre.id, today, actor="user:1", only=[shipment.id])
     proof = delivery.ProofIn(recipient_name="Lan", relation="self",
                              captured_at=datetime.now(timezone.utc), cod_received_amount=cod,
                              cod_method="cash" if cod else None)
@@ -62,3 +65,31 @@ def create(session, partner, order):
     from app.orders.models import Shipment
 
     return session.get(Shipment, create_order(session, partner, order, actor="t").shipment_id)
+
+
+#: The day the run-sheet tests plan.
+DAY = date(2026, 11, 24)
+
+
+def ready_at_centre(session, partner, n, *, prefix="SO-P"):
+    """``n`` parcels for the centre's own area, picked up and scanned in there: ready to go
+    out on a run sheet. Returns the centre and the shipment ids."""
+    import random
+
+    from app.delivery import services as delivery
+    from app.hubs import services as hubs
+    from app.hubs.models import Hub
+    from app.orders.models import Shipment
+
+    rng = random.Random(n)
+    ids = [create(session, partner, order_in(
+        f"{prefix}{i}", dropoff=(TAN_BINH_CENTRE_AREA[0] + rng.uniform(-0.02, 0.02),
+                                 TAN_BINH_CENTRE_AREA[1] + rng.uniform(-0.02, 0.02)))).id
+           for i in range(n)]
+    session.commit()
+    for run in delivery.schedule_pickups(session, DAY, only=ids):
+        delivery.confirm_pickup(session, run, actor="d")
+    centre = session.get(Hub, session.get(Shipment, ids[0]).centre_id)
+    hubs.scan_in_many(session, centre, ids, actor="u")
+    session.commit()
+    return centre, ids

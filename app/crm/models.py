@@ -2,9 +2,9 @@
 notifications sent to them."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
@@ -51,6 +51,9 @@ class PickupLocation(Base):
     address_id: Mapped[int] = mapped_column(ForeignKey("addresses.id"))
     #: Normalised address text, so an address sent again finds the same location.
     address_key: Mapped[str] = mapped_column(String(400))
+    #: The window in which parcels are ready to collect, local time.
+    ready_from: Mapped[time] = mapped_column(Time, default=time(9), server_default="09:00:00")
+    ready_until: Mapped[time] = mapped_column(Time, default=time(17), server_default="17:00:00")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     partner: Mapped[Partner] = relationship(back_populates="pickup_locations")

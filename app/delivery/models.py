@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
@@ -39,15 +39,49 @@ class PickupRun(Base):
 
 
 class RunSheet(Base):
-    """A driver's deliveries from one hub on one day."""
+    """A driver's stops from one hub on one day, in the order to visit them.
+
+    "planned" while the dispatcher may still move stops; "dispatched" once the driver has
+    left with the parcels (they are then out for delivery)."""
 
     __tablename__ = "run_sheets"
+    __table_args__ = (Index("ix_run_sheets_hub_date", "hub_id", "run_date"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hub_id: Mapped[int] = mapped_column(ForeignKey("hubs.id"), index=True)
     driver_id: Mapped[int] = mapped_column(ForeignKey("drivers.id"), index=True)
     run_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="planned", server_default="dispatched")
+    #: Length of the planned tour from the hub and back, km.
+    planned_km: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    stops: Mapped[list["RunSheetStop"]] = relationship(
+        back_populates="run_sheet", order_by="RunSheetStop.seq", cascade="all, delete-orphan")
+
+
+class RunSheetStop(Base):
+    """One stop on a run sheet: a delivery of one shipment, or a pickup run at a retailer."""
+
+    __tablename__ = "run_sheet_stops"
+    __table_args__ = (UniqueConstraint("run_sheet_id", "shipment_id"),
+                      UniqueConstraint("run_sheet_id", "pickup_run_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_sheet_id: Mapped[int] = mapped_column(ForeignKey("run_sheets.id"), index=True)
+    #: 1-based place in the driver's order of visits.
+    seq: Mapped[int] = mapped_column(Integer)
+    #: "delivery" or "pickup".
+    kind: Mapped[str] = mapped_column(String(10))
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"), index=True)
+    pickup_run_id: Mapped[int | None] = mapped_column(ForeignKey("pickup_runs.id"), index=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    #: When the parcel was scanned out onto the driver's van at the hub.
+    loaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    run_sheet: Mapped[RunSheet] = relationship(back_populates="stops")
 
 
 class DeliveryAttempt(Base):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.delivery.models import DeliveryAttempt, Driver, PickupRun, ProofOfDelivery, RunSheet
+from app.delivery.models import DeliveryAttempt, Driver, PickupRun, ProofOfDelivery
 from app.orders import shipments
 from app.orders.lifecycle import Status
 from app.orders.shipments import TransitionError, TransitionResult
@@ -110,36 +110,6 @@ def confirm_pickup(session: Session, run: PickupRun, *, actor: str,
         for s in left:
             s.pickup_run_id = next_run.id
     return count
-
-
-# -- run sheets --------------------------------------------------------------------------------
-
-def build_run_sheets(session: Session, hub_id: int, run_date: date, *, actor: str,
-                     only: Iterable[int] | None = None) -> list[RunSheet]:
-    """Share the hub's parcels ready for delivery among its drivers, up to each driver's
-    capacity, and send them out. Stops are ordered on the run sheet by the console."""
-    drivers = drivers_of(session, hub_id)
-    if not drivers:
-        return []
-    capacity = sum(d.capacity for d in drivers)
-    ids = shipments.ready_for_delivery_ids(session, hub_id, only=only, limit=capacity)
-    if not ids:
-        return []
-    sheets: dict[int, RunSheet] = {}
-    remaining = {d.id: d.capacity for d in drivers}
-    ring = cycle(drivers)
-    for s in shipments.lock_shipments(session, ids):
-        # Round-robin over drivers with room left (capacity covers every id).
-        driver = next(d for d in ring if remaining[d.id] > 0)
-        remaining[driver.id] -= 1
-        if driver.id not in sheets:
-            sheets[driver.id] = RunSheet(hub_id=hub_id, driver_id=driver.id, run_date=run_date)
-            session.add(sheets[driver.id])
-            session.flush()
-        s.run_sheet_id = sheets[driver.id].id
-        shipments.transition(session, s, "dispatch_for_delivery", actor=actor, locked=True,
-                             hub_id=hub_id, data={"driver_id": driver.id})
-    return list(sheets.values())
 
 
 # -- delivery ----------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, Float, ForeignKey, String
+from sqlalchemy import Enum, Float, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
@@ -47,7 +47,8 @@ class TripStatus(str, enum.Enum):
 
 
 class LinehaulTrip(Base):
-    """One run of a truck from a shipping centre to a local hub."""
+    """One run of a truck from a shipping centre to a local hub: the bags loaded on it,
+    or (dispatched by the schedule) the parcels waiting for that hub."""
 
     __tablename__ = "linehaul_trips"
 
@@ -58,5 +59,66 @@ class LinehaulTrip(Base):
     departed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    #: Who finished receiving it at the hub, when the hub reported on it.
+    received_by: Mapped[str | None] = mapped_column(String(60))
+
     from_hub: Mapped[Hub] = relationship(foreign_keys=[from_hub_id])
     to_hub: Mapped[Hub] = relationship(foreign_keys=[to_hub_id])
+
+
+class BagStatus(str, enum.Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+    DISPATCHED = "dispatched"
+    RECEIVED = "received"
+
+
+class Bag(Base):
+    """A sealed bag (or cage) of parcels from a centre to one local hub. Parcels are sorted
+    into the hub's open bag; a closed bag goes on the next trip to that hub."""
+
+    __tablename__ = "bags"
+    __table_args__ = (Index("ix_bags_route_status", "from_hub_id", "to_hub_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Printed on the bag's tag and scanned: "BG" and the id, zero-padded.
+    code: Mapped[str | None] = mapped_column(String(20), unique=True)
+    from_hub_id: Mapped[int] = mapped_column(ForeignKey("hubs.id"))
+    to_hub_id: Mapped[int] = mapped_column(ForeignKey("hubs.id"))
+    status: Mapped[BagStatus] = mapped_column(Enum(BagStatus, native_enum=False, length=20))
+    trip_id: Mapped[int | None] = mapped_column(ForeignKey("linehaul_trips.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    items: Mapped[list["BagItem"]] = relationship(back_populates="bag", order_by="BagItem.id",
+                                                   cascade="all, delete-orphan")
+
+
+class BagItem(Base):
+    """A parcel (its shipment) in a bag, and when the receiving hub scanned it."""
+
+    __tablename__ = "bag_items"
+    __table_args__ = (UniqueConstraint("bag_id", "shipment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bag_id: Mapped[int] = mapped_column(ForeignKey("bags.id"))
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), index=True)
+    added_by: Mapped[str] = mapped_column(String(60))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    bag: Mapped[Bag] = relationship(back_populates="items")
+
+
+class TripDiscrepancy(Base):
+    """What a hub found wrong when it received a trip: a parcel that should have been on
+    it and was not scanned ("missing"), or one scanned that was not on it ("unexpected")."""
+
+    __tablename__ = "trip_discrepancies"
+    __table_args__ = (UniqueConstraint("trip_id", "shipment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trip_id: Mapped[int] = mapped_column(ForeignKey("linehaul_trips.id"), index=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"))
+    kind: Mapped[str] = mapped_column(String(12))
+    noted_by: Mapped[str] = mapped_column(String(60))
+    noted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.hubs.models import Hub, HubKind, LinehaulTrip, TripStatus
+from app.hubs.models import Bag, BagItem, BagStatus, Hub, HubKind, LinehaulTrip, TripStatus
 from app.hubs.routing import invalidate_network
 from app.orders import shipments
 from app.orders.lifecycle import Status
@@ -57,12 +57,15 @@ def scan_in_many(session: Session, hub: Hub, shipment_ids: Iterable[int], *, act
 
 def dispatch_linehauls(session: Session, *, actor: str = "system:dispatch_linehauls",
                        only: Iterable[int] | None = None, limit: int = 5000) -> list[LinehaulTrip]:
-    """Send every parcel waiting at a centre for a line-haul on a trip to its hub: one
-    trip per centre and hub. Run on a schedule."""
+    """Send every parcel waiting at a centre for a line-haul, and not sorted into a bag,
+    on a trip to its hub: one trip per centre and hub. Run on a schedule."""
     ids = shipments.ids_in_status(session, [Status.AT_SHIPPING_CENTRE], route="linehaul",
                                   only=only, limit=limit)
+    # Parcels sorted into a bag leave with their bag, on a trip dispatched by hand.
+    bagged = set(session.scalars(select(BagItem.shipment_id).join(Bag).where(
+        Bag.status.in_([BagStatus.OPEN, BagStatus.CLOSED]), BagItem.shipment_id.in_(ids)))) if ids else set()
     by_leg: dict[tuple[int, int], list] = defaultdict(list)
-    for s in shipments.lock_shipments(session, ids):
+    for s in shipments.lock_shipments(session, [i for i in ids if i not in bagged]):
         if s.status == Status.AT_SHIPPING_CENTRE:  # may have moved since the id query
             by_leg[(s.centre_id, s.delivery_hub_id)].append(s)
     trips = []

@@ -39,7 +39,7 @@ MAX_ORDERS = 100
 
 
 @dataclass(frozen=True)
-class _Fonts:
+class Fonts:
     regular: str
     bold: str
     #: False when only the built-in fonts were found: text is then written without accents.
@@ -47,7 +47,7 @@ class _Fonts:
 
 
 @lru_cache(maxsize=4)
-def _fonts(configured: str | None) -> _Fonts:
+def fonts(configured: str | None) -> Fonts:
     candidates = list(FONT_PATHS)
     if configured:
         bold = configured.replace(".ttf", "-Bold.ttf")
@@ -56,11 +56,11 @@ def _fonts(configured: str | None) -> _Fonts:
         if os.path.exists(regular) and os.path.exists(bold):
             pdfmetrics.registerFont(TTFont("Label", regular))
             pdfmetrics.registerFont(TTFont("Label-Bold", bold))
-            return _Fonts("Label", "Label-Bold", True)
-    return _Fonts("Helvetica", "Helvetica-Bold", False)
+            return Fonts("Label", "Label-Bold", True)
+    return Fonts("Helvetica", "Helvetica-Bold", False)
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
     """Text without accents, for when no font with them is installed."""
     text = text.replace("đ", "d").replace("Đ", "D")
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
@@ -78,7 +78,7 @@ def orders_for_labels(session: Session, partner_id: int, order_ids: list[int]) -
 
 def render(session: Session, orders: list[Order], *, public_url: str, font: str | None = None) -> bytes:
     """One PDF with a page per parcel of every order, in order."""
-    fonts = _fonts(font)
+    found = fonts(font)
     hubs = {h.id: h for h in session.scalars(select(Hub))}
     partners = {p.id: p for p in session.scalars(select(Partner).where(
         Partner.id.in_({o.partner_id for o in orders})))}
@@ -88,17 +88,17 @@ def render(session: Session, orders: list[Order], *, public_url: str, font: str 
     pdf.setCreator("Waybill")
     for order in orders:
         for parcel in order.parcels:
-            _draw(pdf, fonts, order, order.shipment, parcel, len(order.parcels), hubs,
+            _draw(pdf, found, order, order.shipment, parcel, len(order.parcels), hubs,
                   partners[order.partner_id], public_url)
             pdf.showPage()
     pdf.save()
     return out.getvalue()
 
 
-def _draw(pdf, fonts: _Fonts, order: Order, shipment: Shipment, parcel, count: int, hubs: dict,
+def _draw(pdf, fonts: Fonts, order: Order, shipment: Shipment, parcel, count: int, hubs: dict,
           partner: Partner, public_url: str) -> None:
     width, height = PAGE
-    text = (lambda s: s) if fonts.unicode else _plain
+    text = (lambda s: s) if fonts.unicode else plain
     left, right = MARGIN, width - MARGIN
 
     def line(x, y, value, size, bold=False, anchor="left"):

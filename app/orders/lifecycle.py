@@ -102,6 +102,11 @@ CREATED_EVENT = "created"
 ADDRESS_CHANGED_EVENT = "address_changed"
 #: The event recorded when another hub is to deliver (the status stays).
 REROUTED_EVENT = "rerouted"
+#: The event recorded when delivery is put off to a later day (the status stays).
+RESCHEDULED_EVENT = "rescheduled"
+#: States in which delivery can be put off: anywhere before the driver has it.
+RESCHEDULABLE = frozenset({S.CREATED, S.PICKUP_SCHEDULED, S.PICKED_UP, S.AT_SHIPPING_CENTRE,
+                           S.IN_TRANSIT, S.AT_LOCAL_HUB, S.DELIVERY_FAILED})
 #: Until the parcel leaves the shipping centre, the drop-off may move anywhere the network
 #: reaches; after that only to an address the hub it is bound for delivers.
 ADDRESS_CHANGE_ANY_HUB = frozenset({S.CREATED, S.PICKUP_SCHEDULED, S.PICKED_UP, S.AT_SHIPPING_CENTRE})

@@ -229,11 +229,10 @@ def pickup_groups(session: Session, ids: Sequence[int]) -> dict[int, tuple[int, 
     return {sid: (partner_id, location_id) for sid, partner_id, location_id in rows}
 
 
-def ready_for_delivery_ids(session: Session, hub_id: int, *, only: Iterable[int] | None = None,
-                           limit: int | None = None) -> list[int]:
-    """Shipments a hub's drivers can take out: arrived at the delivering hub, or back
-    from a failed attempt with attempts left."""
-    stmt = select(Shipment.id).where(
+def ready_for_delivery(hub_id: int):
+    """The condition on shipments a hub's drivers can take out: arrived at the delivering
+    hub, or back from a failed attempt with attempts left."""
+    return and_(
         Shipment.delivery_hub_id == hub_id,
         or_(
             Shipment.status == Status.AT_LOCAL_HUB,
@@ -241,7 +240,13 @@ def ready_for_delivery_ids(session: Session, hub_id: int, *, only: Iterable[int]
             and_(Shipment.status == Status.DELIVERY_FAILED,
                  Shipment.failed_attempts < max_attempts()),
         ),
-    ).order_by(Shipment.id)
+    )
+
+
+def ready_for_delivery_ids(session: Session, hub_id: int, *, only: Iterable[int] | None = None,
+                           limit: int | None = None) -> list[int]:
+    """Shipments a hub's drivers can take out (see ``ready_for_delivery``)."""
+    stmt = select(Shipment.id).where(ready_for_delivery(hub_id)).order_by(Shipment.id)
     if only is not None:
         stmt = stmt.where(Shipment.id.in_(list(only)))
     if limit:

@@ -51,11 +51,11 @@ def test_without_a_unicode_font_the_text_loses_its_accents_not_its_letters(clien
     from app.orders import labels
 
     monkeypatch.setattr(labels, "FONT_PATHS", ())
-    labels._fonts.cache_clear()
+    labels.fonts.cache_clear()
     try:
         order = post(client, keys[0]).get_json()
         r = client.get(f"/api/v1/orders/{order['id']}/label", headers={"Authorization": f"Bearer {keys[0]}"})
         text = pages(r.data)[0].get_textpage().get_text_range()
         assert "Quan 7" in text and "Quận" not in text
     finally:
-        labels._fonts.cache_clear()
+        labels.fonts.cache_clear()

@@ -1,5 +1,5 @@
 """The console's figures and searches, on both databases."""
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -46,6 +46,21 @@ def test_search_finds_by_tracking_number_reference_or_phone(session, partner):
     assert len(page) == 1 and last == page[0].id
     rest, _ = console_reads.search(session, limit=1, before_id=last)
     assert rest[0].id < last
+
+
+def test_search_by_created_day_counts_local_days(session, partner):
+    """Created at 23:30 UTC on the 23rd is the 24th in Ho Chi Minh City (UTC+7)."""
+    from app.orders.models import Shipment
+
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    shipment = create(session, partner, order_in("DAY-1"))
+    session.get(Shipment, shipment.id).created_at = datetime(2026, 11, 23, 23, 30, tzinfo=timezone.utc)
+    session.commit()
+    day = datetime(2026, 11, 24).date()
+    found = lambda **kw: [f.id for f in console_reads.search(session, tz=tz, **kw)[0]]  # noqa: E731
+    assert found(created_from=day, created_to=day) == [shipment.id]
+    assert found(created_to=day - timedelta(days=1)) == []
+    assert found(created_from=day + timedelta(days=1)) == []
 
 
 def test_a_hub_operator_sees_only_their_hubs_work(client, users, session, partner):

@@ -3,6 +3,7 @@ from datetime import date, datetime, timezone
 
 from sqlalchemy import func, select
 
+from app.delivery import planning
 from app.delivery import services as delivery
 from app.delivery.models import DeliveryAttempt, ProofOfDelivery
 from app.delivery.services import AttemptIn, DeliveryError, ProofIn
@@ -23,7 +24,7 @@ def out_for_delivery(session, partner, n, cod=0):
         delivery.confirm_pickup(session, run, actor="d")
     centre = session.get(Hub, session.get(Shipment, ids[0]).centre_id)
     hubs.scan_in_many(session, centre, ids, actor="u")
-    delivery.build_run_sheets(session, centre.id, today, actor="u", only=ids)
+    planning.build_run_sheets(session, centre.id, today, actor="u", only=ids)
     session.commit()
     return ids
 

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from app.db import db
+from app.delivery import planning
 from app.delivery import services as delivery
 from app.orders import shipments
 from app.orders.lifecycle import TransitionError
@@ -28,7 +29,7 @@ def test_twenty_conflicting_threads_one_winner(app, backend, session, partner):
     [run] = delivery.schedule_pickups(session, date(2026, 11, 23), only=[shipment.id])
     delivery.confirm_pickup(session, run, actor="d", shipment_ids=[shipment.id])
     hubs.scan_in(session, session.get(Hub, shipment.centre_id), shipment.id, actor="u")
-    delivery.build_run_sheets(session, shipment.centre_id, date(2026, 11, 23), actor="u", only=[shipment.id])
+    planning.build_run_sheets(session, shipment.centre_id, date(2026, 11, 23), actor="u", only=[shipment.id])
     session.commit()
     before = session.get(Shipment, shipment.id)
     version_before, events_before = before.version, before.last_event_seq

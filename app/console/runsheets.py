@@ -1,0 +1,159 @@
+"""Console pages for a hub's run sheets: plan the day, move stops between drivers (htmx
+swaps the sheets in place; without JavaScript the form posts and the page reloads),
+re-optimise one sheet, dispatch, print the manifest."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.auth import services as accounts
+from app.auth.web import roles_required
+from app.console.views import ACTING_ROLES, bp, hub_for_work, local_today, scope_hub
+from app.db import db
+from app.delivery import manifest, planning, reads
+from app.delivery.models import RunSheet, RunSheetStop
+from app.hubs.models import Hub
+
+
+def _day() -> date:
+    value = request.values.get("date", "")
+    try:
+        return date.fromisoformat(value) if value else local_today()
+    except ValueError:
+        abort(400, description="date must be YYYY-MM-DD")
+
+
+def _hub(hub_id: int) -> Hub:
+    hub = db.session.get(Hub, hub_id)
+    if hub is None or (scope_hub() and hub.id != scope_hub()):
+        abort(404)
+    return hub
+
+
+def _sheet(sheet_id: int) -> RunSheet:
+    sheet = db.session.get(RunSheet, sheet_id)
+    if sheet is None or (scope_hub() and sheet.hub_id != scope_hub()):
+        abort(404)
+    return sheet
+
+
+def _back(hub_id: int, day: date):
+    return redirect(url_for("console.run_sheets", hub_id=hub_id, date=day.isoformat()))
+
+
+def _audit(action: str, object_id: int, details: dict) -> None:
+    accounts.audit(db.session, current_user, action, object_type="run_sheet", object_id=object_id,
+                   details=details, ip=request.remote_addr)
+
+
+@bp.get("/hubs/<int:hub_id>/runsheets")
+def run_sheets(hub_id: int):
+    hub = _hub(hub_id)
+    day = _day()
+    plan = reads.day_plan(db.session, hub, day)
+    return render_template("console/runsheets.html", plan=plan, hub=hub, day=day,
+                           today=local_today(), tomorrow=local_today() + timedelta(days=1),
+                           can_act=current_user.role in ACTING_ROLES)
+
+
+@bp.post("/hubs/<int:hub_id>/runsheets/plan")
+@roles_required(*ACTING_ROLES)
+def plan_run_sheets(hub_id: int):
+    hub, day = hub_for_work(hub_id), _day()
+    try:
+        sheets = planning.plan_run_sheets(db.session, hub.id, day,
+                                          seconds=current_app.config["WAYBILL_ROUTE_SECONDS"])
+    except planning.PlanningError as exc:
+        db.session.rollback()
+        flash(f"Not planned: {exc}")
+        return _back(hub.id, day)
+    stops = sum(len(s.stops) for s in sheets)
+    _audit("run_sheets.planned", hub.id, {"date": day.isoformat(), "sheets": len(sheets), "stops": stops})
+    db.session.commit()
+    flash(f"Planned {stops} stops on {len(sheets)} run sheets." if sheets
+          else "Nothing to plan: no parcels ready and no pickups waiting.")
+    return _back(hub.id, day)
+
+
+@bp.post("/runsheets/stops/<int:stop_id>/move")
+@roles_required(*ACTING_ROLES)
+def move_stop(stop_id: int):
+    stop = db.session.get(RunSheetStop, stop_id)
+    if stop is None:
+        abort(404)
+    sheet = _sheet(stop.run_sheet_id)
+    hub_id, day = sheet.hub_id, sheet.run_date
+    to = request.form.get("driver", type=int)
+    message = None
+    try:
+        planning.move_stop(db.session, stop_id, to or 0)
+    except planning.PlanningError as exc:
+        db.session.rollback()
+        message = f"Not moved: {exc}"
+    else:
+        _audit("run_sheets.stop_moved", stop.run_sheet_id, {"stop": stop_id, "from": sheet.id, "driver": to})
+        db.session.commit()
+    if request.headers.get("HX-Request"):
+        hub = db.session.get(Hub, hub_id)
+        return render_template("console/_runsheets.html", plan=reads.day_plan(db.session, hub, day),
+                               hub=hub, day=day, can_act=True, message=message)
+    if message:
+        flash(message)
+    return _back(hub_id, day)
+
+
+@bp.post("/runsheets/<int:sheet_id>/optimise")
+@roles_required(*ACTING_ROLES)
+def optimise_run_sheet(sheet_id: int):
+    sheet = _sheet(sheet_id)
+    try:
+        planning.optimise_sheet(db.session, sheet.id, seconds=current_app.config["WAYBILL_ROUTE_SECONDS"])
+    except planning.PlanningError as exc:
+        db.session.rollback()
+        flash(f"Not re-ordered: {exc}")
+    else:
+        _audit("run_sheets.optimised", sheet.id, {"km": sheet.planned_km})
+        db.session.commit()
+        flash(f"Run sheet {sheet.id} re-ordered: {sheet.planned_km:.1f} km.")
+    return _back(sheet.hub_id, sheet.run_date)
+
+
+@bp.post("/runsheets/<int:sheet_id>/dispatch")
+@roles_required(*ACTING_ROLES)
+def dispatch_run_sheet(sheet_id: int):
+    sheet = _sheet(sheet_id)
+    try:
+        done = planning.dispatch_run_sheet(db.session, sheet.id, actor=f"user:{current_user.id}")
+    except planning.PlanningError as exc:
+        db.session.rollback()
+        flash(f"Not dispatched: {exc}")
+        return _back(sheet.hub_id, sheet.run_date)
+    _audit("run_sheets.dispatched", sheet.id, {"sent": done.sent, "dropped": [n for n, _ in done.dropped]})
+    db.session.commit()
+    flash(f"Run sheet {sheet.id} dispatched: {done.sent} parcels out for delivery."
+          + "".join(f" {number} stayed: {why}." for number, why in done.dropped))
+    return _back(sheet.hub_id, sheet.run_date)
+
+
+def _pdf(body: bytes, name: str) -> Response:
+    return Response(body, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+@bp.get("/runsheets/<int:sheet_id>/manifest.pdf")
+def run_sheet_manifest(sheet_id: int):
+    sheet = _sheet(sheet_id)
+    hub = db.session.get(Hub, sheet.hub_id)
+    body = manifest.render(hub, reads.sheet_views(db.session, [sheet]),
+                           font=current_app.config["WAYBILL_LABEL_FONT"])
+    return _pdf(body, f"run-sheet-{sheet.id}.pdf")
+
+
+@bp.get("/hubs/<int:hub_id>/runsheets/manifest.pdf")
+def day_manifest(hub_id: int):
+    hub, day = _hub(hub_id), _day()
+    views = reads.sheet_views(db.session, planning.sheets_of_day(db.session, hub.id, day))
+    body = manifest.render(hub, views, font=current_app.config["WAYBILL_LABEL_FONT"])
+    return _pdf(body, f"run-sheets-{hub.code}-{day.isoformat()}.pdf")

@@ -1,0 +1,147 @@
+"""What the console's run-sheet page and the printed manifest show: a hub's day of run
+sheets with every stop's who, where and what to collect, read in a few queries."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.crm.models import Partner, PickupLocation
+from app.delivery import planning
+from app.delivery.models import Driver, PickupRun, RunSheet, RunSheetStop
+from app.delivery.services import drivers_of
+from app.hubs.models import Hub
+from app.orders.lifecycle import Status
+from app.orders.models import Address, Order, Parcel, Shipment
+
+
+@dataclass
+class StopView:
+    id: int
+    seq: int
+    kind: str
+    lat: float
+    lon: float
+    #: Delivery: the tracking number; pickup: the partner and place.
+    title: str
+    #: Delivery: the recipient; pickup: the place's contact phone.
+    name: str
+    address: str
+    phone: str
+    parcels: int
+    cod_amount: int = 0
+    cod_currency: str | None = None
+    shipment_id: int | None = None
+    status: str | None = None
+    window: tuple[time, time] | None = None
+
+
+@dataclass
+class SheetView:
+    sheet: RunSheet
+    driver: Driver
+    stops: list[StopView] = field(default_factory=list)
+
+    @property
+    def cod_total(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for s in self.stops:
+            if s.cod_amount:
+                totals[s.cod_currency] = totals.get(s.cod_currency, 0) + s.cod_amount
+        return totals
+
+
+@dataclass
+class DayPlan:
+    hub: Hub
+    day: date
+    sheets: list[SheetView]
+    #: Parcels ready at the hub and on no planned sheet.
+    unplanned: int
+    #: The day's pickups (at a centre) on no sheet yet.
+    pickups_waiting: int
+    #: Active drivers with the stops they can still take that day.
+    drivers: list[tuple[Driver, int]]
+
+    @property
+    def routes(self) -> list[dict]:
+        """Each sheet's tour for the map: from the hub through the stops and back."""
+        hub = [self.hub.lat, self.hub.lon]
+        return [{"label": v.driver.name, "points": [hub, *[[s.lat, s.lon] for s in v.stops], hub]}
+                for v in self.sheets]
+
+
+def _address(a: Address) -> str:
+    return ", ".join(p for p in (a.line1, a.line2, a.district, a.city) if p)
+
+
+def day_plan(session: Session, hub: Hub, day: date) -> DayPlan:
+    sheets = planning.sheets_of_day(session, hub.id, day)
+    views = sheet_views(session, sheets)
+    drivers = drivers_of(session, hub.id)
+    room = planning.room_today(session, drivers, day)
+    return DayPlan(hub=hub, day=day, sheets=views,
+                   unplanned=len(planning.delivery_candidates(session, hub.id, day)),
+                   pickups_waiting=len(planning.pickup_candidates(session, hub, day)),
+                   drivers=[(d, room[d.id] - sum(len(v.stops) for v in views
+                                                 if v.driver.id == d.id and v.sheet.status == planning.PLANNED))
+                            for d in drivers])
+
+
+def sheet_views(session: Session, sheets: list[RunSheet]) -> list[SheetView]:
+    """The sheets with their stops filled in, in three queries whatever their size."""
+    if not sheets:
+        return []
+    drivers = {d.id: d for d in session.scalars(select(Driver).where(
+        Driver.id.in_({s.driver_id for s in sheets})))}
+    stops = list(session.scalars(select(RunSheetStop).where(
+        RunSheetStop.run_sheet_id.in_([s.id for s in sheets])).order_by(RunSheetStop.seq)))
+    deliveries = _deliveries(session, [s.shipment_id for s in stops if s.shipment_id])
+    pickups = _pickups(session, [s.pickup_run_id for s in stops if s.pickup_run_id])
+    views = {s.id: SheetView(s, drivers[s.driver_id]) for s in sheets}
+    for stop in stops:
+        base = dict(id=stop.id, seq=stop.seq, kind=stop.kind, lat=stop.lat, lon=stop.lon)
+        if stop.shipment_id:
+            views[stop.run_sheet_id].stops.append(StopView(**base, **deliveries[stop.shipment_id]))
+        else:
+            views[stop.run_sheet_id].stops.append(StopView(**base, **pickups[stop.pickup_run_id]))
+    return [views[s.id] for s in sheets]
+
+
+def _deliveries(session: Session, ids: list[int]) -> dict[int, dict]:
+    if not ids:
+        return {}
+    parcels = (select(Parcel.order_id, func.count(Parcel.id).label("n"))
+               .group_by(Parcel.order_id).subquery())
+    rows = session.execute(
+        select(Shipment.id, Shipment.tracking_number, Shipment.status, Order.recipient_name,
+               Order.recipient_phone, Order.cod_amount, Order.cod_currency, Address, parcels.c.n)
+        .join(Order, Order.id == Shipment.order_id)
+        .join(Address, Address.id == Order.dropoff_address_id)
+        .join(parcels, parcels.c.order_id == Order.id)
+        .where(Shipment.id.in_(ids)))
+    return {sid: dict(title=number, status=status, name=name, phone=phone, cod_amount=cod,
+                      cod_currency=currency, address=_address(address), parcels=n, shipment_id=sid)
+            for sid, number, status, name, phone, cod, currency, address, n in rows}
+
+
+def _pickups(session: Session, run_ids: list[int]) -> dict[int, dict]:
+    if not run_ids:
+        return {}
+    waiting = (select(Shipment.pickup_run_id, func.count(Parcel.id).label("n"))
+               .join(Parcel, Parcel.order_id == Shipment.order_id)
+               .where(Shipment.status == Status.PICKUP_SCHEDULED, Shipment.pickup_run_id.in_(run_ids))
+               .group_by(Shipment.pickup_run_id).subquery())
+    rows = session.execute(
+        select(PickupRun.id, Partner.name, PickupLocation, Address, waiting.c.n)
+        .join(PickupLocation, PickupLocation.id == PickupRun.pickup_location_id)
+        .join(Partner, Partner.id == PickupRun.partner_id)
+        .join(Address, Address.id == PickupLocation.address_id)
+        .outerjoin(waiting, waiting.c.pickup_run_id == PickupRun.id)
+        .where(PickupRun.id.in_(run_ids)))
+    return {rid: dict(title=partner if place.name == partner else f"{partner} · {place.name}",
+                      name=place.name, phone=place.phone, address=_address(address), parcels=n or 0,
+                      window=(place.ready_from, place.ready_until))
+            for rid, partner, place, address, n in rows}
