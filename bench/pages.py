@@ -59,8 +59,8 @@ SEED = [
     """INSERT INTO shipments (id, order_id, partner_id, tracking_number, status, version, held_from, hold_reason,
                              failed_attempts, outcome, last_event_seq, centre_id, delivery_hub_id, route,
                              planned_legs, distance_km, billable_grams, quoted_fee_amount, quoted_fee_currency,
-                             promised_date, created_at, updated_at)
-       SELECT i, i, partner_id, 'WB' || lpad((i * 7919 % 100000000000)::text, 11, '0'), status, 1,
+                             promised_date, delivered_at, created_at, updated_at)
+       SELECT i, i, partner_id, 'WB' || lpad((i::bigint * 7919)::text, 11, '0'), status, 1,
               CASE WHEN status = 'on_hold' THEN 'at_local_hub' END,
               CASE WHEN status = 'on_hold' THEN 'address problem' END,
               CASE WHEN status = 'delivery_failed' THEN 1 ELSE 0 END,
@@ -70,7 +70,10 @@ SEED = [
               (SELECT min(id) FROM hubs), hub_id,
               CASE WHEN hub_id = (SELECT min(id) FROM hubs) THEN 'direct' ELSE 'linehaul' END,
               '[]', 5 + w * 20, 1200, 30000, 'VND',
-              (created_at + interval '7 hours')::date + 2, created_at, created_at
+              (created_at + interval '7 hours')::date + 2,
+              CASE WHEN status = 'delivered' OR (status = 'closed' AND NOT (u < 0.99 AND u >= 0.95))
+                   THEN least(created_at + (0.5 + w * 3) * interval '1 day', :now) END,
+              created_at, created_at
        FROM seed""",
     # Events: created; delivered (for those delivered, closed ones mostly); the state now.
     """INSERT INTO shipment_events (shipment_id, seq, type, from_status, to_status, applied, actor, hub_id,
@@ -78,7 +81,8 @@ SEED = [
        SELECT i, 1, 'created', NULL, 'created', true, 'partner:bench', NULL, created_at FROM seed""",
     """INSERT INTO shipment_events (shipment_id, seq, type, from_status, to_status, applied, actor, hub_id,
                                    server_time)
-       SELECT i, 2, CASE WHEN status IN ('delivered', 'closed') THEN 'delivered' ELSE status END,
+       SELECT i, 2, CASE WHEN status = 'closed' AND u < 0.99 AND u >= 0.95 THEN 'returned'
+                         WHEN status IN ('delivered', 'closed') THEN 'delivered' ELSE status END,
               'created', status, true, 'bench', hub_id,
               least(created_at + (0.5 + w * 3) * interval '1 day', :now)
        FROM seed WHERE status <> 'created'""",
@@ -173,6 +177,8 @@ def bench_pages(url: str, make_app, fresh_database, emit, *, n: int = 1_000_000,
         "search_reference": f"/console/shipments?q={reference}&jump=0",
         "search_phone": f"/console/shipments?q={phone.replace('+84', '0')}&jump=0",
         "hubs": "/console/hubs",
+        "run_sheets_of_a_hub": f"/console/hubs/{hub}/runsheets",
+        "pickups": "/console/pickups",
     }
     for name, path in pages.items():
         times = []

@@ -1,19 +1,21 @@
 """Console pages for a hub's run sheets: plan the day, move stops between drivers (htmx
 swaps the sheets in place; without JavaScript the form posts and the page reloads),
-re-optimise one sheet, dispatch, print the manifest."""
+re-optimise one sheet, dispatch, print the manifest. And the day's pickup plan."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.auth import services as accounts
 from app.auth.web import roles_required
-from app.console.views import ACTING_ROLES, bp, hub_for_work, local_today, scope_hub
+from app.console.views import ACTING_ROLES, bp, hub_for_work, hubs_by_id, local_today, scope_hub
+from app.crm import services as crm
 from app.db import db
 from app.delivery import manifest, planning, reads
-from app.delivery.models import RunSheet, RunSheetStop
+from app.delivery.models import PickupRun, RunSheet, RunSheetStop
+from app.delivery.services import drivers_of
 from app.hubs.models import Hub
 
 
@@ -157,3 +159,57 @@ def day_manifest(hub_id: int):
     views = reads.sheet_views(db.session, planning.sheets_of_day(db.session, hub.id, day))
     body = manifest.render(hub, views, font=current_app.config["WAYBILL_LABEL_FONT"])
     return _pdf(body, f"run-sheets-{hub.code}-{day.isoformat()}.pdf")
+
+
+# -- the pickup plan ----------------------------------------------------------------------------
+
+@bp.get("/pickups")
+def pickups():
+    day = _day()
+    rows = reads.pickup_plan(db.session, day)
+    centres = [h for h in hubs_by_id().values() if h.is_centre and (not scope_hub() or h.id == scope_hub())]
+    if scope_hub():
+        rows = [r for r in rows if r.centre_id == scope_hub()]
+    drivers = {d.id: d for c in centres for d in drivers_of(db.session, c.id)}
+    return render_template("console/pickups.html", rows=rows, day=day, drivers=drivers,
+                           today=local_today(), tomorrow=local_today() + timedelta(days=1),
+                           can_act=current_user.role in ACTING_ROLES)
+
+
+@bp.post("/pickups/<int:run_id>/driver")
+@roles_required(*ACTING_ROLES)
+def assign_pickup(run_id: int):
+    run = db.session.get(PickupRun, run_id)
+    if run is None:
+        abort(404)
+    driver_id = request.form.get("driver", type=int) or 0
+    try:
+        planning.assign_pickup(db.session, run.id, driver_id)
+    except planning.PlanningError as exc:
+        db.session.rollback()
+        flash(f"Not assigned: {exc}")
+    else:
+        accounts.audit(db.session, current_user, "pickup.assigned", object_type="pickup_run", object_id=run.id,
+                       details={"driver": driver_id}, ip=request.remote_addr)
+        db.session.commit()
+        flash(f"Pickup {run.id} assigned.")
+    return redirect(url_for("console.pickups", date=run.run_date.isoformat()))
+
+
+@bp.post("/pickup-locations/<int:location_id>/window")
+@roles_required("admin", "dispatcher", "account_manager")
+def pickup_window(location_id: int):
+    try:
+        ready_from = time.fromisoformat(request.form.get("ready_from", ""))
+        ready_until = time.fromisoformat(request.form.get("ready_until", ""))
+        place = crm.set_pickup_window(db.session, location_id, ready_from, ready_until)
+    except ValueError as exc:
+        db.session.rollback()
+        flash(f"Window not changed: {exc}")
+    else:
+        accounts.audit(db.session, current_user, "pickup_location.window", object_type="pickup_location",
+                       object_id=place.id, details={"from": ready_from.isoformat(), "until": ready_until.isoformat()},
+                       ip=request.remote_addr)
+        db.session.commit()
+        flash(f"{place.name}: ready {ready_from:%H:%M}–{ready_until:%H:%M}.")
+    return redirect(url_for("console.pickups", date=request.form.get("date") or local_today().isoformat()))

@@ -221,3 +221,15 @@ def upsert_customers(conn: Connection, customers: list[dict]) -> dict[str, int]:
     return {phone: id_ for id_, phone in result}
 
 
+
+
+def set_pickup_window(session: Session, location_id: int, ready_from, ready_until) -> PickupLocation:
+    """When a retailer's parcels are ready to collect, local time. Raises ValueError."""
+    place = session.get(PickupLocation, location_id)
+    if place is None:
+        raise ValueError(f"no pickup location {location_id}")
+    if not ready_from < ready_until:
+        raise ValueError("the window must start before it ends")
+    place.ready_from, place.ready_until = ready_from, ready_until
+    session.flush()
+    return place

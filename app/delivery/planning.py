@@ -355,3 +355,23 @@ def reschedule(session: Session, shipment_id: int, not_before: date, *, today: d
     shipments.record_change(session, shipment, RESCHEDULED_EVENT, actor=actor, reason=reason.strip(),
                             data={"not_before": not_before.isoformat()})
     session.flush()
+
+
+def assign_pickup(session: Session, run_id: int, driver_id: int) -> PickupRun:
+    """Give a pickup run to another driver; on a planned run sheet its stop moves with it."""
+    run = session.get(PickupRun, run_id, with_for_update=True)
+    if run is None:
+        raise PlanningError(f"no pickup run {run_id}")
+    if run.status != "planned":
+        raise PlanningError("the pickup is done: its driver stays")
+    driver = session.get(Driver, driver_id)
+    if driver is None or not driver.active:
+        raise PlanningError("no such active driver")
+    stop = session.scalars(select(RunSheetStop).where(RunSheetStop.pickup_run_id == run.id)).first()
+    if stop is not None:
+        if stop.run_sheet.status != PLANNED:
+            raise PlanningError(f"the pickup is on run sheet {stop.run_sheet_id}, already out")
+        move_stop(session, stop.id, driver.id)
+    run.driver_id = driver.id
+    session.flush()
+    return run

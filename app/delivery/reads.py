@@ -145,3 +145,48 @@ def _pickups(session: Session, run_ids: list[int]) -> dict[int, dict]:
                       name=place.name, phone=place.phone, address=_address(address), parcels=n or 0,
                       window=(place.ready_from, place.ready_until))
             for rid, partner, place, address, n in rows}
+
+
+@dataclass
+class PickupRow:
+    run_id: int
+    partner: str
+    location_id: int
+    place: str
+    address: str
+    phone: str
+    window: tuple[time, time]
+    waiting: int
+    status: str
+    driver_id: int | None
+    #: The run sheet carrying the pickup, and its status, when it is on one.
+    sheet_id: int | None
+    sheet_status: str | None
+    centre_id: int | None
+
+
+def pickup_plan(session: Session, day: date) -> list[PickupRow]:
+    """The day's pickups by retailer and time window: each run with its parcels waiting,
+    its driver and the run sheet it is on."""
+    waiting = (select(Shipment.pickup_run_id, func.count(Parcel.id).label("n"),
+                      func.min(Shipment.centre_id).label("centre_id"))
+               .join(Parcel, Parcel.order_id == Shipment.order_id)
+               .where(Shipment.status == Status.PICKUP_SCHEDULED)
+               .group_by(Shipment.pickup_run_id).subquery())
+    on_sheet = (select(RunSheetStop.pickup_run_id, RunSheet.id.label("sheet_id"), RunSheet.status)
+                .join(RunSheet, RunSheet.id == RunSheetStop.run_sheet_id)
+                .where(RunSheetStop.pickup_run_id.is_not(None)).subquery())
+    rows = session.execute(
+        select(PickupRun, Partner.name, PickupLocation, Address, waiting.c.n, waiting.c.centre_id,
+               on_sheet.c.sheet_id, on_sheet.c.status)
+        .join(PickupLocation, PickupLocation.id == PickupRun.pickup_location_id)
+        .join(Partner, Partner.id == PickupRun.partner_id)
+        .join(Address, Address.id == PickupLocation.address_id)
+        .outerjoin(waiting, waiting.c.pickup_run_id == PickupRun.id)
+        .outerjoin(on_sheet, on_sheet.c.pickup_run_id == PickupRun.id)
+        .where(PickupRun.run_date == day)
+        .order_by(Partner.name, PickupLocation.ready_from, PickupLocation.name, PickupRun.id))
+    return [PickupRow(run.id, partner, place.id, place.name, _address(address), place.phone,
+                      (place.ready_from, place.ready_until), n or 0, run.status, run.driver_id,
+                      sheet_id, sheet_status, centre_id)
+            for run, partner, place, address, n, centre_id, sheet_id, sheet_status in rows]

@@ -60,19 +60,14 @@ def dashboard(session: Session, *, today: date, tz: ZoneInfo, hub_id: int | None
     start, end = _day_bounds(today, tz)
     intake_today = session.scalar(select(func.count()).select_from(Shipment)
                                   .where(Shipment.created_at >= start, Shipment.created_at < end, *scope))
-    delivered_today = session.scalar(
-        select(func.count()).select_from(ShipmentEvent).join(Shipment, Shipment.id == ShipmentEvent.shipment_id)
-        .where(ShipmentEvent.type == "delivered", ShipmentEvent.applied.is_(True),
-               ShipmentEvent.server_time >= start, ShipmentEvent.server_time < end, *scope))
+    delivered_today = session.scalar(select(func.count()).select_from(Shipment).where(
+        Shipment.delivered_at >= start, Shipment.delivered_at < end, *scope))
     since, _ = _day_bounds(today - timedelta(days=13), tz)
-    delivered = (select(Shipment.promised_date, ShipmentEvent.server_time)
-                 .join(ShipmentEvent, ShipmentEvent.shipment_id == Shipment.id)
-                 .where(ShipmentEvent.type == "delivered", ShipmentEvent.applied.is_(True),
-                        ShipmentEvent.server_time >= since, *scope)).subquery()
     # On time: delivered on or before the promised (local) day.
     dialect = session.get_bind().dialect.name
     total, on_time = session.execute(select(
-        func.count(), func.count().filter(local_day(delivered.c.server_time, tz, dialect) <= delivered.c.promised_date))).one()
+        func.count(), func.count().filter(local_day(Shipment.delivered_at, tz, dialect) <= Shipment.promised_date))
+        .where(Shipment.delivered_at >= since, *scope)).one()
     open_scope = [Shipment.status.in_(OPEN), *scope]
     late = session.scalar(select(func.count()).select_from(Shipment)
                           .where(Shipment.promised_date < today, *open_scope))

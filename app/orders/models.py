@@ -39,7 +39,10 @@ class Address(Base):
 
 class Order(Base):
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("partner_id", "reference"),)
+    __table_args__ = (UniqueConstraint("partner_id", "reference"),
+                      # The console's search by reference or phone, across partners.
+                      Index("ix_orders_reference", "reference"),
+                      Index("ix_orders_recipient_phone", "recipient_phone"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
@@ -96,6 +99,10 @@ class Shipment(Base):
     __table_args__ = (
         Index("ix_shipments_status_partner", "status", "partner_id"),
         Index("ix_shipments_status_hub", "status", "delivery_hub_id"),
+        # The dashboard's late and at-risk counts, today's intake and volume, on-time rate.
+        Index("ix_shipments_status_promised", "status", "promised_date"),
+        Index("ix_shipments_created_at", "created_at"),
+        Index("ix_shipments_delivered_at", "delivered_at", postgresql_include=["promised_date"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -111,6 +118,8 @@ class Shipment(Base):
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: How the shipment ended: "delivered" or "returned" (kept once closed).
     outcome: Mapped[str | None] = mapped_column(String(20))
+    #: When the delivery was recorded (the dashboard's deliveries and on-time rate).
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Sequence number of the last event appended (events are numbered per shipment).
     last_event_seq: Mapped[int] = mapped_column(Integer, default=0)
     centre_id: Mapped[int] = mapped_column(ForeignKey("hubs.id"))
@@ -144,7 +153,9 @@ class ShipmentEvent(Base):
     """One thing that happened to a shipment. Appended, never changed."""
 
     __tablename__ = "shipment_events"
-    __table_args__ = (UniqueConstraint("shipment_id", "seq"),)
+    __table_args__ = (UniqueConstraint("shipment_id", "seq"),
+                      # The scan station's latest scans at a hub.
+                      Index("ix_shipment_events_hub", "hub_id", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"))

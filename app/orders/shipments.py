@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import Connection, and_, func, insert, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
+from app.db import utcnow
 from app.orders import lifecycle
 from app.orders.lifecycle import Facts, Status, TransitionError
 from app.orders.models import Order, Shipment, ShipmentEvent
@@ -139,7 +140,7 @@ def _apply(shipment: Shipment, target: Status, action: str, reason: str | None) 
     elif action == "fail_attempt":
         shipment.failed_attempts += 1
     elif action == "deliver":
-        shipment.outcome = "delivered"
+        shipment.outcome, shipment.delivered_at = "delivered", utcnow()
     elif action == "complete_return":
         shipment.outcome = "returned"
     shipment.status = target.value

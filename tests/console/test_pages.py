@@ -213,3 +213,29 @@ def test_the_exceptions_queue_lists_disabled_webhook_endpoints(client, users, se
     assert "Webhook endpoints disabled</td><td class=\"num\">1<" in page
     assert "https://hooks.example.com/w — disabled by the partner" in page
     assert "still.example.com" not in page
+
+
+def test_delivered_at_is_set_on_delivery_and_backfilled_by_the_migration(session, partner):
+    """The dashboard counts deliveries by ``shipments.delivered_at``: set by the delivery,
+    and for shipments delivered before the column existed, by migration 0007."""
+    import importlib.util
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    from app.orders.models import Shipment
+    from app.orders.shipments import history
+
+    shipment = deliver_direct(session, partner, "BF-1")
+    delivered = next(e for e in history(session, shipment.id) if e.type == "delivered")
+    at = session.get(Shipment, shipment.id).delivered_at
+    assert at is not None and abs((at - delivered.server_time).total_seconds()) < 5
+    path = next((Path(__file__).parents[2] / "migrations" / "versions").glob("*_0007_*.py"))
+    spec = importlib.util.spec_from_file_location("m0007", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    session.execute(text("UPDATE shipments SET delivered_at = NULL"))
+    session.execute(text(migration.BACKFILL_DELIVERED_AT))
+    session.commit()
+    session.expire_all()
+    assert session.get(Shipment, shipment.id).delivered_at == delivered.server_time

@@ -112,3 +112,43 @@ def test_who_may_see_and_plan_run_sheets(client, users, session, partner):
     sign_in(driver, "driver@test.example")
     assert driver.get(path).status_code == 403
     assert client.get(path).status_code == 302  # not signed in: to the login page
+
+
+def test_the_pickup_plan_by_retailer_window_and_driver(client, users, session, partner):
+    from app.crm.models import PickupLocation
+    from app.delivery import planning
+    from app.delivery.models import PickupRun
+    from tests.factories import create, order_in
+
+    with client.application.app_context():
+        ids = [create(session, partner, order_in(f"PU-{i}")).id for i in range(2)]
+        session.commit()
+        [run] = delivery.schedule_pickups(session, DAY, only=ids)
+        centre = session.get(Shipment, ids[0]).centre_id
+        planning.plan_run_sheets(session, centre, DAY)
+        session.commit()
+        run_id, location_id = run.id, run.pickup_location_id
+        other = next(d for d in delivery.drivers_of(session, centre) if d.id != run.driver_id)
+        other_id, other_name = other.id, other.name
+    sign_in(client, "disp@test.example")
+    path = f"/console/pickups?date={DAY.isoformat()}"
+    page = client.get(path).get_data(as_text=True)
+    row = page[page.index(f'id="pickup-{run_id}"'):]
+    assert partner.name in row and "09:00" in row and "17:00" in row
+    assert re.search(r'<td class="num">2</td>', row)  # two parcels waiting
+    token = _csrf(page)
+    client.post(f"/console/pickups/{run_id}/driver", data={"driver": other_id, "csrf_token": token})
+    session.expire_all()
+    assert session.get(PickupRun, run_id).driver_id == other_id
+    stop = session.scalars(select(RunSheetStop).where(RunSheetStop.pickup_run_id == run_id)).one()
+    assert session.get(RunSheet, stop.run_sheet_id).driver_id == other_id  # the stop moved with it
+    assert f'value="{other_id}" selected>{other_name}' in client.get(path).get_data(as_text=True)
+
+    client.post(f"/console/pickup-locations/{location_id}/window",
+                data={"ready_from": "13:00", "ready_until": "10:00", "csrf_token": token})
+    assert "Window not changed: the window must start before it ends" in client.get(path).get_data(as_text=True)
+    client.post(f"/console/pickup-locations/{location_id}/window",
+                data={"ready_from": "10:30", "ready_until": "15:00", "csrf_token": token, "date": DAY.isoformat()})
+    session.expire_all()
+    place = session.get(PickupLocation, location_id)
+    assert (place.ready_from.isoformat(), place.ready_until.isoformat()) == ("10:30:00", "15:00:00")
