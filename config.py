@@ -94,6 +94,8 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "WAYBILL_WEBHOOK_DISABLE_AFTER_DAYS": env_int(env, "WAYBILL_WEBHOOK_DISABLE_AFTER_DAYS", 5),
         #: Seconds the route optimiser may spend improving a hub's run sheets (0: first solution).
         "WAYBILL_ROUTE_SECONDS": env_int(env, "WAYBILL_ROUTE_SECONDS", 3),
+        #: Where drivers' photos are kept (default: the instance folder's photos/).
+        "WAYBILL_PHOTO_DIR": env_str(env, "WAYBILL_PHOTO_DIR"),
         #: A TrueType font for labels (Vietnamese letters need one; DejaVu Sans is looked for).
         "WAYBILL_LABEL_FONT": env_str(env, "WAYBILL_LABEL_FONT"),
         #: SMTP server for customer email; unset means messages are written to the log.

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, send_from_directory
 
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 #: The packages pages may load, and nothing else from node_modules.
-PACKAGES = frozenset({"swagger-ui-dist", "leaflet", "htmx.org"})
+PACKAGES = frozenset({"swagger-ui-dist", "leaflet", "htmx.org", "signature_pad"})
 
 bp = Blueprint("vendor", __name__)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 
 import pytest
 from sqlalchemy import text
@@ -51,7 +52,7 @@ def forget_process_caches() -> None:
 def make_test_app(url: str, **overrides):
     config = {"DATABASE_URL": url, "REDIS_URL": None, "TESTING": True, "MAIL_SERVER": None,
               "SECRET_KEY": "test", "WAYBILL_MAX_DELIVERY_ATTEMPTS": 3,
-              "WAYBILL_ROUTE_SECONDS": 0}
+              "WAYBILL_ROUTE_SECONDS": 0, "WAYBILL_PHOTO_DIR": tempfile.mkdtemp(prefix="waybill-photos-")}
     config.update(overrides)
     app = create_app(config)
     workers.init_app(app)

@@ -23,9 +23,18 @@ login_manager.login_message = "Sign in to continue."
 csrf = CSRFProtect()
 bp = Blueprint("auth", __name__, template_folder="templates")
 
-#: A session ends after this long without a request, and after ABSOLUTE_TIMEOUT whatever.
+#: A staff session ends after this long without a request, and after ABSOLUTE_TIMEOUT whatever.
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
+#: A driver's phone stays signed in for the working weeks (revocable: sign out everywhere).
+DRIVER_IDLE_TIMEOUT = timedelta(days=7)
+DRIVER_ABSOLUTE_TIMEOUT = timedelta(days=30)
+
+
+def _timeouts(user) -> tuple[timedelta, timedelta]:
+    if user.role == "driver":
+        return DRIVER_IDLE_TIMEOUT, DRIVER_ABSOLUTE_TIMEOUT
+    return IDLE_TIMEOUT, ABSOLUTE_TIMEOUT
 
 
 @login_manager.user_loader
@@ -38,7 +47,8 @@ def init_app(app: Flask, api_blueprints=()) -> None:
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=secure,
         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=secure,
-        PERMANENT_SESSION_LIFETIME=IDLE_TIMEOUT, SESSION_REFRESH_EACH_REQUEST=True,
+        # The cookie lives as long as the longest session; each role's limits are enforced below.
+        PERMANENT_SESSION_LIFETIME=DRIVER_ABSOLUTE_TIMEOUT, SESSION_REFRESH_EACH_REQUEST=True,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
     login_manager.init_app(app)
@@ -53,12 +63,17 @@ def init_app(app: Flask, api_blueprints=()) -> None:
 def _enforce_timeouts():
     if not current_user.is_authenticated:
         return None
-    signed_in_at = session.get("signed_in_at", 0)
-    if time.time() - signed_in_at > ABSOLUTE_TIMEOUT.total_seconds():
+    idle, absolute = _timeouts(current_user)
+    now = time.time()
+    if (now - session.get("signed_in_at", 0) > absolute.total_seconds()
+            or now - session.get("seen_at", 0) > idle.total_seconds()):
         logout_user()
         session.clear()
+        if request.accept_mimetypes.best == "application/json" or request.is_json:
+            return {"error": "signed_out", "message": "Your session ended: sign in again."}, 401
         flash("Your session ended: sign in again.")
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+    session["seen_at"] = now
     return None
 
 
@@ -134,7 +149,7 @@ def login():
             session.clear()  # a fresh session: no fixation
             session.permanent = True
             login_user(user)
-            session["signed_in_at"] = time.time()
+            session["signed_in_at"] = session["seen_at"] = time.time()
             return redirect(_safe_next(request.args.get("next")) or _home_for(user))
     status = 401 if error else 200
     return render_template("auth/login.html", form=form, error=error), status

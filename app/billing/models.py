@@ -62,3 +62,34 @@ class CodCollection(Base):
     driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
     collected_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CashHandover(Base):
+    """A driver's cash on delivery for one day handed over at the hub.
+
+    The driver declares what they hand over against what their deliveries say they took
+    (``expected_amount``); a hub operator counts it and records what was received. The
+    difference stays as recorded: a confirmed handover is never changed."""
+
+    __tablename__ = "cash_handovers"
+    __table_args__ = (UniqueConstraint("driver_id", "run_date", "currency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    driver_id: Mapped[int] = mapped_column(ForeignKey("drivers.id"))
+    hub_id: Mapped[int] = mapped_column(ForeignKey("hubs.id"), index=True)
+    run_date: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    #: Minor units: what the day's proofs of delivery say was taken.
+    expected_amount: Mapped[int] = mapped_column(BigInteger)
+    declared_amount: Mapped[int] = mapped_column(BigInteger)
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Set once, by the hub operator who counted it.
+    received_amount: Mapped[int | None] = mapped_column(BigInteger)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(String(500))
+
+    @property
+    def difference(self) -> int | None:
+        """Received less expected (negative: short)."""
+        return None if self.received_amount is None else self.received_amount - self.expected_amount

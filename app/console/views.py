@@ -1,10 +1,13 @@
 """Console pages: the dashboard, shipments (search and one shipment whole), the audit log."""
 from __future__ import annotations
 
+import base64
+
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user, login_required
 
 from app.auth import services as accounts
@@ -34,6 +37,7 @@ from app.orders.changes import ChangeRefused, change_dropoff_address, reroute
 from app.orders.intake import AddressIn, IntakeError
 from app.orders.shipments import TransitionError, get_by_tracking_number, history, lock_shipments, transition
 from app.delivery.planning import PlanningError, load_onto_van, reschedule
+from app.delivery.services import attempts_of, proof_for
 from app.hubs.bags import BagError, open_bags, sort_to_bag
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
@@ -49,6 +53,11 @@ def _staff_only():
 
 def local_tz() -> ZoneInfo:
     return ZoneInfo(current_app.config["WAYBILL_TIMEZONE"])
+
+
+@bp.app_template_filter("b64")
+def base64_filter(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 @bp.app_template_global()
@@ -144,6 +153,7 @@ def shipment(shipment_id: int):
                                            and Status(found.held_from or found.status) in RESCHEDULABLE),
                            tomorrow=local_today() + timedelta(days=1),
                            notifications=notifications_of(db.session, found.id),
+                           proof=proof_for(db.session, found.id), attempts=attempts_of(db.session, found.id),
                            money=money_of(db.session, found.id))
 
 
@@ -350,6 +360,13 @@ def _scan_in(hub: Hub, number: str) -> dict:
                 "message": "recorded as a late scan: the parcel had already gone further"}
     return {"ok": True, "number": number, "shipment_id": found.id,
             "message": f"scanned in: now {found.status.replace('_', ' ')}"}
+
+
+@bp.get("/photos/<path:name>")
+def photo(name: str):
+    """A photo a driver took (proof of delivery, a failed attempt), for staff."""
+    folder = Path(current_app.config.get("WAYBILL_PHOTO_DIR") or Path(current_app.instance_path) / "photos")
+    return send_from_directory(folder, name, max_age=3600)
 
 
 @bp.get("/audit")

@@ -96,6 +96,8 @@ class DeliveryAttempt(Base):
     #: For a failure: not_home, refused, wrong_address, ...
     reason_code: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(String(500))
+    #: A photo the driver took (the closed door, the damage), stored under WAYBILL_PHOTO_DIR.
+    photo_ref: Mapped[str | None] = mapped_column(String(255))
     driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
     run_sheet_id: Mapped[int | None] = mapped_column(ForeignKey("run_sheets.id"))
     event_id: Mapped[int] = mapped_column(ForeignKey("shipment_events.id"))

@@ -34,6 +34,7 @@ class StopView:
     cod_amount: int = 0
     cod_currency: str | None = None
     shipment_id: int | None = None
+    pickup_run_id: int | None = None
     status: str | None = None
     window: tuple[time, time] | None = None
 
@@ -143,7 +144,7 @@ def _pickups(session: Session, run_ids: list[int]) -> dict[int, dict]:
         .where(PickupRun.id.in_(run_ids)))
     return {rid: dict(title=partner if place.name == partner else f"{partner} · {place.name}",
                       name=place.name, phone=place.phone, address=_address(address), parcels=n or 0,
-                      window=(place.ready_from, place.ready_until))
+                      window=(place.ready_from, place.ready_until), pickup_run_id=rid)
             for rid, partner, place, address, n in rows}
 
 
@@ -190,3 +191,15 @@ def pickup_plan(session: Session, day: date) -> list[PickupRow]:
                       (place.ready_from, place.ready_until), n or 0, run.status, run.driver_id,
                       sheet_id, sheet_status, centre_id)
             for run, partner, place, address, n, centre_id, sheet_id, sheet_status in rows]
+
+
+def pickup_parcels(session: Session, run_ids: list[int]) -> dict[int, list[str]]:
+    """The tracking numbers a driver should collect at each pickup run."""
+    out: dict[int, list[str]] = {r: [] for r in run_ids}
+    if run_ids:
+        for run_id, number in session.execute(
+                select(Shipment.pickup_run_id, Shipment.tracking_number)
+                .where(Shipment.pickup_run_id.in_(run_ids), Shipment.status == Status.PICKUP_SCHEDULED)
+                .order_by(Shipment.tracking_number)):
+            out[run_id].append(number)
+    return out

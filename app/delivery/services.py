@@ -136,6 +136,8 @@ class AttemptIn:
     proof: ProofIn | None = None
     reason_code: str | None = None
     note: str | None = None
+    #: For a failure: a photo the driver took.
+    photo_ref: str | None = None
     client_event_id: str | None = None
     device_time: datetime | None = None
     lat: float | None = None
@@ -227,7 +229,7 @@ def _fail(session, shipment, attempt: AttemptIn, *, driver_id, actor) -> Transit
         lon=attempt.lon, locked=True, data={"note": attempt.note} if attempt.note else None)
     if result.applied and not result.duplicate:
         _record_attempt(session, shipment, result, "failed", driver_id=driver_id,
-                        reason_code=attempt.reason_code, note=attempt.note)
+                        reason_code=attempt.reason_code, note=attempt.note, photo_ref=attempt.photo_ref)
     return result
 
 
@@ -243,6 +245,11 @@ def proofs_for(session: Session, shipment_ids: list[int]) -> dict[int, ProofOfDe
         return {}
     return {p.shipment_id: p for p in session.scalars(select(ProofOfDelivery).where(
         ProofOfDelivery.shipment_id.in_(shipment_ids)))}
+
+
+def attempts_of(session: Session, shipment_id: int) -> list[DeliveryAttempt]:
+    return list(session.scalars(select(DeliveryAttempt).where(DeliveryAttempt.shipment_id == shipment_id)
+                                .order_by(DeliveryAttempt.attempt_no)))
 
 
 def proof_for(session: Session, shipment_id: int) -> ProofOfDelivery | None:

@@ -1,12 +1,24 @@
-"""The driver's pages. Sign-in lands here; the run sheet, pickups and deliveries are the
-driver-pages issue's."""
+"""The driver's pages: the day's run sheet on one phone-sized page that keeps working
+offline (``app/static/driver.js`` queues the actions), the actions endpoint the queue
+sends to, and the end-of-day cash handover."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
-from flask_login import current_user, login_required
+from datetime import date, datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.auth import services as accounts
+from app.billing import cash
 from app.db import db
-from app.delivery.models import Driver
+from app.delivery import reads
+from app.delivery.models import Driver, RunSheet, RunSheetStop
+from app.driver import actions
+from app.orders.lifecycle import Status
+from app.orders.models import Shipment
 
 bp = Blueprint("driver", __name__, url_prefix="/driver", template_folder="templates")
 
@@ -14,10 +26,101 @@ bp = Blueprint("driver", __name__, url_prefix="/driver", template_folder="templa
 @bp.before_request
 @login_required
 def _drivers_only():
-    if current_user.role != "driver":
+    if current_user.role != "driver" or current_user.driver_id is None:
         abort(403)
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["WAYBILL_TIMEZONE"])
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).astimezone(_tz()).date()
+
+
+def _driver() -> Driver:
+    return db.session.get(Driver, current_user.driver_id)
+
+
+def _my_sheets(day: date) -> list[RunSheet]:
+    return list(db.session.scalars(select(RunSheet).where(
+        RunSheet.driver_id == current_user.driver_id, RunSheet.run_date == day).order_by(RunSheet.id)))
 
 
 @bp.get("/")
 def home():
-    return render_template("driver/home.html", driver=db.session.get(Driver, current_user.driver_id))
+    day = _today()
+    sheets = _my_sheets(day)
+    views = reads.sheet_views(db.session, sheets)
+    done = actions.stops_done(db.session, [s.id for s in sheets])
+    stops = [s for v in views for s in v.stops]
+    expected = reads.pickup_parcels(db.session, [s.pickup_run_id for s in stops if s.pickup_run_id])
+    return render_template("driver/home.html", driver=_driver(), day=day, views=views, done=done,
+                           expected=expected, total=len(stops),
+                           left=len([s for s in stops if s.id not in done]),
+                           reasons=FAILURE_LABELS, relations=RELATION_LABELS)
+
+
+#: The failure reasons and relations as the driver reads them.
+FAILURE_LABELS = {"not_home": "Not at home", "refused": "Refused", "wrong_address": "Wrong address",
+                  "access_restricted": "No access", "business_closed": "Business closed", "unsafe": "Unsafe",
+                  "customer_rescheduled": "Customer asked for another day", "damaged": "Parcel damaged"}
+RELATION_LABELS = {"self": "The recipient", "family": "Family", "neighbour": "Neighbour", "reception": "Reception"}
+
+
+@bp.get("/shipments/<int:shipment_id>")
+def shipment(shipment_id: int):
+    """A parcel's stop on the driver's own sheet; any other shipment does not exist here."""
+    stop = db.session.scalars(select(RunSheetStop).join(RunSheet).where(
+        RunSheetStop.shipment_id == shipment_id, RunSheet.driver_id == current_user.driver_id)
+        .order_by(RunSheetStop.id.desc())).first()
+    if stop is None:
+        abort(404)
+    return redirect(url_for("driver.home") + f"#stop-{stop.id}")
+
+
+@bp.post("/actions")
+def record_actions():
+    """A batch from the phone's queue: {"actions": [...]} -> {"results": [...]}, one per
+    action, in order; sending the same batch again changes nothing."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error="bad_request", message='send JSON: {"actions": [...]}'), 400
+    photo_dir = Path(current_app.config.get("WAYBILL_PHOTO_DIR") or Path(current_app.instance_path) / "photos")
+    try:
+        outcomes = actions.record(db.session, current_user.driver_id, body.get("actions"),
+                                  actor=f"driver:{current_user.driver_id}", photo_dir=photo_dir)
+    except actions.ActionError as exc:
+        db.session.rollback()
+        return jsonify(error="bad_request", message=str(exc)), 400
+    db.session.commit()
+    return jsonify(results=[o.as_dict() for o in outcomes])
+
+
+@bp.route("/cash", methods=["GET", "POST"])
+def cash_summary():
+    """The day's cash on delivery, delivery by delivery, and handing it over at the hub."""
+    day, driver = _today(), _driver()
+    if request.method == "POST":
+        currency = current_app.config["WAYBILL_CURRENCY"]
+        try:
+            declared = int(request.form.get("declared", "").replace(",", "").strip())
+            handover = cash.declare(db.session, driver, day, _tz(), currency, declared)
+        except (ValueError, cash.CashError) as exc:
+            db.session.rollback()
+            flash(f"Not handed over: {exc}" if isinstance(exc, cash.CashError)
+                  else "Not handed over: give the amount as a whole number")
+        else:
+            accounts.audit(db.session, current_user, "cash.declared", object_type="cash_handover",
+                           object_id=handover.id, details={"declared": declared, "expected": handover.expected_amount},
+                           ip=request.remote_addr)
+            db.session.commit()
+            flash("Handed over: the hub will count it.")
+        return redirect(url_for("driver.cash_summary"))
+    items = cash.collected(db.session, driver.id, day, _tz())
+    out = db.session.scalar(select(Shipment.id).join(RunSheet, RunSheet.id == Shipment.run_sheet_id).where(
+        RunSheet.driver_id == driver.id, Shipment.status == Status.OUT_FOR_DELIVERY).limit(1))
+    return render_template("driver/cash.html", driver=driver, day=day, items=items,
+                           totals=cash.totals(items), cash_totals=cash.totals(items, cash_only=True),
+                           handovers=cash.handovers_of(db.session, driver_id=driver.id, day=day),
+                           still_out=out is not None, currency=current_app.config["WAYBILL_CURRENCY"])

@@ -47,15 +47,33 @@ def test_forms_need_the_csrf_token(client, users):
     assert client.get("/console/").status_code == 200
 
 
+def _console_routes(app) -> list[tuple[str, str]]:
+    """Every console route, with 1 for each id: (method, path)."""
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/console"):
+            path = re.sub(r"<(?:\w+:)?\w+>", "1", rule.rule)
+            routes += [(m, path) for m in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    return routes
+
+
 def test_every_console_page_needs_a_staff_login(client, users):
-    for path in ("/console/", "/console/shipments", "/console/audit"):
-        r = client.get(path)
-        assert r.status_code == 302 and r.headers["Location"].startswith("/login?next=")
+    routes = _console_routes(client.application)
+    assert len(routes) > 25  # every page and action, found in the URL map
+    for method, path in routes:
+        if method == "GET":
+            r = client.get(path)
+            assert r.status_code == 302 and r.headers["Location"].startswith("/login?next="), path
     for role in ("driver", "partner"):
         c = client.application.test_client()
         sign_in(c, users[role].email)
-        for path in ("/console/", "/console/shipments", "/console/shipments/1", "/console/audit"):
-            assert c.get(path).status_code == 403, (role, path)
+        client.application.config["WTF_CSRF_CHECK_DEFAULT"] = False  # the role is what is tested here
+        try:
+            for method, path in routes:  # every page and every action
+                r = c.open(path, method=method)
+                assert r.status_code == 403, (role, method, path, r.status_code)
+        finally:
+            client.application.config["WTF_CSRF_CHECK_DEFAULT"] = True
     c = client.application.test_client()
     sign_in(c, "disp@test.example")
     assert c.get("/console/audit").status_code == 403  # admins only
@@ -85,10 +103,31 @@ def test_sessions_end_after_twelve_hours_and_when_signed_out_everywhere(client, 
     r = client.get("/console/")
     assert r.status_code == 302 and "/login" in r.headers["Location"]
     sign_in(client, "disp@test.example")
+    with client.session_transaction() as s:
+        s["seen_at"] = time.time() - 31 * 60  # half an hour idle
+    assert client.get("/console/").status_code == 302
+    sign_in(client, "disp@test.example")
     assert client.get("/console/").status_code == 200
     sign_out_everywhere(session, session.get(User, users["dispatcher"].id))
     session.commit()
     assert client.get("/console/").status_code == 302
+
+
+def test_a_drivers_phone_stays_signed_in_for_weeks_until_signed_out_everywhere(client, users, session):
+    from app.auth.services import sign_out_everywhere
+
+    sign_in(client, "driver@test.example")
+    with client.session_transaction() as s:  # signed in three weeks ago, last used two days ago
+        s["signed_in_at"] = time.time() - 21 * 86400
+        s["seen_at"] = time.time() - 2 * 86400
+    assert client.get("/driver/").status_code == 200
+    with client.session_transaction() as s:
+        s["seen_at"] = time.time() - 8 * 86400  # a week and a day without use
+    assert client.get("/driver/").status_code == 302
+    sign_in(client, "driver@test.example")
+    sign_out_everywhere(session, session.get(User, users["driver"].id))  # a lost phone
+    session.commit()
+    assert client.get("/driver/").status_code == 302
 
 
 def test_pages_carry_the_security_headers(client, users):

@@ -1,0 +1,44 @@
+"""Console: drivers' cash handed over at a hub, counted by the hub operator."""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.auth import services as accounts
+from app.auth.web import roles_required
+from app.billing import cash
+from app.console.views import bp, hub_for_work, local_today
+from app.db import db
+from app.delivery.models import Driver
+
+CASH_ROLES = ("admin", "dispatcher", "hub_operator", "finance")
+
+
+@bp.get("/hubs/<int:hub_id>/cash")
+@roles_required(*CASH_ROLES)
+def hub_cash(hub_id: int):
+    hub = hub_for_work(hub_id)
+    handovers = cash.handovers_of(db.session, hub_id=hub.id)
+    drivers = {d.id: d for d in db.session.query(Driver).filter(Driver.id.in_({h.driver_id for h in handovers}))}
+    return render_template("console/cash.html", hub=hub, handovers=handovers, drivers=drivers, today=local_today())
+
+
+@bp.post("/hubs/<int:hub_id>/cash/<int:handover_id>")
+@roles_required(*CASH_ROLES)
+def confirm_cash(hub_id: int, handover_id: int):
+    hub = hub_for_work(hub_id)
+    try:
+        received = int(request.form.get("received", "").replace(",", "").strip())
+        handover = cash.confirm(db.session, handover_id, received, user_id=current_user.id, hub_id=hub.id,
+                                note=request.form.get("note"))
+    except (ValueError, cash.CashError) as exc:
+        db.session.rollback()
+        flash(f"Not recorded: {exc}" if isinstance(exc, cash.CashError) else "Not recorded: a whole number, please")
+    else:
+        accounts.audit(db.session, current_user, "cash.counted", object_type="cash_handover", object_id=handover.id,
+                       details={"received": received, "expected": handover.expected_amount,
+                                "difference": handover.difference}, ip=request.remote_addr)
+        db.session.commit()
+        flash(f"Counted: difference {handover.difference:,} {handover.currency}." if handover.difference
+              else "Counted: it matches.")
+    return redirect(url_for("console.hub_cash", hub_id=hub.id))

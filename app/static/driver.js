@@ -1,0 +1,239 @@
+// The driver's day on one page. Stops open in place (#stop-N); every action is given an
+// id here, kept in localStorage first and sent from there, so nothing recorded is lost
+// when the network drops or the session ends. The server treats an id it has seen as the
+// same action. What is still waiting is shown at the top of the page.
+(function () {
+  "use strict";
+  var KEY = "waybill.driver.queue";
+  var app, actionsUrl, csrf, sending = false;
+
+  function queue() {
+    try { return JSON.parse(localStorage.getItem(KEY) || "[]"); } catch (e) { return []; }
+  }
+  function save(items) { localStorage.setItem(KEY, JSON.stringify(items)); showPending(); }
+  function newId() {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    return "a" + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
+  }
+
+  function showPending() {
+    var items = queue();
+    var el = document.getElementById("pending");
+    if (!el) { return; }
+    el.hidden = items.length === 0;
+    el.textContent = items.length + (items.length === 1 ? " action" : " actions") +
+      " waiting to be sent" + (navigator.onLine ? "" : " (offline)");
+  }
+
+  // -- sending ------------------------------------------------------------------------------
+  function flush() {
+    var items = queue();
+    if (sending || !items.length || !navigator.onLine) { showPending(); return; }
+    sending = true;
+    var batch = items.slice(0, 50);
+    fetch(actionsUrl, {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf},
+      body: JSON.stringify({actions: batch.map(function (a) { return a.body; })})
+    }).then(function (response) {
+      if (response.status === 401 || response.redirected || response.status === 403) {
+        document.getElementById("signed-out").hidden = false;  // keep the queue; sign in again
+        throw new Error("signed out");
+      }
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      return response.json();
+    }).then(function (answer) {
+      var answered = {};
+      answer.results.forEach(function (r) { answered[r.id] = r; });
+      save(queue().filter(function (a) { return !answered[a.body.id]; }));
+      answer.results.forEach(function (r) {
+        var item = batch.filter(function (a) { return a.body.id === r.id; })[0];
+        if (item && !r.ok) { refused(item.stop, r.message); }
+      });
+      sending = false;
+      if (queue().length) { flush(); }
+    }).catch(function () {
+      sending = false;
+      showPending();
+    });
+  }
+
+  function refused(stopId, message) {
+    var section = document.getElementById("stop-" + stopId);
+    var row = document.getElementById("row-" + stopId);
+    if (row) { row.classList.remove("done"); row.querySelector(".state").textContent = "!"; }
+    if (!section) { return; }
+    section.querySelectorAll("form, details.fail").forEach(function (f) { f.hidden = false; });
+    section.querySelector(".done-note").hidden = true;
+    var error = section.querySelector(".form-error");
+    if (error) { error.hidden = false; error.textContent = "Not recorded: " + message; }
+  }
+
+  function enqueue(stopId, body) {
+    body.id = newId();
+    body.captured_at = new Date().toISOString();
+    var items = queue();
+    items.push({stop: stopId, body: body});
+    save(items);
+    markDone(stopId);
+    location.hash = "";
+    flush();
+  }
+
+  function markDone(stopId) {
+    var row = document.getElementById("row-" + stopId);
+    var section = document.getElementById("stop-" + stopId);
+    if (!row || !section) { return; }
+    row.classList.add("done");
+    row.querySelector(".state").textContent = "done";
+    section.querySelectorAll("form, details.fail").forEach(function (f) { f.hidden = true; });
+    section.querySelector(".done-note").hidden = false;
+    var rows = document.querySelectorAll("#stops li");
+    var done = document.querySelectorAll("#stops li.done").length;
+    document.getElementById("progress").textContent = done + " done · " + (rows.length - done) + " left";
+  }
+
+  // -- position and photos ------------------------------------------------------------------
+  function withPosition(body, then) {
+    if (!navigator.geolocation) { then(body); return; }
+    var finished = false;
+    var done = function () { if (!finished) { finished = true; then(body); } };
+    navigator.geolocation.getCurrentPosition(function (p) {
+      body.lat = p.coords.latitude; body.lon = p.coords.longitude; done();
+    }, done, {timeout: 4000, maximumAge: 60000});
+    setTimeout(done, 4500);
+  }
+
+  function withPhoto(input, body, then) {
+    var file = input && input.files && input.files[0];
+    if (!file) { then(body); return; }
+    var img = new Image();
+    var url = URL.createObjectURL(file);
+    img.onload = function () {  // shrink to 1280 px so the queue stays small
+      var scale = Math.min(1, 1280 / Math.max(img.width, img.height));
+      var canvas = document.createElement("canvas");
+      canvas.width = Math.round(img.width * scale); canvas.height = Math.round(img.height * scale);
+      canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
+      body.photo = canvas.toDataURL("image/jpeg", 0.7);
+      URL.revokeObjectURL(url);
+      then(body);
+    };
+    img.onerror = function () { URL.revokeObjectURL(url); then(body); };
+    img.src = url;
+  }
+
+  // -- the stops ------------------------------------------------------------------------------
+  function show() {
+    var id = location.hash.replace("#stop-", "");
+    document.querySelectorAll(".stop-detail").forEach(function (s) { s.hidden = s.dataset.stop !== id; });
+    document.getElementById("stops").hidden = !!document.getElementById("stop-" + id);
+    var open = document.getElementById("stop-" + id);
+    if (open) { window.scrollTo(0, 0); resizePads(open); }
+  }
+
+  var pads = {};
+  function resizePads(section) {
+    section.querySelectorAll("canvas.pad").forEach(function (canvas) {
+      var ratio = Math.max(window.devicePixelRatio || 1, 1);
+      canvas.width = canvas.offsetWidth * ratio;
+      canvas.height = canvas.offsetHeight * ratio;
+      canvas.getContext("2d").scale(ratio, ratio);
+      if (pads[section.dataset.stop]) { pads[section.dataset.stop].clear(); }
+    });
+  }
+
+  function setUpDelivery(section) {
+    var stopId = section.dataset.stop;
+    var canvas = section.querySelector("canvas.pad");
+    if (canvas && window.SignaturePad) {
+      pads[stopId] = new SignaturePad(canvas, {penColor: "#0b0f14"});
+      section.querySelector("button.clear").addEventListener("click", function () { pads[stopId].clear(); });
+    }
+    var form = section.querySelector("form.deliver-form");
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var error = form.querySelector(".form-error");
+      var scanned = form.scan.value.trim().toUpperCase().replace(/\s+/g, "");
+      if (scanned !== section.dataset.number) {
+        error.hidden = false;
+        error.textContent = "That is not this stop's parcel (" + section.dataset.number + ").";
+        return;
+      }
+      var pad = pads[stopId];
+      if (pad && pad.isEmpty()) {
+        error.hidden = false; error.textContent = "Ask for a signature."; return;
+      }
+      var body = {type: "deliver", shipment_id: Number(section.dataset.shipment),
+                  recipient_name: form.recipient_name.value.trim(), relation: form.relation.value,
+                  signature_svg: pad ? pad.toSVG() : null};
+      if (form.cod_due) {
+        var received = Number(String(form.cod_received.value).replace(/[^0-9]/g, ""));
+        if (!(received >= 0) || String(form.cod_received.value).trim() === "") {
+          error.hidden = false; error.textContent = "Enter the amount received."; return;
+        }
+        body.cod_received = received; body.cod_method = form.cod_method.value;
+      }
+      error.hidden = true;
+      withPhoto(form.photo, body, function (b) { withPosition(b, function (b2) { enqueue(stopId, b2); }); });
+    });
+    var fail = section.querySelector("form.fail-form");
+    fail.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var body = {type: "fail", shipment_id: Number(section.dataset.shipment), reason: fail.reason.value,
+                  note: fail.note.value.trim()};
+      withPhoto(fail.photo, body, function (b) { withPosition(b, function (b2) { enqueue(stopId, b2); }); });
+    });
+  }
+
+  function setUpPickup(section) {
+    var stopId = section.dataset.stop;
+    var expected = JSON.parse(section.dataset.expected || "[]");
+    var scanned = {};
+    var form = section.querySelector("form.pickup-form");
+    var error = form.querySelector(".form-error");
+    function count() {
+      var missing = expected.filter(function (n) { return !scanned[n]; }).length;
+      form.querySelector(".missing-count").textContent = missing;
+    }
+    form.scan.addEventListener("keydown", function (e) {
+      if (e.key !== "Enter") { return; }
+      e.preventDefault();
+      var number = form.scan.value.trim().toUpperCase().replace(/\s+/g, "");
+      form.scan.value = "";
+      if (!number) { return; }
+      if (expected.indexOf(number) < 0) {
+        error.hidden = false; error.textContent = number + " is not expected here."; return;
+      }
+      error.hidden = true;
+      scanned[number] = true;
+      var li = form.querySelector('li[data-number="' + number + '"]');
+      if (li) { li.classList.add("scanned"); }
+      count();
+    });
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var numbers = Object.keys(scanned);
+      if (!numbers.length) { error.hidden = false; error.textContent = "Scan the parcels first."; return; }
+      withPosition({type: "pickup", pickup_run_id: Number(section.dataset.run), scanned: numbers},
+                   function (b) { enqueue(stopId, b); });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    app = document.getElementById("driver-app");
+    if (!app) { return; }
+    actionsUrl = app.dataset.actionsUrl;
+    csrf = document.querySelector('meta[name="csrf-token"]').content;
+    document.querySelectorAll(".stop-detail").forEach(function (section) {
+      if (section.dataset.kind === "pickup") { setUpPickup(section); } else { setUpDelivery(section); }
+      section.querySelector(".back").addEventListener("click", function (e) { e.preventDefault(); location.hash = ""; });
+    });
+    queue().forEach(function (a) { markDone(a.stop); });  // recorded here, not yet sent
+    window.addEventListener("hashchange", show);
+    window.addEventListener("online", flush);
+    window.addEventListener("offline", showPending);
+    setInterval(flush, 15000);
+    show();
+    flush();
+  });
+})();

@@ -1,0 +1,174 @@
+"""The driver's day on a phone-sized screen, in a real browser: sign in, the run sheet, a
+pickup, a delivery with a signature and cash, a failed attempt, an offline stretch, the
+cash handover."""
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from app.auth.services import create_user
+from app.billing.models import CashHandover
+from app.crm.models import Partner
+from app.delivery import planning
+from app.delivery import services as delivery
+from app.delivery.models import ProofOfDelivery
+from app.orders.models import Order, Shipment, ShipmentEvent
+from tests.browser.test_console import reads, shots
+from tests.factories import create, order_in, ready_at_centre
+
+PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True,
+         "device_scale_factor": 2}
+PASSWORD = "driver's own password"
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    context = browser.new_context(base_url=live_server, **PHONE)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.errors = errors
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def round_today(demo, session):
+    """Three parcels out for delivery with one centre driver (one with cash to collect) and
+    a pickup of two parcels on the same sheet; the driver's login."""
+    today = datetime.now(timezone.utc).astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    partner = session.scalars(select(Partner).order_by(Partner.id)).first()
+    centre, ids = ready_at_centre(session, partner, 3, prefix="PHONE-")
+    order = session.get(Order, session.get(Shipment, ids[0]).order_id)
+    order.cod_amount, order.cod_currency = 250_000, "VND"
+    waiting = [create(session, partner, order_in(f"PHONE-PK{i}")).id for i in range(2)]
+    session.commit()
+    delivery.schedule_pickups(session, today, only=waiting)
+    drivers = delivery.drivers_of(session, centre.id)
+    for d in drivers[1:]:
+        d.active = False
+    for sheet in planning.plan_run_sheets(session, centre.id, today):
+        planning.dispatch_run_sheet(session, sheet.id, actor="user:1")
+    create_user(session, "phone-driver@waybill.test", role="driver", password=PASSWORD, driver_id=drivers[0].id)
+    session.commit()
+    made = {"ids": ids, "waiting": waiting,
+            "numbers": {sid: session.get(Shipment, sid).tracking_number for sid in ids + waiting}}
+    session.remove()
+    return made
+
+
+def stop_of(page, shipment_id: int) -> str:
+    return page.get_attribute(f".stop-detail[data-shipment='{shipment_id}']", "data-stop")
+
+
+def open_stop(page, stop: str) -> None:
+    page.click(f"#row-{stop} a")
+    page.wait_for_selector(f"#stop-{stop}:not([hidden])")
+
+
+def sign(page, stop: str) -> None:
+    pad = page.locator(f"#stop-{stop} canvas.pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + 100)
+    page.mouse.down()
+    for k in range(1, 12):
+        page.mouse.move(box["x"] + 20 + k * 22, box["y"] + 100 - (k % 3) * 25, steps=3)
+    page.mouse.up()
+
+
+def wait_sent(page) -> None:
+    page.wait_for_selector("#pending[hidden]", state="attached")
+
+
+def test_a_driver_works_the_day_on_a_phone(phone, round_today, session, tmp_path):
+    page, ids, numbers = phone, round_today["ids"], round_today["numbers"]
+    page.goto("/login")
+    page.fill("#email", "phone-driver@waybill.test")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/driver/")
+    rows = page.locator("#stops li").count()
+    assert rows >= 4 and page.locator("#progress").inner_text() == f"0 done · {rows} left"
+    width = page.locator("body").bounding_box()["width"]
+    assert width <= 360, "no horizontal scrolling"
+    page.screenshot(path=str(shots(tmp_path) / "driver-runsheet.png"), full_page=True)
+
+    # The pickup: one of the two parcels is there.
+    ours = numbers[round_today["waiting"][0]]
+    pickup = page.get_attribute(f".stop-detail[data-kind='pickup'][data-expected*='{ours}']", "data-stop")
+    open_stop(page, pickup)
+    expected = int(page.locator(f"#stop-{pickup} .expected-count").inner_text())
+    page.fill(f"#stop-{pickup} input.scan", "WB00000000000")
+    page.press(f"#stop-{pickup} input.scan", "Enter")
+    assert "is not expected here" in page.locator(f"#stop-{pickup} .form-error").inner_text()
+    page.fill(f"#stop-{pickup} input.scan", ours.lower())
+    page.press(f"#stop-{pickup} input.scan", "Enter")
+    assert page.locator(f"#stop-{pickup} .missing-count").inner_text() == str(expected - 1)
+    page.click(f"#stop-{pickup} button:has-text('Confirm pickup')")
+    page.wait_for_selector(f"#row-{pickup}.done")
+    wait_sent(page)
+
+    # A delivery with a signature and the cash.
+    cod = stop_of(page, ids[0])
+    open_stop(page, cod)
+    page.fill(f"#stop-{cod} input.scan", numbers[ids[0]])
+    page.fill(f"#stop-{cod} input[name=recipient_name]", "Lan")
+    page.select_option(f"#stop-{cod} select[name=relation]", "family")
+    sign(page, cod)
+    assert page.input_value(f"#stop-{cod} input[name=cod_received]") == "250000"
+    page.screenshot(path=str(shots(tmp_path) / "driver-delivery.png"), full_page=True)
+    page.click(f"#stop-{cod} button:has-text('Delivered')")
+    page.wait_for_selector(f"#row-{cod}.done")
+    wait_sent(page)
+
+    # A failed attempt.
+    failed = stop_of(page, ids[1])
+    open_stop(page, failed)
+    page.click(f"#stop-{failed} details.fail summary")
+    page.select_option(f"#stop-{failed} select[name=reason]", "not_home")
+    page.fill(f"#stop-{failed} input[name=note]", "nobody answered")
+    page.click(f"#stop-{failed} button:has-text('Record failed attempt')")
+    page.wait_for_selector(f"#row-{failed}.done")
+    wait_sent(page)
+
+    # Offline: the delivery waits on the phone, then goes once the network is back.
+    page.context.set_offline(True)
+    last = stop_of(page, ids[2])
+    open_stop(page, last)
+    page.fill(f"#stop-{last} input.scan", numbers[ids[2]])
+    page.fill(f"#stop-{last} input[name=recipient_name]", "Minh")
+    sign(page, last)
+    page.click(f"#stop-{last} button:has-text('Delivered')")
+    page.wait_for_selector("#pending:not([hidden])")
+    assert "1 action waiting to be sent (offline)" in page.locator("#pending").inner_text()
+    assert reads(session, lambda: session.get(Shipment, ids[2]).status) == "out_for_delivery"
+    page.context.set_offline(False)
+    wait_sent(page)
+
+    def recorded():
+        statuses = {sid: session.get(Shipment, sid).status for sid in ids + round_today["waiting"]}
+        proofs = {p.shipment_id: (p.recipient_name, p.relation, p.cod_received_amount, p.cod_method,
+                                  "<path" in (p.signature_svg or "")) for p in session.scalars(select(ProofOfDelivery))}
+        delivered_events = len(session.scalars(select(ShipmentEvent.id).where(
+            ShipmentEvent.type == "delivered", ShipmentEvent.shipment_id.in_(ids))).all())
+        return statuses, proofs, delivered_events
+
+    statuses, proofs, delivered_events = reads(session, recorded)
+    assert statuses == {ids[0]: "delivered", ids[1]: "delivery_failed", ids[2]: "delivered",
+                        round_today["waiting"][0]: "picked_up", round_today["waiting"][1]: "pickup_scheduled"}
+    assert proofs[ids[0]] == ("Lan", "family", 250_000, "cash", True)
+    assert proofs[ids[2]][:2] == ("Minh", "self") and proofs[ids[2]][4]
+    assert delivered_events == 2  # exactly once each
+
+    # End of the day: the cash goes to the hub.
+    page.click("nav a:has-text('Cash')")
+    page.wait_for_url("**/driver/cash")
+    assert page.locator("#cash-due").inner_text() == "250,000 VND"
+    page.click("button:has-text('Hand over to the hub')")
+    page.wait_for_selector("#handover")
+    handover = reads(session, lambda: [(h.expected_amount, h.declared_amount) for h in session.scalars(select(CashHandover))])
+    assert handover == [(250_000, 250_000)]
+    assert page.errors == [], page.errors

@@ -1,0 +1,181 @@
+"""The driver's pages over HTTP: the day's run sheet, actions sent from the phone's queue
+(again and again: exactly once), the cash handover and the hub's count."""
+import base64
+import re
+import time
+import uuid
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from app.auth.services import create_user
+from app.billing.models import CashHandover
+from app.delivery import planning
+from app.delivery import services as delivery
+from app.delivery.models import DeliveryAttempt, PickupRun, ProofOfDelivery
+from app.orders.models import Order, Shipment
+from tests.auth.conftest import PASSWORD, sign_in
+from tests.factories import create, order_in, ready_at_centre
+
+SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><path d="M1 1 L9 9"/></svg>'
+
+
+def today():
+    return datetime.now(timezone.utc).astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+
+
+@pytest.fixture
+def day_out(client, session, partner, users):
+    """Three parcels (one with cash to collect) on a centre driver's sheet, out for
+    delivery today, and a pickup waiting on the same sheet; the driver can sign in."""
+    with client.application.app_context():
+        centre, ids = ready_at_centre(session, partner, 3)
+        session.get(Order, session.get(Shipment, ids[0]).order_id).cod_amount = 250_000
+        session.get(Order, session.get(Shipment, ids[0]).order_id).cod_currency = "VND"
+        waiting = [create(session, partner, order_in(f"PK-{i}")).id for i in range(2)]
+        session.commit()
+        delivery.schedule_pickups(session, today(), only=waiting)
+        drivers = delivery.drivers_of(session, centre.id)
+        for d in drivers[1:]:
+            d.active = False
+        [sheet] = planning.plan_run_sheets(session, centre.id, today())
+        planning.dispatch_run_sheet(session, sheet.id, actor="user:1")
+        user = create_user(session, "van@test.example", role="driver", password=PASSWORD, driver_id=drivers[0].id)
+        session.commit()
+        numbers = {sid: session.get(Shipment, sid).tracking_number for sid in ids + waiting}
+        run_id = session.scalars(select(PickupRun.id).where(PickupRun.status == "planned")).one()
+        return {"ids": ids, "waiting": waiting, "numbers": numbers, "sheet": sheet.id, "driver": drivers[0].id,
+                "run": run_id, "user": user.id, "centre": centre.id}
+
+
+def _jpeg() -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def _send(client, actions):
+    page = client.get("/driver/").get_data(as_text=True)
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+    return client.post("/driver/actions", json={"actions": actions}, headers={"X-CSRFToken": token})
+
+
+def test_the_run_sheet_page_shows_the_drivers_stops_in_order(client, session, day_out):
+    sign_in(client, "van@test.example")
+    page = client.get("/driver/").get_data(as_text=True)
+    assert "0 done · 4 left" in page
+    assert page.count('class="stop-detail"') == 4
+    assert "collect 250,000 VND" in page and "google.com/maps/search/?api=1&amp;query=" in page
+    assert "Lan</strong>" in page and "Lan Nguyen" not in page  # the first name only
+    for sid in day_out["waiting"]:  # the pickup lists what to collect
+        assert day_out["numbers"][sid] in page
+
+
+def test_actions_are_recorded_once_however_often_they_are_sent(client, session, day_out):
+    sign_in(client, "van@test.example")
+    ids, numbers = day_out["ids"], day_out["numbers"]
+    deliver = {"id": str(uuid.uuid4()), "type": "deliver", "shipment_id": ids[0], "recipient_name": "Lan",
+               "relation": "self", "signature_svg": SVG, "cod_received": 250_000, "cod_method": "cash",
+               "lat": 10.8, "lon": 106.66, "captured_at": datetime.now(timezone.utc).isoformat()}
+    fail = {"id": str(uuid.uuid4()), "type": "fail", "shipment_id": ids[1], "reason": "not_home", "note": "gate shut",
+            "photo": "data:image/jpeg;base64," + base64.b64encode(_jpeg()).decode()}
+    pickup = {"id": str(uuid.uuid4()), "type": "pickup", "pickup_run_id": day_out["run"],
+              "scanned": [numbers[day_out["waiting"][0]].lower()]}
+    batch = [deliver, fail, pickup]
+    first = _send(client, batch).get_json()["results"]
+    assert [(r["ok"], r["duplicate"]) for r in first] == [(True, False)] * 3, first
+    assert first[2]["message"] == "1 picked up, 1 left for another pickup"
+    again = _send(client, batch).get_json()["results"]  # the answer was lost: the phone sends it all again
+    assert [(r["ok"], r["duplicate"]) for r in again] == [(True, True)] * 3
+    session.expire_all()
+    assert session.get(Shipment, ids[0]).status == "delivered"
+    assert session.get(Shipment, ids[1]).status == "delivery_failed"
+    assert session.scalar(select(func.count()).select_from(ProofOfDelivery)) == 1
+    assert session.scalar(select(func.count()).select_from(DeliveryAttempt)) == 2
+    proof = session.scalars(select(ProofOfDelivery)).one()
+    assert (proof.cod_received_amount, proof.cod_method, proof.signature_svg, proof.driver_id) == (
+        250_000, "cash", SVG, day_out["driver"])
+    assert session.get(Shipment, day_out["waiting"][0]).status == "picked_up"
+    assert session.get(Shipment, day_out["waiting"][1]).status == "pickup_scheduled"
+    page = client.get("/driver/").get_data(as_text=True)
+    assert "3 done · 1 left" in page
+
+    # The console shows the proof, the signature and the failed attempt's photo.
+    staff = client.application.test_client()
+    sign_in(staff, "disp@test.example")
+    shown = staff.get(f"/console/shipments/{ids[0]}").get_data(as_text=True)
+    assert "Received by <strong>Lan</strong> (self)" in shown and "collected 250,000 VND by cash" in shown
+    assert "data:image/svg+xml;base64," + base64.b64encode(SVG.encode()).decode() in shown
+    failed = staff.get(f"/console/shipments/{ids[1]}").get_data(as_text=True)
+    photo = re.search(r'href="(/console/photos/[^"]+)">photo', failed).group(1)
+    assert "not home" in failed and staff.get(photo).data == _jpeg()
+    assert client.get(photo).status_code == 403  # the driver is not staff
+
+
+def test_a_driver_cannot_touch_another_drivers_parcels(client, session, partner, day_out):
+    with client.application.app_context():
+        other = create(session, partner, order_in("NOT-MINE")).id
+        session.commit()
+    sign_in(client, "van@test.example")
+    r = _send(client, [{"id": str(uuid.uuid4()), "type": "fail", "shipment_id": other, "reason": "refused"},
+                       {"id": "short", "type": "fail", "shipment_id": day_out["ids"][0], "reason": "refused"},
+                       {"id": str(uuid.uuid4()), "type": "fail", "shipment_id": day_out["ids"][1], "reason": "bored"},
+                       {"id": str(uuid.uuid4()), "type": "deliver", "shipment_id": day_out["ids"][0],
+                        "recipient_name": "Lan", "relation": "self"}])
+    results = r.get_json()["results"]
+    assert results[0] == {"id": results[0]["id"], "ok": False, "message": "not on your run sheet", "duplicate": False}
+    assert "id the phone made" in results[1]["message"]
+    assert "reason must be one of" in results[2]["message"]
+    assert "is due on delivery" in results[3]["message"]  # cash to collect: the method is needed
+    assert client.get(f"/driver/shipments/{other}").status_code == 404
+    assert client.get(f"/driver/shipments/{day_out['ids'][0]}").status_code == 302
+    session.expire_all()
+    assert session.get(Shipment, other).status == "created"
+    assert session.get(Shipment, day_out["ids"][0]).status == "out_for_delivery"  # nothing half-done
+    assert _send(client, "nonsense").status_code == 400
+
+
+def test_an_expired_session_answers_401_to_the_queue(client, session, day_out):
+    sign_in(client, "van@test.example")
+    page = client.get("/driver/").get_data(as_text=True)
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+    with client.session_transaction() as s:
+        s["signed_in_at"] = time.time() - 31 * 86400
+    r = client.post("/driver/actions", json={"actions": []}, headers={"X-CSRFToken": token, "Accept": "application/json"})
+    assert r.status_code == 401 and r.get_json()["error"] == "signed_out"
+
+
+def test_the_days_cash_is_handed_over_and_counted_once(client, session, day_out):
+    sign_in(client, "van@test.example")
+    ids = day_out["ids"]
+    _send(client, [{"id": str(uuid.uuid4()), "type": "deliver", "shipment_id": ids[0], "recipient_name": "Lan",
+                    "relation": "self", "cod_received": 250_000, "cod_method": "cash"}])
+    page = client.get("/driver/cash").get_data(as_text=True)
+    assert day_out["numbers"][ids[0]] in page and 'id="cash-due">250,000 VND' in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post("/driver/cash", data={"declared": "240000", "csrf_token": token})
+    session.expire_all()
+    handover = session.scalars(select(CashHandover)).one()
+    assert (handover.expected_amount, handover.declared_amount, handover.received_amount) == (250_000, 240_000, None)
+
+    hub_op = client.application.test_client()
+    sign_in(hub_op, "disp@test.example")
+    path = f"/console/hubs/{day_out['centre']}/cash"
+    page = hub_op.get(path).get_data(as_text=True)
+    assert "240,000 VND" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    hub_op.post(f"{path}/{handover.id}", data={"received": "240000", "csrf_token": token})
+    assert "add a note" in hub_op.get(path).get_data(as_text=True)
+    hub_op.post(f"{path}/{handover.id}", data={"received": "240000", "note": "10,000 short", "csrf_token": token})
+    hub_op.post(f"{path}/{handover.id}", data={"received": "250000", "note": "found it", "csrf_token": token})
+    assert "a recorded count is not changed" in hub_op.get(path).get_data(as_text=True)
+    session.expire_all()
+    handover = session.get(CashHandover, handover.id)
+    assert (handover.received_amount, handover.difference, handover.note) == (240_000, -10_000, "10,000 short")
+    assert "counted at the hub: 240,000 VND (difference -10,000 VND)" in client.get("/driver/cash").get_data(as_text=True)
