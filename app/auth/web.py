@@ -11,6 +11,7 @@ from flask import (Blueprint, Flask, abort, current_app, flash, redirect, render
                    session, url_for)
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import CSRFProtect, FlaskForm
+from flask_wtf.csrf import CSRFError
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
@@ -58,6 +59,21 @@ def init_app(app: Flask, api_blueprints=()) -> None:
     app.register_blueprint(bp)
     app.before_request(_enforce_timeouts)
     app.after_request(_security_headers)
+    app.register_error_handler(CSRFError, _csrf_refused)
+
+
+def _wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
+def _csrf_refused(error: CSRFError):
+    """A script's request (the driver's queue) whose session is gone gets 401, so it keeps
+    what it was sending and asks for a sign-in; a bad token in a live session is a 400."""
+    if _wants_json():
+        if not current_user.is_authenticated:
+            return {"error": "signed_out", "message": "Your session ended: sign in again."}, 401
+        return {"error": "csrf", "message": error.description}, 400
+    return error
 
 
 def _enforce_timeouts():
@@ -69,7 +85,7 @@ def _enforce_timeouts():
             or now - session.get("seen_at", 0) > idle.total_seconds()):
         logout_user()
         session.clear()
-        if request.accept_mimetypes.best == "application/json" or request.is_json:
+        if _wants_json():
             return {"error": "signed_out", "message": "Your session ended: sign in again."}, 401
         flash("Your session ended: sign in again.")
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))

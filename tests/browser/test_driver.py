@@ -172,3 +172,38 @@ def test_a_driver_works_the_day_on_a_phone(phone, round_today, session, tmp_path
     handover = reads(session, lambda: [(h.expected_amount, h.declared_amount) for h in session.scalars(select(CashHandover))])
     assert handover == [(250_000, 250_000)]
     assert page.errors == [], page.errors
+
+
+def test_actions_kept_through_a_lost_session_are_sent_once_after_signing_in(phone, round_today, session):
+    page, ids, numbers = phone, round_today["ids"], round_today["numbers"]
+
+    def sign_in():
+        page.fill("#email", "phone-driver@waybill.test")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/driver/")
+
+    page.goto("/login")
+    sign_in()
+    page.context.set_offline(True)
+    stop = stop_of(page, ids[1])
+    open_stop(page, stop)
+    page.click(f"#stop-{stop} details.fail summary")
+    page.select_option(f"#stop-{stop} select[name=reason]", "refused")
+    page.click(f"#stop-{stop} button:has-text('Record failed attempt')")
+    page.wait_for_selector("#pending:not([hidden])")
+    page.context.clear_cookies()  # the session is gone (expired, or signed out elsewhere)
+    page.context.set_offline(False)
+    page.wait_for_selector("#signed-out:not([hidden])")
+    assert "1 action waiting" in page.locator("#pending").inner_text()
+    assert reads(session, lambda: session.get(Shipment, ids[1]).status) == "out_for_delivery"
+    page.click("#signed-out a")
+    page.wait_for_url("**/login**")
+    sign_in()
+    wait_sent(page)
+    assert page.locator(f"#row-{stop}.done").count() == 1
+    failures = reads(session, lambda: [(e.type, e.reason) for e in session.scalars(
+        select(ShipmentEvent).where(ShipmentEvent.shipment_id == ids[1], ShipmentEvent.type == "delivery_failed"))])
+    assert failures == [("delivery_failed", "refused")]
+    # The browser logs the one refused send (the 401 that told the page to ask for a sign-in).
+    assert [e for e in page.errors if "status of 401" not in e] == [], page.errors

@@ -149,6 +149,13 @@ def test_an_expired_session_answers_401_to_the_queue(client, session, day_out):
         s["signed_in_at"] = time.time() - 31 * 86400
     r = client.post("/driver/actions", json={"actions": []}, headers={"X-CSRFToken": token, "Accept": "application/json"})
     assert r.status_code == 401 and r.get_json()["error"] == "signed_out"
+    # The cookie itself is gone (cleared, or another browser): the CSRF check answers 401 too.
+    fresh = client.application.test_client()
+    r = fresh.post("/driver/actions", json={"actions": []}, headers={"X-CSRFToken": token})
+    assert r.status_code == 401 and r.get_json()["error"] == "signed_out"
+    # A form post with a bad token in a live session stays a plain 400.
+    sign_in(fresh, "van@test.example")
+    assert fresh.post("/driver/cash", data={"declared": "1", "csrf_token": "forged"}).status_code == 400
 
 
 def test_the_days_cash_is_handed_over_and_counted_once(client, session, day_out):
