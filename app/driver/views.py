@@ -7,7 +7,8 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request,
+                   send_from_directory, url_for)
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -66,6 +67,15 @@ FAILURE_LABELS = {"not_home": "Not at home", "refused": "Refused", "wrong_addres
                   "access_restricted": "No access", "business_closed": "Business closed", "unsafe": "Unsafe",
                   "customer_rescheduled": "Customer asked for another day", "damaged": "Parcel damaged"}
 RELATION_LABELS = {"self": "The recipient", "family": "Family", "neighbour": "Neighbour", "reception": "Reception"}
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """The service worker, served from /driver/ so that it may keep the driver's pages."""
+    response = send_from_directory(Path(current_app.static_folder), "driver-sw.js", max_age=0)
+    response.headers["Content-Type"] = "text/javascript"
+    response.headers["Service-Worker-Allowed"] = "/driver/"
+    return response
 
 
 @bp.get("/shipments/<int:shipment_id>")

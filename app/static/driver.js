@@ -1,10 +1,13 @@
 // The driver's day on one page. Stops open in place (#stop-N); every action is given an
 // id here, kept in localStorage first and sent from there, so nothing recorded is lost
 // when the network drops or the session ends. The server treats an id it has seen as the
-// same action. What is still waiting is shown at the top of the page.
+// same action. What is still waiting is shown at the top of the page. A service worker
+// (driver-sw.js) keeps the page so that it opens without the network.
 (function () {
   "use strict";
   var KEY = "waybill.driver.queue";
+  // Stops whose actions the server has taken, by day: a page kept from before shows them done.
+  var SENT = "waybill.driver.sent";
   var app, actionsUrl, csrf, sending = false;
 
   function queue() {
@@ -45,6 +48,9 @@
     }).then(function (answer) {
       var answered = {};
       answer.results.forEach(function (r) { answered[r.id] = r; });
+      var sent = sentStops();
+      batch.forEach(function (a) { if (answered[a.body.id] && answered[a.body.id].ok) { sent.stops.push(a.stop); } });
+      localStorage.setItem(SENT, JSON.stringify(sent));
       save(queue().filter(function (a) { return !answered[a.body.id]; }));
       answer.results.forEach(function (r) {
         var item = batch.filter(function (a) { return a.body.id === r.id; })[0];
@@ -56,6 +62,12 @@
       sending = false;
       showPending();
     });
+  }
+
+  function sentStops() {
+    var day = app.dataset.day, kept;
+    try { kept = JSON.parse(localStorage.getItem(SENT) || "{}"); } catch (e) { kept = {}; }
+    return kept.day === day ? kept : {day: day, stops: []};
   }
 
   function refused(stopId, message) {
@@ -229,6 +241,21 @@
       section.querySelector(".back").addEventListener("click", function (e) { e.preventDefault(); location.hash = ""; });
     });
     queue().forEach(function (a) { markDone(a.stop); });  // recorded here, not yet sent
+    sentStops().stops.forEach(function (stop) { markDone(String(stop)); });  // sent since this copy was made
+    if ("serviceWorker" in navigator) { navigator.serviceWorker.register(app.dataset.worker); }
+    var signOut = document.querySelector("form.who");
+    if (signOut) {  // nothing of the day stays on a phone that is signed out
+      signOut.addEventListener("submit", function (e) {
+        var waiting = queue().length;
+        if (waiting && !window.confirm(waiting + " recorded actions have not been sent yet and will be lost. Sign out anyway?")) {
+          e.preventDefault();
+          return;
+        }
+        localStorage.removeItem(KEY);
+        localStorage.removeItem(SENT);
+        if (window.caches) { caches.delete("waybill-driver-v1"); }
+      });
+    }
     window.addEventListener("hashchange", show);
     window.addEventListener("online", flush);
     window.addEventListener("offline", showPending);

@@ -92,8 +92,8 @@ def test_a_driver_works_the_day_on_a_phone(phone, round_today, session, tmp_path
     page.wait_for_url("**/driver/")
     rows = page.locator("#stops li").count()
     assert rows >= 4 and page.locator("#progress").inner_text() == f"0 done · {rows} left"
-    width = page.locator("body").bounding_box()["width"]
-    assert width <= 360, "no horizontal scrolling"
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"), \
+        "no horizontal scrolling"
     page.screenshot(path=str(shots(tmp_path) / "driver-runsheet.png"), full_page=True)
 
     # The pickup: one of the two parcels is there.
@@ -207,3 +207,33 @@ def test_actions_kept_through_a_lost_session_are_sent_once_after_signing_in(phon
     assert failures == [("delivery_failed", "refused")]
     # The browser logs the one refused send (the 401 that told the page to ask for a sign-in).
     assert [e for e in page.errors if "status of 401" not in e] == [], page.errors
+
+
+def test_the_day_opens_without_the_network_once_it_has_been_loaded(phone, round_today, session):
+    page, ids, numbers = phone, round_today["ids"], round_today["numbers"]
+    page.goto("/login")
+    page.fill("#email", "phone-driver@waybill.test")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/driver/")
+    assert page.evaluate("navigator.serviceWorker.ready.then(r => !!r.active)")
+    page.reload()  # now through the service worker, which keeps a copy
+    page.wait_for_selector("#stops li")
+    rows = page.locator("#stops li").count()
+    page.context.set_offline(True)
+    page.reload()  # no network: the kept copy
+    page.wait_for_selector("#stops li")
+    assert page.locator("#stops li").count() == rows
+    stop = stop_of(page, ids[2])
+    open_stop(page, stop)
+    page.click(f"#stop-{stop} details.fail summary")
+    page.click(f"#stop-{stop} button:has-text('Record failed attempt')")
+    page.wait_for_selector("#pending:not([hidden])")
+    page.context.set_offline(False)
+    wait_sent(page)
+    assert reads(session, lambda: session.get(Shipment, ids[2]).status) == "delivery_failed"
+    page.context.set_offline(True)
+    page.reload()  # the copy predates the attempt; the phone remembers it was sent
+    page.wait_for_selector(f"#row-{stop}.done")
+    page.context.set_offline(False)
+    assert [e for e in page.errors if "ERR_INTERNET_DISCONNECTED" not in e] == [], page.errors
