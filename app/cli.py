@@ -74,6 +74,16 @@ def register_commands(app: Flask) -> None:
         click.echo(json.dumps({"id": partner.id, "name": partner.name, "currency": partner.currency,
                                "api_key": key, "api_key_prefix": key_record.prefix}))
 
+    @partner_group.command("delivery-code")
+    @click.argument("partner")
+    @click.argument("setting", type=click.Choice(["on", "off"]))
+    def delivery_code(partner, setting):
+        """Ask (on) or stop asking (off) PARTNER's customers for a one-time code at delivery."""
+        found = _partner(db.session, partner)
+        found.delivery_code_required = setting == "on"
+        db.session.commit()
+        click.echo(f"{found.name}: delivery code {setting}")
+
     @partner_group.command("key-create")
     @click.argument("partner")
     def key_create(partner):

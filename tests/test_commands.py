@@ -59,6 +59,15 @@ def test_demo_seeds_every_state_then_refuses_to_reseed(empty_app):
     for state in ("created", "pickup_scheduled", "picked_up", "at_shipping_centre", "in_transit",
                   "at_local_hub", "out_for_delivery", "delivery_failed", "on_hold", "cancelled", "closed"):
         assert states.get(state, 0) > 0, state
+    # The demo driver has a round today: parcels out for delivery on their run sheet.
+    from app.auth.models import User
+    from app.delivery.models import RunSheet
+    from app.orders.models import Shipment
+
+    driver = db.session.scalars(select(User).where(User.role == "driver")).one()
+    out = db.session.scalar(select(func.count()).select_from(Shipment).join(RunSheet, RunSheet.id == Shipment.run_sheet_id)
+                            .where(RunSheet.driver_id == driver.driver_id, Shipment.status == "out_for_delivery"))
+    assert out > 0
     again = runner.invoke(args=["demo", "--if-empty"])
     assert again.exit_code == 0 and "already has data" in again.output
     assert runner.invoke(args=["demo"]).exit_code != 0
@@ -81,6 +90,10 @@ def test_partner_create_prints_a_key_that_is_stored_hashed(empty_app):
     assert stored.key_hash == hash_api_key(out["api_key"]) and out["api_key"] not in stored.key_hash
     dup = empty_app.test_cli_runner().invoke(args=["partner", "create", "Lotus Mart"])
     assert dup.exit_code != 0 and "already exists" in dup.output
+    on = empty_app.test_cli_runner().invoke(args=["partner", "delivery-code", "Lotus Mart", "on"])
+    assert on.exit_code == 0 and "Lotus Mart: delivery code on" in on.output
+    db.session.expire_all()
+    assert db.session.scalars(select(Partner.delivery_code_required)).one() is True
 
 
 def test_simulate_takes_every_order_to_a_terminal_state(empty_app):

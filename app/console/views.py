@@ -30,7 +30,7 @@ from app.orders.lifecycle import (
 )
 from app.orders.models import Order, Shipment
 from app.crm import services as crm
-from app.hubs.services import all_hubs, scan_in
+from app.hubs.services import all_hubs, scan_back, scan_in
 from app.webhooks.services import disabled_endpoints
 from app.hubs.routing import hubs_able_to_deliver, load_network
 from app.orders.changes import ChangeRefused, change_dropoff_address, reroute
@@ -349,6 +349,19 @@ def _scan_in(hub: Hub, number: str) -> dict:
         bound = db.session.get(Hub, found.delivery_hub_id if not hub.is_centre else found.centre_id)
         db.session.rollback()
         return {"ok": False, "number": number, "message": f"not for this hub: it goes to {bound.code}"}
+    if found.status == Status.DELIVERY_FAILED.value:  # back from the round, undelivered
+        try:
+            scan_back(db.session, hub, found.id, actor=f"user:{current_user.id}")
+        except TransitionError as exc:
+            db.session.rollback()
+            return {"ok": False, "number": number, "message": f"not scanned in: {exc}", "shipment_id": found.id}
+        db.session.commit()
+        return {"ok": True, "number": number, "shipment_id": found.id,
+                "message": "back at the hub after a failed attempt: it goes out again or back to the sender"}
+    if found.status == Status.OUT_FOR_DELIVERY.value:
+        db.session.rollback()
+        return {"ok": False, "number": number, "shipment_id": found.id,
+                "message": "still out for delivery: the driver records the attempt first"}
     try:
         outcome = scan_in(db.session, hub, found.id, actor=f"user:{current_user.id}")
     except TransitionError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import ForeignKey, String, Time, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Time, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
@@ -20,6 +20,8 @@ class Partner(Base):
     active: Mapped[bool] = mapped_column(default=True)
     #: Where Waybill writes to the partner's engineers (a webhook endpoint disabled, ...).
     contact_email: Mapped[str | None] = mapped_column(String(254))
+    #: The customer must tell the driver a one-time code (sent with "out for delivery").
+    delivery_code_required: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     pickup_locations: Mapped[list["PickupLocation"]] = relationship(back_populates="partner")

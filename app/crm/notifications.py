@@ -34,6 +34,8 @@ def _text(event: ShipmentEvent, shipment: Shipment, partner: Partner, url: str) 
         body = f"Your parcel {tn} from {partner.name} is out for delivery today."
         if order.cod_amount:
             body += f" Please have {Money(order.cod_amount, order.cod_currency)} ready."
+        if shipment.delivery_code:
+            body += f" Give the driver this code to receive it: {shipment.delivery_code}."
     elif event.type == "delivered":
         subject = f"Your parcel {tn} has been delivered"
         body = f"Your parcel {tn} from {partner.name} has been delivered."

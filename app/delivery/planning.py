@@ -9,6 +9,7 @@ delivery goes out for delivery through the lifecycle.
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Iterable
@@ -16,7 +17,7 @@ from typing import Iterable
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
-from app.crm.models import PickupLocation
+from app.crm.models import Partner, PickupLocation
 from app.db import utcnow
 from app.delivery import optimiser
 from app.delivery.models import Driver, PickupRun, RunSheet, RunSheetStop
@@ -264,6 +265,8 @@ def dispatch_run_sheet(session: Session, sheet_id: int, *, actor: str) -> Dispat
     numbers = dict(session.execute(select(Shipment.id, Shipment.tracking_number).where(
         Shipment.id.in_([s.shipment_id for s in sheet.stops if s.shipment_id]))).all())
     locked = {s.id: s for s in shipments.lock_shipments(session, list(numbers))}
+    coded = set(session.scalars(select(Shipment.id).join(Partner, Partner.id == Shipment.partner_id).where(
+        Shipment.id.in_(list(numbers)), Partner.delivery_code_required.is_(True))))
     for stop in list(sheet.stops):
         if stop.shipment_id is None:
             continue
@@ -286,6 +289,8 @@ def dispatch_run_sheet(session: Session, sheet_id: int, *, actor: str) -> Dispat
             shipment.run_sheet_id = None
         else:
             result.sent += 1
+            if shipment.id in coded and not shipment.delivery_code:
+                shipment.delivery_code = f"{secrets.randbelow(1_000_000):06d}"
     sheet.status, sheet.dispatched_at = DISPATCHED, utcnow()
     _renumber(session.get(Hub, sheet.hub_id), sheet)
     session.flush()

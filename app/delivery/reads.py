@@ -36,6 +36,8 @@ class StopView:
     shipment_id: int | None = None
     pickup_run_id: int | None = None
     status: str | None = None
+    #: The customer must give the driver the code from their message.
+    code_required: bool = False
     window: tuple[time, time] | None = None
 
 
@@ -118,14 +120,16 @@ def _deliveries(session: Session, ids: list[int]) -> dict[int, dict]:
                .group_by(Parcel.order_id).subquery())
     rows = session.execute(
         select(Shipment.id, Shipment.tracking_number, Shipment.status, Order.recipient_name,
-               Order.recipient_phone, Order.cod_amount, Order.cod_currency, Address, parcels.c.n)
+               Order.recipient_phone, Order.cod_amount, Order.cod_currency, Address, parcels.c.n,
+               Shipment.delivery_code.is_not(None))
         .join(Order, Order.id == Shipment.order_id)
         .join(Address, Address.id == Order.dropoff_address_id)
         .join(parcels, parcels.c.order_id == Order.id)
         .where(Shipment.id.in_(ids)))
     return {sid: dict(title=number, status=status, name=name, phone=phone, cod_amount=cod,
-                      cod_currency=currency, address=_address(address), parcels=n, shipment_id=sid)
-            for sid, number, status, name, phone, cod, currency, address, n in rows}
+                      cod_currency=currency, address=_address(address), parcels=n, shipment_id=sid,
+                      code_required=coded)
+            for sid, number, status, name, phone, cod, currency, address, n, coded in rows}
 
 
 def _pickups(session: Session, run_ids: list[int]) -> dict[int, dict]:

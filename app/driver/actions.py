@@ -83,6 +83,9 @@ def _one(session, driver_id, raw: dict, action_id: str, *, actor: str, photo_dir
     lat, lon = _position(raw)
     photo = _save_photo(raw.get("photo"), photo_dir) if raw.get("photo") else None
     if kind == "deliver":
+        code = session.scalar(select(Shipment.delivery_code).where(Shipment.id == shipment_id))
+        if code and str(raw.get("delivery_code") or "").strip() != code:
+            raise ActionError("the delivery code does not match: ask the customer for the code in their message")
         cod_method = raw.get("cod_method") or None
         attempt = AttemptIn(shipment_id, client_event_id=action_id, device_time=at, lat=lat, lon=lon, proof=ProofIn(
             recipient_name=str(raw.get("recipient_name") or "")[:200], relation=str(raw.get("relation") or ""),

@@ -128,9 +128,12 @@ def cash_summary():
             flash("Handed over: the hub will count it.")
         return redirect(url_for("driver.cash_summary"))
     items = cash.collected(db.session, driver.id, day, _tz())
-    out = db.session.scalar(select(Shipment.id).join(RunSheet, RunSheet.id == Shipment.run_sheet_id).where(
-        RunSheet.driver_id == driver.id, Shipment.status == Status.OUT_FOR_DELIVERY).limit(1))
+    back = list(db.session.execute(select(Shipment.tracking_number, Shipment.status).join(
+        RunSheet, RunSheet.id == Shipment.run_sheet_id).where(
+        RunSheet.driver_id == driver.id, RunSheet.run_date == day,
+        Shipment.status.in_([Status.OUT_FOR_DELIVERY, Status.DELIVERY_FAILED])).order_by(Shipment.tracking_number)))
     return render_template("driver/cash.html", driver=driver, day=day, items=items,
                            totals=cash.totals(items), cash_totals=cash.totals(items, cash_only=True),
                            handovers=cash.handovers_of(db.session, driver_id=driver.id, day=day),
-                           still_out=out is not None, currency=current_app.config["WAYBILL_CURRENCY"])
+                           back=back, still_out=any(st == Status.OUT_FOR_DELIVERY for _, st in back),
+                           currency=current_app.config["WAYBILL_CURRENCY"])

@@ -11,7 +11,7 @@ from app.db import utcnow
 from app.hubs.models import Bag, BagItem, BagStatus, Hub, HubKind, LinehaulTrip, TripStatus
 from app.hubs.routing import invalidate_network
 from app.orders import shipments
-from app.orders.lifecycle import Status
+from app.orders.lifecycle import BACK_AT_HUB_EVENT, Status
 
 
 def all_hubs(session: Session) -> list[Hub]:
@@ -42,6 +42,17 @@ def scan_in(session: Session, hub: Hub, shipment_id: int, *, actor: str,
     return shipments.transition(session, shipment_id, action, actor=actor, hub_id=hub.id,
                                 lat=hub.lat, lon=hub.lon, client_event_id=client_event_id,
                                 device_time=device_time)
+
+
+def scan_back(session: Session, hub: Hub, shipment_id: int, *, actor: str):
+    """A parcel the driver could not deliver, back at its hub at the end of the round: an
+    event in its history (the status stays: it goes out again, or back to the sender)."""
+    [shipment] = shipments.lock_shipments(session, [shipment_id])
+    if shipment.status != Status.DELIVERY_FAILED or shipment.delivery_hub_id != hub.id:
+        raise shipments.TransitionError("back_at_hub", shipment.status,
+                                        "only a parcel that failed delivery from this hub comes back here")
+    return shipments.record_change(session, shipment, BACK_AT_HUB_EVENT, actor=actor,
+                                   data={"hub": hub.code})
 
 
 def scan_in_many(session: Session, hub: Hub, shipment_ids: Iterable[int], *, actor: str) -> int:

@@ -102,6 +102,8 @@ CREATED_EVENT = "created"
 ADDRESS_CHANGED_EVENT = "address_changed"
 #: The event recorded when another hub is to deliver (the status stays).
 REROUTED_EVENT = "rerouted"
+#: The event recorded when a driver brings an undelivered parcel back to the hub.
+BACK_AT_HUB_EVENT = "back_at_hub"
 #: The event recorded when delivery is put off to a later day (the status stays).
 RESCHEDULED_EVENT = "rescheduled"
 #: States in which delivery can be put off: anywhere before the driver has it.

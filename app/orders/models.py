@@ -136,6 +136,8 @@ class Shipment(Base):
     quoted_fee_amount: Mapped[int] = mapped_column(BigInteger)
     quoted_fee_currency: Mapped[str] = mapped_column(String(3))
     promised_date: Mapped[date] = mapped_column(Date)
+    #: The one-time code the customer gives the driver, when the partner asks for one.
+    delivery_code: Mapped[str | None] = mapped_column(String(6))
     #: Not to be delivered before this day (rescheduled at the customer's request).
     not_before: Mapped[date | None] = mapped_column(Date)
     pickup_run_id: Mapped[int | None] = mapped_column(ForeignKey("pickup_runs.id"), index=True)

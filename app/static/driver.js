@@ -178,6 +178,7 @@
       var body = {type: "deliver", shipment_id: Number(section.dataset.shipment),
                   recipient_name: form.recipient_name.value.trim(), relation: form.relation.value,
                   signature_svg: pad ? pad.toSVG() : null};
+      if (form.delivery_code) { body.delivery_code = form.delivery_code.value.trim(); }
       if (form.cod_due) {
         var received = Number(String(form.cod_received.value).replace(/[^0-9]/g, ""));
         if (!(received >= 0) || String(form.cod_received.value).trim() === "") {

@@ -42,7 +42,7 @@ def webhook_type(event_type: str) -> str:
 #: Every event type an endpoint can subscribe to.
 EVENT_TYPES = tuple(sorted(
     {webhook_type(t.event) for t in lifecycle.TRANSITIONS.values()} | set(ORDER_EVENTS.values())
-    | {webhook_type(lifecycle.REROUTED_EVENT), webhook_type(lifecycle.RESCHEDULED_EVENT)}))
+    | {webhook_type(e) for e in (lifecycle.REROUTED_EVENT, lifecycle.RESCHEDULED_EVENT, lifecycle.BACK_AT_HUB_EVENT)}))
 
 #: Wait after each failed attempt: ten attempts over about three days.
 RETRY_DELAYS = tuple(timedelta(seconds=s) for s in (

@@ -175,7 +175,7 @@ def test_a_driver_works_the_day_on_a_phone(phone, round_today, session, tmp_path
 
 
 def test_actions_kept_through_a_lost_session_are_sent_once_after_signing_in(phone, round_today, session):
-    page, ids, numbers = phone, round_today["ids"], round_today["numbers"]
+    page, ids = phone, round_today["ids"]
 
     def sign_in():
         page.fill("#email", "phone-driver@waybill.test")
@@ -210,7 +210,7 @@ def test_actions_kept_through_a_lost_session_are_sent_once_after_signing_in(phon
 
 
 def test_the_day_opens_without_the_network_once_it_has_been_loaded(phone, round_today, session):
-    page, ids, numbers = phone, round_today["ids"], round_today["numbers"]
+    page, ids = phone, round_today["ids"]
     page.goto("/login")
     page.fill("#email", "phone-driver@waybill.test")
     page.fill("#password", PASSWORD)

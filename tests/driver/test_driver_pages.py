@@ -15,7 +15,7 @@ from app.billing.models import CashHandover
 from app.delivery import planning
 from app.delivery import services as delivery
 from app.delivery.models import DeliveryAttempt, PickupRun, ProofOfDelivery
-from app.orders.models import Order, Shipment
+from app.orders.models import Order, Shipment, ShipmentEvent
 from tests.auth.conftest import PASSWORD, sign_in
 from tests.factories import create, order_in, ready_at_centre
 
@@ -186,3 +186,58 @@ def test_the_days_cash_is_handed_over_and_counted_once(client, session, day_out)
     handover = session.get(CashHandover, handover.id)
     assert (handover.received_amount, handover.difference, handover.note) == (240_000, -10_000, "10,000 short")
     assert "counted at the hub: 240,000 VND (difference -10,000 VND)" in client.get("/driver/cash").get_data(as_text=True)
+
+
+def test_a_partners_delivery_code_is_sent_to_the_customer_and_asked_by_the_driver(client, session, partner, users):
+    from app.crm.models import Notification
+    from workers.jobs import run_pending
+
+    with client.application.app_context():
+        partner = session.merge(partner)
+        partner.delivery_code_required = True
+        centre, [sid] = ready_at_centre(session, partner, 1, prefix="CODE-")
+        drivers = delivery.drivers_of(session, centre.id)
+        [sheet] = planning.plan_run_sheets(session, centre.id, today())
+        planning.dispatch_run_sheet(session, sheet.id, actor="user:1")
+        create_user(session, "coded@test.example", role="driver", password=PASSWORD, driver_id=sheet.driver_id)
+        session.commit()
+        run_pending()
+        code = session.get(Shipment, sid).delivery_code
+        message = session.scalars(select(Notification).where(
+            Notification.shipment_id == sid, Notification.milestone == "out_for_delivery")).first()
+        assert drivers and code and len(code) == 6
+        assert f"Give the driver this code to receive it: {code}." in message.body
+    sign_in(client, "coded@test.example")
+    page = client.get("/driver/").get_data(as_text=True)
+    assert 'name="delivery_code"' in page and code not in page  # asked for, never shown
+    base = {"type": "deliver", "shipment_id": sid, "recipient_name": "Lan", "relation": "self"}
+    wrong = _send(client, [{**base, "id": str(uuid.uuid4()), "delivery_code": "000000" if code != "000000" else "1"}])
+    assert "delivery code does not match" in wrong.get_json()["results"][0]["message"]
+    right = _send(client, [{**base, "id": str(uuid.uuid4()), "delivery_code": code}])
+    assert right.get_json()["results"][0]["ok"]
+
+
+def test_undelivered_parcels_are_scanned_back_in_at_the_hub(client, session, day_out):
+    from app.webhooks.services import EVENT_TYPES
+
+    sign_in(client, "van@test.example")
+    ids, numbers = day_out["ids"], day_out["numbers"]
+    _send(client, [{"id": str(uuid.uuid4()), "type": "fail", "shipment_id": ids[1], "reason": "not_home"}])
+    staff = client.application.test_client()
+    sign_in(staff, "disp@test.example")
+    station = f"/console/hubs/{day_out['centre']}/scan"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', staff.get(station).get_data(as_text=True)).group(1)
+
+    def scan(number):
+        page = staff.post(station, data={"number": number, "csrf_token": token}).get_data(as_text=True)
+        return re.search(r'id="scan-result"[^>]*>(.*?)</p>', page, re.S).group(1)
+
+    cash_page = client.get("/driver/cash").get_data(as_text=True)
+    assert numbers[ids[1]] in cash_page[cash_page.index('id="bring-back"'):]
+    assert "back at the hub after a failed attempt" in scan(numbers[ids[1]])
+    assert "still out for delivery: the driver records the attempt first" in scan(numbers[ids[2]])
+    session.expire_all()
+    events = [(e.type, e.data) for e in session.scalars(select(ShipmentEvent).where(
+        ShipmentEvent.shipment_id == ids[1]).order_by(ShipmentEvent.seq))]
+    assert events[-1][0] == "back_at_hub" and session.get(Shipment, ids[1]).status == "delivery_failed"
+    assert "shipment.back_at_hub" in EVENT_TYPES
