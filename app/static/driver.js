@@ -134,8 +134,47 @@
     img.src = url;
   }
 
+  // -- the camera (ZXing, loaded the first time it is asked for) -------------------------------
+  var scanner = null, scanning = null;
+
+  function loadScanner(then) {
+    if (window.ZXingBrowser) { then(); return; }
+    var script = document.createElement("script");
+    script.src = app.dataset.scanner;
+    script.onload = then;
+    script.onerror = function () { window.alert("The camera scanner could not be loaded: type the number."); };
+    document.head.appendChild(script);
+  }
+
+  function stopCamera() {
+    if (scanning) { scanning.stop(); scanning = null; }
+    document.getElementById("camera").hidden = true;
+  }
+
+  // Fill ``input`` with the first code the camera reads, then hand it to ``done``.
+  function scanWithCamera(input, done) {
+    loadScanner(function () {
+      var video = document.getElementById("camera");
+      input.closest("form").insertBefore(video, input.closest("label").nextSibling);
+      video.hidden = false;
+      scanner = scanner || new ZXingBrowser.BrowserMultiFormatReader();
+      scanner.decodeFromVideoDevice(undefined, video, function (result, error, controls) {
+        scanning = controls;
+        if (result) {
+          stopCamera();
+          input.value = result.getText();
+          if (done) { done(); }
+        }
+      }).then(function (controls) { scanning = controls; }).catch(function (e) {
+        video.hidden = true;
+        window.alert("No camera: type the number. (" + e.name + ")");
+      });
+    });
+  }
+
   // -- the stops ------------------------------------------------------------------------------
   function show() {
+    stopCamera();
     var id = location.hash.replace("#stop-", "");
     document.querySelectorAll(".stop-detail").forEach(function (s) { s.hidden = s.dataset.stop !== id; });
     document.getElementById("stops").hidden = !!document.getElementById("stop-" + id);
@@ -162,6 +201,7 @@
       section.querySelector("button.clear").addEventListener("click", function () { pads[stopId].clear(); });
     }
     var form = section.querySelector("form.deliver-form");
+    form.querySelector("button.camera").addEventListener("click", function () { scanWithCamera(form.scan); });
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       var error = form.querySelector(".form-error");
@@ -211,6 +251,10 @@
     form.scan.addEventListener("keydown", function (e) {
       if (e.key !== "Enter") { return; }
       e.preventDefault();
+      take();
+    });
+    form.querySelector("button.camera").addEventListener("click", function () { scanWithCamera(form.scan, take); });
+    function take() {
       var number = form.scan.value.trim().toUpperCase().replace(/\s+/g, "");
       form.scan.value = "";
       if (!number) { return; }
@@ -222,7 +266,7 @@
       var li = form.querySelector('li[data-number="' + number + '"]');
       if (li) { li.classList.add("scanned"); }
       count();
-    });
+    }
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       var numbers = Object.keys(scanned);

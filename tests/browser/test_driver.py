@@ -237,3 +237,58 @@ def test_the_day_opens_without_the_network_once_it_has_been_loaded(phone, round_
     page.wait_for_selector(f"#row-{stop}.done")
     page.context.set_offline(False)
     assert [e for e in page.errors if "ERR_INTERNET_DISCONNECTED" not in e] == [], page.errors
+
+
+def _camera_file(path, text: str) -> str:
+    """A Y4M video of the parcel's barcode, for Chromium's fake camera."""
+    import numpy as np
+    import zxingcpp
+
+    code = np.array(zxingcpp.write_barcode_to_image(zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.Code128),
+                                                    scale=2))
+    width, height = 640, 480
+    frame = np.full((height, width), 255, dtype=np.uint8)
+    h, w = code.shape[:2]
+    top, left = (height - h) // 2, (width - w) // 2
+    frame[top:top + h, left:left + w] = code if code.ndim == 2 else code[..., 0]
+    chroma = np.full((height // 2) * (width // 2), 128, dtype=np.uint8).tobytes()
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(10):
+            out.write(b"FRAME\n" + frame.tobytes() + chroma + chroma)
+    return str(path)
+
+
+def test_the_camera_reads_the_parcels_barcode(playwright, round_today, live_server, tmp_path):
+    """Chromium's fake camera films the label's Code 128; ZXing (from npm) reads it into the box."""
+    from tests.browser.conftest import ARGS, CHROMIUM
+
+    ids, numbers = round_today["ids"], round_today["numbers"]
+    video = _camera_file(tmp_path / "label.y4m", numbers[ids[0]])
+    # A browser of its own: the fake camera is chosen when Chromium starts.
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS + [
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}"])
+    try:
+        context = browser.new_context(base_url=live_server, permissions=["camera"], **PHONE)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto("/login")
+        page.fill("#email", "phone-driver@waybill.test")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/driver/")
+        stop = stop_of(page, ids[0])
+        open_stop(page, stop)
+        page.click(f"#stop-{stop} form.deliver-form button.camera")
+        box = f"#stop-{stop} form.deliver-form input.scan"
+        for _ in range(100):  # the reader decodes a few frames a second
+            if page.input_value(box):
+                break
+            page.wait_for_timeout(200)
+        assert page.input_value(box) == numbers[ids[0]]
+        assert page.locator("#camera").is_hidden()  # the camera stops once it has read
+        assert errors == []
+    finally:
+        browser.close()

@@ -20,4 +20,6 @@ def test_the_reference_loads_swagger_ui_installed_from_npm(app):
     assert asset.status_code == 200 and len(asset.data) > 100_000
     asset.close()
     assert client.get("/vendor/left-pad/index.js").status_code == 404
+    assert client.get("/vendor/@zxing/browser/umd/zxing-browser.min.js").status_code == 200  # a scoped package
+    assert client.get("/vendor/@zxing/library/umd/index.min.js").status_code == 404  # installed, not served
     assert client.get("/vendor/swagger-ui-dist/../../pyproject.toml").status_code == 404
