@@ -14,6 +14,7 @@ from app.delivery import planning
 from app.delivery import services as delivery
 from app.delivery.models import ProofOfDelivery
 from app.orders.models import Order, Shipment, ShipmentEvent
+from tests.browser.conftest import sign_in
 from tests.browser.test_console import reads, shots
 from tests.factories import create, order_in, ready_at_centre
 
@@ -53,7 +54,7 @@ def round_today(demo, session):
         planning.dispatch_run_sheet(session, sheet.id, actor="user:1")
     create_user(session, "phone-driver@waybill.test", role="driver", password=PASSWORD, driver_id=drivers[0].id)
     session.commit()
-    made = {"ids": ids, "waiting": waiting,
+    made = {"ids": ids, "waiting": waiting, "centre": centre.id,
             "numbers": {sid: session.get(Shipment, sid).tracking_number for sid in ids + waiting}}
     session.remove()
     return made
@@ -83,7 +84,7 @@ def wait_sent(page) -> None:
     page.wait_for_selector("#pending[hidden]", state="attached")
 
 
-def test_a_driver_works_the_day_on_a_phone(phone, round_today, session, tmp_path):
+def test_a_driver_works_the_day_on_a_phone(phone, round_today, session, tmp_path, demo, live_server):
     page, ids, numbers = phone, round_today["ids"], round_today["numbers"]
     page.goto("/login")
     page.fill("#email", "phone-driver@waybill.test")
@@ -120,6 +121,7 @@ def test_a_driver_works_the_day_on_a_phone(phone, round_today, session, tmp_path
     sign(page, cod)
     assert page.input_value(f"#stop-{cod} input[name=cod_received]") == "250000"
     page.screenshot(path=str(shots(tmp_path) / "driver-delivery.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     page.click(f"#stop-{cod} button:has-text('Delivered')")
     page.wait_for_selector(f"#row-{cod}.done")
     wait_sent(page)
@@ -172,6 +174,19 @@ def test_a_driver_works_the_day_on_a_phone(phone, round_today, session, tmp_path
     handover = reads(session, lambda: [(h.expected_amount, h.declared_amount) for h in session.scalars(select(CashHandover))])
     assert handover == [(250_000, 250_000)]
     assert page.errors == [], page.errors
+
+    # At the hub, the dispatcher counts it.
+    desk = page.context.browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 800})
+    staff = desk.new_page()
+    sign_in(staff, demo["logins"]["dispatcher"])
+    staff.wait_for_url("**/console/")
+    staff.goto(f"/console/hubs/{round_today['centre']}/cash")
+    staff.fill("#handovers input[name=received]", "250000")
+    staff.click("#handovers button:has-text('Record count')")
+    staff.wait_for_selector("p.flash:has-text('Counted: it matches.')")
+    desk.close()
+    page.reload()
+    assert "counted at the hub: 250,000 VND" in page.locator("#handover").inner_text()
 
 
 def test_actions_kept_through_a_lost_session_are_sent_once_after_signing_in(phone, round_today, session):

@@ -77,7 +77,14 @@ def test_the_run_sheet_page_shows_the_drivers_stops_in_order(client, session, da
         assert day_out["numbers"][sid] in page
 
 
-def test_actions_are_recorded_once_however_often_they_are_sent(client, session, day_out):
+def test_actions_are_recorded_once_however_often_they_are_sent(client, session, partner, day_out):
+    from app.webhooks import services as webhooks
+    from app.webhooks.models import WebhookDelivery
+    from workers.jobs import run_pending
+
+    with client.application.app_context():
+        webhooks.create_endpoint(session, session.merge(partner), url="https://hooks.example.com/w", event_types=[])
+        session.commit()
     sign_in(client, "van@test.example")
     ids, numbers = day_out["ids"], day_out["numbers"]
     deliver = {"id": str(uuid.uuid4()), "type": "deliver", "shipment_id": ids[0], "recipient_name": "Lan",
@@ -105,6 +112,16 @@ def test_actions_are_recorded_once_however_often_they_are_sent(client, session, 
     assert session.get(Shipment, day_out["waiting"][1]).status == "pickup_scheduled"
     page = client.get("/driver/").get_data(as_text=True)
     assert "3 done · 1 left" in page
+
+    # The partner's webhooks carry each step, once.
+    with client.application.app_context():
+        run_pending()
+        sent = sorted((d.shipment_id, d.event_type) for d in session.scalars(select(WebhookDelivery).where(
+            WebhookDelivery.event_type.in_(["shipment.delivered", "shipment.delivery_failed", "shipment.picked_up"]))))
+    for step in [(ids[0], "shipment.delivered"), (ids[1], "shipment.delivery_failed"),
+                 (day_out["waiting"][0], "shipment.picked_up")]:
+        assert sent.count(step) == 1, (step, sent)
+    assert (day_out["waiting"][1], "shipment.picked_up") not in sent
 
     # The console shows the proof, the signature and the failed attempt's photo.
     staff = client.application.test_client()
