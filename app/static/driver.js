@@ -119,19 +119,22 @@
   function withPhoto(input, body, then) {
     var file = input && input.files && input.files[0];
     if (!file) { then(body); return; }
-    var img = new Image();
-    var url = URL.createObjectURL(file);
-    img.onload = function () {  // shrink to 1280 px so the queue stays small
-      var scale = Math.min(1, 1280 / Math.max(img.width, img.height));
-      var canvas = document.createElement("canvas");
-      canvas.width = Math.round(img.width * scale); canvas.height = Math.round(img.height * scale);
-      canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
-      body.photo = canvas.toDataURL("image/jpeg", 0.7);
-      URL.revokeObjectURL(url);
-      then(body);
+    var reader = new FileReader();  // a data: URL (the CSP lets images come from data:, not blob:)
+    reader.onerror = function () { then(body); };
+    reader.onload = function () {
+      var img = new Image();
+      img.onload = function () {  // shrink to 1280 px so the queue stays small
+        var scale = Math.min(1, 1280 / Math.max(img.width, img.height));
+        var canvas = document.createElement("canvas");
+        canvas.width = Math.round(img.width * scale); canvas.height = Math.round(img.height * scale);
+        canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
+        body.photo = canvas.toDataURL("image/jpeg", 0.7);
+        then(body);
+      };
+      img.onerror = function () { then(body); };
+      img.src = reader.result;
     };
-    img.onerror = function () { URL.revokeObjectURL(url); then(body); };
-    img.src = url;
+    reader.readAsDataURL(file);
   }
 
   // -- the camera (ZXing, loaded the first time it is asked for) -------------------------------

@@ -12,14 +12,15 @@ from app.billing.models import CashHandover
 from app.crm.models import Partner
 from app.delivery import planning
 from app.delivery import services as delivery
-from app.delivery.models import ProofOfDelivery
+from app.delivery.models import DeliveryAttempt, ProofOfDelivery
 from app.orders.models import Order, Shipment, ShipmentEvent
 from tests.browser.conftest import sign_in
 from tests.browser.test_console import reads, shots
 from tests.factories import create, order_in, ready_at_centre
 
 PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True,
-         "device_scale_factor": 2}
+         "device_scale_factor": 2, "geolocation": {"latitude": 10.7991, "longitude": 106.6562},
+         "permissions": ["geolocation"]}
 PASSWORD = "driver's own password"
 
 
@@ -84,7 +85,7 @@ def wait_sent(page) -> None:
     page.wait_for_selector("#pending[hidden]", state="attached")
 
 
-def test_a_driver_works_the_day_on_a_phone(phone, round_today, session, tmp_path, demo, live_server):
+def test_a_driver_works_the_day_on_a_phone(phone, round_today, session, tmp_path, demo, live_server, app):
     page, ids, numbers = phone, round_today["ids"], round_today["numbers"]
     page.goto("/login")
     page.fill("#email", "phone-driver@waybill.test")
@@ -132,6 +133,9 @@ def test_a_driver_works_the_day_on_a_phone(phone, round_today, session, tmp_path
     page.click(f"#stop-{failed} details.fail summary")
     page.select_option(f"#stop-{failed} select[name=reason]", "not_home")
     page.fill(f"#stop-{failed} input[name=note]", "nobody answered")
+    photo = tmp_path / "door.jpg"
+    _image(photo)
+    page.set_input_files(f"#stop-{failed} form.fail-form input[name=photo]", str(photo))
     page.click(f"#stop-{failed} button:has-text('Record failed attempt')")
     page.wait_for_selector(f"#row-{failed}.done")
     wait_sent(page)
@@ -153,15 +157,23 @@ def test_a_driver_works_the_day_on_a_phone(phone, round_today, session, tmp_path
     def recorded():
         statuses = {sid: session.get(Shipment, sid).status for sid in ids + round_today["waiting"]}
         proofs = {p.shipment_id: (p.recipient_name, p.relation, p.cod_received_amount, p.cod_method,
-                                  "<path" in (p.signature_svg or "")) for p in session.scalars(select(ProofOfDelivery))}
+                                  "<path" in (p.signature_svg or ""), round(p.lat or 0, 4), round(p.lon or 0, 4))
+                  for p in session.scalars(select(ProofOfDelivery))}
+        photos = [a.photo_ref for a in session.scalars(select(DeliveryAttempt).where(
+            DeliveryAttempt.outcome == "failed", DeliveryAttempt.shipment_id == ids[1]))]
         delivered_events = len(session.scalars(select(ShipmentEvent.id).where(
             ShipmentEvent.type == "delivered", ShipmentEvent.shipment_id.in_(ids))).all())
-        return statuses, proofs, delivered_events
+        return statuses, proofs, delivered_events, photos
 
-    statuses, proofs, delivered_events = reads(session, recorded)
+    statuses, proofs, delivered_events, photos = reads(session, recorded)
     assert statuses == {ids[0]: "delivered", ids[1]: "delivery_failed", ids[2]: "delivered",
                         round_today["waiting"][0]: "picked_up", round_today["waiting"][1]: "pickup_scheduled"}
-    assert proofs[ids[0]] == ("Lan", "family", 250_000, "cash", True)
+    assert proofs[ids[0]] == ("Lan", "family", 250_000, "cash", True, 10.7991, 106.6562)  # the phone's position
+    assert len(photos) == 1 and photos[0].endswith(".jpg")
+    from PIL import Image
+
+    with Image.open(f"{app.config['WAYBILL_PHOTO_DIR']}/{photos[0]}") as kept:
+        assert kept.size == (1280, 960)  # shrunk on the phone from 1600 x 1200
     assert proofs[ids[2]][:2] == ("Minh", "self") and proofs[ids[2]][4]
     assert delivered_events == 2  # exactly once each
 
@@ -254,6 +266,12 @@ def test_the_day_opens_without_the_network_once_it_has_been_loaded(phone, round_
     assert [e for e in page.errors if "ERR_INTERNET_DISCONNECTED" not in e] == [], page.errors
 
 
+def _image(path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (1600, 1200), (40, 90, 160)).save(path, "JPEG")
+
+
 def _camera_file(path, text: str) -> str:
     """A Y4M video of the parcel's barcode, for Chromium's fake camera."""
     import numpy as np
@@ -285,7 +303,7 @@ def test_the_camera_reads_the_parcels_barcode(playwright, round_today, live_serv
         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={video}"])
     try:
-        context = browser.new_context(base_url=live_server, permissions=["camera"], **PHONE)
+        context = browser.new_context(base_url=live_server, **{**PHONE, "permissions": ["camera", "geolocation"]})
         page = context.new_page()
         errors = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
