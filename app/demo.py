@@ -124,21 +124,31 @@ def seed_users(session: Session) -> list[dict]:
     return made
 
 
-def give_the_demo_driver_a_round(session: Session) -> None:
-    """The demo driver's login goes to the driver with the most parcels out for delivery
-    today, so the driver's pages open on a round to work."""
+def give_the_demo_driver_a_round(session: Session, today: date) -> None:
+    """The demo driver's login goes to a driver of the shipping centre with parcels out
+    today, who also takes the day's pickups and the parcels ready at the centre: the
+    driver's pages open on a round with pickups and deliveries."""
     from app.auth.models import User
+    from app.delivery import planning
     from app.delivery.models import Driver, RunSheet
+    from app.delivery.services import drivers_of
     from app.orders.models import Shipment
 
-    busiest = session.execute(
+    centre = session.scalars(select(Hub).where(Hub.kind == HubKind.SHIPPING_CENTRE).order_by(Hub.id)).first()
+    ours = [d.id for d in drivers_of(session, centre.id)]
+    out = dict(session.execute(
         select(RunSheet.driver_id, func.count()).join(Shipment, Shipment.run_sheet_id == RunSheet.id)
-        .where(Shipment.status == "out_for_delivery").group_by(RunSheet.driver_id)
-        .order_by(func.count().desc(), RunSheet.driver_id)).first()
+        .where(Shipment.status == "out_for_delivery", RunSheet.driver_id.in_(ours))
+        .group_by(RunSheet.driver_id)).all())
+    driver_id = max(ours, key=lambda d: (out.get(d, 0), -d))
+    # Their own sheet: the day's pickups and what is ready at the centre, out now (a full
+    # sheet more, as the simulated day gives drivers).
+    for sheet in planning.plan_run_sheets(session, centre.id, today, driver_ids=[driver_id],
+                                          capacity_per_day=False):
+        planning.dispatch_run_sheet(session, sheet.id, actor="system:demo")
     user = session.scalars(select(User).where(User.role == "driver").order_by(User.id)).first()
-    if busiest and user:
-        user.driver_id = busiest[0]
-        user.name = session.get(Driver, busiest[0]).name
+    user.driver_id = driver_id
+    user.name = session.get(Driver, driver_id).name
 
 
 def random_order(rng: random.Random, partner: Partner, reference: str) -> OrderIn:

@@ -68,6 +68,11 @@ def test_demo_seeds_every_state_then_refuses_to_reseed(empty_app):
     out = db.session.scalar(select(func.count()).select_from(Shipment).join(RunSheet, RunSheet.id == Shipment.run_sheet_id)
                             .where(RunSheet.driver_id == driver.driver_id, Shipment.status == "out_for_delivery"))
     assert out > 0
+    from app.delivery.models import RunSheetStop
+
+    pickups = db.session.scalar(select(func.count()).select_from(RunSheetStop).join(RunSheet).where(
+        RunSheet.driver_id == driver.driver_id, RunSheetStop.kind == "pickup"))
+    assert pickups > 0  # and the day's pickups
     again = runner.invoke(args=["demo", "--if-empty"])
     assert again.exit_code == 0 and "already has data" in again.output
     assert runner.invoke(args=["demo"]).exit_code != 0

@@ -72,7 +72,7 @@ def register_commands(app: Flask) -> None:
         session.commit()
         sim = Simulation(session, drain=run_pending, rng=random.Random(42))
         by_status = demo_data.seed_orders(sim, orders)
-        demo_data.give_the_demo_driver_a_round(session)
+        demo_data.give_the_demo_driver_a_round(session, sim.today())
         session.commit()
         click.echo(json.dumps({**network, "shipments_by_status": by_status, "logins": logins}, indent=2))
         click.echo("Sign in at /login with the logins above (passwords are shown this once).")

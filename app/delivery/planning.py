@@ -130,15 +130,18 @@ def unplan(session: Session, hub_id: int, run_date: date) -> int:
 
 def plan_run_sheets(session: Session, hub_id: int, run_date: date, *, seconds: float = 0,
                     pickups: bool = True, only: Iterable[int] | None = None,
-                    capacity_per_day: bool = True) -> list[RunSheet]:
+                    capacity_per_day: bool = True, driver_ids: Iterable[int] | None = None) -> list[RunSheet]:
     """Plan the hub's run sheets for ``run_date`` again, from everything ready.
 
     Each driver takes at most their capacity of stops for the day (sheets already
     dispatched that day count, unless ``capacity_per_day`` is off); when there is more
     than the drivers can take, pickups go first, then the parcels promised earliest.
-    ``seconds`` lets the optimiser improve the routes for that long."""
+    ``seconds`` lets the optimiser improve the routes for that long; ``driver_ids`` plans
+    for those of the hub's drivers only."""
     hub = session.get(Hub, hub_id)
     drivers = drivers_of(session, hub_id)
+    if driver_ids is not None:
+        drivers = [d for d in drivers if d.id in set(driver_ids)]
     if hub is None or not drivers:
         raise PlanningError(f"no active drivers at {hub.code if hub else hub_id}")
     unplan(session, hub_id, run_date)

@@ -63,15 +63,20 @@ def live_server(app, demo):
     server.shutdown()
 
 
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(viewport={"width": 1366, "height": 860}, base_url=live_server)
+def watched_page(context):
+    """A new page whose script errors and console errors collect in ``page.errors``."""
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.errors = errors
-    yield page
+    return page
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1366, "height": 860}, base_url=live_server)
+    yield watched_page(context)
     context.close()
 
 

@@ -14,7 +14,7 @@ from app.delivery import planning
 from app.delivery import services as delivery
 from app.delivery.models import DeliveryAttempt, ProofOfDelivery
 from app.orders.models import Order, Shipment, ShipmentEvent
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, watched_page
 from tests.browser.test_console import reads, shots
 from tests.factories import create, order_in, ready_at_centre
 
@@ -27,12 +27,7 @@ PASSWORD = "driver's own password"
 @pytest.fixture
 def phone(browser, live_server):
     context = browser.new_context(base_url=live_server, **PHONE)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.errors = errors
-    yield page
+    yield watched_page(context)
     context.close()
 
 
