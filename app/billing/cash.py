@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.billing.models import CashHandover
 from app.db import utcnow
-from app.delivery.models import Driver, ProofOfDelivery
-from app.orders.models import Order, Shipment
+from app.delivery.models import Driver
+from app.delivery.services import cod_taken
 
 
 class CashError(ValueError):
@@ -33,16 +33,7 @@ class Collected:
 def collected(session: Session, driver_id: int, day: date, tz: ZoneInfo) -> list[Collected]:
     """Cash on delivery the driver took on ``day`` (local), delivery by delivery."""
     start = datetime.combine(day, time(), tz)
-    rows = session.execute(
-        select(Shipment.id, Shipment.tracking_number, ProofOfDelivery.recipient_name,
-               ProofOfDelivery.cod_received_amount, Order.cod_currency, ProofOfDelivery.cod_method,
-               ProofOfDelivery.captured_at)
-        .join(Shipment, Shipment.id == ProofOfDelivery.shipment_id)
-        .join(Order, Order.id == Shipment.order_id)
-        .where(ProofOfDelivery.driver_id == driver_id, ProofOfDelivery.cod_received_amount > 0,
-               ProofOfDelivery.captured_at >= start, ProofOfDelivery.captured_at < start + timedelta(days=1))
-        .order_by(ProofOfDelivery.captured_at))
-    return [Collected(*r) for r in rows]
+    return [Collected(*row) for row in cod_taken(session, driver_id, start, start + timedelta(days=1))]
 
 
 def totals(items: list[Collected], *, cash_only: bool = False) -> dict[str, int]:

@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.delivery.models import DeliveryAttempt, Driver, PickupRun, ProofOfDelivery
+from app.delivery.models import DeliveryAttempt, Driver, PickupRun, ProofOfDelivery, RunSheet
 from app.orders import shipments
 from app.orders.lifecycle import Status
+from app.orders.models import Order, Shipment
 from app.orders.shipments import TransitionError, TransitionResult
 
 FAILURE_REASONS = ("not_home", "refused", "wrong_address", "access_restricted",
@@ -245,6 +246,30 @@ def proofs_for(session: Session, shipment_ids: list[int]) -> dict[int, ProofOfDe
         return {}
     return {p.shipment_id: p for p in session.scalars(select(ProofOfDelivery).where(
         ProofOfDelivery.shipment_id.in_(shipment_ids)))}
+
+
+def cod_taken(session: Session, driver_id: int, start: datetime, end: datetime) -> list[tuple]:
+    """Cash on delivery a driver took between ``start`` and ``end``, delivery by delivery:
+    (shipment id, tracking number, recipient, amount, currency, method, when)."""
+    return [tuple(r) for r in session.execute(
+        select(Shipment.id, Shipment.tracking_number, ProofOfDelivery.recipient_name,
+               ProofOfDelivery.cod_received_amount, Order.cod_currency, ProofOfDelivery.cod_method,
+               ProofOfDelivery.captured_at)
+        .join(Shipment, Shipment.id == ProofOfDelivery.shipment_id)
+        .join(Order, Order.id == Shipment.order_id)
+        .where(ProofOfDelivery.driver_id == driver_id, ProofOfDelivery.cod_received_amount > 0,
+               ProofOfDelivery.captured_at >= start, ProofOfDelivery.captured_at < end)
+        .order_by(ProofOfDelivery.captured_at))]
+
+
+def to_bring_back(session: Session, driver_id: int, run_date: date) -> list[tuple[str, str]]:
+    """(tracking number, status) of the parcels on the driver's sheets of the day that were
+    not delivered: they go back to the hub at the end of the round."""
+    return [tuple(r) for r in session.execute(
+        select(Shipment.tracking_number, Shipment.status).join(RunSheet, RunSheet.id == Shipment.run_sheet_id)
+        .where(RunSheet.driver_id == driver_id, RunSheet.run_date == run_date,
+               Shipment.status.in_([Status.OUT_FOR_DELIVERY, Status.DELIVERY_FAILED]))
+        .order_by(Shipment.tracking_number))]
 
 
 def attempts_of(session: Session, shipment_id: int) -> list[DeliveryAttempt]:

@@ -17,9 +17,9 @@ from app.billing import cash
 from app.db import db
 from app.delivery import reads
 from app.delivery.models import Driver, RunSheet, RunSheetStop
+from app.delivery.services import to_bring_back
 from app.driver import actions
 from app.orders.lifecycle import Status
-from app.orders.models import Shipment
 
 bp = Blueprint("driver", __name__, url_prefix="/driver", template_folder="templates")
 
@@ -128,10 +128,7 @@ def cash_summary():
             flash("Handed over: the hub will count it.")
         return redirect(url_for("driver.cash_summary"))
     items = cash.collected(db.session, driver.id, day, _tz())
-    back = list(db.session.execute(select(Shipment.tracking_number, Shipment.status).join(
-        RunSheet, RunSheet.id == Shipment.run_sheet_id).where(
-        RunSheet.driver_id == driver.id, RunSheet.run_date == day,
-        Shipment.status.in_([Status.OUT_FOR_DELIVERY, Status.DELIVERY_FAILED])).order_by(Shipment.tracking_number)))
+    back = to_bring_back(db.session, driver.id, day)
     return render_template("driver/cash.html", driver=driver, day=day, items=items,
                            totals=cash.totals(items), cash_totals=cash.totals(items, cash_only=True),
                            handovers=cash.handovers_of(db.session, driver_id=driver.id, day=day),
