@@ -21,8 +21,11 @@ run: install
 	$(BIN)/flask --app wsgi demo --if-empty
 	$(BIN)/flask --app wsgi serve --port $(PORT)
 
+#: Extra pytest arguments, e.g. PYTEST_ARGS=--clock=+95d to run the suite with the clock moved.
+PYTEST_ARGS ?=
+
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench

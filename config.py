@@ -71,8 +71,11 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "WAYBILL_TIMEZONE": env_str(env, "WAYBILL_TIMEZONE", "Asia/Ho_Chi_Minh"),
         #: Currency of fees when a partner has none of its own.
         "WAYBILL_CURRENCY": env_str(env, "WAYBILL_CURRENCY", "VND"),
-        #: Base of links in customer notifications (the public tracking page).
-        "WAYBILL_PUBLIC_URL": env_str(env, "WAYBILL_PUBLIC_URL", "http://127.0.0.1:5000"),
+        #: Base of links in customer messages and on labels (the public tracking page).
+        #: Unset: the address ``serve`` listens on (``PORT``, default 5000, on 127.0.0.1).
+        "WAYBILL_PUBLIC_URL": env_str(env, "WAYBILL_PUBLIC_URL", f"http://127.0.0.1:{env_int(env, 'PORT', 5000)}"),
+        #: True when WAYBILL_PUBLIC_URL was given: ``serve`` then leaves it as it is.
+        "WAYBILL_PUBLIC_URL_SET": env_str(env, "WAYBILL_PUBLIC_URL") is not None,
         #: "gazetteer" (offline, ships with Waybill) or "nominatim".
         "WAYBILL_GEOCODER": env_str(env, "WAYBILL_GEOCODER", "gazetteer"),
         "NOMINATIM_URL": env_str(env, "NOMINATIM_URL", "https://nominatim.openstreetmap.org"),

@@ -17,7 +17,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from app import models  # noqa: F401  (every table registered before the first query)
+    from app import words
     from app.db import db
+
+    app.add_template_filter(words.counted, "counted")
+    app.add_template_filter(words.plural, "plural")
 
     db.init_app(app)
 

@@ -12,6 +12,7 @@ import click
 from flask import Flask, current_app
 
 from app.db import db
+from app.words import counted
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -210,3 +211,71 @@ def register_user_commands(app: Flask) -> None:
             session.rollback()
             raise click.ClickException(str(exc))
         click.echo(f"{user.email} ({role}) can sign in at /login")
+
+    def _user(session, email: str):
+        from sqlalchemy import select
+
+        from app.auth.models import User
+
+        user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+        if user is None:
+            raise click.ClickException(f"no login {email}")
+        return user
+
+    @user_group.command("reset-password")
+    @click.argument("email")
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+                  help="At least 10 characters; asked for when left out")
+    def user_reset_password(email, password):
+        """Set a new password for EMAIL (every session of theirs ends; a lock is lifted)."""
+        from app.auth import services as accounts
+
+        user = _user(db.session, email)
+        try:
+            accounts.reset_password(db.session, user, password)
+        except accounts.AccountError as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc))
+        accounts.audit(db.session, None, "user.password_reset", object_type="user", object_id=user.id,
+                       details={"email": user.email, "by": "cli"})
+        db.session.commit()
+        click.echo(f"{user.email}: new password set; signed out everywhere")
+
+    @user_group.command("deactivate")
+    @click.argument("email")
+    def user_deactivate(email):
+        """EMAIL can no longer sign in; their sessions end at once."""
+        from app.auth import services as accounts
+
+        user = _user(db.session, email)
+        accounts.set_active(db.session, user, False)
+        accounts.audit(db.session, None, "user.deactivated", object_type="user", object_id=user.id,
+                       details={"email": user.email, "by": "cli"})
+        db.session.commit()
+        click.echo(f"{user.email}: deactivated")
+
+    @user_group.command("activate")
+    @click.argument("email")
+    def user_activate(email):
+        """EMAIL can sign in again."""
+        from app.auth import services as accounts
+
+        user = _user(db.session, email)
+        accounts.set_active(db.session, user, True)
+        accounts.audit(db.session, None, "user.activated", object_type="user", object_id=user.id,
+                       details={"email": user.email, "by": "cli"})
+        db.session.commit()
+        click.echo(f"{user.email}: active")
+
+    @user_group.command("sign-out")
+    @click.argument("email")
+    def user_sign_out(email):
+        """End every session of EMAIL (a lost phone or laptop)."""
+        from app.auth import services as accounts
+
+        user = _user(db.session, email)
+        count = accounts.sign_out_everywhere(db.session, user)
+        accounts.audit(db.session, None, "user.signed_out_everywhere", object_type="user", object_id=user.id,
+                       details={"email": user.email, "sessions": count, "by": "cli"})
+        db.session.commit()
+        click.echo(f"{user.email}: {counted(count, 'session')} ended")

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, and_, delete, func, or_, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.db import Base, UTCDateTime, utcnow
+from app import clock
+from app.db import Base, UTCDateTime
 
 
 class OutboxMessage(Base):
@@ -27,7 +28,7 @@ class OutboxMessage(Base):
     topic: Mapped[str] = mapped_column(String(40))
     shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"))
     payload: Mapped[dict] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     #: Last time the relay handed the row to the broker.
     relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     relay_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -44,7 +45,7 @@ def add_outbox(session: Session, topic: str, payload: dict, shipment_id: int | N
 def claim_due(session: Session, *, lease: timedelta, limit: int) -> list[OutboxMessage]:
     """Lock and return rows to hand to the broker: never relayed, or relayed longer
     than ``lease`` ago without being processed. Other relays skip the locked rows."""
-    now = utcnow()
+    now = clock.now()
     stmt = (
         select(OutboxMessage)
         .where(

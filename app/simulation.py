@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Callable
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.crm import services as crm
 from app.delivery import planning
 from app.delivery import services as delivery
@@ -65,7 +63,7 @@ class Simulation:
 
     # -- one day of the network, step by step ----------------------------------------------
     def today(self):
-        return datetime.now(timezone.utc).astimezone(ZoneInfo(current_app.config["WAYBILL_TIMEZONE"])).date()
+        return clock.today()
 
     def _ids(self, *statuses) -> list[int]:
         return shipments.ids_in_status(self.session, statuses, only=self.only)
@@ -126,7 +124,7 @@ class Simulation:
         """Drivers record their attempts, a phone's batch at a time."""
         ids = self._ids(Status.OUT_FOR_DELIVERY)
         due = shipments.cod_due(self.session, ids)
-        now = datetime.now(timezone.utc)
+        now = clock.now()
         attempts = []
         for sid in ids:
             if self.rng.random() < self.fail_rate:

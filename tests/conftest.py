@@ -1,17 +1,57 @@
 """Fixtures: an app on a real database per test — SQLite always, PostgreSQL too when
-TEST_DATABASE_URL is set — with the in-process broker; Redis when REDIS_URL is set."""
+TEST_DATABASE_URL is set — with the in-process broker; Redis when REDIS_URL is set.
+
+The clock: ``--clock=WHEN`` (or ``WAYBILL_TEST_CLOCK``) starts every test at WHEN — an ISO
+date-time such as ``2028-02-29T23:58+07:00``, or an offset from now such as ``+95d`` — and
+lets it run from there, so a test that holds only before some date, or only away from
+midnight, fails the day it is written. A test that needs a moment of its own travels there
+with time-machine inside that run."""
 from __future__ import annotations
 
 import os
 import random
+import re
 import tempfile
+from datetime import datetime, timedelta, timezone
 
 import pytest
+import time_machine
 from sqlalchemy import text
 
 import workers
 from app import create_app
 from app.db import Base, db, make_engine
+
+def pytest_addoption(parser):
+    parser.addoption("--clock", default=os.environ.get("WAYBILL_TEST_CLOCK") or None, metavar="WHEN",
+                     help="start every test at WHEN: an ISO date-time with its offset, or +Nd / -Nd from now")
+
+
+def clock_start(value: str, real_now: datetime) -> datetime:
+    """Where ``--clock`` puts the start of each test."""
+    offset = re.fullmatch(r"([+-]\d+)d", value.strip())
+    if offset:
+        return real_now + timedelta(days=int(offset.group(1)))
+    moment = datetime.fromisoformat(value.strip())
+    if moment.tzinfo is None:
+        raise pytest.UsageError("--clock: give the offset too, e.g. 2028-02-29T23:58+07:00")
+    return moment
+
+
+def pytest_report_header(config):
+    value = config.getoption("--clock")
+    return f"clock: every test starts at {clock_start(value, datetime.now(timezone.utc)).isoformat()}" if value else None
+
+
+@pytest.fixture(autouse=True)
+def _moved_clock(request):
+    value = request.config.getoption("--clock")
+    if not value:
+        yield
+        return
+    with time_machine.travel(clock_start(value, datetime.now(timezone.utc)), tick=True):
+        yield
+
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("REDIS_URL")
@@ -105,6 +145,14 @@ def partner(session, network):
     from app.crm.models import Partner
 
     return session.get(Partner, network["partners"][0]["id"])
+
+
+@pytest.fixture
+def day():
+    """The network's today, read once for the test."""
+    from app import clock
+
+    return clock.today()
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
 """Orders for tests, built from real coordinates in the demo city."""
 from __future__ import annotations
 
-from datetime import date
-
+from app import clock
 from app.orders.intake import AddressIn, ContactIn, OrderIn, ParcelIn
 
 CITY = "Ho Chi Minh City"
@@ -36,8 +35,6 @@ def order_in(reference="SO-1", *, dropoff=TAN_BINH_CENTRE_AREA, cod=0, service_l
 def deliver_direct(session, partner, reference, *, cod=0, email="lan@example.com"):
     """Take an order to the centre's own area through every step up to delivery, using
     the services the real surfaces call. Returns the shipment."""
-    from datetime import date, datetime, timezone
-
     from app.delivery import planning
     from app.delivery import services as delivery
     from app.hubs import services as hubs
@@ -45,14 +42,14 @@ def deliver_direct(session, partner, reference, *, cod=0, email="lan@example.com
 
     shipment = create(session, partner, order_in(reference, cod=cod, email=email))
     session.commit()
-    today = date(2026, 11, 23)
+    today = clock.today()
     [run] = delivery.schedule_pickups(session, today, only=[shipment.id])
     delivery.confirm_pickup(session, run, actor="driver:1", shipment_ids=[shipment.id])
     centre = session.get(Hub, shipment.centre_id)
     hubs.scan_in(session, centre, shipment.id, actor="user:1")
     planning.build_run_sheets(session, centre.id, today, actor="user:1", only=[shipment.id])
     proof = delivery.ProofIn(recipient_name="Lan", relation="self",
-                             captured_at=datetime.now(timezone.utc), cod_received_amount=cod,
+                             captured_at=clock.now(), cod_received_amount=cod,
                              cod_method="cash" if cod else None)
     delivery.deliver(session, shipment.id, proof, driver_id=None, actor="driver:1")
     session.commit()
@@ -65,10 +62,6 @@ def create(session, partner, order):
     from app.orders.models import Shipment
 
     return session.get(Shipment, create_order(session, partner, order, actor="t").shipment_id)
-
-
-#: The day the run-sheet tests plan.
-DAY = date(2026, 11, 24)
 
 
 def ready_at_centre(session, partner, n, *, prefix="SO-P"):
@@ -87,7 +80,7 @@ def ready_at_centre(session, partner, n, *, prefix="SO-P"):
                                  TAN_BINH_CENTRE_AREA[1] + rng.uniform(-0.02, 0.02)))).id
            for i in range(n)]
     session.commit()
-    for run in delivery.schedule_pickups(session, DAY, only=ids):
+    for run in delivery.schedule_pickups(session, clock.today(), only=ids):
         delivery.confirm_pickup(session, run, actor="d")
     centre = session.get(Hub, session.get(Shipment, ids[0]).centre_id)
     hubs.scan_in_many(session, centre, ids, actor="u")

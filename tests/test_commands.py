@@ -191,3 +191,51 @@ def test_user_create_makes_a_login_and_asks_for_the_password_when_left_out(app, 
     assert again.exit_code != 0 and "already has an account" in again.output
     stored = db.session.scalars(select(User).where(User.email == "boss@example.com")).one()
     assert stored.password_hash.startswith("$argon2id$") and "long enough pw" not in stored.password_hash
+
+
+def test_links_in_messages_lead_to_the_address_served(app, monkeypatch):
+    """Customers' links follow the port `serve` listens on, unless a public URL is set."""
+    import werkzeug.serving
+
+    from config import from_env
+
+    assert from_env({"PORT": "8123"})["WAYBILL_PUBLIC_URL"] == "http://127.0.0.1:8123"
+    assert from_env({"PORT": "8123", "WAYBILL_PUBLIC_URL": "https://track.example"})["WAYBILL_PUBLIC_URL"] == (
+        "https://track.example")
+    seen = []
+    monkeypatch.setattr(werkzeug.serving, "run_simple", lambda host, port, wsgi, **kw: seen.append(
+        wsgi.config["WAYBILL_PUBLIC_URL"]))
+    app.config["WAYBILL_PUBLIC_URL_SET"] = False
+    assert app.test_cli_runner().invoke(args=["serve", "--port", "8765"]).exit_code == 0
+    assert seen == ["http://127.0.0.1:8765"]
+    app.config.update(WAYBILL_PUBLIC_URL_SET=True, WAYBILL_PUBLIC_URL="https://track.example")
+    assert app.test_cli_runner().invoke(args=["serve", "--host", "0.0.0.0", "--port", "8766"]).exit_code == 0
+    assert seen[-1] == "https://track.example"
+
+
+def test_an_operator_resets_deactivates_and_signs_out_a_login_from_the_command_line(app, network):
+    from app.auth.models import UserSession
+    from app.auth.services import SignInRefused, create_user, open_sessions, sign_in, start_session
+
+    user = create_user(db.session, "van@example.com", role="dispatcher", password="first password")
+    start_session(db.session, user)
+    start_session(db.session, user)
+    db.session.commit()
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["user", "sign-out", "VAN@example.com"])
+    assert out.exit_code == 0 and "2 sessions ended" in out.output and open_sessions(db.session, user.id) == []
+    start_session(db.session, user)
+    db.session.commit()
+    out = runner.invoke(args=["user", "reset-password", "van@example.com"], input="second password\nsecond password\n")
+    assert out.exit_code == 0, out.output
+    assert open_sessions(db.session, user.id) == []
+    assert sign_in(db.session, "van@example.com", "second password").id == user.id
+    assert runner.invoke(args=["user", "deactivate", "van@example.com"]).exit_code == 0
+    with pytest.raises(SignInRefused):
+        sign_in(db.session, "van@example.com", "second password")
+    assert runner.invoke(args=["user", "activate", "van@example.com"]).exit_code == 0
+    assert sign_in(db.session, "van@example.com", "second password").active
+    missing = runner.invoke(args=["user", "deactivate", "nobody@example.com"])
+    assert missing.exit_code != 0 and "no login nobody@example.com" in missing.output
+    ended = db.session.scalars(select(UserSession.ended_reason).where(UserSession.user_id == user.id)).all()
+    assert sorted(ended) == ["password reset", "signed out everywhere", "signed out everywhere"]

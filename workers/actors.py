@@ -4,12 +4,12 @@ Queues are named by workload. Actors are declared on the broker set by
 ``workers.init_app``; ``bind`` moves them to a new one (tests switch brokers)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import dramatiq
 from flask import current_app
 
+from app import clock
 from app.db import db
 from app.delivery import services as delivery
 from app.hubs import services as hubs
@@ -66,10 +66,6 @@ def send_webhooks(delivery_ids: list[int]) -> None:
         db.session.rollback()
 
 
-def _local_today():
-    return datetime.now(timezone.utc).astimezone(ZoneInfo(current_app.config["WAYBILL_TIMEZONE"])).date()
-
-
 def _commit_or_rollback(fn):
     try:
         result = fn()
@@ -83,7 +79,7 @@ def _commit_or_rollback(fn):
 @dramatiq.actor(queue_name="advance", max_retries=3)
 def schedule_pickups() -> None:
     """Batch the day's new orders of each retailer into pickup runs."""
-    _commit_or_rollback(lambda: delivery.schedule_pickups(db.session, _local_today()))
+    _commit_or_rollback(lambda: delivery.schedule_pickups(db.session, clock.today()))
 
 
 @dramatiq.actor(queue_name="advance", max_retries=3)
@@ -110,7 +106,7 @@ IDEMPOTENCY_KEY_HOURS = 48
 def prune() -> None:
     """Delete what has served its time: processed outbox rows, old webhook deliveries,
     expired idempotency keys."""
-    now = datetime.now(timezone.utc)
+    now = clock.now()
 
     def work():
         prune_processed(db.session, before=now - timedelta(days=OUTBOX_RETENTION_DAYS))

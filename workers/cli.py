@@ -9,9 +9,16 @@ import time
 import click
 from flask import Flask, current_app
 
+from app import clock
 from app.db import db
 from workers.jobs import run_pending
 from workers.runtime import Runtime
+
+
+def public_url_of(host: str, port: int) -> str:
+    """The address a browser reaches ``serve`` at (all interfaces: this machine's loopback)."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
+    return f"http://{shown}:{port}"
 
 
 def register_commands(app: Flask) -> None:
@@ -26,6 +33,8 @@ def register_commands(app: Flask) -> None:
         workers in this process: the embedded mode."""
         from werkzeug.serving import run_simple
 
+        if not current_app.config["WAYBILL_PUBLIC_URL_SET"]:  # links lead where this serves
+            current_app.config["WAYBILL_PUBLIC_URL"] = public_url_of(host, port)
         runtime = Runtime(current_app._get_current_object(), current_app.extensions["dramatiq"]).start()
         try:
             run_simple(host, port, current_app._get_current_object(), threaded=True,
@@ -95,7 +104,7 @@ def register_commands(app: Flask) -> None:
         try:
             sim = Simulation(session, drain=runtime.drain, rng=random.Random(seed), fail_rate=fail_rate,
                              only=None if existing else set())
-            prefix = f"SIM{int(time.time())}"
+            prefix = f"SIM{int(clock.timestamp())}"
             with click.progressbar(length=n_orders, label="orders      ") as bar:
                 sim.on_progress = bar.update
                 sim.create_orders(n_orders, prefix=prefix, order_factory=demo_data.random_order)

@@ -8,10 +8,11 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.billing.fees import collect_fees
 from app.crm.messaging import make_mailer, make_sms_gateway
 from app.crm.notifications import notify_customers
-from app.db import db, utcnow
+from app.db import db
 from app.crm.models import Partner
 from app.outbox import OutboxMessage, lock_unprocessed
 from app.webhooks import services as webhooks
@@ -98,7 +99,7 @@ def run_outbox_jobs(message_ids: list[int]) -> int:
         failed: list[OutboxMessage] = []
         for topic in {r.topic for r in rows}:
             failed += HANDLERS[topic](session, [r for r in rows if r.topic == topic])
-        now = utcnow()
+        now = clock.now()
         for row in rows:
             if row not in failed:
                 row.processed_at = now

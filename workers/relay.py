@@ -14,7 +14,8 @@ from datetime import timedelta
 import dramatiq
 from flask import Flask
 
-from app.db import db, utcnow
+from app import clock
+from app.db import db
 from app.outbox import claim_due
 from workers.actors import TOPIC_ACTORS
 
@@ -32,7 +33,7 @@ def relay_once(broker: dramatiq.Broker, *, lease: timedelta, limit: int = 500,
     session = db.session
     try:
         rows = claim_due(session, lease=lease, limit=limit)
-        now = utcnow()
+        now = clock.now()
         by_topic: dict[str, list] = {}
         for row in rows:
             if row.topic not in TOPIC_ACTORS:

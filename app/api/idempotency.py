@@ -18,9 +18,10 @@ from flask import jsonify, request
 from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
+from app import clock
 from app.api.errors import ApiError
 from app.api.models import IdempotencyKey
-from app.db import db, utcnow
+from app.db import db
 
 MAX_KEY_LENGTH = 255
 _keys = IdempotencyKey.__table__
@@ -80,7 +81,7 @@ def idempotent(partner_id: int, work: Callable[[], tuple[dict, int]], *, key: st
         raise
     try:
         session.execute(_STORE, {**params, "request_hash": digest, "response_status": status,
-                                 "response_body": body, "created_at": utcnow()})
+                                 "response_body": body, "created_at": clock.now()})
         session.commit()
     except IntegrityError:
         session.rollback()  # the same key committed meanwhile: its answer stands, this work is undone

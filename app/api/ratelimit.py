@@ -4,11 +4,12 @@ A request over the limit gets 429 with Retry-After."""
 from __future__ import annotations
 
 import hashlib
-import time
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+
+from app import clock
 
 
 def _key() -> str:
@@ -44,4 +45,4 @@ def retry_after() -> int:
     current = limiter.current_limit
     if current is None:
         return 1
-    return max(1, int(current.reset_at - time.time()))
+    return max(1, int(current.reset_at - clock.timestamp()))

@@ -209,12 +209,36 @@ class TrackingSchema(ma.Schema):
     events = ma.fields.List(ma.fields.Nested(TrackingEventSchema))
 
 
+class PlaceField(ma.fields.Field):
+    """An address, or a contact with its address (the order's own shape): a checkout can
+    quote the very object it will then order. Loads as the address."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, dict) and "address" in value:
+            return ContactSchema().load(value)["address"]
+        return AddressSchema().load(value)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
 class QuoteRequestSchema(Strict):
+    """A quote's question; the body of ``POST /orders`` is one too (its reference and
+    cash on delivery are read, not required)."""
+
     service_level = ma.fields.String(required=True, validate=validate.OneOf(SERVICE_LEVELS))
-    pickup = ma.fields.Nested(AddressSchema, required=True)
-    dropoff = ma.fields.Nested(AddressSchema, required=True)
+    pickup = PlaceField(required=True, metadata={
+        "description": "An address, or a contact with its address as in an order",
+        "oneOf": [{"$ref": "#/components/schemas/Address"}, {"$ref": "#/components/schemas/Contact"}]})
+    dropoff = PlaceField(required=True, metadata={
+        "description": "An address, or a contact with its address as in an order",
+        "oneOf": [{"$ref": "#/components/schemas/Address"}, {"$ref": "#/components/schemas/Contact"}]})
     parcels = ma.fields.List(ma.fields.Nested(ParcelSchema), required=True,
                              validate=validate.Length(min=1, max=50))
+    reference = ma.fields.String(load_default=None, validate=validate.Length(min=1, max=100),
+                                 metadata={"description": "Ignored: lets an order's body be quoted as it is"})
+    cod = ma.fields.Nested(MoneySchema, load_default=None, allow_none=True,
+                           metadata={"description": "Cash to collect on delivery, as in an order"})
 
 
 class QuoteSchema(ma.Schema):

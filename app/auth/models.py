@@ -6,7 +6,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime, utcnow
+from app import clock
+from app.db import Base, UTCDateTime
 
 #: Every role; the first five are staff and use the console.
 ROLES = ("admin", "dispatcher", "hub_operator", "finance", "account_manager", "driver", "partner")
@@ -28,12 +29,10 @@ class User(Base):
     driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
     active: Mapped[bool] = mapped_column(default=True)
-    #: Part of every session cookie: bumped to sign the user out everywhere.
-    session_version: Mapped[int] = mapped_column(Integer, default=1)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     # Flask-Login's protocol.
     @property
@@ -48,12 +47,35 @@ class User(Base):
     def is_anonymous(self) -> bool:
         return False
 
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+    #: The sign-in session of the current request (set by the loader): Flask-Login keeps
+    #: its token, never the user's id, in the cookie.
+    session_token = None  # not a column
+
+    def get_id(self) -> str | None:
+        return self.session_token
 
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+
+class UserSession(Base):
+    """One sign-in: its cookie carries a random token whose hash is kept here. Signing out
+    ends it; signing out everywhere, a password change or deactivation end all of the
+    user's. An ended session is kept (who was signed in, from where, until when)."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: SHA-256 of the cookie's token (the token itself is never stored).
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: "signed out", "signed out everywhere", "password changed", "deactivated".
+    ended_reason: Mapped[str | None] = mapped_column(String(40))
 
 
 class AuditEntry(Base):
@@ -63,7 +85,7 @@ class AuditEntry(Base):
     __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: Kept as written at the time, so the entry reads the same if the user changes.
     user_email: Mapped[str | None] = mapped_column(String(254))

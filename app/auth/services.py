@@ -1,15 +1,17 @@
 """Accounts: passwords (argon2id), sign-in with lockout, the audit log."""
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.auth.models import ROLES, AuditEntry, User
-from app.db import utcnow
+from app import clock
+from app.auth.models import ROLES, AuditEntry, User, UserSession
 
 #: argon2id with argon2-cffi's defaults (RFC 9106 "low memory" profile).
 _hasher = PasswordHasher()
@@ -52,7 +54,7 @@ def create_user(session: Session, email: str, *, role: str, password: str, name:
         raise AccountError(f"{email} already has an account")
     user = User(email=email, name=name.strip(), role=role, password_hash=hash_password(password),
                 hub_id=hub_id, driver_id=driver_id, partner_id=partner_id, active=True,
-                session_version=1, failed_logins=0)
+                failed_logins=0)
     session.add(user)
     session.flush()
     return user
@@ -62,7 +64,7 @@ def sign_in(session: Session, email: str, password: str, *, ip: str | None = Non
             now: datetime | None = None) -> User:
     """The user with this email and password; raises SignInRefused. Five failures in a
     row lock the account for 15 minutes. Every outcome is in the audit log. Flushes."""
-    now = now or utcnow()
+    now = now or clock.now()
     email = (email or "").strip().lower()
     user = session.scalars(select(User).where(User.email == email)).first()
     if user is None:
@@ -96,25 +98,80 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def user_for_session(session: Session, session_id: str) -> User | None:
-    """The user of a session cookie's id ("<user id>:<session version>"); None when the
-    user is gone, inactive, or signed out everywhere since."""
-    user_id, _, version = session_id.partition(":")
-    if not (user_id.isdigit() and version.isdigit()):
-        return None
-    user = session.get(User, int(user_id))
-    if user is None or not user.active or user.session_version != int(version):
-        return None
-    return user
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def sign_out_everywhere(session: Session, user: User) -> None:
-    user.session_version += 1
+def start_session(session: Session, user: User, *, ip: str | None = None, user_agent: str | None = None) -> str:
+    """A new sign-in session for ``user``; returns the token for its cookie (shown once)."""
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(user_id=user.id, token_hash=_token_hash(token), ip=ip,
+                            user_agent=(user_agent or "")[:200] or None))
+    session.flush()
+    user.session_token = token
+    return token
+
+
+def user_for_session(session: Session, token: str) -> User | None:
+    """The user of a session cookie's token; None when the session has ended, or the
+    user is gone or inactive."""
+    if not token or len(token) > 100:
+        return None
+    row = session.execute(select(User, UserSession).join(UserSession, UserSession.user_id == User.id).where(
+        UserSession.token_hash == _token_hash(token), UserSession.ended_at.is_(None))).first()
+    if row is None or not row.User.active:
+        return None
+    row.User.session_token = token
+    return row.User
+
+
+def end_session(session: Session, token: str, *, reason: str = "signed out") -> None:
+    """End one session (signing out): its cookie, wherever it was copied, no longer works."""
+    session.execute(update(UserSession).where(UserSession.token_hash == _token_hash(token),
+                                              UserSession.ended_at.is_(None))
+                    .values(ended_at=clock.now(), ended_reason=reason))
+
+
+def sign_out_everywhere(session: Session, user: User, *, reason: str = "signed out everywhere") -> int:
+    """End every session of the user; returns how many were open."""
+    return session.execute(update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+                           .values(ended_at=clock.now(), ended_reason=reason)).rowcount
+
+
+def open_sessions(session: Session, user_id: int) -> list[UserSession]:
+    return list(session.scalars(select(UserSession).where(UserSession.user_id == user_id,
+                                                          UserSession.ended_at.is_(None)).order_by(UserSession.id)))
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """The user's own change: the current password first. Every other session ends."""
+    if not _verify(user.password_hash, current):
+        raise AccountError("the current password is wrong")
+    user.password_hash = hash_password(new)
+    keep = user.session_token
+    session.execute(update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None),
+                                              UserSession.token_hash != _token_hash(keep or ""))
+                    .values(ended_at=clock.now(), ended_reason="password changed"))
+
+
+def reset_password(session: Session, user: User, new: str) -> None:
+    """An admin sets a new password (told to the user in person); every session ends and
+    a lock from failed sign-ins is lifted."""
+    user.password_hash = hash_password(new)
+    user.failed_logins, user.locked_until = 0, None
+    sign_out_everywhere(session, user, reason="password reset")
+
+
+def set_active(session: Session, user: User, active: bool) -> None:
+    """Deactivate (every session ends at once) or reactivate a login."""
+    user.active = active
+    if not active:
+        sign_out_everywhere(session, user, reason="deactivated")
 
 
 def audit(session: Session, user: User | None, action: str, *, object_type: str | None = None,
           object_id=None, details: dict | None = None, ip: str | None = None) -> AuditEntry:
-    entry = AuditEntry(at=utcnow(), user_id=user.id if user else None, user_email=user.email if user else None,
+    entry = AuditEntry(at=clock.now(), user_id=user.id if user else None, user_email=user.email if user else None,
                        action=action, object_type=object_type,
                        object_id=None if object_id is None else str(object_id), details=details, ip=ip)
     session.add(entry)

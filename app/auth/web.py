@@ -2,21 +2,22 @@
 session cookies and timeouts, security headers, and the role check for views."""
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, Flask, abort, current_app, flash, redirect, render_template, request,
                    session, url_for)
-from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import CSRFProtect, FlaskForm
 from flask_wtf.csrf import CSRFError
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
+from app import clock
 from app.auth import services
 from app.db import db
+from app.words import plural
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -39,8 +40,8 @@ def _timeouts(user) -> tuple[timedelta, timedelta]:
 
 
 @login_manager.user_loader
-def _load_user(session_id: str):
-    return services.user_for_session(db.session, session_id)
+def _load_user(token: str):
+    return services.user_for_session(db.session, token)
 
 
 def init_app(app: Flask, api_blueprints=()) -> None:
@@ -80,7 +81,7 @@ def _enforce_timeouts():
     if not current_user.is_authenticated:
         return None
     idle, absolute = _timeouts(current_user)
-    now = time.time()
+    now = clock.timestamp()
     if (now - session.get("signed_in_at", 0) > absolute.total_seconds()
             or now - session.get("seen_at", 0) > idle.total_seconds()):
         logout_user()
@@ -148,6 +149,15 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+@bp.get("/")
+def home():
+    """Each person's home: staff to the console, drivers to their day, partners to theirs;
+    the public to the tracking page."""
+    if current_user.is_authenticated:
+        return redirect(_home_for(current_user))
+    return redirect(url_for("public.find"))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
@@ -161,11 +171,13 @@ def login():
             db.session.commit()  # the failure counts and is in the audit log
             error = str(exc)
         else:
+            services.start_session(db.session, user, ip=request.remote_addr,
+                                   user_agent=request.user_agent.string)
             db.session.commit()
             session.clear()  # a fresh session: no fixation
             session.permanent = True
             login_user(user)
-            session["signed_in_at"] = session["seen_at"] = time.time()
+            session["signed_in_at"] = session["seen_at"] = clock.timestamp()
             return redirect(_safe_next(request.args.get("next")) or _home_for(user))
     status = 401 if error else 200
     return render_template("auth/login.html", form=form, error=error), status
@@ -173,9 +185,53 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    """Sign out: this session ends on the server, so a copy of its cookie is worth nothing."""
     if current_user.is_authenticated:
+        services.end_session(db.session, current_user.session_token)
         services.audit(db.session, current_user, "signed_out", ip=request.remote_addr)
         db.session.commit()
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.post("/logout/everywhere")
+@login_required
+def logout_everywhere():
+    """Sign out on every device (a lost phone, a shared computer)."""
+    count = services.sign_out_everywhere(db.session, current_user)
+    services.audit(db.session, current_user, "signed_out_everywhere", details={"sessions": count},
+                   ip=request.remote_addr)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(f"Signed out on {count} {plural(count, 'device')}.")
+    return redirect(url_for("auth.login"))
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
+    new = PasswordField("New password", validators=[DataRequired(), Length(min=services.MIN_PASSWORD_LENGTH, max=200)])
+    again = PasswordField("New password again", validators=[DataRequired(), EqualTo("new", "the two new passwords differ")])
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """A person changes their own password; their other sessions end."""
+    form = PasswordForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            services.change_password(db.session, current_user, form.current.data, form.new.data)
+        except services.AccountError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            services.audit(db.session, current_user, "password_changed", ip=request.remote_addr)
+            db.session.commit()
+            flash("Password changed; other devices are signed out.")
+            return redirect(_home_for(current_user))
+    elif form.errors:
+        error = "; ".join(f"{form[name].label.text}: {' '.join(msgs)}" for name, msgs in form.errors.items())
+    return render_template("auth/password.html", form=form, error=error), 400 if error else 200

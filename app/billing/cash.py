@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.billing.models import CashHandover
-from app.db import utcnow
 from app.delivery.models import Driver
 from app.delivery.services import cod_taken
 
@@ -24,10 +24,14 @@ class Collected:
     shipment_id: int
     tracking_number: str
     recipient: str
+    #: What the driver recorded taking.
     amount: int
     currency: str
     method: str
     at: datetime
+    #: What the customer owed: the hub counts the driver's cash against it.
+    due: int
+    difference_reason: str | None = None
 
 
 def collected(session: Session, driver_id: int, day: date, tz: ZoneInfo) -> list[Collected]:
@@ -36,12 +40,22 @@ def collected(session: Session, driver_id: int, day: date, tz: ZoneInfo) -> list
     return [Collected(*row) for row in cod_taken(session, driver_id, start, start + timedelta(days=1))]
 
 
-def totals(items: list[Collected], *, cash_only: bool = False) -> dict[str, int]:
+def totals(items: list[Collected], *, cash_only: bool = False, due: bool = False) -> dict[str, int]:
+    """Per currency: what was taken (or, with ``due``, what was owed)."""
     out: dict[str, int] = {}
     for c in items:
         if not cash_only or c.method == "cash":
-            out[c.currency] = out.get(c.currency, 0) + c.amount
+            out[c.currency] = out.get(c.currency, 0) + (c.due if due else c.amount)
     return out
+
+
+def still_to_hand_over(session: Session, driver: Driver, day: date, tz: ZoneInfo, currency: str) -> int:
+    """Cash due from the day's cash deliveries not yet covered by a handover the hub counted:
+    what the next handover answers for."""
+    due = totals(collected(session, driver.id, day, tz), cash_only=True, due=True).get(currency, 0)
+    counted = sum(h.expected_amount for h in handovers_of(session, driver_id=driver.id, day=day)
+                  if h.currency == currency and h.received_at is not None)
+    return due - counted
 
 
 def handovers_of(session: Session, *, driver_id: int | None = None, hub_id: int | None = None,
@@ -59,22 +73,23 @@ def handovers_of(session: Session, *, driver_id: int | None = None, hub_id: int 
 
 
 def declare(session: Session, driver: Driver, day: date, tz: ZoneInfo, currency: str, declared: int) -> CashHandover:
-    """The driver hands over ``declared`` (minor units) of the day's cash; what the day's
-    deliveries say they took in cash is kept beside it. Declaring again before the hub has
-    counted replaces the declaration."""
+    """The driver hands over ``declared`` (minor units) of the day's cash; the amount due
+    from the deliveries it covers is kept beside it, and the hub counts against that.
+    Declaring again before the hub has counted replaces the declaration; after a count,
+    later deliveries' cash is a new handover the same day."""
     if declared < 0:
         raise CashError("the amount cannot be negative")
-    expected = totals(collected(session, driver.id, day, tz), cash_only=True).get(currency, 0)
     handover = session.scalars(select(CashHandover).where(
-        CashHandover.driver_id == driver.id, CashHandover.run_date == day, CashHandover.currency == currency)
-        .with_for_update()).first()
-    if handover is not None and handover.received_at is not None:
-        raise CashError("the hub has already counted today's cash")
+        CashHandover.driver_id == driver.id, CashHandover.run_date == day, CashHandover.currency == currency,
+        CashHandover.received_at.is_(None)).with_for_update()).first()
+    expected = still_to_hand_over(session, driver, day, tz, currency)
+    if handover is None and expected == 0 and declared == 0:
+        raise CashError("no cash is due from your deliveries since the last count")
     if handover is None:
         handover = CashHandover(driver_id=driver.id, hub_id=driver.hub_id, run_date=day, currency=currency,
                                 expected_amount=expected, declared_amount=declared)
         session.add(handover)
-    handover.expected_amount, handover.declared_amount, handover.declared_at = expected, declared, utcnow()
+    handover.expected_amount, handover.declared_amount, handover.declared_at = expected, declared, clock.now()
     session.flush()
     return handover
 
@@ -91,7 +106,7 @@ def confirm(session: Session, handover_id: int, received: int, *, user_id: int, 
         raise CashError("the amount cannot be negative")
     if received != handover.expected_amount and not (note and note.strip()):
         raise CashError("the count differs from what the deliveries say: add a note")
-    handover.received_amount, handover.received_at, handover.received_by = received, utcnow(), user_id
+    handover.received_amount, handover.received_at, handover.received_by = received, clock.now(), user_id
     handover.note = note.strip()[:500] if note else None
     session.flush()
     return handover

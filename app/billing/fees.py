@@ -4,12 +4,11 @@ the charge and does nothing more."""
 from __future__ import annotations
 
 from typing import Iterable
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.billing.models import Charge, CodCollection
 from app.billing.rating import rate, rate_card_for, return_rate
 from app.delivery.services import proofs_for
@@ -29,10 +28,10 @@ def collect_fees(session: Session, shipment_ids: Iterable[int], *,
     orders = shipments.orders_of(session, ready)
     charged = set(session.execute(select(Charge.shipment_id, Charge.kind)
                                   .where(Charge.shipment_id.in_(ids))).all())
-    cod_done = set(session.scalars(select(CodCollection.shipment_id)
-                                   .where(CodCollection.shipment_id.in_(ids))))
+    cod_done = {c.shipment_id: c for c in session.scalars(select(CodCollection)
+                                                           .where(CodCollection.shipment_id.in_(ids)))}
     proofs = proofs_for(session, [s.id for s in ready if orders[s.id].cod_amount])
-    tz = ZoneInfo(current_app.config["WAYBILL_TIMEZONE"])
+    tz = clock.network_zone()
     made = []
     for shipment in ready:
         order = orders[shipment.id]
@@ -46,15 +45,52 @@ def collect_fees(session: Session, shipment_ids: Iterable[int], *,
             made.append(Charge(partner_id=shipment.partner_id, shipment_id=shipment.id, kind=kind,
                                amount=fee.amount.amount, currency=fee.amount.currency,
                                rate_card_id=fee.rate_card_id, breakdown=fee.breakdown))
-        if kind == "delivery_fee" and order.cod_amount and shipment.id not in cod_done:
+        cod = cod_done.get(shipment.id)
+        if kind == "delivery_fee" and order.cod_amount and cod is None:
             proof = proofs[shipment.id]
-            session.add(CodCollection(
+            cod = CodCollection(
                 shipment_id=shipment.id, partner_id=shipment.partner_id, amount_due=order.cod_amount,
                 amount_collected=proof.cod_received_amount, currency=order.cod_currency,
-                method=proof.cod_method, driver_id=proof.driver_id, collected_at=proof.captured_at))
+                method=proof.cod_method, driver_id=proof.driver_id, collected_at=proof.captured_at,
+                difference_reason=proof.cod_difference_reason)
+            session.add(cod)
+        if cod is not None and cod.open_difference:
+            continue  # charged, but open until finance settles the cash
         shipments.transition(session, shipment, "close", actor=actor, locked=True, fees_collected=True)
     session.add_all(made)
     return made
+
+
+class SettlementError(ValueError):
+    pass
+
+
+def open_cod_differences(session: Session, *, limit: int = 200) -> list[CodCollection]:
+    """Cash taken at the door that differs from the amount due and is not yet settled: the
+    exceptions queue lists them, oldest first."""
+    return list(session.scalars(select(CodCollection).where(
+        CodCollection.amount_collected != CodCollection.amount_due, CodCollection.settled_at.is_(None))
+        .order_by(CodCollection.collected_at).limit(limit)))
+
+
+def settle_cod_difference(session: Session, shipment_id: int, *, user_id: int, note: str,
+                          actor: str) -> CodCollection:
+    """Finance has dealt with a short or over payment (recovered, written off, refunded):
+    recorded once, with a note; the shipment then closes."""
+    [shipment] = shipments.lock_shipments(session, [shipment_id])
+    cod = session.scalars(select(CodCollection).where(CodCollection.shipment_id == shipment_id)
+                          .with_for_update()).first()
+    if cod is None or cod.amount_collected == cod.amount_due:
+        raise SettlementError("no cash difference on this shipment")
+    if cod.settled_at is not None:
+        raise SettlementError("already settled: a settlement is not changed")
+    if not (note or "").strip():
+        raise SettlementError("say how it was settled")
+    cod.settled_at, cod.settled_by, cod.settlement_note = clock.now(), user_id, note.strip()[:500]
+    if shipment.status == Status.DELIVERED:
+        shipments.transition(session, shipment, "close", actor=actor, locked=True, fees_collected=True)
+    session.flush()
+    return cod
 
 
 def fee_totals(session: Session, *, only=None) -> dict:

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime, utcnow
+from app import clock
+from app.db import Base, UTCDateTime
 
 
 class RateCard(Base):
@@ -44,7 +45,7 @@ class Charge(Base):
     rate_card_id: Mapped[int] = mapped_column(ForeignKey("rate_cards.id"))
     #: How the amount was reached: distance, weight, each component.
     breakdown: Mapped[dict] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class CodCollection(Base):
@@ -61,18 +62,36 @@ class CodCollection(Base):
     method: Mapped[str | None] = mapped_column(String(20))
     driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
     collected_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    #: The driver's word when the cash taken is not the amount due.
+    difference_reason: Mapped[str | None] = mapped_column(String(200))
+    #: A short or over payment stays open (and its shipment unclosed) until finance
+    #: settles it, once, saying how.
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    settled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    settlement_note: Mapped[str | None] = mapped_column(String(500))
+
+    @property
+    def difference(self) -> int:
+        """Collected less due (negative: short)."""
+        return self.amount_collected - self.amount_due
+
+    @property
+    def open_difference(self) -> bool:
+        return self.difference != 0 and self.settled_at is None
 
 
 class CashHandover(Base):
-    """A driver's cash on delivery for one day handed over at the hub.
+    """A driver's cash on delivery handed over at the hub (one or more a day).
 
     The driver declares what they hand over against what their deliveries say they took
     (``expected_amount``); a hub operator counts it and records what was received. The
     difference stays as recorded: a confirmed handover is never changed."""
 
     __tablename__ = "cash_handovers"
-    __table_args__ = (UniqueConstraint("driver_id", "run_date", "currency"),)
+    #: Several handovers a day (cash from later deliveries after a count), one open at a time.
+    __table_args__ = (Index("uq_cash_handovers_open", "driver_id", "run_date", "currency", unique=True,
+                            sqlite_where=text("received_at IS NULL"), postgresql_where=text("received_at IS NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     driver_id: Mapped[int] = mapped_column(ForeignKey("drivers.id"))
@@ -82,7 +101,7 @@ class CashHandover(Base):
     #: Minor units: what the day's proofs of delivery say was taken.
     expected_amount: Mapped[int] = mapped_column(BigInteger)
     declared_amount: Mapped[int] = mapped_column(BigInteger)
-    declared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     #: Set once, by the hub operator who counted it.
     received_amount: Mapped[int | None] = mapped_column(BigInteger)
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

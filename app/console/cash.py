@@ -4,10 +4,11 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app import clock
 from app.auth import services as accounts
 from app.auth.web import roles_required
 from app.billing import cash
-from app.console.views import bp, hub_for_work, local_today
+from app.console.views import bp, hub_for_work
 from app.db import db
 from app.delivery.models import Driver
 
@@ -20,7 +21,7 @@ def hub_cash(hub_id: int):
     hub = hub_for_work(hub_id)
     handovers = cash.handovers_of(db.session, hub_id=hub.id)
     drivers = {d.id: d for d in db.session.query(Driver).filter(Driver.id.in_({h.driver_id for h in handovers}))}
-    return render_template("console/cash.html", hub=hub, handovers=handovers, drivers=drivers, today=local_today())
+    return render_template("console/cash.html", hub=hub, handovers=handovers, drivers=drivers, today=clock.today())
 
 
 @bp.post("/hubs/<int:hub_id>/cash/<int:handover_id>")

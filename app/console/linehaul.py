@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app import clock
 from app.auth import services as accounts
 from app.auth.web import roles_required
-from app.console.views import ACTING_ROLES, bp, hub_for_work, hubs_by_id, local_tz
+from app.console.views import ACTING_ROLES, bp, hub_for_work, hubs_by_id
 from app.db import db
 from app.hubs import bags
 from app.hubs.models import Hub, LinehaulTrip
+from app.words import counted
 
 
 def _audit(action: str, object_type: str, object_id: int, details: dict) -> None:
@@ -26,7 +28,7 @@ def _actor() -> str:
 @roles_required(*ACTING_ROLES)
 def linehaul(hub_id: int):
     hub = hub_for_work(hub_id)
-    return render_template("console/linehaul.html", hub=hub, hubs=hubs_by_id(), tz=local_tz(),
+    return render_template("console/linehaul.html", hub=hub, hubs=hubs_by_id(), tz=clock.network_zone(),
                            bags=bags.open_bags(db.session, hub.id) if hub.is_centre else [],
                            coming=bags.trips_coming(db.session, hub.id))
 
@@ -43,7 +45,7 @@ def close_bag(hub_id: int, bag_id: int):
     else:
         _audit("bag.closed", "bag", bag.id, {"code": bag.code, "parcels": len(bag.items)})
         db.session.commit()
-        flash(f"Bag {bag.code} closed with {len(bag.items)} parcels.")
+        flash(f"Bag {bag.code} closed with {counted(len(bag.items), 'parcel')}.")
     return redirect(url_for("console.linehaul", hub_id=hub.id))
 
 
@@ -62,7 +64,7 @@ def dispatch_trip(hub_id: int):
     else:
         _audit("trip.dispatched", "trip", done.trip.id, {"to": to.code, "bags": done.bags, "parcels": done.parcels})
         db.session.commit()
-        flash(f"Trip {done.trip.id} to {to.code} left with {len(done.bags)} bags, {done.parcels} parcels."
+        flash(f"Trip {done.trip.id} to {to.code} left with {counted(len(done.bags), 'bag')}, {counted(done.parcels, 'parcel')}."
               + "".join(f" {n} stayed: {why}." for n, why in done.dropped))
     return redirect(url_for("console.linehaul", hub_id=hub.id))
 
@@ -95,7 +97,7 @@ def receive_trip(hub_id: int, trip_id: int):
     parcels = bags.trip_parcels(db.session, trip.id)
     return render_template("console/trip.html", hub=hub, trip=trip, parcels=parcels,
                            bags=bags.trip_bags(db.session, trip.id),
-                           hubs=hubs_by_id(), result=result, tz=local_tz(),
+                           hubs=hubs_by_id(), result=result, tz=clock.network_zone(),
                            discrepancies=bags.discrepancies(db.session, trip.id))
 
 
@@ -112,6 +114,6 @@ def finish_trip(hub_id: int, trip_id: int):
         _audit("trip.received", "trip", trip_id, {"received": report.received, "missing": report.missing,
                                                   "unexpected": report.unexpected})
         db.session.commit()
-        flash(f"Trip {trip_id} received: {report.received} parcels, {len(report.missing)} missing "
+        flash(f"Trip {trip_id} received: {counted(report.received, 'parcel')}, {len(report.missing)} missing "
               f"(held), {len(report.unexpected)} unexpected.")
     return redirect(url_for("console.receive_trip", hub_id=hub.id, trip_id=trip_id))

@@ -8,21 +8,23 @@ from datetime import date, time, timedelta
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app import clock
 from app.auth import services as accounts
 from app.auth.web import roles_required
-from app.console.views import ACTING_ROLES, bp, hub_for_work, hubs_by_id, local_today, scope_hub
+from app.console.views import ACTING_ROLES, bp, hub_for_work, hubs_by_id, scope_hub
 from app.crm import services as crm
 from app.db import db
 from app.delivery import manifest, planning, reads
 from app.delivery.models import PickupRun, RunSheet, RunSheetStop
 from app.delivery.services import drivers_of
 from app.hubs.models import Hub
+from app.words import counted
 
 
 def _day() -> date:
     value = request.values.get("date", "")
     try:
-        return date.fromisoformat(value) if value else local_today()
+        return date.fromisoformat(value) if value else clock.today()
     except ValueError:
         abort(400, description="date must be YYYY-MM-DD")
 
@@ -56,7 +58,7 @@ def run_sheets(hub_id: int):
     day = _day()
     plan = reads.day_plan(db.session, hub, day)
     return render_template("console/runsheets.html", plan=plan, hub=hub, day=day,
-                           today=local_today(), tomorrow=local_today() + timedelta(days=1),
+                           today=clock.today(), tomorrow=clock.today() + timedelta(days=1),
                            can_act=current_user.role in ACTING_ROLES)
 
 
@@ -74,7 +76,7 @@ def plan_run_sheets(hub_id: int):
     stops = sum(len(s.stops) for s in sheets)
     _audit("run_sheets.planned", hub.id, {"date": day.isoformat(), "sheets": len(sheets), "stops": stops})
     db.session.commit()
-    flash(f"Planned {stops} stops on {len(sheets)} run sheets." if sheets
+    flash(f"Planned {counted(stops, 'stop')} on {counted(len(sheets), 'run sheet')}." if sheets
           else "Nothing to plan: no parcels ready and no pickups waiting.")
     return _back(hub.id, day)
 
@@ -100,7 +102,7 @@ def move_stop(stop_id: int):
     if request.headers.get("HX-Request"):
         hub = db.session.get(Hub, hub_id)
         return render_template("console/_runsheets.html", plan=reads.day_plan(db.session, hub, day),
-                               hub=hub, day=day, can_act=True, message=message)
+                               hub=hub, day=day, today=clock.today(), can_act=True, message=message)
     if message:
         flash(message)
     return _back(hub_id, day)
@@ -126,15 +128,21 @@ def optimise_run_sheet(sheet_id: int):
 @roles_required(*ACTING_ROLES)
 def dispatch_run_sheet(sheet_id: int):
     sheet = _sheet(sheet_id)
+    planned_for = sheet.run_date
+    reason = request.form.get("early_reason", "").strip()
     try:
-        done = planning.dispatch_run_sheet(db.session, sheet.id, actor=f"user:{current_user.id}")
+        done = planning.dispatch_run_sheet(db.session, sheet.id, actor=f"user:{current_user.id}",
+                                           early_reason=reason)
     except planning.PlanningError as exc:
         db.session.rollback()
         flash(f"Not dispatched: {exc}")
         return _back(sheet.hub_id, sheet.run_date)
-    _audit("run_sheets.dispatched", sheet.id, {"sent": done.sent, "dropped": [n for n, _ in done.dropped]})
+    details = {"sent": done.sent, "dropped": [n for n, _ in done.dropped]}
+    if sheet.run_date != planned_for:
+        details.update(planned_for=planned_for.isoformat(), early_reason=reason)
+    _audit("run_sheets.dispatched", sheet.id, details)
     db.session.commit()
-    flash(f"Run sheet {sheet.id} dispatched: {done.sent} parcels out for delivery."
+    flash(f"Run sheet {sheet.id} dispatched: {counted(done.sent, 'parcel')} out for delivery."
           + "".join(f" {number} stayed: {why}." for number, why in done.dropped))
     return _back(sheet.hub_id, sheet.run_date)
 
@@ -172,7 +180,7 @@ def pickups():
         rows = [r for r in rows if r.centre_id == scope_hub()]
     drivers = {d.id: d for c in centres for d in drivers_of(db.session, c.id)}
     return render_template("console/pickups.html", rows=rows, day=day, drivers=drivers,
-                           today=local_today(), tomorrow=local_today() + timedelta(days=1),
+                           today=clock.today(), tomorrow=clock.today() + timedelta(days=1),
                            can_act=current_user.role in ACTING_ROLES)
 
 
@@ -184,7 +192,9 @@ def assign_pickup(run_id: int):
         abort(404)
     driver_id = request.form.get("driver", type=int) or 0
     try:
-        planning.assign_pickup(db.session, run.id, driver_id)
+        planning.assign_pickup(db.session, run.id, driver_id, hub_id=scope_hub())
+    except LookupError:
+        abort(404)
     except planning.PlanningError as exc:
         db.session.rollback()
         flash(f"Not assigned: {exc}")
@@ -212,4 +222,4 @@ def pickup_window(location_id: int):
                        ip=request.remote_addr)
         db.session.commit()
         flash(f"{place.name}: ready {ready_from:%H:%M}–{ready_until:%H:%M}.")
-    return redirect(url_for("console.pickups", date=request.form.get("date") or local_today().isoformat()))
+    return redirect(url_for("console.pickups", date=request.form.get("date") or clock.today().isoformat()))

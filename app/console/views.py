@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import base64
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
+from app import clock
 from app.auth import services as accounts
-from app.auth.models import STAFF_ROLES
+from app.auth.models import STAFF_ROLES, User
 from app.auth.web import roles_required
-from app.billing.fees import money_of
+from app.billing.fees import SettlementError, money_of, open_cod_differences, settle_cod_difference
 from app.billing.money import Money
 from app.crm.notifications import notifications_of
 from app.crm.models import Partner
@@ -35,9 +36,11 @@ from app.webhooks.services import disabled_endpoints
 from app.hubs.routing import hubs_able_to_deliver, load_network
 from app.orders.changes import ChangeRefused, change_dropoff_address, reroute
 from app.orders.intake import AddressIn, IntakeError
-from app.orders.shipments import TransitionError, get_by_tracking_number, history, lock_shipments, transition
+from app.orders.shipments import MAX_CODE_TRIES, TransitionError, get_by_tracking_number, history, lock_shipments, transition
+from app.orders.shipments import unlock_delivery_code as unlock_code
 from app.delivery.planning import PlanningError, load_onto_van, reschedule
-from app.delivery.services import attempts_of, proof_for
+from app.delivery.models import Driver
+from app.delivery.services import FAILURE_REASON_WORDS, attempts_of, proof_for
 from app.hubs.bags import BagError, open_bags, sort_to_bag
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
@@ -51,10 +54,6 @@ def _staff_only():
         abort(403)
 
 
-def local_tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config["WAYBILL_TIMEZONE"])
-
-
 @bp.app_template_filter("b64")
 def base64_filter(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
@@ -63,10 +62,6 @@ def base64_filter(text: str) -> str:
 @bp.app_template_global()
 def format_money(amount: int, currency: str) -> str:
     return str(Money(amount, currency))
-
-
-def local_today() -> date:
-    return datetime.now(timezone.utc).astimezone(local_tz()).date()
 
 
 def scope_hub() -> int | None:
@@ -81,12 +76,17 @@ def hubs_by_id() -> dict[int, Hub]:
 @bp.get("/")
 def dashboard():
     hubs = hubs_by_id()
-    figures = console_reads.dashboard(db.session, today=local_today(), tz=local_tz(), hub_id=scope_hub())
+    figures = console_reads.dashboard(db.session, today=clock.today(), tz=clock.network_zone(), hub_id=scope_hub())
     disabled = disabled_endpoints(db.session)
     partners = {p.id: p.name for p in crm.all_partners(db.session)}
     peak = max((n for _, n in figures.volume), default=0) or 1
+    differences = open_cod_differences(db.session)
+    ships = {s.id: s for s in db.session.scalars(select(Shipment).where(
+        Shipment.id.in_([c.shipment_id for c in differences])))}
+    differences = [c for c in differences if not scope_hub() or ships[c.shipment_id].delivery_hub_id == scope_hub()]
     return render_template("console/dashboard.html", f=figures, hubs=hubs, statuses=[s.value for s in Status],
-                           disabled=disabled, partners=partners, peak=peak, today=local_today())
+                           disabled=disabled, partners=partners, peak=peak, today=clock.today(),
+                           cod_differences=differences, numbers={i: s.tracking_number for i, s in ships.items()})
 
 
 @bp.get("/shipments")
@@ -96,8 +96,8 @@ def shipments():
     found, last = console_reads.search(
         db.session, q=args.get("q", ""), status=args.get("status") or None, hub_id=hub_id,
         partner_id=args.get("partner", type=int), created_from=_date(args.get("from")),
-        created_to=_date(args.get("to")), late=args.get("late") == "1", today=local_today(),
-        before_id=args.get("before", type=int), tz=local_tz())
+        created_to=_date(args.get("to")), late=args.get("late") == "1", today=clock.today(),
+        before_id=args.get("before", type=int), tz=clock.network_zone())
     if len(found) == 1 and args.get("q") and not last and args.get("jump", "1") == "1":
         return _redirect_to(found[0].id)
     partners = crm.all_partners(db.session)
@@ -130,12 +130,13 @@ def shipment(shipment_id: int):
     found = _visible_shipment(shipment_id)
     order = db.session.get(Order, found.order_id)
     events = history(db.session, found.id)
+    attempts = attempts_of(db.session, found.id)
     hubs = hubs_by_id()
     on_route = [hubs[found.centre_id]] + ([hubs[found.delivery_hub_id]] if found.route == "linehaul" else [])
     pickup = order.pickup_location.address
     dropoff = order.dropoff_address
     route = [[pickup.lat, pickup.lon]] + [[h.lat, h.lon] for h in on_route] + [[dropoff.lat, dropoff.lon]]
-    tz = local_tz()
+    tz = clock.network_zone()
     return render_template("console/shipment.html", s=found, order=order, events=events, hubs=hubs_by_id(),
                            partner=db.session.get(Partner, found.partner_id), tz=tz,
                            public=PUBLIC_STATUS.get(Status(found.status), "delivered"),
@@ -151,10 +152,35 @@ def shipment(shipment_id: int):
                            actual=[[e.lat, e.lon] for e in events if e.applied and e.lat is not None],
                            can_reschedule=(current_user.role in ACTING_ROLES
                                            and Status(found.held_from or found.status) in RESCHEDULABLE),
-                           tomorrow=local_today() + timedelta(days=1),
+                           tomorrow=clock.today() + timedelta(days=1),
                            notifications=notifications_of(db.session, found.id),
-                           proof=proof_for(db.session, found.id), attempts=attempts_of(db.session, found.id),
+                           proof=proof_for(db.session, found.id), attempts=attempts,
+                           who=actor_names({e.actor for e in events} | {f"driver:{a.driver_id}" for a in attempts}),
+                           reason_words=FAILURE_REASON_WORDS, code_locked=found.delivery_code_failures >= MAX_CODE_TRIES,
+                           can_unlock=current_user.role in ("admin", "dispatcher"),
+                           can_settle=current_user.role in ("admin", "finance"),
                            money=money_of(db.session, found.id))
+
+
+def actor_names(actors: set[str]) -> dict[str, str]:
+    """Who "user:3", "driver:1", "partner:2" or "system:collect_fees" is, in words."""
+    kinds = {"user": User, "driver": Driver, "partner": Partner}
+    ids: dict[str, set[int]] = {}
+    for actor in actors:
+        kind, _, ident = actor.partition(":")
+        if kind in kinds and ident.isdigit():
+            ids.setdefault(kind, set()).add(int(ident))
+    names = {}
+    for kind, wanted in ids.items():
+        model = kinds[kind]
+        for row in db.session.scalars(select(model).where(model.id.in_(wanted))):
+            label = row.name or getattr(row, "email", "") or f"{kind} {row.id}"
+            names[f"{kind}:{row.id}"] = {"driver": f"driver {label}", "partner": f"{label} (partner)"}.get(kind, label)
+    for actor in actors:
+        kind, _, rest = actor.partition(":")
+        if actor not in names:
+            names[actor] = "Waybill" if kind == "system" else actor if not rest else f"{kind} {rest}"
+    return names
 
 
 #: What the console may do to a shipment from its page, and who may.
@@ -211,7 +237,10 @@ def change_address(shipment_id: int):
     partner = db.session.get(Partner, found.partner_id)
     try:
         change_dropoff_address(db.session, partner, order, address, actor=f"user:{current_user.id}", reason=reason)
-    except (IntakeError, ChangeRefused) as exc:
+    except IntakeError as exc:
+        db.session.rollback()
+        flash("Address not changed: " + "; ".join(e["message"] for e in exc.errors))
+    except ChangeRefused as exc:
         db.session.rollback()
         flash(f"Address not changed: {exc}")
     else:
@@ -219,6 +248,41 @@ def change_address(shipment_id: int):
                        object_id=found.id, details={"to": address.line1, "reason": reason}, ip=request.remote_addr)
         db.session.commit()
         flash("Address changed: routed and priced again.")
+    return redirect(url_for("console.shipment", shipment_id=shipment_id))
+
+
+@bp.post("/shipments/<int:shipment_id>/settle-cod")
+@roles_required("admin", "finance")
+def settle_cod(shipment_id: int):
+    """Finance settles a short or over payment at the door; the shipment closes."""
+    found = _visible_shipment(shipment_id)
+    note = request.form.get("note", "")
+    try:
+        cod = settle_cod_difference(db.session, found.id, user_id=current_user.id, note=note,
+                                    actor=f"user:{current_user.id}")
+    except (SettlementError, TransitionError) as exc:
+        db.session.rollback()
+        flash(f"Not settled: {exc}")
+    else:
+        accounts.audit(db.session, current_user, "cod.difference_settled", object_type="shipment", object_id=found.id,
+                       details={"due": cod.amount_due, "collected": cod.amount_collected, "note": cod.settlement_note},
+                       ip=request.remote_addr)
+        db.session.commit()
+        flash("Cash difference settled; the shipment is closed.")
+    return redirect(url_for("console.shipment", shipment_id=shipment_id))
+
+
+@bp.post("/shipments/<int:shipment_id>/unlock-code")
+@roles_required("admin", "dispatcher")
+def unlock_delivery_code(shipment_id: int):
+    """After too many wrong codes at the door, a dispatcher (who has spoken to the
+    customer) lets the driver try again."""
+    found = _visible_shipment(shipment_id)
+    unlock_code(db.session, found.id)
+    accounts.audit(db.session, current_user, "shipment.delivery_code_unlocked", object_type="shipment",
+                   object_id=found.id, ip=request.remote_addr)
+    db.session.commit()
+    flash("Delivery code unlocked: the driver can try again.")
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -249,7 +313,7 @@ def reschedule_shipment(shipment_id: int):
     try:
         if day is None:
             raise PlanningError("give the day, as YYYY-MM-DD")
-        reschedule(db.session, found.id, day, today=local_today(), actor=f"user:{current_user.id}", reason=reason)
+        reschedule(db.session, found.id, day, today=clock.today(), actor=f"user:{current_user.id}", reason=reason)
     except PlanningError as exc:
         db.session.rollback()
         flash(f"Not rescheduled: {exc}")
@@ -297,7 +361,7 @@ def scan_station(hub_id: int):
     result = None
     if request.method == "POST":
         result = {"in": _scan_in, "bag": _sort_to_bag, "out": _scan_out}[mode](hub, request.form.get("number", ""))
-    tz = local_tz()
+    tz = clock.network_zone()
     modes = {m: label for m, label in SCAN_MODES.items() if m != "bag" or hub.is_centre}
     return render_template("console/scan.html", hub=hub, result=result, tz=tz, mode=mode, modes=modes,
                            bags=open_bags(db.session, hub.id) if mode == "bag" else [], hubs=hubs_by_id(),
@@ -364,15 +428,42 @@ def _scan_in(hub: Hub, number: str) -> dict:
                 "message": "still out for delivery: the driver records the attempt first"}
     try:
         outcome = scan_in(db.session, hub, found.id, actor=f"user:{current_user.id}")
-    except TransitionError as exc:
+    except TransitionError:
         db.session.rollback()
-        return {"ok": False, "number": number, "message": f"not scanned in: {exc}", "shipment_id": found.id}
+        return {"ok": False, "number": number, "message": f"not scanned in: {_why_not_in(found, hub)}",
+                "shipment_id": found.id}
     db.session.commit()
     if not outcome.applied:
         return {"ok": True, "number": number, "shipment_id": found.id,
                 "message": "recorded as a late scan: the parcel had already gone further"}
     return {"ok": True, "number": number, "shipment_id": found.id,
             "message": f"scanned in: now {found.status.replace('_', ' ')}"}
+
+
+#: Why a parcel in this state is not scanned in, as the person at the scanner would say it.
+_NOT_IN = {
+    Status.CREATED: "not picked up yet: the pickup driver confirms the pickup first",
+    Status.PICKUP_SCHEDULED: "not picked up yet: the pickup driver confirms the pickup first",
+    Status.PICKED_UP: "picked up but not yet at its shipping centre",
+    Status.IN_TRANSIT: "already left the centre on a line-haul",
+    Status.DELIVERED: "already delivered",
+    Status.CLOSED: "already delivered and closed",
+    Status.CANCELLED: "the order was cancelled: put the parcel aside for the shop",
+    Status.ON_HOLD: "on hold: release it on its page first",
+    Status.LOST: "declared lost: tell a dispatcher it has turned up",
+    Status.RETURNING_TO_SENDER: "on its way back to the shop",
+    Status.RETURNED: "already returned to the shop",
+}
+
+
+def _why_not_in(shipment: Shipment, hub: Hub) -> str:
+    status = Status(shipment.status)
+    if status in (Status.AT_SHIPPING_CENTRE, Status.AT_LOCAL_HUB):
+        arrived = [e for e in history(db.session, shipment.id) if e.applied and e.to_status == status]
+        if arrived and arrived[-1].hub_id == hub.id:
+            return f"already scanned in here at {clock.local(arrived[-1].server_time):%H:%M}"
+        return "already scanned in at another hub"
+    return _NOT_IN.get(status, f"it is {status.value.replace('_', ' ')}")
 
 
 @bp.get("/photos/<path:name>")
@@ -386,4 +477,4 @@ def photo(name: str):
 @roles_required("admin")
 def audit():
     entries = accounts.audit_entries(db.session, before_id=request.args.get("before", type=int))
-    return render_template("console/audit.html", entries=entries, tz=local_tz())
+    return render_template("console/audit.html", entries=entries, tz=clock.network_zone())

@@ -7,7 +7,8 @@ from datetime import datetime, time
 from sqlalchemy import ForeignKey, String, Time, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, UTCDateTime, utcnow
+from app import clock
+from app.db import Base, UTCDateTime
 
 
 class Partner(Base):
@@ -22,7 +23,7 @@ class Partner(Base):
     contact_email: Mapped[str | None] = mapped_column(String(254))
     #: The customer must tell the driver a one-time code (sent with "out for delivery").
     delivery_code_required: Mapped[bool] = mapped_column(default=False, server_default=false())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     pickup_locations: Mapped[list["PickupLocation"]] = relationship(back_populates="partner")
 
@@ -36,7 +37,7 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
     #: SHA-256 of the whole key; the key itself is shown once and never stored.
     key_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -56,7 +57,7 @@ class PickupLocation(Base):
     #: The window in which parcels are ready to collect, local time.
     ready_from: Mapped[time] = mapped_column(Time, default=time(9), server_default="09:00:00")
     ready_until: Mapped[time] = mapped_column(Time, default=time(17), server_default="17:00:00")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     partner: Mapped[Partner] = relationship(back_populates="pickup_locations")
     address = relationship("Address")
@@ -74,7 +75,7 @@ class Customer(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     notify_email: Mapped[bool] = mapped_column(default=True)
     notify_sms: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class Notification(Base):
@@ -95,4 +96,4 @@ class Notification(Base):
     #: Who carried it: "smtp", "log", or an SMS gateway's name.
     provider: Mapped[str] = mapped_column(String(40))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

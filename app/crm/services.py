@@ -13,9 +13,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.billing.money import check_currency
 from app.crm.models import ApiKey, Customer, Partner, PickupLocation
-from app.db import utcnow
 
 #: Visible start of every API key, so a leaked key is recognisable in logs and scanners.
 API_KEY_PREFIX = "wbk_"
@@ -133,7 +133,7 @@ def revoke_api_key(session: Session, prefix: str, *, partner_id: int | None = No
     if record is None:
         raise LookupError(f"no API key {prefix}")
     if record.revoked_at is None:
-        record.revoked_at = utcnow()
+        record.revoked_at = clock.now()
     forget_api_keys()
     return record
 
@@ -206,13 +206,13 @@ def add_pickup_location_id(conn: Connection, partner_id: int, *, name: str, phon
                            address_id: int, address_key: str) -> int:
     return conn.execute(_UPSERT_LOCATION[conn.dialect.name], {
         "partner_id": partner_id, "name": name, "phone": phone, "address_id": address_id,
-        "address_key": address_key, "created_at": utcnow()}).scalar_one()
+        "address_key": address_key, "created_at": clock.now()}).scalar_one()
 
 
 def upsert_customers(conn: Connection, customers: list[dict]) -> dict[str, int]:
     """Upsert many customers (dicts of phone, name, email) in one statement; returns
     phone -> id. The last entry for a phone wins, as the newest order would."""
-    rows = {c["phone"]: {**c, "notify_email": True, "notify_sms": True, "created_at": utcnow()}
+    rows = {c["phone"]: {**c, "notify_email": True, "notify_sms": True, "created_at": clock.now()}
             for c in customers}
     if len(rows) == 1:
         [row] = rows.values()

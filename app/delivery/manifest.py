@@ -15,6 +15,7 @@ from app.billing.money import Money
 from app.delivery.reads import SheetView
 from app.hubs.models import Hub
 from app.orders.labels import fonts, plain
+from app.words import counted
 
 
 def render(hub: Hub, views: list[SheetView], *, font: str | None = None) -> bytes:
@@ -39,7 +40,7 @@ def render(hub: Hub, views: list[SheetView], *, font: str | None = None) -> byte
             story.append(PageBreak())
         story.append(p(f"Run sheet {sheet.id} · {hub.code} {hub.name} · {sheet.run_date:%a %d %b %Y}", title))
         cod = ", ".join(str(Money(amount, currency)) for currency, amount in view.cod_total.items()) or "none"
-        story.append(p(f"Driver: {driver.name} ({driver.phone}) · {len(view.stops)} stops · "
+        story.append(p(f"Driver: {driver.name} ({driver.phone}) · {counted(len(view.stops), 'stop')} · "
                        f"{sheet.planned_km or 0:.1f} km planned · cash to collect: {cod} · {sheet.status}"))
         story.append(Spacer(1, 4 * mm))
         rows = [[p(h, bold) for h in ("#", "Stop", "Name / phone", "Address", "Parcels", "Collect",

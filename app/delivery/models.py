@@ -6,7 +6,8 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, UTCDateTime, utcnow
+from app import clock
+from app.db import Base, UTCDateTime
 
 
 class Driver(Base):
@@ -34,7 +35,7 @@ class PickupRun(Base):
     driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
     #: "planned" until the driver confirms the pickup, then "completed".
     status: Mapped[str] = mapped_column(String(20), default="planned")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -54,7 +55,7 @@ class RunSheet(Base):
     status: Mapped[str] = mapped_column(String(20), default="planned", server_default="dispatched")
     #: Length of the planned tour from the hub and back, km.
     planned_km: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     stops: Mapped[list["RunSheetStop"]] = relationship(
@@ -101,7 +102,7 @@ class DeliveryAttempt(Base):
     driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
     run_sheet_id: Mapped[int | None] = mapped_column(ForeignKey("run_sheets.id"))
     event_id: Mapped[int] = mapped_column(ForeignKey("shipment_events.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     event = relationship("ShipmentEvent")
 
@@ -125,6 +126,8 @@ class ProofOfDelivery(Base):
     cod_received_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     #: cash, card or transfer; None when nothing was due.
     cod_method: Mapped[str | None] = mapped_column(String(20))
+    #: Why the cash taken differs from the amount due (the driver says; finance settles).
+    cod_difference_reason: Mapped[str | None] = mapped_column(String(200))
     driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
 
     event = relationship("ShipmentEvent")

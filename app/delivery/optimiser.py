@@ -13,6 +13,8 @@ import math
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from app.words import counted
+
 EARTH_RADIUS_M = 6_371_008.8
 #: Weight of the longest route against the total (1 = it counts twice).
 BALANCE = 1
@@ -43,7 +45,7 @@ def solve(depot: tuple[float, float], stops: list[tuple[float, float]], capaciti
     if not stops:
         return [[] for _ in capacities]
     if sum(capacities) < len(stops):
-        raise NoRoute(f"{len(stops)} stops but room for {sum(capacities)}")
+        raise NoRoute(f"{counted(len(stops), 'stop')} but room for {sum(capacities)}")
     matrix = distance_matrix([depot, *stops])
     manager = pywrapcp.RoutingIndexManager(len(matrix), len(capacities), 0)
     routing = pywrapcp.RoutingModel(manager)

@@ -17,8 +17,8 @@ from typing import Iterable
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.crm.models import Partner, PickupLocation
-from app.db import utcnow
 from app.delivery import optimiser
 from app.delivery.models import Driver, PickupRun, RunSheet, RunSheetStop
 from app.delivery.services import drivers_of
@@ -27,6 +27,7 @@ from app.orders import shipments
 from app.orders.models import Address, Order, Shipment
 from app.orders.lifecycle import RESCHEDULABLE, RESCHEDULED_EVENT, TRANSITIONS, Status
 from app.orders.shipments import TransitionError
+from app.words import counted
 
 PLANNED, DISPATCHED = "planned", "dispatched"
 #: How far ahead a delivery can be put off.
@@ -219,7 +220,7 @@ def move_stop(session: Session, stop_id: int, driver_id: int) -> RunSheetStop:
         session.add(target)
         session.flush()
     if len(target.stops) >= room:
-        raise PlanningError(f"{driver.name} has no room left: {len(target.stops)} stops planned, "
+        raise PlanningError(f"{driver.name} has no room left: {counted(len(target.stops), 'stop')} planned, "
                             f"capacity {driver.capacity}")
     hub = session.get(Hub, target.hub_id)
     source.stops.remove(stop)
@@ -259,11 +260,21 @@ def optimise_sheet(session: Session, sheet_id: int, *, seconds: float = 0) -> Ru
     return sheet
 
 
-def dispatch_run_sheet(session: Session, sheet_id: int, *, actor: str) -> Dispatched:
+def dispatch_run_sheet(session: Session, sheet_id: int, *, actor: str,
+                       early_reason: str | None = None) -> Dispatched:
     """The driver leaves: each parcel on the sheet goes out for delivery. A parcel that
     can no longer go (held, cancelled, moved to another hub) comes off the sheet, and
-    the answer says which and why."""
+    the answer says which and why.
+
+    A sheet goes out on its own day (its customers are told "out for delivery today").
+    Another day's sheet goes out today only with ``early_reason``, and becomes today's."""
     sheet = _planned(session, sheet_id)
+    today = clock.today()
+    if sheet.run_date != today:
+        if not (early_reason or "").strip():
+            raise PlanningError(f"this sheet is for {sheet.run_date:%a %d %b %Y}, not today: it goes out on its "
+                                "own day (give a reason to send it out today)")
+        sheet.run_date = today
     result = Dispatched(sheet)
     numbers = dict(session.execute(select(Shipment.id, Shipment.tracking_number).where(
         Shipment.id.in_([s.shipment_id for s in sheet.stops if s.shipment_id]))).all())
@@ -294,7 +305,7 @@ def dispatch_run_sheet(session: Session, sheet_id: int, *, actor: str) -> Dispat
             result.sent += 1
             if shipment.id in coded and not shipment.delivery_code:
                 shipment.delivery_code = f"{secrets.randbelow(1_000_000):06d}"
-    sheet.status, sheet.dispatched_at = DISPATCHED, utcnow()
+    sheet.status, sheet.dispatched_at = DISPATCHED, clock.now()
     _renumber(session.get(Hub, sheet.hub_id), sheet)
     session.flush()
     return result
@@ -334,7 +345,7 @@ def load_onto_van(session: Session, hub_id: int, shipment_id: int) -> Loaded:
         raise PlanningError("not on a run sheet of this hub: plan it first")
     again = stop.loaded_at is not None
     if not again:
-        stop.loaded_at = utcnow()
+        stop.loaded_at = clock.now()
         session.flush()
     sheet = stop.run_sheet
     return Loaded(session.get(Driver, sheet.driver_id), sheet, stop.seq, again)
@@ -365,16 +376,28 @@ def reschedule(session: Session, shipment_id: int, not_before: date, *, today: d
     session.flush()
 
 
-def assign_pickup(session: Session, run_id: int, driver_id: int) -> PickupRun:
-    """Give a pickup run to another driver; on a planned run sheet its stop moves with it."""
+def pickup_centre(session: Session, run: PickupRun) -> int | None:
+    """The shipping centre whose drivers make a pickup run: where its parcels go."""
+    centre = session.scalar(select(Shipment.centre_id).where(Shipment.pickup_run_id == run.id).limit(1))
+    if centre is None and run.driver_id is not None:
+        centre = session.get(Driver, run.driver_id).hub_id
+    return centre
+
+
+def assign_pickup(session: Session, run_id: int, driver_id: int, *, hub_id: int | None = None) -> PickupRun:
+    """Give a pickup run to another driver of the same centre; on a planned run sheet its
+    stop moves with it. With ``hub_id`` (a hub operator's scope), only that hub's runs."""
     run = session.get(PickupRun, run_id, with_for_update=True)
-    if run is None:
-        raise PlanningError(f"no pickup run {run_id}")
+    centre = pickup_centre(session, run) if run is not None else None
+    if run is None or (hub_id is not None and centre != hub_id):
+        raise LookupError(f"no pickup run {run_id}")
     if run.status != "planned":
         raise PlanningError("the pickup is done: its driver stays")
     driver = session.get(Driver, driver_id)
     if driver is None or not driver.active:
         raise PlanningError("no such active driver")
+    if centre is not None and driver.hub_id != centre:
+        raise PlanningError(f"{driver.name} drives for another hub: a pickup goes to its centre's drivers")
     stop = session.scalars(select(RunSheetStop).where(RunSheetStop.pickup_run_id == run.id)).first()
     if stop is not None:
         if stop.run_sheet.status != PLANNED:

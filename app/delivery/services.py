@@ -10,8 +10,7 @@ from typing import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from app.db import utcnow
+from app import clock
 from app.delivery.models import DeliveryAttempt, Driver, PickupRun, ProofOfDelivery, RunSheet
 from app.orders import shipments
 from app.orders.lifecycle import Status
@@ -20,6 +19,12 @@ from app.orders.shipments import TransitionError, TransitionResult
 
 FAILURE_REASONS = ("not_home", "refused", "wrong_address", "access_restricted",
                    "business_closed", "unsafe", "customer_rescheduled", "damaged")
+#: Each reason as a person says it (the console's timeline, the driver's page, messages).
+FAILURE_REASON_WORDS = {
+    "not_home": "nobody at home", "refused": "refused by the customer", "wrong_address": "wrong address",
+    "access_restricted": "could not get in", "business_closed": "business closed", "unsafe": "unsafe to deliver",
+    "customer_rescheduled": "the customer asked for another day", "damaged": "parcel damaged",
+}
 RELATIONS = ("self", "family", "neighbour", "reception")
 COD_METHODS = ("cash", "card", "transfer")
 
@@ -100,7 +105,7 @@ def confirm_pickup(session: Session, run: PickupRun, *, actor: str,
     count = 0
     for s in shipments.lock_shipments(session, ids):
         count += shipments.transition(session, s, "pick_up", actor=actor, locked=True).applied
-    run.status, run.completed_at = "completed", utcnow()
+    run.status, run.completed_at = "completed", clock.now()
     left = [s for s in shipments.lock_shipments(session, sorted(set(scheduled) - set(ids)))
             if s.status == Status.PICKUP_SCHEDULED]
     if left:
@@ -126,6 +131,8 @@ class ProofIn:
     lon: float | None = None
     cod_received_amount: int = 0
     cod_method: str | None = None
+    #: Required when the amount received is not the amount due.
+    cod_difference_reason: str | None = None
 
 
 @dataclass
@@ -205,6 +212,10 @@ def _deliver(session, shipment, cod_due: int, attempt: AttemptIn, *, driver_id, 
         raise DeliveryError(f"{cod_due} is due on delivery: give the method, one of {', '.join(COD_METHODS)}")
     if proof.cod_received_amount < 0:
         raise DeliveryError("the amount received cannot be negative")
+    difference_reason = (proof.cod_difference_reason or "").strip()[:200] or None
+    if cod_due and proof.cod_received_amount != cod_due and not difference_reason:
+        raise DeliveryError(f"received {proof.cod_received_amount:,} of {cod_due:,} due: "
+                            "say why the amount differs (finance follows it up)")
     result = shipments.transition(
         session, shipment, "deliver", actor=actor, client_event_id=attempt.client_event_id,
         device_time=proof.captured_at, lat=proof.lat, lon=proof.lon, locked=True,
@@ -216,7 +227,8 @@ def _deliver(session, shipment, cod_due: int, attempt: AttemptIn, *, driver_id, 
             relation=proof.relation, signature_svg=proof.signature_svg, photo_ref=proof.photo_ref,
             lat=proof.lat, lon=proof.lon, captured_at=proof.captured_at, driver_id=driver_id,
             cod_received_amount=proof.cod_received_amount if cod_due else 0,
-            cod_method=proof.cod_method if cod_due else None))
+            cod_method=proof.cod_method if cod_due else None,
+            cod_difference_reason=difference_reason if cod_due and proof.cod_received_amount != cod_due else None))
         _record_attempt(session, shipment, result, "delivered", driver_id=driver_id)
     return result
 
@@ -250,14 +262,15 @@ def proofs_for(session: Session, shipment_ids: list[int]) -> dict[int, ProofOfDe
 
 def cod_taken(session: Session, driver_id: int, start: datetime, end: datetime) -> list[tuple]:
     """Cash on delivery a driver took between ``start`` and ``end``, delivery by delivery:
-    (shipment id, tracking number, recipient, amount, currency, method, when)."""
+    (shipment id, tracking number, recipient, amount received, currency, method, when,
+    amount due, why they differ)."""
     return [tuple(r) for r in session.execute(
         select(Shipment.id, Shipment.tracking_number, ProofOfDelivery.recipient_name,
                ProofOfDelivery.cod_received_amount, Order.cod_currency, ProofOfDelivery.cod_method,
-               ProofOfDelivery.captured_at)
+               ProofOfDelivery.captured_at, Order.cod_amount, ProofOfDelivery.cod_difference_reason)
         .join(Shipment, Shipment.id == ProofOfDelivery.shipment_id)
         .join(Order, Order.id == Shipment.order_id)
-        .where(ProofOfDelivery.driver_id == driver_id, ProofOfDelivery.cod_received_amount > 0,
+        .where(ProofOfDelivery.driver_id == driver_id, ProofOfDelivery.cod_method.is_not(None),
                ProofOfDelivery.captured_at >= start, ProofOfDelivery.captured_at < end)
         .order_by(ProofOfDelivery.captured_at))]
 

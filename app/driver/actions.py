@@ -19,11 +19,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.delivery import services as delivery
 from app.delivery.models import DeliveryAttempt, PickupRun, RunSheet, RunSheetStop
 from app.delivery.services import AttemptIn, DeliveryError, ProofIn
+from app.orders import shipments
 from app.orders.lifecycle import Status, TransitionError
 from app.orders.models import Shipment, ShipmentEvent
+from app.words import plural
 
 #: Most actions in one request (a day's work fits).
 MAX_BATCH = 200
@@ -36,6 +39,12 @@ CLOCK_SKEW = timedelta(days=2)
 
 class ActionError(ValueError):
     """An action refused, with a message for the driver."""
+
+
+class _WrongCode(ActionError):
+    def __init__(self, refusal: shipments.DeliveryCodeRefused, shipment_id: int):
+        super().__init__(str(refusal))
+        self.refusal, self.shipment_id = refusal, shipment_id
 
 
 @dataclass
@@ -62,6 +71,12 @@ def record(session: Session, driver_id: int, actions: list, *, actor: str, photo
                 raise ActionError("each action needs the id the phone made (8 to 64 characters)")
             with session.begin_nested():  # a refused action leaves nothing behind
                 outcomes.append(_one(session, driver_id, raw, action_id, actor=actor, photo_dir=photo_dir))
+        except _WrongCode as exc:  # the wrong try counts, though the delivery was undone
+            if not exc.refusal.locked:
+                left = shipments.count_wrong_delivery_code(session, exc.shipment_id)
+                exc = ActionError(f"{exc} ({left} {plural(left, 'try')} left)" if left else
+                                  "the delivery code does not match, and is now locked: call the dispatcher")
+            outcomes.append(Outcome(action_id, False, str(exc)))
         except (ActionError, DeliveryError, TransitionError, LookupError) as exc:
             outcomes.append(Outcome(action_id, False, str(exc)))
     return outcomes
@@ -83,14 +98,16 @@ def _one(session, driver_id, raw: dict, action_id: str, *, actor: str, photo_dir
     lat, lon = _position(raw)
     photo = _save_photo(raw.get("photo"), photo_dir) if raw.get("photo") else None
     if kind == "deliver":
-        code = session.scalar(select(Shipment.delivery_code).where(Shipment.id == shipment_id))
-        if code and str(raw.get("delivery_code") or "").strip() != code:
-            raise ActionError("the delivery code does not match: ask the customer for the code in their message")
+        try:
+            shipments.check_delivery_code(session, shipment_id, raw.get("delivery_code"))
+        except shipments.DeliveryCodeRefused as exc:
+            raise _WrongCode(exc, shipment_id) from None
         cod_method = raw.get("cod_method") or None
         attempt = AttemptIn(shipment_id, client_event_id=action_id, device_time=at, lat=lat, lon=lon, proof=ProofIn(
             recipient_name=str(raw.get("recipient_name") or "")[:200], relation=str(raw.get("relation") or ""),
             captured_at=at, signature_svg=_signature(raw.get("signature_svg")), photo_ref=photo, lat=lat, lon=lon,
-            cod_received_amount=_amount(raw.get("cod_received")), cod_method=cod_method))
+            cod_received_amount=_amount(raw.get("cod_received")), cod_method=cod_method,
+            cod_difference_reason=str(raw.get("cod_difference_reason") or "")[:200] or None))
     else:
         attempt = AttemptIn(shipment_id, reason_code=str(raw.get("reason") or ""), client_event_id=action_id,
                             note=str(raw.get("note") or "").strip()[:500] or None, photo_ref=photo,
@@ -131,7 +148,7 @@ def _pickup(session, driver_id: int, raw: dict, action_id: str, *, actor: str) -
 
 
 def _device_time(value) -> datetime:
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     try:
         at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
@@ -182,7 +199,7 @@ def _save_photo(data_url, photo_dir: Path) -> str:
         suffix = "png"
     else:
         raise ActionError("the photo must be a JPEG or PNG")
-    name = f"{datetime.now(timezone.utc):%Y/%m}/{uuid.uuid4().hex}.{suffix}"
+    name = f"{clock.now():%Y/%m}/{uuid.uuid4().hex}.{suffix}"
     path = photo_dir / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(body)

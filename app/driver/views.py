@@ -3,15 +3,15 @@ offline (``app/static/driver.js`` queues the actions), the actions endpoint the 
 sends to, and the end-of-day cash handover."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request,
                    send_from_directory, url_for)
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app import clock
 from app.auth import services as accounts
 from app.billing import cash
 from app.db import db
@@ -31,12 +31,8 @@ def _drivers_only():
         abort(403)
 
 
-def _tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config["WAYBILL_TIMEZONE"])
-
-
 def _today() -> date:
-    return datetime.now(timezone.utc).astimezone(_tz()).date()
+    return clock.today()
 
 
 def _driver() -> Driver:
@@ -115,7 +111,7 @@ def cash_summary():
         currency = current_app.config["WAYBILL_CURRENCY"]
         try:
             declared = int(request.form.get("declared", "").replace(",", "").strip())
-            handover = cash.declare(db.session, driver, day, _tz(), currency, declared)
+            handover = cash.declare(db.session, driver, day, clock.network_zone(), currency, declared)
         except (ValueError, cash.CashError) as exc:
             db.session.rollback()
             flash(f"Not handed over: {exc}" if isinstance(exc, cash.CashError)
@@ -127,10 +123,13 @@ def cash_summary():
             db.session.commit()
             flash("Handed over: the hub will count it.")
         return redirect(url_for("driver.cash_summary"))
-    items = cash.collected(db.session, driver.id, day, _tz())
+    currency = current_app.config["WAYBILL_CURRENCY"]
+    items = cash.collected(db.session, driver.id, day, clock.network_zone())
     back = to_bring_back(db.session, driver.id, day)
+    handovers = cash.handovers_of(db.session, driver_id=driver.id, day=day)
     return render_template("driver/cash.html", driver=driver, day=day, items=items,
                            totals=cash.totals(items), cash_totals=cash.totals(items, cash_only=True),
-                           handovers=cash.handovers_of(db.session, driver_id=driver.id, day=day),
+                           handovers=handovers, open_handover=any(h.received_at is None for h in handovers),
+                           left=cash.still_to_hand_over(db.session, driver, day, clock.network_zone(), currency),
                            back=back, still_out=any(st == Status.OUT_FOR_DELIVERY for _, st in back),
                            currency=current_app.config["WAYBILL_CURRENCY"])

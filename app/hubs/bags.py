@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from app.db import utcnow
+from app import clock
 from app.hubs.models import Bag, BagItem, BagStatus, Hub, LinehaulTrip, TripDiscrepancy, TripStatus
 from app.orders import shipments
 from app.orders.lifecycle import Status
 from app.orders.models import Shipment
 from app.orders.shipments import TransitionError
+from app.words import counted
 
 
 class BagError(ValueError):
@@ -86,7 +86,7 @@ def close_bag(session: Session, bag_id: int, hub_id: int) -> Bag:
         raise BagError(f"bag {bag.code} is already {bag.status.value}")
     if not bag.items:
         raise BagError(f"bag {bag.code} is empty")
-    bag.status, bag.closed_at = BagStatus.CLOSED, utcnow()
+    bag.status, bag.closed_at = BagStatus.CLOSED, clock.now()
     session.flush()
     return bag
 
@@ -175,7 +175,7 @@ def receive_scan(session: Session, hub: Hub, trip: LinehaulTrip, code: str, *, a
         moved = _receive(session, hub, ids, actor=actor)
         bag.status = BagStatus.RECEIVED
         session.flush()
-        return moved, f"bag {code}: {moved} parcels received"
+        return moved, f"bag {code}: {counted(moved, 'parcel')} received"
     shipment = shipments.get_by_tracking_number(session, code)
     if shipment is None:
         raise BagError(f"{code}: unknown bag tag or tracking number")
@@ -225,7 +225,7 @@ def finish_receiving(session: Session, hub: Hub, trip_id: int, *, actor: str) ->
         .order_by(Shipment.tracking_number))]
     for bag in session.scalars(select(Bag).where(Bag.trip_id == trip.id)):
         bag.status = BagStatus.RECEIVED
-    trip.status, trip.arrived_at, trip.received_by = TripStatus.ARRIVED, utcnow(), actor
+    trip.status, trip.arrived_at, trip.received_by = TripStatus.ARRIVED, clock.now(), actor
     session.flush()
     return report
 

@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import Enum, Float, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, UTCDateTime, utcnow
+from app import clock
+from app.db import Base, UTCDateTime
 
 
 class HubKind(str, enum.Enum):
@@ -32,7 +33,7 @@ class Hub(Base):
     #: The shipping centre whose line-hauls feed this local hub (None for a centre).
     fed_by_id: Mapped[int | None] = mapped_column(ForeignKey("hubs.id"))
     active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     fed_by: Mapped["Hub | None"] = relationship(remote_side=[id])
 
@@ -56,7 +57,7 @@ class LinehaulTrip(Base):
     from_hub_id: Mapped[int] = mapped_column(ForeignKey("hubs.id"), index=True)
     to_hub_id: Mapped[int] = mapped_column(ForeignKey("hubs.id"), index=True)
     status: Mapped[TripStatus] = mapped_column(Enum(TripStatus, native_enum=False, length=20))
-    departed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    departed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     #: Who finished receiving it at the hub, when the hub reported on it.
@@ -87,7 +88,7 @@ class Bag(Base):
     to_hub_id: Mapped[int] = mapped_column(ForeignKey("hubs.id"))
     status: Mapped[BagStatus] = mapped_column(Enum(BagStatus, native_enum=False, length=20))
     trip_id: Mapped[int | None] = mapped_column(ForeignKey("linehaul_trips.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     items: Mapped[list["BagItem"]] = relationship(back_populates="bag", order_by="BagItem.id",
@@ -104,7 +105,7 @@ class BagItem(Base):
     bag_id: Mapped[int] = mapped_column(ForeignKey("bags.id"))
     shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), index=True)
     added_by: Mapped[str] = mapped_column(String(60))
-    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     bag: Mapped[Bag] = relationship(back_populates="items")
 
@@ -121,4 +122,4 @@ class TripDiscrepancy(Base):
     shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"))
     kind: Mapped[str] = mapped_column(String(12))
     noted_by: Mapped[str] = mapped_column(String(60))
-    noted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    noted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

@@ -6,8 +6,7 @@ from typing import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from app.db import utcnow
+from app import clock
 from app.hubs.models import Bag, BagItem, BagStatus, Hub, HubKind, LinehaulTrip, TripStatus
 from app.hubs.routing import invalidate_network
 from app.orders import shipments
@@ -97,7 +96,7 @@ def close_arrived_trips(session: Session) -> int:
     closed = 0
     for trip in trips_in_transit(session):
         if not shipments.ids_in_status(session, [Status.IN_TRANSIT], linehaul_trip_id=trip.id, limit=1):
-            trip.status, trip.arrived_at = TripStatus.ARRIVED, utcnow()
+            trip.status, trip.arrived_at = TripStatus.ARRIVED, clock.now()
             closed += 1
     return closed
 

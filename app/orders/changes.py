@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.crm.models import Partner
-from app.db import utcnow
 from app.hubs.models import Hub
 from app.hubs.routing import NotServiceable, load_network, route_via
 from app.orders import lifecycle
@@ -13,6 +13,12 @@ from app.orders.intake import AddressIn, IntakeError, ParcelIn, address_row, ins
 from app.orders.lifecycle import Status
 from app.orders.models import Address, Order
 from app.orders.shipments import lock_shipments, record_change
+
+
+#: What to do when the new address belongs to another hub: staff reroute it themselves
+#: (keyed False), a partner asks the courier to (keyed True).
+REROUTE_ADVICE = {False: "reroute it to that hub first (a dispatcher's action, below)",
+                  True: "ask Waybill to reroute it"}
 
 
 class ChangeRefused(Exception):
@@ -49,14 +55,14 @@ def change_dropoff_address(session: Session, partner: Partner, order: Order, add
     if status in lifecycle.ADDRESS_CHANGE_SAME_HUB and plan.delivery_hub.id != shipment.delivery_hub_id:
         raise ChangeRefused(
             f"the parcel has left the shipping centre for hub {bound_for}; the new address is "
-            f"delivered by {plan.delivery_hub.code}: ask Waybill to reroute it")
+            f"delivered by {plan.delivery_hub.code}: {REROUTE_ADVICE[actor.partition(':')[0] == 'partner']}")
     order.dropoff_address_id = insert_address(session.connection(),
                                                address_row(address, priced.places["dropoff"]))
     before = {"address": _summary(old), "fee": shipment.quoted_fee_amount, "hub": bound_for}
     shipment.route, shipment.delivery_hub_id = plan.kind, plan.delivery_hub.id
     shipment.planned_legs, shipment.distance_km = list(plan.legs), plan.distance_km
     shipment.quoted_fee_amount = priced.fee.amount
-    now = utcnow()
+    now = clock.now()
     order.updated_at = shipment.updated_at = now
     record_change(session, shipment, lifecycle.ADDRESS_CHANGED_EVENT, actor=actor, reason=reason, data={
         "from": before,
@@ -90,7 +96,7 @@ def reroute(session: Session, shipment_id: int, hub_code: str, *, actor: str, re
     if plan.delivery_hub.id == shipment.delivery_hub_id:
         raise ChangeRefused(f"the shipment is already delivered from {hub_code}")
     shipment.delivery_hub_id, shipment.route, shipment.planned_legs = plan.delivery_hub.id, plan.kind, list(plan.legs)
-    shipment.updated_at = order.updated_at = utcnow()
+    shipment.updated_at = order.updated_at = clock.now()
     record_change(session, shipment, lifecycle.REROUTED_EVENT, actor=actor, reason=reason.strip(),
                   data={"from": before, "to": plan.delivery_hub.code})
     session.flush()

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, select, text, union
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.crm.models import Partner
 from app.crm.services import InvalidPhone, normalise_phone
 from app.orders.lifecycle import TERMINAL, Status
@@ -22,7 +23,7 @@ EXCEPTION_STATUSES = (Status.ON_HOLD.value, Status.DELIVERY_FAILED.value)
 def local_day(column, tz: ZoneInfo, dialect: str):
     """The local calendar day of a UTC timestamp column, computed by the database. The
     offset is today's (the network's zone, Asia/Ho_Chi_Minh, keeps one all year)."""
-    hours = int(datetime.now(tz).utcoffset().total_seconds() // 3600)
+    hours = int(clock.now().astimezone(tz).utcoffset().total_seconds() // 3600)
     if dialect == "postgresql":
         return func.date(column + text(f"interval '{hours} hours'"))
     return func.date(column, f"{hours:+d} hours")

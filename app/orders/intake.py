@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -15,6 +14,7 @@ from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.billing.money import CurrencyError, Money, check_currency
 from app.billing.rating import SERVICE_LEVELS, NoRate, billable_grams, rate, rate_card_for
 from app.crm import services as crm
@@ -256,7 +256,7 @@ def create_order(session: Session, partner: Partner, data: OrderIn, *, actor: st
 
     The hot path of every single-order surface: on PostgreSQL the rows are written by
     one statement; elsewhere by one Core insert per table, as for a batch."""
-    now = now or datetime.now(ZoneInfo("UTC"))
+    now = now or clock.now()
     ready = _prepare(session, partner, data, now)
     conn = session.connection()
     if conn.dialect.name != "postgresql":
@@ -280,7 +280,7 @@ def create_orders(session: Session, partner: Partner, orders: list[OrderIn], *, 
     The good ones are written together, one statement per table. Should that fail on a
     reference another request took meanwhile, each is written again in a savepoint of its
     own, so only the order that collided is refused."""
-    now = now or datetime.now(ZoneInfo("UTC"))
+    now = now or clock.now()
     results: list[CreatedOrder | IntakeError | None] = [None] * len(orders)
     ready: list[tuple[int, _Ready]] = []
     for i, data in enumerate(orders):
@@ -374,7 +374,7 @@ def price(session: Session, partner: Partner, pickup: AddressIn, dropoff: Addres
           parcels: list[ParcelIn], service_level: str, *, now: datetime | None = None) -> Priced:
     """Place both addresses, plan the route and rate it: what a quote shows and what the
     order is then charged. Raises IntakeError naming the field at fault."""
-    now = now or datetime.now(ZoneInfo("UTC"))
+    now = now or clock.now()
     geocoder = _geocoder()
     places = {}
     for side, a in (("pickup", pickup), ("dropoff", dropoff)):
@@ -389,7 +389,7 @@ def price(session: Session, partner: Partner, pickup: AddressIn, dropoff: Addres
                           (places["dropoff"].lat, places["dropoff"].lon))
     except NotServiceable as exc:
         raise IntakeError([{"field": "dropoff.address", "message": str(exc)}]) from None
-    tz = _zone(current_app.config["WAYBILL_TIMEZONE"])
+    tz = clock.network_zone()
     grams = billable_grams(parcels)
     try:
         card = rate_card_for(session, service_level, partner.currency, now.astimezone(tz).date())
@@ -545,7 +545,7 @@ class OnceResult:
 def prepare_order(session: Session, partner: Partner, data: OrderIn, now: datetime | None = None) -> _Ready:
     """Check, place, route and price one order, reading only (mostly from caches); raises
     IntakeError. What ``create_order_once`` writes."""
-    return _prepare(session, partner, data, now or datetime.now(ZoneInfo("UTC")))
+    return _prepare(session, partner, data, now or clock.now())
 
 
 def create_order_once(conn, partner: Partner, ready: _Ready, once: Once, answer, *, actor: str) -> OnceResult:
@@ -656,11 +656,6 @@ def address_row(a: AddressIn, placed) -> dict:
 
 def insert_address(conn, row: dict) -> int:
     return conn.execute(_INSERT_ADDRESSES, row).scalar_one()
-
-
-@lru_cache(maxsize=16)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
 
 
 _geocoders: dict = {}

@@ -17,7 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, UTCDateTime, utcnow
+from app import clock
+from app.db import Base, UTCDateTime
 
 
 class Address(Base):
@@ -59,8 +60,8 @@ class Order(Base):
     #: Cash to collect on delivery, in minor units of cod_currency; 0 for none.
     cod_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     cod_currency: Mapped[str | None] = mapped_column(String(3))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     parcels: Mapped[list["Parcel"]] = relationship(
         back_populates="order", order_by="Parcel.seq", cascade="all, delete-orphan"
@@ -138,13 +139,16 @@ class Shipment(Base):
     promised_date: Mapped[date] = mapped_column(Date)
     #: The one-time code the customer gives the driver, when the partner asks for one.
     delivery_code: Mapped[str | None] = mapped_column(String(6))
+    #: Wrong codes given for it in a row; at MAX_CODE_TRIES the code is locked until a
+    #: dispatcher unlocks it (a six-digit code must not be guessed).
+    delivery_code_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: Not to be delivered before this day (rescheduled at the customer's request).
     not_before: Mapped[date | None] = mapped_column(Date)
     pickup_run_id: Mapped[int | None] = mapped_column(ForeignKey("pickup_runs.id"), index=True)
     linehaul_trip_id: Mapped[int | None] = mapped_column(ForeignKey("linehaul_trips.id"), index=True)
     run_sheet_id: Mapped[int | None] = mapped_column(ForeignKey("run_sheets.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     order: Mapped[Order] = relationship(back_populates="shipment")
 
@@ -178,7 +182,7 @@ class ShipmentEvent(Base):
     #: When the device says it happened (may be late or out of order).
     device_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: When the server recorded it.
-    server_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    server_time: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     #: Id made by the device for this scan; a resend with the same id is a duplicate.
     client_event_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     data: Mapped[dict | None] = mapped_column(JSON)

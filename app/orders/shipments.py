@@ -6,6 +6,7 @@ It flushes; the caller commits.
 """
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
@@ -13,8 +14,7 @@ from typing import Iterable, Sequence
 from flask import current_app
 from sqlalchemy import Connection, and_, func, insert, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
-
-from app.db import utcnow
+from app import clock
 from app.orders import lifecycle
 from app.orders.lifecycle import Facts, Status, TransitionError
 from app.orders.models import Order, Shipment, ShipmentEvent
@@ -140,7 +140,7 @@ def _apply(shipment: Shipment, target: Status, action: str, reason: str | None) 
     elif action == "fail_attempt":
         shipment.failed_attempts += 1
     elif action == "deliver":
-        shipment.outcome, shipment.delivered_at = "delivered", utcnow()
+        shipment.outcome, shipment.delivered_at = "delivered", clock.now()
     elif action == "complete_return":
         shipment.outcome = "returned"
     shipment.status = target.value
@@ -319,3 +319,45 @@ def count_customer_milestones(session: Session, *, only: Iterable[int] | None = 
     if only is not None:
         stmt = stmt.where(ShipmentEvent.shipment_id.in_(list(only)))
     return session.scalar(stmt)
+
+
+#: Wrong delivery codes after which a parcel's code is locked.
+MAX_CODE_TRIES = 5
+
+
+class DeliveryCodeRefused(ValueError):
+    """The code given at the door does not open the delivery; the message says why.
+    ``locked``: refused because the code is locked, whatever was given."""
+
+    def __init__(self, message: str, *, locked: bool = False):
+        super().__init__(message)
+        self.locked = locked
+
+
+def check_delivery_code(session: Session, shipment_id: int, given: str) -> None:
+    """Pass when the parcel needs no code or ``given`` is its code; raise
+    DeliveryCodeRefused otherwise (a locked code refuses even the right one)."""
+    code, failures = session.execute(select(Shipment.delivery_code, Shipment.delivery_code_failures)
+                                     .where(Shipment.id == shipment_id)).one()
+    if not code:
+        return
+    if failures >= MAX_CODE_TRIES:
+        raise DeliveryCodeRefused("the delivery code is locked after too many wrong tries: call the dispatcher",
+                                  locked=True)
+    if not hmac.compare_digest(str(given or "").strip().encode(), code.encode()):
+        raise DeliveryCodeRefused("the delivery code does not match: ask the customer for the code in their message")
+
+
+def count_wrong_delivery_code(session: Session, shipment_id: int) -> int:
+    """One more wrong code for the parcel (in its own write, after the refused delivery
+    was undone); returns the tries left."""
+    [shipment] = lock_shipments(session, [shipment_id])
+    shipment.delivery_code_failures = (shipment.delivery_code_failures or 0) + 1
+    session.flush()
+    return max(0, MAX_CODE_TRIES - shipment.delivery_code_failures)
+
+
+def unlock_delivery_code(session: Session, shipment_id: int) -> None:
+    [shipment] = lock_shipments(session, [shipment_id])
+    shipment.delivery_code_failures = 0
+    session.flush()

@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from markupsafe import Markup
 from sqlalchemy import select
 
+from app import clock
 from app.crm.models import Partner
 from app.db import db
 from app.hubs.models import Hub
@@ -87,7 +88,7 @@ def _tracking(number: str) -> dict | None:
     if row is None:
         return None
     shipment, recipient, city, shop = row
-    tz = ZoneInfo(current_app.config["WAYBILL_TIMEZONE"])
+    tz = clock.network_zone()
     hub_cities = dict(session.execute(select(Hub.id, Hub.city)).all())
     events = session.scalars(select(ShipmentEvent).where(
         ShipmentEvent.shipment_id == shipment.id, ShipmentEvent.applied.is_(True))

@@ -228,6 +228,15 @@
           error.hidden = false; error.textContent = "Enter the amount received."; return;
         }
         body.cod_received = received; body.cod_method = form.cod_method.value;
+        if (received !== Number(form.cod_due.value)) {
+          var why = form.cod_difference_reason.value.trim();
+          if (!why) {
+            error.hidden = false;
+            error.textContent = "That is not the amount due: say why it differs.";
+            return;
+          }
+          body.cod_difference_reason = why;
+        }
       }
       error.hidden = true;
       withPhoto(form.photo, body, function (b) { withPosition(b, function (b2) { enqueue(stopId, b2); }); });

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from app import clock
 from app.crm.models import Partner
-from app.db import utcnow
 from app.webhooks.models import InboundWebhook
 from app.webhooks.services import ROTATION_OVERLAP
 from app.webhooks.signing import new_secret
@@ -29,7 +29,7 @@ class PayloadRefused(ValueError):
 def set_up(session: Session, partner: Partner, *, now: datetime | None = None) -> tuple[InboundWebhook, str]:
     """The partner's inbound URL with a new secret (shown once). Called again, it rotates
     the secret: the old one is still accepted for 24 hours."""
-    now = now or utcnow()
+    now = now or clock.now()
     record = inbound_of(session, partner.id)
     if record is None:
         record = InboundWebhook(partner_id=partner.id, token="in_" + secrets.token_urlsafe(18),
@@ -53,7 +53,7 @@ def by_token(session: Session, token: str) -> InboundWebhook | None:
 def verify(record: InboundWebhook, body: bytes, headers: dict, *, now: datetime | None = None) -> dict:
     """The JSON payload, once the signature is checked against every secret in force;
     raises SignatureRefused. Timestamps more than five minutes off are refused."""
-    now = now or utcnow()
+    now = now or clock.now()
     in_force = [record.secret]
     if record.previous_secret and record.previous_secret_expires_at and record.previous_secret_expires_at > now:
         in_force.append(record.previous_secret)

@@ -6,7 +6,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, UTCDateTime, utcnow
+from app import clock
+from app.db import Base, UTCDateTime
 
 
 class WebhookEndpoint(Base):
@@ -28,8 +29,8 @@ class WebhookEndpoint(Base):
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Time of the first failed attempt since the last success; None while healthy.
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     def wants(self, event_type: str) -> bool:
         return not self.event_types or event_type in self.event_types
@@ -63,7 +64,7 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
     #: "event", "replay" or "test".
     origin: Mapped[str] = mapped_column(String(10), default="event")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     log: Mapped[list["WebhookAttempt"]] = relationship(
@@ -98,4 +99,4 @@ class InboundWebhook(Base):
     secret: Mapped[str] = mapped_column(String(100))
     previous_secret: Mapped[str | None] = mapped_column(String(100))
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased
 
+from app import clock
 from app.crm.models import Partner
-from app.db import utcnow
 from app.hubs.models import Hub
 from app.orders import lifecycle
 from app.orders.lifecycle import public_status
@@ -102,7 +102,7 @@ def update_endpoint(session: Session, endpoint: WebhookEndpoint, *, allow_privat
             endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = True, None, None
             endpoint.failing_since = None
         else:
-            _disable(session, endpoint, "disabled by the partner", utcnow(), tell=False)
+            _disable(session, endpoint, "disabled by the partner", clock.now(), tell=False)
     session.flush()
     return endpoint
 
@@ -118,7 +118,7 @@ def delete_endpoint(session: Session, endpoint: WebhookEndpoint) -> None:
 def rotate_secret(session: Session, endpoint: WebhookEndpoint, *, now: datetime | None = None) -> str:
     """A new secret; the old one still signs (a second signature) for 24 hours, so the
     partner can switch its receiver without losing a delivery."""
-    now = now or utcnow()
+    now = now or clock.now()
     endpoint.previous_secret, endpoint.previous_secret_expires_at = endpoint.secret, now + ROTATION_OVERLAP
     endpoint.secret = new_secret()
     session.flush()
@@ -211,7 +211,7 @@ def fan_out(session: Session, keys: list[tuple[int, int]], *, now: datetime | No
     events = _events(session, tuple_(ShipmentEvent.shipment_id, ShipmentEvent.seq).in_(keys))
     return _add_deliveries(session, [(e, shipment_id, env) for p, shipment_id, env in events
                                      for e in endpoints[p] if e.wants(env["type"])],
-                           origin="event", now=now or utcnow())
+                           origin="event", now=now or clock.now())
 
 
 def _add_deliveries(session: Session, items: list[tuple[WebhookEndpoint, int, dict]], *, origin: str,
@@ -247,12 +247,12 @@ def replay(session: Session, endpoint: WebhookEndpoint, *, event: str | None = N
         raise LookupError(f"no event {event}")
     if len(found) > MAX_REPLAY:
         raise WebhookError(f"{len(found)} events in that range; replay at most {MAX_REPLAY} at a time")
-    return _add_deliveries(session, found, origin="replay", now=now or utcnow())
+    return _add_deliveries(session, found, origin="replay", now=now or clock.now())
 
 
 def send_test(session: Session, endpoint: WebhookEndpoint, *, now: datetime | None = None) -> WebhookDelivery:
     """A ``webhook.test`` event, delivered like any other (signed, retried, logged)."""
-    now = now or utcnow()
+    now = now or clock.now()
     message_id = f"evt_test_{secrets.token_hex(8)}"
     delivery = WebhookDelivery(
         endpoint_id=endpoint.id, message_id=message_id, event_type=TEST_EVENT, status="pending",
@@ -270,7 +270,7 @@ def send_test(session: Session, endpoint: WebhookEndpoint, *, now: datetime | No
 def claim_due(session: Session, *, now: datetime | None = None, limit: int = 500) -> dict[int, list[int]]:
     """Lease the due deliveries, at most BATCH per endpoint: endpoint id -> delivery ids
     in order. Other senders skip the rows locked here. The caller commits."""
-    now = now or utcnow()
+    now = now or clock.now()
     rows = session.execute(
         select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
         .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
@@ -298,14 +298,14 @@ def send_batch(session: Session, delivery_ids: list[int], *, now: datetime | Non
             continue
         endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
         if not endpoint.enabled:
-            delivery.status, delivery.finished_at = "cancelled", now or utcnow()
+            delivery.status, delivery.finished_at = "cancelled", now or clock.now()
             delivery.last_error = "endpoint disabled"
             session.commit()
             continue
         body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
-        at = now or utcnow()
+        at = now or clock.now()
         # The schedule runs on ``now``; the signature's timestamp is always the real time.
-        headers = signed_headers(secrets_in_force(endpoint, at), delivery.message_id, utcnow(), body)
+        headers = signed_headers(secrets_in_force(endpoint, at), delivery.message_id, clock.now(), body)
         answer = transport.post(endpoint.url, body.encode(), headers, allow_private=allow_private)
         record(session, delivery, endpoint, answer, now=at, disable_after=disable_after)
         session.commit()

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import urllib3
 
+from app import clock
+
 TIMEOUT_SECONDS = 15
 EXCERPT = 500
 #: Certificate authorities to trust; None is the system's (tests name their own).
@@ -145,5 +147,5 @@ def _retry_after(value: str | None) -> int | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0, int(when.timestamp() - time.time()))
+    return max(0, int(when.timestamp() - clock.timestamp()))
 

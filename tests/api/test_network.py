@@ -82,6 +82,18 @@ def test_a_quote_is_what_the_order_is_then_charged(client, keys):
     assert order["fee"] == q["fee"] and order["promised_date"] == q["promised_date"]
 
 
+def test_an_orders_own_body_is_quoted_as_it_is(client, keys):
+    """A checkout quotes the object it then orders: contacts with addresses, a reference, COD."""
+    body = dict(BODY, cod={"amount": 250_000, "currency": "VND"})
+    quote = client.post("/api/v1/quotes", headers=auth(keys[0]), json=body)
+    assert quote.status_code == 200, quote.get_json()
+    order = client.post("/api/v1/orders", headers={**auth(keys[0]), "Idempotency-Key": "q-1"}, json=body)
+    assert order.status_code == 201, order.get_json()
+    assert order.get_json()["fee"] == quote.get_json()["fee"]
+    bad = client.post("/api/v1/quotes", headers=auth(keys[0]), json=dict(BODY, dropoff={**BODY["dropoff"], "phone": ""}))
+    assert bad.status_code == 422 and "phone" in str(bad.get_json()["error"]["details"])
+
+
 def test_a_quote_outside_the_network_says_why(client, keys):
     far = dict(BODY["dropoff"]["address"], lat=10.4114, lon=106.9547)
     r = client.post("/api/v1/quotes", headers=auth(keys[0]), json={

@@ -18,6 +18,18 @@ def test_staff_land_on_the_console_and_drivers_on_their_pages(client, users):
     assert other.get("/driver/").status_code == 200
 
 
+def test_the_root_takes_each_person_home_and_the_public_to_tracking(client, users):
+    r = client.get("/")
+    assert r.status_code == 302 and r.headers["Location"] == "/track"
+    sign_in(client, "disp@test.example")
+    assert client.get("/").headers["Location"] == "/console/"
+    page = client.get("/console/").get_data(as_text=True)
+    assert '<a class="brand" href="/">' in page
+    driver = client.application.test_client()
+    sign_in(driver, "driver@test.example")
+    assert driver.get("/").headers["Location"] == "/driver/"
+
+
 def test_the_session_cookie_is_secure_httponly_and_samesite(client, users):
     r = sign_in(client, "disp@test.example")
     cookie = r.headers["Set-Cookie"]
@@ -128,6 +140,76 @@ def test_a_drivers_phone_stays_signed_in_for_weeks_until_signed_out_everywhere(c
     sign_out_everywhere(session, session.get(User, users["driver"].id))  # a lost phone
     session.commit()
     assert client.get("/driver/").status_code == 302
+
+
+def _cookie(client):
+    return client.get_cookie("session").value
+
+
+def _with_cookie(app, value):
+    other = app.test_client()
+    other.set_cookie("session", value)
+    return other
+
+
+def test_signing_out_ends_the_session_on_the_server_so_a_copied_cookie_is_refused(client, users, session):
+    from app.auth.models import UserSession
+
+    sign_in(client, "disp@test.example")
+    stolen = _cookie(client)
+    assert _with_cookie(client.application, stolen).get("/console/").status_code == 200  # the copy works...
+    page = client.get("/console/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post("/logout", data={"csrf_token": token})
+    assert _with_cookie(client.application, stolen).get("/console/").status_code == 302  # ...until sign-out
+    ended = session.scalars(select(UserSession).where(UserSession.user_id == users["dispatcher"].id)).one()
+    assert ended.ended_reason == "signed out" and ended.ended_at is not None
+    assert len(ended.token_hash) == 64 and ended.token_hash not in stolen  # only a hash is stored
+
+
+def test_sign_out_everywhere_from_the_account_page(client, users, session):
+    sign_in(client, "disp@test.example")
+    laptop = client.application.test_client()
+    sign_in(laptop, "disp@test.example")
+    page = client.get("/account/password").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = client.post("/logout/everywhere", data={"csrf_token": token})
+    assert r.status_code == 302 and "Signed out on 2 devices" in client.get("/login").get_data(as_text=True)
+    assert laptop.get("/console/").status_code == 302 and client.get("/console/").status_code == 302
+
+
+def test_a_password_change_needs_the_current_one_and_ends_the_other_sessions(client, users, session):
+    sign_in(client, "disp@test.example")
+    phone = client.application.test_client()
+    sign_in(phone, "disp@test.example")
+    page = client.get("/account/password").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    new = "a new and longer secret"
+    r = client.post("/account/password", data={"csrf_token": token, "current": "not it at all",
+                                               "new": new, "again": new})
+    assert r.status_code == 400 and "the current password is wrong" in r.get_data(as_text=True)
+    r = client.post("/account/password", data={"csrf_token": token, "current": PASSWORD, "new": new, "again": "x" * 12})
+    assert r.status_code == 400 and "differ" in r.get_data(as_text=True)
+    r = client.post("/account/password", data={"csrf_token": token, "current": PASSWORD, "new": new, "again": new})
+    assert r.status_code == 302
+    assert client.get("/console/").status_code == 200  # this session goes on
+    assert phone.get("/console/").status_code == 302  # the others end
+    assert sign_in(client.application.test_client(), "disp@test.example").status_code == 401
+    assert sign_in(client.application.test_client(), "disp@test.example", new).status_code == 302
+
+
+def test_deactivating_a_user_ends_their_sessions_at_once(client, users, session):
+    from app.auth.services import set_active
+
+    sign_in(client, "driver@test.example")
+    assert client.get("/driver/").status_code == 200
+    set_active(session, session.get(User, users["driver"].id), False)
+    session.commit()
+    assert client.get("/driver/").status_code == 302
+    set_active(session, session.get(User, users["driver"].id), True)
+    session.commit()
+    assert client.get("/driver/").status_code == 302  # reactivated: a new sign-in is needed
+    assert sign_in(client, "driver@test.example").status_code == 302
 
 
 def test_pages_carry_the_security_headers(client, users):

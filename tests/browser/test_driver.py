@@ -1,12 +1,10 @@
 """The driver's day on a phone-sized screen, in a real browser: sign in, the run sheet, a
 pickup, a delivery with a signature and cash, a failed attempt, an offline stretch, the
 cash handover."""
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
-
 import pytest
 from sqlalchemy import select
 
+from app import clock
 from app.auth.services import create_user
 from app.billing.models import CashHandover
 from app.crm.models import Partner
@@ -35,7 +33,7 @@ def phone(browser, live_server):
 def round_today(demo, session):
     """Three parcels out for delivery with one centre driver (one with cash to collect) and
     a pickup of two parcels on the same sheet; the driver's login."""
-    today = datetime.now(timezone.utc).astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    today = clock.today()
     partner = session.scalars(select(Partner).order_by(Partner.id)).first()
     centre, ids = ready_at_centre(session, partner, 3, prefix="PHONE-")
     order = session.get(Order, session.get(Shipment, ids[0]).order_id)

@@ -1,10 +1,11 @@
 """Building tomorrow's run sheets in a real browser: plan, move a stop (htmx, no reload),
 print, dispatch."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pypdfium2
 from sqlalchemy import select
 
+from app import clock
 from app.delivery import planning
 from app.delivery.models import RunSheet
 from app.hubs.models import Hub
@@ -15,7 +16,7 @@ from tests.browser.test_console import reads, shots
 
 def test_a_dispatcher_builds_and_prints_tomorrows_run_sheets(page, demo, session, tmp_path):
     def busiest():
-        tomorrow = date.today() + timedelta(days=1)  # no parcel is put off: any later day will do
+        tomorrow = clock.today() + timedelta(days=1)  # no parcel is put off: any later day will do
         ready = {h.id: len(planning.delivery_candidates(session, h.id, tomorrow)) for h in session.scalars(select(Hub))}
         hub_id = max(ready, key=ready.get)
         return hub_id, ready[hub_id]
@@ -60,13 +61,16 @@ def test_a_dispatcher_builds_and_prints_tomorrows_run_sheets(page, demo, session
         RunSheet, RunSheet.id == Shipment.run_sheet_id).where(RunSheet.status == "planned"))))
     assert len(numbers) == ready and all(n in text for n in numbers)
 
-    # Dispatch the sheet the stop went to: its parcels are out for delivery.
+    # Dispatch the sheet the stop went to, today, a day early: that takes a reason; then
+    # its parcels are out for delivery, on today's sheets.
     sheet_id = int(page.locator(f"section.run-sheet:has(#{stop_id})").get_attribute("id").split("-")[1])
+    page.fill(f"#sheet-{sheet_id} input[name=early_reason]", "driver free this afternoon")
     page.locator(f"#sheet-{sheet_id} button.dispatch").click()
     page.wait_for_selector("p.flash:has-text('dispatched')")
     statuses = reads(session, lambda: set(session.scalars(select(Shipment.status).where(
         Shipment.run_sheet_id == sheet_id))))
     assert statuses == {"out_for_delivery"}
+    # It went out today: the page shown is today's, with the sheet on it, dispatched.
+    assert page.url.endswith("date=" + reads(session, lambda: clock.today().isoformat())) and day not in page.url
     assert page.locator(f"#sheet-{sheet_id} .badge").first.inner_text() == "dispatched"
-    assert day in page.url
     assert page.errors == [], page.errors

@@ -9,7 +9,7 @@ from app.delivery.models import RunSheetStop
 from app.hubs.models import Bag
 from app.orders.models import Shipment
 from tests.auth.conftest import sign_in
-from tests.factories import DAY, ready_at_centre
+from tests.factories import ready_at_centre
 from tests.hubs.test_bags import at_centre_for_thu_duc
 
 
@@ -67,10 +67,10 @@ def test_bag_close_dispatch_and_receive_with_a_report(client, users, session, pa
     assert session.get(Shipment, ids[0]).status == "at_local_hub"
 
 
-def test_scan_out_says_whose_van_and_marks_the_stop_loaded(client, users, session, partner):
+def test_scan_out_says_whose_van_and_marks_the_stop_loaded(client, users, session, partner, day):
     with client.application.app_context():
         centre, ids = ready_at_centre(session, partner, 2)
-        planning.plan_run_sheets(session, centre.id, DAY)
+        planning.plan_run_sheets(session, centre.id, day)
         session.commit()
         numbers = [session.get(Shipment, i).tracking_number for i in ids]
         centre_id = centre.id
@@ -91,7 +91,7 @@ def test_scan_out_says_whose_van_and_marks_the_stop_loaded(client, users, sessio
 def test_a_shipment_is_rescheduled_from_its_page(client, users, session, partner):
     from datetime import timedelta
 
-    from app.console.views import local_today
+    from app import clock
 
     with client.application.app_context():
         centre, [sid] = ready_at_centre(session, partner, 1)
@@ -102,7 +102,7 @@ def test_a_shipment_is_rescheduled_from_its_page(client, users, session, partner
     assert 'id="reschedule-form"' in page
     token = _token(client, path)
     with client.application.app_context():
-        day = local_today() + timedelta(days=3)
+        day = clock.today() + timedelta(days=3)
     client.post(f"{path}/reschedule", data={"not_before": day.isoformat(), "reason": "", "csrf_token": token})
     assert "Not rescheduled: a reschedule needs a reason" in client.get(path).get_data(as_text=True)
     client.post(f"{path}/reschedule", data={"not_before": day.isoformat(), "reason": "away till then",

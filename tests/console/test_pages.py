@@ -1,5 +1,5 @@
 """The console's figures and searches, on both databases."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -12,22 +12,18 @@ from tests.factories import THU_DUC_UNIVERSITY, create, deliver_direct, order_in
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-def today():
-    return datetime.now(timezone.utc).astimezone(TZ).date()
-
-
-def test_the_dashboard_counts_todays_work_by_the_local_day(session, partner):
+def test_the_dashboard_counts_todays_work_by_the_local_day(session, partner, day):
     delivered = deliver_direct(session, partner, "D-1")
     create(session, partner, order_in("D-2", dropoff=THU_DUC_UNIVERSITY))
     session.commit()
-    f = console_reads.dashboard(session, today=today(), tz=TZ)
+    f = console_reads.dashboard(session, today=day, tz=TZ)
     assert f.intake_today == 2 and f.delivered_today == 1
     assert f.by_status == {"delivered": 1, "created": 1}
     assert (f.on_time_rate, f.delivered_last_14) == (1.0, 1)
-    assert f.volume[-1] == (today(), 2) and sum(n for _, n in f.volume) == 2
+    assert f.volume[-1] == (day, 2) and sum(n for _, n in f.volume) == 2
     thu_duc = session.scalars(select(Hub).where(Hub.code == "SGN-TD")).one()
     assert f.by_hub[thu_duc.id] == {"created": 1}
-    scoped = console_reads.dashboard(session, today=today(), tz=TZ, hub_id=thu_duc.id)
+    scoped = console_reads.dashboard(session, today=day, tz=TZ, hub_id=thu_duc.id)
     assert scoped.by_status == {"created": 1} and scoped.intake_today == 1 and scoped.delivered_today == 0
     assert delivered.delivery_hub_id != thu_duc.id
 
@@ -49,14 +45,15 @@ def test_search_finds_by_tracking_number_reference_or_phone(session, partner):
 
 
 def test_search_by_created_day_counts_local_days(session, partner):
-    """Created at 23:30 UTC on the 23rd is the 24th in Ho Chi Minh City (UTC+7)."""
+    """Created at 23:30 UTC on one day is the next day in Ho Chi Minh City (UTC+7)."""
     from app.orders.models import Shipment
 
     tz = ZoneInfo("Asia/Ho_Chi_Minh")
     shipment = create(session, partner, order_in("DAY-1"))
-    session.get(Shipment, shipment.id).created_at = datetime(2026, 11, 23, 23, 30, tzinfo=timezone.utc)
+    utc_day = datetime.now(timezone.utc).date() - timedelta(days=3)
+    session.get(Shipment, shipment.id).created_at = datetime.combine(utc_day, time(23, 30), timezone.utc)
     session.commit()
-    day = datetime(2026, 11, 24).date()
+    day = utc_day + timedelta(days=1)
     found = lambda **kw: [f.id for f in console_reads.search(session, tz=tz, **kw)[0]]  # noqa: E731
     assert found(created_from=day, created_to=day) == [shipment.id]
     assert found(created_to=day - timedelta(days=1)) == []
@@ -133,8 +130,15 @@ def test_the_scan_station_scans_parcels_in_and_says_what_went_wrong(client, user
     assert "scanned in: now at shipping centre" in scan(f" {number.lower()} ")
     session.expire_all()
     assert session.get(Shipment, shipment_id).status == "at_shipping_centre"
-    assert "not scanned in" in scan(number)  # the same parcel again
-    assert "not scanned in" in scan(far_number)  # not picked up yet
+    # Refusals in the words of the scan station, never the lifecycle's.
+    from app import clock
+
+    with client.application.app_context():
+        at = clock.local(session.get(Shipment, shipment_id).updated_at)
+    again = scan(number)
+    assert "not scanned in: already scanned in here at" in again and "receive_at" not in again
+    assert at.strftime("%H:%M") in again or (at.replace(second=0) + timedelta(minutes=1)).strftime("%H:%M") in again
+    assert "not scanned in: not picked up yet" in scan(far_number)
     assert "unknown tracking number" in scan("WB00000000000")
     assert number in client.get(path).get_data(as_text=True)  # in the latest scans
     other = client.application.test_client()
@@ -239,3 +243,23 @@ def test_delivered_at_is_set_on_delivery_and_backfilled_by_the_migration(session
     session.commit()
     session.expire_all()
     assert session.get(Shipment, shipment.id).delivered_at == delivered.server_time
+
+
+def test_the_timeline_names_people_and_says_reasons_in_words(client, users, session, partner):
+    from app.delivery import services as delivery
+    from app.delivery.models import Driver
+    from app.orders.models import Shipment
+    from tests.delivery.test_attempts import out_for_delivery
+
+    with client.application.app_context():
+        [sid] = out_for_delivery(session, partner, 1)
+        driver = session.scalars(select(Driver).where(Driver.hub_id == session.get(Shipment, sid).delivery_hub_id)).first()
+        delivery.fail_attempt(session, sid, "not_home", driver_id=driver.id, actor=f"driver:{driver.id}")
+        session.commit()
+        driver_name = driver.name
+    sign_in(client, "disp@test.example")
+    page = client.get(f"/console/shipments/{sid}").get_data(as_text=True)
+    timeline = page[page.index('id="timeline"'):]
+    assert f"driver {driver_name}" in timeline and "nobody at home" in timeline
+    assert f"driver:{driver.id}" not in page and "not_home" not in page and "not home" not in page
+    assert f"driver {driver_name}" in page[page.index('id="proof"'):page.index('id="timeline"')]

@@ -5,12 +5,13 @@ import pypdfium2
 from sqlalchemy import select
 
 from app.auth.models import AuditEntry
+from app.delivery import planning
 from app.delivery import services as delivery
 from app.delivery.models import RunSheet, RunSheetStop
 from app.hubs.models import Hub
 from app.orders.models import Shipment
 from tests.auth.conftest import sign_in
-from tests.factories import DAY, ready_at_centre
+from tests.factories import ready_at_centre
 
 
 def _csrf(page: str) -> str:
@@ -34,14 +35,14 @@ def _setup(client, session, partner, n=6):
     return centre.id, ids, numbers
 
 
-def test_a_dispatcher_plans_moves_dispatches_and_prints(client, users, session, partner):
+def test_a_dispatcher_plans_moves_dispatches_and_prints(client, users, session, partner, day):
     centre, ids, numbers = _setup(client, session, partner)
-    path = f"/console/hubs/{centre}/runsheets?date={DAY.isoformat()}"
+    path = f"/console/hubs/{centre}/runsheets?date={day.isoformat()}"
     sign_in(client, "disp@test.example")
     page = client.get(path).get_data(as_text=True)
     assert re.search(r"<strong>6</strong> parcels ready", page)
     token = _csrf(page)
-    r = client.post(f"/console/hubs/{centre}/runsheets/plan", data={"date": DAY.isoformat(), "csrf_token": token})
+    r = client.post(f"/console/hubs/{centre}/runsheets/plan", data={"date": day.isoformat(), "csrf_token": token})
     assert r.status_code == 302
     page = client.get(path).get_data(as_text=True)
     assert "Planned 6 stops on" in page
@@ -76,8 +77,8 @@ def test_a_dispatcher_plans_moves_dispatches_and_prints(client, users, session, 
     on_source = [numbers[s.shipment_id] for s in session.get(RunSheet, source.id).stops]
     positions = [text.index(n) for n in on_source]
     assert positions == sorted(positions)
-    day = _pdf_text(client.get(f"/console/hubs/{centre}/runsheets/manifest.pdf?date={DAY.isoformat()}").data)
-    assert all(n in day for n in numbers.values())
+    printed = _pdf_text(client.get(f"/console/hubs/{centre}/runsheets/manifest.pdf?date={day.isoformat()}").data)
+    assert all(n in printed for n in numbers.values())
 
     r = client.post(f"/console/runsheets/{source.id}/dispatch", data={"csrf_token": token})
     assert r.status_code == 302
@@ -87,6 +88,34 @@ def test_a_dispatcher_plans_moves_dispatches_and_prints(client, users, session, 
     assert "dispatched:" in client.get(path).get_data(as_text=True)
     actions = set(session.scalars(select(AuditEntry.action)))
     assert {"run_sheets.planned", "run_sheets.stop_moved", "run_sheets.dispatched"} <= actions
+
+
+def test_tomorrows_sheet_is_dispatched_today_only_with_a_reason_which_is_audited(client, users, session, partner,
+                                                                                  day):
+    from datetime import timedelta
+
+    centre, ids, _ = _setup(client, session, partner, n=2)
+    tomorrow = day + timedelta(days=1)
+    with client.application.app_context():
+        [sheet] = [s for s in planning.plan_run_sheets(session, centre, tomorrow) if s.stops]
+        session.commit()
+        sheet_id = sheet.id
+    sign_in(client, "disp@test.example")
+    path = f"/console/hubs/{centre}/runsheets?date={tomorrow.isoformat()}"
+    page = client.get(path).get_data(as_text=True)
+    assert 'name="early_reason"' in page and "Dispatch today" in page
+    client.post(f"/console/runsheets/{sheet_id}/dispatch", data={"csrf_token": _csrf(page)})
+    page = client.get(path).get_data(as_text=True)
+    assert "Not dispatched: this sheet is for" in page and "not today" in page
+    session.expire_all()
+    assert {session.get(Shipment, i).status for i in ids} == {"at_shipping_centre"}
+    client.post(f"/console/runsheets/{sheet_id}/dispatch",
+                data={"csrf_token": _csrf(page), "early_reason": "the van is free this afternoon"})
+    session.expire_all()
+    assert session.get(RunSheet, sheet_id).run_date == day
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "run_sheets.dispatched")).one()
+    assert entry.details["early_reason"] == "the van is free this afternoon"
+    assert entry.details["planned_for"] == tomorrow.isoformat()
 
 
 def test_who_may_see_and_plan_run_sheets(client, users, session, partner):
@@ -114,7 +143,7 @@ def test_who_may_see_and_plan_run_sheets(client, users, session, partner):
     assert client.get(path).status_code == 302  # not signed in: to the login page
 
 
-def test_the_pickup_plan_by_retailer_window_and_driver(client, users, session, partner):
+def test_the_pickup_plan_by_retailer_window_and_driver(client, users, session, partner, day):
     from app.crm.models import PickupLocation
     from app.delivery import planning
     from app.delivery.models import PickupRun
@@ -123,15 +152,15 @@ def test_the_pickup_plan_by_retailer_window_and_driver(client, users, session, p
     with client.application.app_context():
         ids = [create(session, partner, order_in(f"PU-{i}")).id for i in range(2)]
         session.commit()
-        [run] = delivery.schedule_pickups(session, DAY, only=ids)
+        [run] = delivery.schedule_pickups(session, day, only=ids)
         centre = session.get(Shipment, ids[0]).centre_id
-        planning.plan_run_sheets(session, centre, DAY)
+        planning.plan_run_sheets(session, centre, day)
         session.commit()
         run_id, location_id = run.id, run.pickup_location_id
         other = next(d for d in delivery.drivers_of(session, centre) if d.id != run.driver_id)
         other_id, other_name = other.id, other.name
     sign_in(client, "disp@test.example")
-    path = f"/console/pickups?date={DAY.isoformat()}"
+    path = f"/console/pickups?date={day.isoformat()}"
     page = client.get(path).get_data(as_text=True)
     row = page[page.index(f'id="pickup-{run_id}"'):]
     assert partner.name in row and "09:00" in row and "17:00" in row
@@ -144,11 +173,37 @@ def test_the_pickup_plan_by_retailer_window_and_driver(client, users, session, p
     assert session.get(RunSheet, stop.run_sheet_id).driver_id == other_id  # the stop moved with it
     assert f'value="{other_id}" selected>{other_name}' in client.get(path).get_data(as_text=True)
 
+    # Another hub's operator cannot touch this pickup; nobody gives it to another hub's driver.
+    with client.application.app_context():
+        d7 = session.scalars(select(Hub).where(Hub.code == "SGN-D7")).one()
+        d7_driver = delivery.drivers_of(session, d7.id)[0].id
+    operator = client.application.test_client()
+    sign_in(operator, "d7@test.example")
+    r = operator.post(f"/console/pickups/{run_id}/driver",
+                      data={"driver": d7_driver, "csrf_token": _csrf(operator.get("/console/pickups").get_data(as_text=True))})
+    assert r.status_code == 404
+    client.post(f"/console/pickups/{run_id}/driver", data={"driver": d7_driver, "csrf_token": token})
+    assert "drives for another hub" in client.get(path).get_data(as_text=True)
+    session.expire_all()
+    assert session.get(PickupRun, run_id).driver_id == other_id
+
     client.post(f"/console/pickup-locations/{location_id}/window",
                 data={"ready_from": "13:00", "ready_until": "10:00", "csrf_token": token})
     assert "Window not changed: the window must start before it ends" in client.get(path).get_data(as_text=True)
     client.post(f"/console/pickup-locations/{location_id}/window",
-                data={"ready_from": "10:30", "ready_until": "15:00", "csrf_token": token, "date": DAY.isoformat()})
+                data={"ready_from": "10:30", "ready_until": "15:00", "csrf_token": token, "date": day.isoformat()})
     session.expire_all()
     place = session.get(PickupLocation, location_id)
     assert (place.ready_from.isoformat(), place.ready_until.isoformat()) == ("10:30:00", "15:00:00")
+
+
+def test_counts_of_one_read_in_the_singular(client, users, session, partner, day):
+    centre, _, _ = _setup(client, session, partner, n=1)
+    sign_in(client, "disp@test.example")
+    path = f"/console/hubs/{centre}/runsheets?date={day.isoformat()}"
+    page = client.get(path).get_data(as_text=True)
+    assert re.search(r"<strong>1</strong> parcel ready", page)
+    client.post(f"/console/hubs/{centre}/runsheets/plan", data={"date": day.isoformat(), "csrf_token": _csrf(page)})
+    page = client.get(path).get_data(as_text=True)
+    assert "Planned 1 stop on 1 run sheet." in page
+    assert re.search(r'<span class="stop-count">1</span> stop of', page)

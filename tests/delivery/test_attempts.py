@@ -1,8 +1,7 @@
 """A driver's batch of attempts, as a phone sends it when it is back online."""
-from datetime import date, datetime, timezone
-
 from sqlalchemy import func, select
 
+from app import clock
 from app.delivery import planning
 from app.delivery import services as delivery
 from app.delivery.models import DeliveryAttempt, ProofOfDelivery
@@ -13,13 +12,10 @@ from app.orders.lifecycle import TransitionError
 from app.orders.models import Shipment
 from tests.factories import create, order_in
 
-NOW = datetime(2026, 11, 23, 9, 30, tzinfo=timezone.utc)
-
-
 def out_for_delivery(session, partner, n, cod=0):
     ids = [create(session, partner, order_in(f"SO-A{i}", cod=cod)).id for i in range(n)]
     session.commit()
-    today = date(2026, 11, 23)
+    today = clock.today()
     for run in delivery.schedule_pickups(session, today, only=ids):
         delivery.confirm_pickup(session, run, actor="d")
     centre = session.get(Hub, session.get(Shipment, ids[0]).centre_id)
@@ -30,7 +26,7 @@ def out_for_delivery(session, partner, n, cod=0):
 
 
 def proof(cod=0, **kw):
-    return ProofIn(recipient_name="Lan", relation="self", captured_at=NOW, cod_received_amount=cod,
+    return ProofIn(recipient_name="Lan", relation="self", captured_at=clock.now(), cod_received_amount=cod,
                    cod_method="cash" if cod else None, **kw)
 
 
@@ -75,7 +71,7 @@ def test_a_resent_batch_records_nothing_twice(session, partner):
 
 def test_cod_due_needs_a_method(session, partner):
     [a] = out_for_delivery(session, partner, 1, cod=99_000)
-    [result] = delivery.record_attempts(session, [AttemptIn(a, proof=ProofIn("Lan", "self", NOW))],
+    [result] = delivery.record_attempts(session, [AttemptIn(a, proof=ProofIn("Lan", "self", clock.now()))],
                                         driver_id=None, actor="d")
     assert isinstance(result, DeliveryError) and "due on delivery" in str(result)
     try:

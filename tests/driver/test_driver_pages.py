@@ -4,12 +4,11 @@ import base64
 import re
 import time
 import uuid
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
+from app import clock
 from app.auth.services import create_user
 from app.billing.models import CashHandover
 from app.delivery import planning
@@ -22,10 +21,6 @@ from tests.factories import create, order_in, ready_at_centre
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><path d="M1 1 L9 9"/></svg>'
 
 
-def today():
-    return datetime.now(timezone.utc).astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
-
-
 @pytest.fixture
 def day_out(client, session, partner, users):
     """Three parcels (one with cash to collect) on a centre driver's sheet, out for
@@ -36,11 +31,11 @@ def day_out(client, session, partner, users):
         session.get(Order, session.get(Shipment, ids[0]).order_id).cod_currency = "VND"
         waiting = [create(session, partner, order_in(f"PK-{i}")).id for i in range(2)]
         session.commit()
-        delivery.schedule_pickups(session, today(), only=waiting)
+        delivery.schedule_pickups(session, clock.today(), only=waiting)
         drivers = delivery.drivers_of(session, centre.id)
         for d in drivers[1:]:
             d.active = False
-        [sheet] = planning.plan_run_sheets(session, centre.id, today())
+        [sheet] = planning.plan_run_sheets(session, centre.id, clock.today())
         planning.dispatch_run_sheet(session, sheet.id, actor="user:1")
         user = create_user(session, "van@test.example", role="driver", password=PASSWORD, driver_id=drivers[0].id)
         session.commit()
@@ -89,7 +84,7 @@ def test_actions_are_recorded_once_however_often_they_are_sent(client, session, 
     ids, numbers = day_out["ids"], day_out["numbers"]
     deliver = {"id": str(uuid.uuid4()), "type": "deliver", "shipment_id": ids[0], "recipient_name": "Lan",
                "relation": "self", "signature_svg": SVG, "cod_received": 250_000, "cod_method": "cash",
-               "lat": 10.8, "lon": 106.66, "captured_at": datetime.now(timezone.utc).isoformat()}
+               "lat": 10.8, "lon": 106.66, "captured_at": clock.now().isoformat()}
     fail = {"id": str(uuid.uuid4()), "type": "fail", "shipment_id": ids[1], "reason": "not_home", "note": "gate shut",
             "photo": "data:image/jpeg;base64," + base64.b64encode(_jpeg()).decode()}
     pickup = {"id": str(uuid.uuid4()), "type": "pickup", "pickup_run_id": day_out["run"],
@@ -131,7 +126,7 @@ def test_actions_are_recorded_once_however_often_they_are_sent(client, session, 
     assert "data:image/svg+xml;base64," + base64.b64encode(SVG.encode()).decode() in shown
     failed = staff.get(f"/console/shipments/{ids[1]}").get_data(as_text=True)
     photo = re.search(r'href="(/console/photos/[^"]+)">photo', failed).group(1)
-    assert "not home" in failed and staff.get(photo).data == _jpeg()
+    assert "nobody at home" in failed and staff.get(photo).data == _jpeg()
     assert client.get(photo).status_code == 403  # the driver is not staff
 
 
@@ -214,7 +209,7 @@ def test_a_partners_delivery_code_is_sent_to_the_customer_and_asked_by_the_drive
         partner.delivery_code_required = True
         centre, [sid] = ready_at_centre(session, partner, 1, prefix="CODE-")
         drivers = delivery.drivers_of(session, centre.id)
-        [sheet] = planning.plan_run_sheets(session, centre.id, today())
+        [sheet] = planning.plan_run_sheets(session, centre.id, clock.today())
         planning.dispatch_run_sheet(session, sheet.id, actor="user:1")
         create_user(session, "coded@test.example", role="driver", password=PASSWORD, driver_id=sheet.driver_id)
         session.commit()
@@ -230,6 +225,26 @@ def test_a_partners_delivery_code_is_sent_to_the_customer_and_asked_by_the_drive
     base = {"type": "deliver", "shipment_id": sid, "recipient_name": "Lan", "relation": "self"}
     wrong = _send(client, [{**base, "id": str(uuid.uuid4()), "delivery_code": "000000" if code != "000000" else "1"}])
     assert "delivery code does not match" in wrong.get_json()["results"][0]["message"]
+    # Guessing: four more wrong codes (in one batch) lock it; then even the right code is refused.
+    wrong_code = "000000" if code != "000000" else "111111"
+    guesses = _send(client, [{**base, "id": str(uuid.uuid4()), "delivery_code": wrong_code} for _ in range(6)])
+    messages = [r["message"] for r in guesses.get_json()["results"]]
+    assert "(1 try left)" in messages[2] and "now locked" in messages[3] and "is locked" in messages[5]
+    right = _send(client, [{**base, "id": str(uuid.uuid4()), "delivery_code": code}])
+    assert not right.get_json()["results"][0]["ok"] and "locked" in right.get_json()["results"][0]["message"]
+    session.expire_all()
+    assert session.get(Shipment, sid).status == "out_for_delivery"
+    # A dispatcher unlocks it (audited); the right code then delivers.
+    staff = client.application.test_client()
+    sign_in(staff, "disp@test.example")
+    path = f"/console/shipments/{sid}"
+    page = staff.get(path).get_data(as_text=True)
+    assert "Delivery code locked" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert staff.post(f"{path}/unlock-code", data={"csrf_token": token}).status_code == 302
+    from app.auth.models import AuditEntry
+    assert session.scalars(select(AuditEntry.action).where(AuditEntry.object_id == str(sid))).all() == [
+        "shipment.delivery_code_unlocked"]
     right = _send(client, [{**base, "id": str(uuid.uuid4()), "delivery_code": code}])
     assert right.get_json()["results"][0]["ok"]
 
@@ -258,3 +273,97 @@ def test_undelivered_parcels_are_scanned_back_in_at_the_hub(client, session, day
         ShipmentEvent.shipment_id == ids[1]).order_by(ShipmentEvent.seq))]
     assert events[-1][0] == "back_at_hub" and session.get(Shipment, ids[1]).status == "delivery_failed"
     assert "shipment.back_at_hub" in EVENT_TYPES
+
+
+def test_a_short_payment_needs_a_reason_stays_open_and_the_hub_counts_against_the_amount_due(
+        client, session, day_out):
+    from app.billing.models import CodCollection
+    from app.delivery.models import ProofOfDelivery
+    from workers.jobs import run_pending
+
+    sign_in(client, "van@test.example")
+    sid = day_out["ids"][0]  # 250,000 due
+    short = {"type": "deliver", "shipment_id": sid, "recipient_name": "Lan", "relation": "self",
+             "cod_received": 100_000, "cod_method": "cash"}
+    refused = _send(client, [{**short, "id": str(uuid.uuid4())}]).get_json()["results"][0]
+    assert not refused["ok"] and "received 100,000 of 250,000 due: say why" in refused["message"]
+    done = _send(client, [{**short, "id": str(uuid.uuid4()), "cod_difference_reason": "paid half, rest by transfer"}])
+    assert done.get_json()["results"][0]["ok"]
+    with client.application.app_context():
+        run_pending()  # fees: charged, but the shipment stays open
+    session.expire_all()
+    assert session.get(Shipment, sid).status == "delivered"
+    cod = session.scalars(select(CodCollection).where(CodCollection.shipment_id == sid)).one()
+    assert (cod.amount_due, cod.amount_collected, cod.difference_reason) == (250_000, 100_000,
+                                                                           "paid half, rest by transfer")
+    assert session.scalars(select(ProofOfDelivery.cod_difference_reason)).one() == "paid half, rest by transfer"
+
+    # The driver's page says it; the handover answers for the amount due.
+    page = client.get("/driver/cash").get_data(as_text=True)
+    assert "due 250,000 VND: paid half, rest by transfer" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post("/driver/cash", data={"declared": "100000", "csrf_token": token})
+    session.expire_all()
+    assert session.scalars(select(CashHandover.expected_amount)).one() == 250_000
+
+    # The exceptions queue and the shipment's page show it; finance settles it, once.
+    staff = client.application.test_client()
+    sign_in(staff, "disp@test.example")
+    dashboard = staff.get("/console/").get_data(as_text=True)
+    assert 'id="cod-differences-count">1<' in dashboard and day_out["numbers"][sid] in dashboard
+    page = staff.get(f"/console/shipments/{sid}").get_data(as_text=True)
+    assert "Short by 150,000 VND: paid half, rest by transfer" in page and "Open until finance settles it" in page
+    assert 'action="/console/shipments/%d/settle-cod"' % sid not in page  # a dispatcher does not settle
+    with client.application.app_context():
+        from app.auth.services import create_user
+
+        create_user(session, "money@test.example", role="finance", password=PASSWORD)
+        session.commit()
+    finance = client.application.test_client()
+    sign_in(finance, "money@test.example")
+    page = finance.get(f"/console/shipments/{sid}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    finance.post(f"/console/shipments/{sid}/settle-cod", data={"note": "", "csrf_token": token})
+    assert "Not settled: say how it was settled" in finance.get(f"/console/shipments/{sid}").get_data(as_text=True)
+    finance.post(f"/console/shipments/{sid}/settle-cod", data={"note": "150,000 received by transfer",
+                                                              "csrf_token": token})
+    session.expire_all()
+    assert session.get(Shipment, sid).status == "closed"
+    assert session.scalars(select(CodCollection.settlement_note)).one() == "150,000 received by transfer"
+    finance.post(f"/console/shipments/{sid}/settle-cod", data={"note": "again", "csrf_token": token})
+    assert "already settled" in finance.get(f"/console/shipments/{sid}").get_data(as_text=True)
+    assert 'id="cod-differences-count">0<' in staff.get("/console/").get_data(as_text=True)
+
+
+def test_cash_from_later_deliveries_is_handed_over_after_the_first_count(client, session, day_out, partner):
+    sign_in(client, "van@test.example")
+    first, second = day_out["ids"][0], day_out["ids"][1]
+    with client.application.app_context():
+        session.get(Order, session.get(Shipment, second).order_id).cod_amount = 80_000
+        session.get(Order, session.get(Shipment, second).order_id).cod_currency = "VND"
+        session.commit()
+    deliver = {"type": "deliver", "recipient_name": "Lan", "relation": "self", "cod_method": "cash"}
+    _send(client, [{**deliver, "id": str(uuid.uuid4()), "shipment_id": first, "cod_received": 250_000}])
+    page = client.get("/driver/cash").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post("/driver/cash", data={"declared": "250000", "csrf_token": token})
+    hub_op = client.application.test_client()
+    sign_in(hub_op, "disp@test.example")
+    path = f"/console/hubs/{day_out['centre']}/cash"
+    htoken = re.search(r'name="csrf_token" value="([^"]+)"', hub_op.get(path).get_data(as_text=True)).group(1)
+    first_handover = session.scalars(select(CashHandover)).one().id
+    hub_op.post(f"{path}/{first_handover}", data={"received": "250000", "csrf_token": htoken})
+
+    # Later that day: one more delivery with cash; the form is there again, for that cash only.
+    assert 'name="declared"' not in client.get("/driver/cash").get_data(as_text=True)
+    _send(client, [{**deliver, "id": str(uuid.uuid4()), "shipment_id": second, "cod_received": 80_000}])
+    page = client.get("/driver/cash").get_data(as_text=True)
+    assert 'name="declared"' in page and "Cash due since the last count: <strong>80,000 VND</strong>" in page
+    client.post("/driver/cash", data={"declared": "80000", "csrf_token": token})
+    session.expire_all()
+    handovers = session.scalars(select(CashHandover).order_by(CashHandover.id)).all()
+    assert [(h.expected_amount, h.declared_amount, h.received_amount) for h in handovers] == [
+        (250_000, 250_000, 250_000), (80_000, 80_000, None)]
+    hub_op.post(f"{path}/{handovers[1].id}", data={"received": "80000", "csrf_token": htoken})
+    session.expire_all()
+    assert session.get(CashHandover, handovers[1].id).difference == 0

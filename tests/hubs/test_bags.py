@@ -3,19 +3,20 @@ discrepancy report."""
 import pytest
 from sqlalchemy import select
 
+from app import clock
 from app.delivery import services as delivery
 from app.hubs import bags
 from app.hubs import services as hubs
 from app.hubs.models import Bag, Hub, LinehaulTrip, TripDiscrepancy
 from app.orders.models import Shipment
 from app.orders.shipments import lock_shipments, transition
-from tests.factories import DAY, THU_DUC_UNIVERSITY, create, order_in
+from tests.factories import THU_DUC_UNIVERSITY, create, order_in
 
 
 def at_centre_for_thu_duc(session, partner, n, prefix="B-"):
     ids = [create(session, partner, order_in(f"{prefix}{i}", dropoff=THU_DUC_UNIVERSITY)).id for i in range(n)]
     session.commit()
-    for run in delivery.schedule_pickups(session, DAY, only=ids):
+    for run in delivery.schedule_pickups(session, clock.today(), only=ids):
         delivery.confirm_pickup(session, run, actor="d")
     first = session.get(Shipment, ids[0])
     centre = session.get(Hub, first.centre_id)

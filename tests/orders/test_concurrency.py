@@ -18,18 +18,17 @@ from app.orders.models import Shipment
 def test_twenty_conflicting_threads_one_winner(app, backend, session, partner):
     if backend != "postgresql":
         pytest.skip("row locks are a PostgreSQL matter; SQLite serialises writers")
-    from datetime import date
-
+    from app import clock
     from app.hubs import services as hubs
     from app.hubs.models import Hub
     from tests.factories import create, deliver_direct, order_in  # noqa: F401  (same set-up helpers)
 
     shipment = create(session, partner, order_in("SO-RACE"))
     session.commit()
-    [run] = delivery.schedule_pickups(session, date(2026, 11, 23), only=[shipment.id])
+    [run] = delivery.schedule_pickups(session, clock.today(), only=[shipment.id])
     delivery.confirm_pickup(session, run, actor="d", shipment_ids=[shipment.id])
     hubs.scan_in(session, session.get(Hub, shipment.centre_id), shipment.id, actor="u")
-    planning.build_run_sheets(session, shipment.centre_id, date(2026, 11, 23), actor="u", only=[shipment.id])
+    planning.build_run_sheets(session, shipment.centre_id, clock.today(), actor="u", only=[shipment.id])
     session.commit()
     before = session.get(Shipment, shipment.id)
     version_before, events_before = before.version, before.last_event_seq

@@ -1,15 +1,13 @@
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from app import clock
 from app.orders import shipments
 from app.orders.lifecycle import TransitionError
 from app.outbox import OutboxMessage
 from tests.factories import THU_DUC_UNIVERSITY, create, order_in
-
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
-
 
 @pytest.fixture
 def shipment(session, partner):
@@ -56,10 +54,10 @@ def test_forbidden_transition_raises_and_changes_nothing(session, shipment):
 def test_duplicate_scan_returns_the_first_result(session, shipment):
     move(session, shipment, "schedule_pickup")
     first = shipments.transition(session, shipment.id, "pick_up", actor="driver:1",
-                                 client_event_id="phone-abc-1", device_time=NOW)
+                                 client_event_id="phone-abc-1", device_time=clock.now())
     session.commit()
     again = shipments.transition(session, shipment.id, "pick_up", actor="driver:1",
-                                 client_event_id="phone-abc-1", device_time=NOW)
+                                 client_event_id="phone-abc-1", device_time=clock.now())
     session.commit()
     assert again.duplicate and again.event.id == first.event.id
     assert len(shipments.history(session, shipment.id)) == 3
@@ -80,7 +78,7 @@ def test_late_scan_is_kept_in_history_without_moving_back(session, shipment):
     move(session, shipment, "schedule_pickup", "pick_up", "receive_at_centre", "depart_linehaul",
          "receive_at_hub")
     late = shipments.transition(session, shipment.id, "receive_at_centre", actor="scanner:7",
-                                client_event_id="late-1", device_time=NOW - timedelta(hours=5))
+                                client_event_id="late-1", device_time=clock.now() - timedelta(hours=5))
     session.commit()
     session.refresh(shipment)
     assert late.applied is False

@@ -4,6 +4,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import time_machine
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -15,7 +16,15 @@ from tests.factories import deliver_direct
 from tests.receiver import Receiver
 from workers.jobs import run_pending
 
+#: The moment each test starts at: the clock is stopped there, and the schedule is walked
+#: by passing later moments to the sweep.
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def _stopped_clock():
+    with time_machine.travel(T0, tick=False):
+        yield
 
 
 @pytest.fixture

@@ -258,14 +258,13 @@ def test_relays_side_by_side_claim_disjoint_rows(app, backend, session, partner)
 
 
 def test_prune_deletes_only_rows_processed_before_the_cutoff(app, session, partner):
-    from datetime import datetime, timezone
-
+    from app import clock
     from app.outbox import add_outbox, prune_processed
 
     old, recent, pending = (add_outbox(session, "notify_customer", {"n": i}) for i in range(3))
-    old.processed_at = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    recent.processed_at = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    now = clock.now()
+    old.processed_at, recent.processed_at = now - timedelta(days=300), now - timedelta(days=4)
     session.commit()
-    assert prune_processed(session, before=datetime(2026, 11, 1, tzinfo=timezone.utc)) == 1
+    assert prune_processed(session, before=now - timedelta(days=23)) == 1
     session.commit()
     assert {r.id for r in session.scalars(select(OutboxMessage))} == {recent.id, pending.id}

@@ -1,0 +1,15 @@
+"""Words for people: a count with its noun in the right number ("1 parcel", "3 parcels")."""
+from __future__ import annotations
+
+#: Nouns whose plural is not the noun with an "s".
+_IRREGULAR = {"delivery": "deliveries", "try": "tries", "address": "addresses", "box": "boxes"}
+
+
+def plural(n: int, noun: str) -> str:
+    """``noun`` as it goes after the number ``n``."""
+    return noun if n == 1 else _IRREGULAR.get(noun, noun + "s")
+
+
+def counted(n: int, noun: str) -> str:
+    """``n`` and its noun: ``counted(1, "stop")`` is "1 stop", ``counted(2, "stop")`` "2 stops"."""
+    return f"{n} {plural(n, noun)}"

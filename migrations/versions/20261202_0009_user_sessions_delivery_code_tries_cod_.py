@@ -1,0 +1,84 @@
+"""user sessions, delivery code tries, COD differences, several cash handovers a day
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-02 12:10:43.309803
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0009'
+down_revision = '0008'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('user_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('ip', sa.String(length=45), nullable=True),
+    sa.Column('user_agent', sa.String(length=200), nullable=True),
+    sa.Column('ended_at', sa.DateTime(), nullable=True),
+    sa.Column('ended_reason', sa.String(length=40), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_user_sessions_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_user_sessions')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_user_sessions_token_hash'))
+    )
+    with op.batch_alter_table('user_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_user_sessions_user_id'), ['user_id'], unique=False)
+
+    with op.batch_alter_table('cash_handovers', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('uq_cash_handovers_driver_id_run_date_currency'), type_='unique')
+        batch_op.create_index('uq_cash_handovers_open', ['driver_id', 'run_date', 'currency'], unique=True, sqlite_where=sa.text('received_at IS NULL'), postgresql_where=sa.text('received_at IS NULL'))
+
+    with op.batch_alter_table('cod_collections', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('difference_reason', sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column('settled_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('settled_by', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('settlement_note', sa.String(length=500), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_cod_collections_settled_by_users'), 'users', ['settled_by'], ['id'])
+    # Differences from before are on shipments already closed: recorded as settled then.
+    op.execute("UPDATE cod_collections SET settled_at = created_at, "
+               "settlement_note = 'closed before cash differences were followed up' "
+               "WHERE amount_collected <> amount_due")
+
+    with op.batch_alter_table('proofs_of_delivery', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('cod_difference_reason', sa.String(length=200), nullable=True))
+
+    with op.batch_alter_table('shipments', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('delivery_code_failures', sa.Integer(), server_default='0', nullable=False))
+
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('session_version')
+
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('session_version', sa.INTEGER(), server_default='1', nullable=False))
+
+    with op.batch_alter_table('shipments', schema=None) as batch_op:
+        batch_op.drop_column('delivery_code_failures')
+
+    with op.batch_alter_table('proofs_of_delivery', schema=None) as batch_op:
+        batch_op.drop_column('cod_difference_reason')
+
+    with op.batch_alter_table('cod_collections', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_cod_collections_settled_by_users'), type_='foreignkey')
+        batch_op.drop_column('settlement_note')
+        batch_op.drop_column('settled_by')
+        batch_op.drop_column('settled_at')
+        batch_op.drop_column('difference_reason')
+
+    with op.batch_alter_table('cash_handovers', schema=None) as batch_op:
+        batch_op.drop_index('uq_cash_handovers_open', sqlite_where=sa.text('received_at IS NULL'), postgresql_where=sa.text('received_at IS NULL'))
+        batch_op.create_unique_constraint(batch_op.f('uq_cash_handovers_driver_id_run_date_currency'), ['driver_id', 'run_date', 'currency'])
+
+    with op.batch_alter_table('user_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
+
+    op.drop_table('user_sessions')
