@@ -5,6 +5,24 @@
 var CACHE = "waybill-driver-v1";
 
 self.addEventListener("install", function () { self.skipWaiting(); });
+
+// The page that registered this worker loaded before the worker existed, so nothing of
+// it passed through here: it sends its address and its assets to be kept at once, and
+// the page opens offline after its very first load.
+self.addEventListener("message", function (event) {
+  var keep = event.data && event.data.keep;
+  if (!Array.isArray(keep)) { return; }
+  event.waitUntil(caches.open(CACHE).then(function (cache) {
+    return Promise.all(keep.map(function (address) {
+      var url = new URL(address, self.location.origin);
+      if (url.origin !== self.location.origin) { return null; }
+      return fetch(url.href, {credentials: "same-origin"}).then(function (response) {
+        if (!response.ok || response.redirected) { return null; }
+        return cache.put(url.pathname.indexOf("/driver/") === 0 ? url.pathname : url.href, response);
+      }).catch(function () { return null; });
+    }));
+  }));
+});
 self.addEventListener("activate", function (event) { event.waitUntil(self.clients.claim()); });
 
 function isAsset(url) {

@@ -299,7 +299,15 @@
     });
     queue().forEach(function (a) { markDone(a.stop); });  // recorded here, not yet sent
     sentStops().stops.forEach(function (stop) { markDone(String(stop)); });  // sent since this copy was made
-    if ("serviceWorker" in navigator) { navigator.serviceWorker.register(app.dataset.worker); }
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.register(app.dataset.worker);
+      navigator.serviceWorker.ready.then(function (registration) {  // keep this first load too
+        var assets = Array.prototype.map.call(
+          document.querySelectorAll("script[src], link[rel=stylesheet][href]"),
+          function (el) { return el.src || el.href; });
+        registration.active.postMessage({keep: [location.pathname].concat(assets)});
+      });
+    }
     var signOut = document.querySelector("form.who");
     if (signOut) {  // nothing of the day stays on a phone that is signed out
       signOut.addEventListener("submit", function (e) {
