@@ -24,6 +24,9 @@ from app.orders.lifecycle import Status
 BATCH = 200
 #: Share of delivery attempts that fail.
 FAIL_RATE = 0.15
+#: The signature a simulated customer draws.
+SIGNATURE = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 40" width="100" height="40">'
+             '<path d="M10 30 C 20 5, 30 5, 40 25 S 60 35, 70 12" fill="none" stroke="#1a1a1a" stroke-width="2"/></svg>')
 
 
 @dataclass
@@ -133,7 +136,7 @@ class Simulation:
             else:
                 attempts.append(delivery.AttemptIn(sid, proof=ProofIn(
                     recipient_name="Recipient", relation="self", captured_at=now,
-                    signature_svg="M10 10 L40 30 L70 12", cod_received_amount=due[sid],
+                    signature_svg=SIGNATURE, cod_received_amount=due[sid],
                     cod_method="cash" if due[sid] else None)))
         for i in range(0, len(attempts), BATCH):
             results = delivery.record_attempts(self.session, attempts[i:i + BATCH], driver_id=None,

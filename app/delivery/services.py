@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from app import clock
 from app.delivery.models import DeliveryAttempt, Driver, PickupRun, ProofOfDelivery, RunSheet
+from app.delivery.signatures import SignatureError, clean_signature
 from app.orders import shipments
 from app.orders.lifecycle import Status
 from app.orders.models import Order, Shipment
@@ -212,6 +213,10 @@ def _deliver(session, shipment, cod_due: int, attempt: AttemptIn, *, driver_id, 
         raise DeliveryError(f"{cod_due} is due on delivery: give the method, one of {', '.join(COD_METHODS)}")
     if proof.cod_received_amount < 0:
         raise DeliveryError("the amount received cannot be negative")
+    try:
+        signature = clean_signature(proof.signature_svg)
+    except SignatureError as exc:
+        raise DeliveryError(str(exc)) from None
     difference_reason = (proof.cod_difference_reason or "").strip()[:200] or None
     if cod_due and proof.cod_received_amount != cod_due and not difference_reason:
         raise DeliveryError(f"received {proof.cod_received_amount:,} of {cod_due:,} due: "
@@ -224,7 +229,7 @@ def _deliver(session, shipment, cod_due: int, attempt: AttemptIn, *, driver_id, 
     if result.applied and not result.duplicate:
         session.add(ProofOfDelivery(
             shipment_id=shipment.id, event=result.event, recipient_name=proof.recipient_name.strip(),
-            relation=proof.relation, signature_svg=proof.signature_svg, photo_ref=proof.photo_ref,
+            relation=proof.relation, signature_svg=signature, photo_ref=proof.photo_ref,
             lat=proof.lat, lon=proof.lon, captured_at=proof.captured_at, driver_id=driver_id,
             cod_received_amount=proof.cod_received_amount if cod_due else 0,
             cod_method=proof.cod_method if cod_due else None,

@@ -48,6 +48,10 @@ def upgrade() -> None:
 
     with op.batch_alter_table('proofs_of_delivery', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cod_difference_reason', sa.String(length=200), nullable=True))
+    # Simulated deliveries stored a bare path as the signature: made a drawing.
+    op.execute("""UPDATE proofs_of_delivery SET signature_svg = '<svg xmlns="http://www.w3.org/2000/svg" '"""
+               """ || 'viewBox="0 0 100 40"><path d="' || signature_svg || '" fill="none" stroke="#1a1a1a" '"""
+               """ || 'stroke-width="2"/></svg>' WHERE signature_svg IS NOT NULL AND signature_svg NOT LIKE '<svg%'""")
 
     with op.batch_alter_table('shipments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('delivery_code_failures', sa.Integer(), server_default='0', nullable=False))

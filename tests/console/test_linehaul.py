@@ -44,7 +44,7 @@ def test_bag_close_dispatch_and_receive_with_a_report(client, users, session, pa
     r = client.post(f"/console/hubs/{centre_id}/trips", data={"to": td_id, "csrf_token": token})
     assert r.status_code == 302
     page = client.get(linehaul).get_data(as_text=True)
-    assert "left with 1 bags, 2 parcels" in page
+    assert "left with 1 bag, 2 parcels" in page
     session.expire_all()
     trip_id = session.get(Shipment, ids[0]).linehaul_trip_id
 
@@ -60,7 +60,7 @@ def test_bag_close_dispatch_and_receive_with_a_report(client, users, session, pa
     assert f"{numbers[0]}: received" in _result(page)
     client.post(f"{trip_page}/finish", data={"csrf_token": token})
     page = client.get(trip_page).get_data(as_text=True)
-    assert "1 parcels, 1 missing (held), 0 unexpected" in page
+    assert "1 parcel, 1 missing (held), 0 unexpected" in page
     assert re.search(r"missing</span></td><td><a[^>]*>" + numbers[1], page)
     session.expire_all()
     assert session.get(Shipment, ids[1]).status == "on_hold"

@@ -18,7 +18,8 @@ from app.orders.models import Order, Shipment, ShipmentEvent
 from tests.auth.conftest import PASSWORD, sign_in
 from tests.factories import create, order_in, ready_at_centre
 
-SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><path d="M1 1 L9 9"/></svg>'
+#: As the server keeps it (rebuilt from its drawing elements).
+SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><path d="M1 1 L9 9" /></svg>'
 
 
 @pytest.fixture
