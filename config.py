@@ -88,6 +88,8 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "WAYBILL_MAP_TILES": _tiles(env),
         #: Origin of those tiles, allowed by the Content-Security-Policy's img-src.
         "WAYBILL_MAP_TILE_ORIGIN": env_str(env, "WAYBILL_MAP_TILE_ORIGIN", "https://tile.openstreetmap.org"),
+        #: Public tracking pages per client address.
+        "WAYBILL_TRACK_RATE_LIMIT": env_str(env, "WAYBILL_TRACK_RATE_LIMIT", "30 per minute; 300 per hour"),
         #: Requests per API key (Flask-Limiter syntax: "100 per second; 5000 per minute").
         "WAYBILL_API_RATE_LIMIT": env_str(env, "WAYBILL_API_RATE_LIMIT", "100 per second; 5000 per minute"),
         #: Outbound webhooks may go to loopback, private and link-local addresses, and over

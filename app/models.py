@@ -6,6 +6,6 @@ from app.crm.models import ApiKey, Customer, Notification, Partner, PickupLocati
 from app.db import Base  # noqa: F401
 from app.delivery.models import DeliveryAttempt, Driver, PickupRun, ProofOfDelivery, RunSheet, RunSheetStop  # noqa: F401
 from app.hubs.models import Bag, BagItem, Hub, LinehaulTrip, TripDiscrepancy  # noqa: F401
-from app.orders.models import Address, Counter, Order, Parcel, Shipment, ShipmentEvent  # noqa: F401
+from app.orders.models import Address, Order, Parcel, Shipment, ShipmentEvent  # noqa: F401
 from app.outbox import OutboxMessage  # noqa: F401
 from app.webhooks.models import InboundWebhook, WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401

@@ -79,7 +79,6 @@ def _empty_postgres(engine) -> None:
     names = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        conn.execute(text("ALTER SEQUENCE tracking_serial RESTART"))
     forget_process_caches()
 
 
@@ -92,7 +91,8 @@ def forget_process_caches() -> None:
 def make_test_app(url: str, **overrides):
     config = {"DATABASE_URL": url, "REDIS_URL": None, "TESTING": True, "MAIL_SERVER": None,
               "SECRET_KEY": "test", "WAYBILL_MAX_DELIVERY_ATTEMPTS": 3,
-              "WAYBILL_ROUTE_SECONDS": 0, "WAYBILL_PHOTO_DIR": tempfile.mkdtemp(prefix="waybill-photos-")}
+              "WAYBILL_ROUTE_SECONDS": 0, "WAYBILL_PHOTO_DIR": tempfile.mkdtemp(prefix="waybill-photos-"),
+              "WAYBILL_TRACK_RATE_LIMIT": "10000 per minute"}
     config.update(overrides)
     app = create_app(config)
     workers.init_app(app)

@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from app.api.errors import CODES, ApiError
 from app.api.schemas import ApiErrorSchema
+from app.errors import page_error
 
 API_PREFIX = "/api/v1"
 
@@ -27,7 +28,7 @@ class WaybillApi(Api):
 
     def handle_http_exception(self, error):
         if not request.path.startswith(API_PREFIX):
-            return error  # pages keep Flask's own error pages
+            return page_error(error)
         data = getattr(error, "data", None) or {}
         if error.code == 429:
             from app.api.ratelimit import retry_after

@@ -13,7 +13,8 @@ class Unauthorized(Exception):
 
 def authenticate() -> PartnerRef:
     """The partner whose active key is on the request; raises Unauthorized."""
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    scheme, _, key = request.headers.get("Authorization", "").strip().partition(" ")
+    key = key.strip()
     if scheme.lower() != "bearer" or not key:
         raise Unauthorized("send your API key as `Authorization: Bearer <key>`")
     partner = partner_for_api_key(db.session, key)

@@ -10,14 +10,18 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from app import clock
+from app.crm.services import partner_for_api_key
+from app.db import db
 
 
 def _key() -> str:
-    """The caller: a digest of its API key (so a guessed prefix cannot spend another
-    partner's allowance), its inbound URL, or its address when it sent neither."""
-    auth = request.headers.get("Authorization")
-    if auth:
-        return "key:" + hashlib.sha256(auth.encode()).hexdigest()[:24]
+    """The caller: the valid API key it authenticates with (however the header is
+    spelled), its inbound URL, or else its address — so made-up keys and spellings of
+    one key all share the sender's one allowance."""
+    scheme, _, key = request.headers.get("Authorization", "").strip().partition(" ")
+    key = key.strip()
+    if scheme.lower() == "bearer" and key and partner_for_api_key(db.session, key) is not None:
+        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:24]
     if request.view_args and "token" in request.view_args:
         return "inbound:" + str(request.view_args["token"])
     return "ip:" + (get_remote_address() or "unknown")

@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from app import clock
 from app.auth import services
 from app.db import db
+from app.errors import page_error
 from app.words import plural
 
 login_manager = LoginManager()
@@ -74,7 +75,7 @@ def _csrf_refused(error: CSRFError):
         if not current_user.is_authenticated:
             return {"error": "signed_out", "message": "Your session ended: sign in again."}, 401
         return {"error": "csrf", "message": error.description}, 400
-    return error
+    return page_error(error)
 
 
 def _enforce_timeouts():

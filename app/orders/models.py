@@ -11,7 +11,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    Sequence,
     String,
     UniqueConstraint,
 )
@@ -189,15 +188,3 @@ class ShipmentEvent(Base):
 
     shipment: Mapped[Shipment] = relationship()
 
-
-#: Serial numbers behind tracking numbers on PostgreSQL (SQLite uses the counters table).
-TRACKING_SERIAL = Sequence("tracking_serial", metadata=Base.metadata)
-
-
-class Counter(Base):
-    """Named counters for serial numbers on databases without sequences (SQLite)."""
-
-    __tablename__ = "counters"
-
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger, default=0)

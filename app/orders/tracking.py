@@ -1,24 +1,21 @@
-"""Tracking numbers: "WB", ten digits, and a Luhn check digit (e.g. WB19407559699).
+"""Tracking numbers: "WB", ten random digits, and a Luhn check digit (e.g. WB19407559699).
 
-The ten digits are a bijective scramble of a serial number, so consecutive shipments do
-not get consecutive numbers; the check digit catches any single mistyped digit and most
-swapped neighbours at a scan station.
+The digits are drawn at random (``secrets``), so one number tells nothing about any other:
+live numbers are spread thin over ten billion, and the public tracking page is rate
+limited besides. The check digit catches any single mistyped digit and most swapped
+neighbours at a scan station.
 """
 from __future__ import annotations
 
 import re
-import threading
+import secrets
 
-from sqlalchemy import Connection, bindparam, insert, text, update
+from sqlalchemy import Connection, select
 
-from app.orders.models import Counter
+from app.orders.models import Shipment
 
 PREFIX = "WB"
 DIGITS = 10
-_MODULUS = 10**DIGITS
-#: Coprime with 10, so serial -> digits is a bijection modulo 10**10.
-_MULTIPLIER = 7_919_357_213
-_OFFSET = 4_021_398_756
 _PATTERN = re.compile(rf"^{PREFIX}\d{{{DIGITS + 1}}}$")
 
 
@@ -35,10 +32,8 @@ def luhn_digit(digits: str) -> str:
     return str((10 - total % 10) % 10)
 
 
-def format_tracking_number(serial: int) -> str:
-    if not 0 < serial < _MODULUS:
-        raise ValueError("serial out of range")
-    body = f"{(serial * _MULTIPLIER + _OFFSET) % _MODULUS:0{DIGITS}d}"
+def random_tracking_number() -> str:
+    body = f"{secrets.randbelow(10**DIGITS):0{DIGITS}d}"
     return f"{PREFIX}{body}{luhn_digit(body)}"
 
 
@@ -50,47 +45,12 @@ def is_valid_tracking_number(value: str) -> bool:
     return luhn_digit(body) == check
 
 
-_NEXT_BLOCK_PG = text("SELECT nextval('tracking_serial')")
-#: On PostgreSQL each sequence value is a block of serials (hi/lo): a sequence never hands
-#: a value out twice, even when the transaction that took it rolls back, so a process may
-#: keep a block and spend it over many transactions without a round trip each.
-BLOCK = 1000
-_block_lock = threading.Lock()
-_blocks: dict[str, list[int]] = {}
-_counters = Counter.__table__
-_BUMP_SQLITE = (update(_counters).where(_counters.c.name == "tracking_serial")
-                .values(value=_counters.c.value + bindparam("n")).returning(_counters.c.value))
-
-
-def next_serials(conn: Connection, count: int) -> list[int]:
-    """Reserve ``count`` serial numbers: a sequence on PostgreSQL, a counter row on SQLite
-    (whose writers are serialised anyway, so the row is no bottleneck there)."""
-    if conn.dialect.name == "postgresql":
-        return [_next_pg_serial(conn) for _ in range(count)]
-    last = conn.execute(_BUMP_SQLITE, {"n": count}).scalar()
-    if last is None:
-        conn.execute(insert(_counters), {"name": "tracking_serial", "value": count})
-        last = count
-    return list(range(last - count + 1, last + 1))
-
-
-def _next_pg_serial(conn: Connection) -> int:
-    key = str(conn.engine.url)
-    with _block_lock:
-        block = _blocks.get(key)
-        if not block or block[0] > block[1]:
-            hi = conn.execute(_NEXT_BLOCK_PG).scalar_one()
-            block = _blocks[key] = [hi * BLOCK, hi * BLOCK + BLOCK - 1]
-        serial = block[0]
-        block[0] += 1
-    return serial
-
-
-def forget_blocks() -> None:
-    """Drop the blocks held (tests restart the sequence)."""
-    with _block_lock:
-        _blocks.clear()
-
-
 def allocate_tracking_numbers(conn: Connection, count: int) -> list[str]:
-    return [format_tracking_number(s) for s in next_serials(conn, count)]
+    """``count`` new numbers, none of them taken: drawn, checked against the shipments in
+    one query, and drawn again for the rare one already in use."""
+    numbers: set[str] = set()
+    while len(numbers) < count:
+        drawn = {random_tracking_number() for _ in range(count - len(numbers))} - numbers
+        taken = set(conn.execute(select(Shipment.tracking_number).where(Shipment.tracking_number.in_(drawn))).scalars())
+        numbers |= drawn - taken
+    return sorted(numbers, key=lambda _: secrets.randbits(32))

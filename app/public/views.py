@@ -13,6 +13,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from app import clock
+from app.api.ratelimit import limiter
 from app.crm.models import Partner
 from app.db import db
 from app.hubs.models import Hub
@@ -67,7 +68,10 @@ def find():
 
 
 @bp.get("/track/<number>")
+@limiter.limit(lambda: current_app.config["WAYBILL_TRACK_RATE_LIMIT"])
 def track(number: str):
+    """A parcel's public page. Limited per client address: a tracking number is the only
+    key to it, so numbers must not be tried by the thousand."""
     number = number.strip().upper()
     found = _tracking(number) if is_valid_tracking_number(number) else None
     if found is None:

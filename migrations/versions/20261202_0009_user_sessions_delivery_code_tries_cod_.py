@@ -59,9 +59,20 @@ def upgrade() -> None:
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('session_version')
 
+    # Tracking numbers are drawn at random now: no serial behind them.
+    op.drop_table('counters')
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP SEQUENCE IF EXISTS tracking_serial")
+
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE SEQUENCE IF NOT EXISTS tracking_serial")
+    op.create_table('counters',
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_counters')))
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('session_version', sa.INTEGER(), server_default='1', nullable=False))
 

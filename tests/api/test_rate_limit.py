@@ -23,6 +23,19 @@ def test_a_key_over_its_limit_gets_429_with_retry_after(app, network):
     assert hammer(client, b, 1)[0].status_code == 200
 
 
+def test_spellings_of_a_key_and_made_up_keys_get_no_fresh_allowance(app, network):
+    app.config["WAYBILL_API_RATE_LIMIT"] = "4 per minute"
+    client = app.test_client()
+    key = network["partners"][0]["api_key"]
+    spellings = [f"Bearer {key}", f"bearer {key}", f"BEARER {key}", f"Bearer  {key} "]
+    codes = [client.get("/api/v1/hubs", headers={"Authorization": h}).status_code for h in spellings * 2]
+    assert codes[:4] == [200] * 4 and set(codes[4:]) == {429}
+    # Made-up keys are refused, and share one allowance: the sender's address.
+    forged = [client.get("/api/v1/hubs", headers={"Authorization": f"Bearer wbk_x_{i}"}).status_code
+              for i in range(6)]
+    assert forged == [401] * 4 + [429] * 2
+
+
 @pytest.mark.redis
 def test_with_redis_the_count_is_shared_by_every_process(app, network, database_url, redis_url):
     """Two apps (as two gunicorn workers) on one Redis: one allowance between them."""

@@ -228,3 +228,16 @@ def test_the_admin_reads_the_audit_log(client, users):
     sign_in(client, "admin@test.example")
     page = client.get("/console/audit").get_data(as_text=True)
     assert "sign_in_failed" in page and "disp@test.example" in page and "signed_in" in page
+
+
+def test_error_pages_keep_the_menu_and_say_what_to_do(client, users):
+    sign_in(client, "d7@test.example")  # a hub operator
+    missing = client.get("/console/shipments/999999")
+    assert missing.status_code == 404
+    page = missing.get_data(as_text=True)
+    assert "Not found" in page and 'href="/console/shipments"' in page and 'class="brand"' in page
+    forbidden = client.get("/console/audit")
+    assert forbidden.status_code == 403 and "Not yours to see" in forbidden.get_data(as_text=True)
+    bad = client.get("/console/pickups?date=0001-13-01")
+    assert bad.status_code == 400 and "date must be YYYY-MM-DD" in bad.get_data(as_text=True)
+    assert client.get("/api/v1/nothing").get_json()["error"]["code"] == "not_found"  # the API stays JSON

@@ -30,3 +30,21 @@ def test_the_search_box_goes_to_the_page(app, session, partner):
     assert client.get("/track").status_code == 200
     r = client.get("/track", query_string={"number": f" {shipment.tracking_number.lower()} "})
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/track/{shipment.tracking_number}")
+
+
+def test_the_tracking_page_is_limited_per_client(app, network, session, partner):
+    """Numbers cannot be tried by the thousand: a client over the limit gets 429 and a
+    page that says to wait, with Retry-After."""
+    from tests.factories import create, order_in
+
+    app.config["WAYBILL_TRACK_RATE_LIMIT"] = "5 per minute"
+    number = create(session, partner, order_in("RL-1")).tracking_number
+    session.commit()
+    client = app.test_client()
+    codes = [client.get(f"/track/{n}").status_code for n in [number] * 3 + ["WB00000000000"] * 2]
+    assert codes == [200, 200, 200, 404, 404]
+    over = client.get(f"/track/{number}")
+    assert over.status_code == 429 and int(over.headers["Retry-After"]) > 0
+    assert "Too many requests" in over.get_data(as_text=True)
+    other = app.test_client()
+    assert other.get(f"/track/{number}", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 200
