@@ -8,6 +8,23 @@ from flask import Flask
 import config as waybill_config
 
 
+#: Largest request body per surface, most specific path first: a sign-in is small, a
+#: phone's offline batch carries photos, a CSV of orders is a file.
+BODY_LIMITS = (
+    ("/login", 16 * 1024),
+    ("/api/v1/orders/csv", 10 * 1024 * 1024),
+    ("/api/v1/", 5 * 1024 * 1024),
+    ("/driver/actions", 40 * 1024 * 1024),
+    ("/", 2 * 1024 * 1024),
+)
+
+
+def _limit_body() -> None:
+    from flask import request
+
+    request.max_content_length = next(limit for prefix, limit in BODY_LIMITS if request.path.startswith(prefix))
+
+
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the Waybill app: configuration from the environment, then ``overrides``."""
     app = Flask(__name__, instance_path=str(waybill_config.INSTANCE_DIR))
@@ -24,6 +41,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.add_template_filter(words.plural, "plural")
 
     db.init_app(app)
+    app.before_request(_limit_body)  # first: before anything reads a form or a body
 
     from app.health import bp as health_bp
 

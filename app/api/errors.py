@@ -22,5 +22,5 @@ class ApiError(Exception):
 
 #: HTTP status -> the error code used when nothing more precise is known.
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-         405: "method_not_allowed", 409: "conflict", 415: "unsupported_media_type",
+         405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
          422: "validation_failed", 429: "rate_limited", 500: "internal_error"}

@@ -337,6 +337,11 @@ PDF = {"content": {"application/pdf": {"schema": {"type": "string", "format": "b
 
 
 def _pdf(session, orders, filename: str):
+    pages = sum(len(o.parcels) for o in orders)
+    if pages > labels.MAX_PAGES:
+        raise ApiError(422, "too_many_labels", f"these orders make {pages} label pages; at most "
+                       f"{labels.MAX_PAGES} per request: ask for fewer orders at a time",
+                       details={"pages": pages, "max_pages": labels.MAX_PAGES})
     config = current_app.config
     body = labels.render(session, orders, public_url=config["WAYBILL_PUBLIC_URL"],
                          font=config["WAYBILL_LABEL_FONT"])
@@ -363,6 +368,7 @@ class Labels(MethodView):
     @blp.arguments(LabelsRequestSchema())
     @blp.doc(responses={"200": {"description": "One PDF: a 4x6-inch page per parcel of every order", **PDF}})
     @blp.alt_response(404, schema=ApiErrorSchema, description="Some of the orders are not yours or do not exist")
+    @blp.alt_response(422, schema=ApiErrorSchema, description="More than 500 label pages (too_many_labels)")
     def post(self, data):
         """The labels of up to 100 orders as one PDF, to print in one go."""
         wanted = list(dict.fromkeys(data["order_ids"]))

@@ -66,6 +66,10 @@ def plain(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
+#: Pages (parcels) in one label PDF: a few seconds to draw; more would hold a worker for minutes.
+MAX_PAGES = 500
+
+
 def orders_for_labels(session: Session, partner_id: int, order_ids: list[int]) -> list[Order]:
     """The partner's orders among ``order_ids``, in the order asked, with what a label shows."""
     found = {o.id: o for o in session.scalars(

@@ -59,3 +59,15 @@ def test_without_a_unicode_font_the_text_loses_its_accents_not_its_letters(clien
         assert "Quan 7" in text and "Quận" not in text
     finally:
         labels.fonts.cache_clear()
+
+
+def test_a_request_for_more_than_500_label_pages_is_refused_before_drawing(client, keys):
+    """11 orders of 50 parcels (550 pages) would hold a worker for minutes: 422, at once."""
+    ids = [post(client, keys[0], {**BODY, "reference": f"BIG-{i}", "parcels": BODY["parcels"] * 50},
+                idem=f"big-{i}").get_json()["id"] for i in range(11)]
+    r = client.post("/api/v1/orders/labels", json={"order_ids": ids}, headers={"Authorization": f"Bearer {keys[0]}"})
+    assert r.status_code == 422
+    error = r.get_json()["error"]
+    assert error["code"] == "too_many_labels" and error["details"] == {"pages": 550, "max_pages": 500}
+    ok = client.post("/api/v1/orders/labels", json={"order_ids": ids[:1]}, headers={"Authorization": f"Bearer {keys[0]}"})
+    assert ok.status_code == 200 and len(pages(ok.data)) == 50
