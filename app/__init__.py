@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 import config as waybill_config
 
@@ -25,9 +26,20 @@ def _limit_body() -> None:
     request.max_content_length = next(limit for prefix, limit in BODY_LIMITS if request.path.startswith(prefix))
 
 
+class _JsonProvider(DefaultJSONProvider):
+    """Flask's JSON, reading with the API's safe reader: a body nested too deeply or with
+    an integer of thousands of digits is a 400, never a 500."""
+
+    def loads(self, s, **kwargs):
+        from app.api.parsing import loads
+
+        return loads(s)
+
+
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the Waybill app: configuration from the environment, then ``overrides``."""
     app = Flask(__name__, instance_path=str(waybill_config.INSTANCE_DIR))
+    app.json = _JsonProvider(app)
     app.config.update(waybill_config.from_env())
     if overrides:
         app.config.update(overrides)

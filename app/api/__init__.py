@@ -6,15 +6,18 @@ flask-smorest rather than APIFlask: it attaches to Waybill's plain Flask app wit
 from __future__ import annotations
 
 from flask import Flask, request
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from app.api.errors import CODES, ApiError
+from app.api.parsing import BodyTextError, Parser
 from app.api.schemas import ApiErrorSchema
 from app.errors import page_error
 
 API_PREFIX = "/api/v1"
+#: Every API blueprint reads bodies through Waybill's parser (set before they are imported).
+Blueprint.ARGUMENTS_PARSER = Parser()
 
 
 class WaybillApi(Api):
@@ -25,6 +28,9 @@ class WaybillApi(Api):
     def _register_error_handlers(self):
         self._app.register_error_handler(HTTPException, self.handle_http_exception)
         self._app.register_error_handler(ApiError, lambda e: e.response())
+        self._app.register_error_handler(BodyTextError, lambda e: ApiError(
+            422, "validation_failed", "some text cannot be stored: see details for each field",
+            e.problems).response())
 
     def handle_http_exception(self, error):
         if not request.path.startswith(API_PREFIX):

@@ -6,6 +6,7 @@ from datetime import timezone
 import marshmallow as ma
 from marshmallow import validate
 
+from app.billing.money import EXPONENTS
 from app.billing.rating import SERVICE_LEVELS
 from app.orders.lifecycle import PUBLIC_VOCABULARY
 
@@ -21,9 +22,9 @@ class Strict(ma.Schema):
 
 
 class MoneySchema(Strict):
-    amount = ma.fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_AMOUNT),
+    amount = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=MAX_AMOUNT),
                                metadata={"description": "Integer minor units (1 VND, 1 cent)"})
-    currency = ma.fields.String(required=True, validate=validate.Length(equal=3),
+    currency = ma.fields.String(required=True, validate=validate.OneOf(sorted(EXPONENTS)),
                                 metadata={"description": "ISO 4217 code"})
 
 
@@ -46,10 +47,10 @@ class ContactSchema(Strict):
 
 
 class ParcelSchema(Strict):
-    weight_grams = ma.fields.Integer(required=True, validate=validate.Range(min=1, max=1_000_000))
-    length_cm = ma.fields.Integer(required=True, validate=validate.Range(min=1, max=1000))
-    width_cm = ma.fields.Integer(required=True, validate=validate.Range(min=1, max=1000))
-    height_cm = ma.fields.Integer(required=True, validate=validate.Range(min=1, max=1000))
+    weight_grams = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1_000_000))
+    length_cm = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
+    width_cm = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
+    height_cm = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
     declared_value = ma.fields.Nested(MoneySchema, load_default=None, allow_none=True)
 
 

@@ -15,7 +15,7 @@ from app.delivery.models import Driver
 CASH_ROLES = ("admin", "dispatcher", "hub_operator", "finance")
 
 
-@bp.get("/hubs/<int:hub_id>/cash")
+@bp.get("/hubs/<id:hub_id>/cash")
 @roles_required(*CASH_ROLES)
 def hub_cash(hub_id: int):
     hub = hub_for_work(hub_id)
@@ -24,7 +24,7 @@ def hub_cash(hub_id: int):
     return render_template("console/cash.html", hub=hub, handovers=handovers, drivers=drivers, today=clock.today())
 
 
-@bp.post("/hubs/<int:hub_id>/cash/<int:handover_id>")
+@bp.post("/hubs/<id:hub_id>/cash/<id:handover_id>")
 @roles_required(*CASH_ROLES)
 def confirm_cash(hub_id: int, handover_id: int):
     hub = hub_for_work(hub_id)

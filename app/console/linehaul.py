@@ -10,6 +10,7 @@ from app.auth import services as accounts
 from app.auth.web import roles_required
 from app.console.views import ACTING_ROLES, bp, hub_for_work, hubs_by_id
 from app.db import db
+from app.forms import id_of
 from app.hubs import bags
 from app.hubs.models import Hub, LinehaulTrip
 from app.words import counted
@@ -24,7 +25,7 @@ def _actor() -> str:
     return f"user:{current_user.id}"
 
 
-@bp.get("/hubs/<int:hub_id>/linehaul")
+@bp.get("/hubs/<id:hub_id>/linehaul")
 @roles_required(*ACTING_ROLES)
 def linehaul(hub_id: int):
     hub = hub_for_work(hub_id)
@@ -33,7 +34,7 @@ def linehaul(hub_id: int):
                            coming=bags.trips_coming(db.session, hub.id))
 
 
-@bp.post("/hubs/<int:hub_id>/bags/<int:bag_id>/close")
+@bp.post("/hubs/<id:hub_id>/bags/<id:bag_id>/close")
 @roles_required(*ACTING_ROLES)
 def close_bag(hub_id: int, bag_id: int):
     hub = hub_for_work(hub_id)
@@ -49,11 +50,11 @@ def close_bag(hub_id: int, bag_id: int):
     return redirect(url_for("console.linehaul", hub_id=hub.id))
 
 
-@bp.post("/hubs/<int:hub_id>/trips")
+@bp.post("/hubs/<id:hub_id>/trips")
 @roles_required(*ACTING_ROLES)
 def dispatch_trip(hub_id: int):
     hub = hub_for_work(hub_id)
-    to = db.session.get(Hub, request.form.get("to", type=int) or 0)
+    to = db.session.get(Hub, id_of(request.form.get("to")) or 0)
     if to is None:
         abort(400, description="to: the hub the trip goes to")
     try:
@@ -76,7 +77,7 @@ def _trip(hub: Hub, trip_id: int) -> LinehaulTrip:
     return trip
 
 
-@bp.route("/hubs/<int:hub_id>/trips/<int:trip_id>", methods=["GET", "POST"])
+@bp.route("/hubs/<id:hub_id>/trips/<id:trip_id>", methods=["GET", "POST"])
 @roles_required(*ACTING_ROLES)
 def receive_trip(hub_id: int, trip_id: int):
     """Unload a trip: scan bag tags or parcel labels; then finish for the report."""
@@ -101,7 +102,7 @@ def receive_trip(hub_id: int, trip_id: int):
                            discrepancies=bags.discrepancies(db.session, trip.id))
 
 
-@bp.post("/hubs/<int:hub_id>/trips/<int:trip_id>/finish")
+@bp.post("/hubs/<id:hub_id>/trips/<id:trip_id>/finish")
 @roles_required(*ACTING_ROLES)
 def finish_trip(hub_id: int, trip_id: int):
     hub = hub_for_work(hub_id)

@@ -14,6 +14,7 @@ from app.auth.web import roles_required
 from app.console.views import ACTING_ROLES, bp, hub_for_work, hubs_by_id, scope_hub
 from app.crm import services as crm
 from app.db import db
+from app.forms import day_of, id_of
 from app.delivery import manifest, planning, reads
 from app.delivery.models import PickupRun, RunSheet, RunSheetStop
 from app.delivery.services import drivers_of
@@ -22,11 +23,7 @@ from app.words import counted
 
 
 def _day() -> date:
-    value = request.values.get("date", "")
-    try:
-        return date.fromisoformat(value) if value else clock.today()
-    except ValueError:
-        abort(400, description="date must be YYYY-MM-DD")
+    return day_of(request.values.get("date", ""), default=clock.today())
 
 
 def _hub(hub_id: int) -> Hub:
@@ -52,7 +49,7 @@ def _audit(action: str, object_id: int, details: dict) -> None:
                    details=details, ip=request.remote_addr)
 
 
-@bp.get("/hubs/<int:hub_id>/runsheets")
+@bp.get("/hubs/<id:hub_id>/runsheets")
 def run_sheets(hub_id: int):
     hub = _hub(hub_id)
     day = _day()
@@ -62,7 +59,7 @@ def run_sheets(hub_id: int):
                            can_act=current_user.role in ACTING_ROLES)
 
 
-@bp.post("/hubs/<int:hub_id>/runsheets/plan")
+@bp.post("/hubs/<id:hub_id>/runsheets/plan")
 @roles_required(*ACTING_ROLES)
 def plan_run_sheets(hub_id: int):
     hub, day = hub_for_work(hub_id), _day()
@@ -81,7 +78,7 @@ def plan_run_sheets(hub_id: int):
     return _back(hub.id, day)
 
 
-@bp.post("/runsheets/stops/<int:stop_id>/move")
+@bp.post("/runsheets/stops/<id:stop_id>/move")
 @roles_required(*ACTING_ROLES)
 def move_stop(stop_id: int):
     stop = db.session.get(RunSheetStop, stop_id)
@@ -89,7 +86,7 @@ def move_stop(stop_id: int):
         abort(404)
     sheet = _sheet(stop.run_sheet_id)
     hub_id, day = sheet.hub_id, sheet.run_date
-    to = request.form.get("driver", type=int)
+    to = id_of(request.form.get("driver"))
     message = None
     try:
         planning.move_stop(db.session, stop_id, to or 0)
@@ -108,7 +105,7 @@ def move_stop(stop_id: int):
     return _back(hub_id, day)
 
 
-@bp.post("/runsheets/<int:sheet_id>/optimise")
+@bp.post("/runsheets/<id:sheet_id>/optimise")
 @roles_required(*ACTING_ROLES)
 def optimise_run_sheet(sheet_id: int):
     sheet = _sheet(sheet_id)
@@ -124,7 +121,7 @@ def optimise_run_sheet(sheet_id: int):
     return _back(sheet.hub_id, sheet.run_date)
 
 
-@bp.post("/runsheets/<int:sheet_id>/dispatch")
+@bp.post("/runsheets/<id:sheet_id>/dispatch")
 @roles_required(*ACTING_ROLES)
 def dispatch_run_sheet(sheet_id: int):
     sheet = _sheet(sheet_id)
@@ -152,7 +149,7 @@ def _pdf(body: bytes, name: str) -> Response:
                     headers={"Content-Disposition": f'inline; filename="{name}"'})
 
 
-@bp.get("/runsheets/<int:sheet_id>/manifest.pdf")
+@bp.get("/runsheets/<id:sheet_id>/manifest.pdf")
 def run_sheet_manifest(sheet_id: int):
     sheet = _sheet(sheet_id)
     hub = db.session.get(Hub, sheet.hub_id)
@@ -161,7 +158,7 @@ def run_sheet_manifest(sheet_id: int):
     return _pdf(body, f"run-sheet-{sheet.id}.pdf")
 
 
-@bp.get("/hubs/<int:hub_id>/runsheets/manifest.pdf")
+@bp.get("/hubs/<id:hub_id>/runsheets/manifest.pdf")
 def day_manifest(hub_id: int):
     hub, day = _hub(hub_id), _day()
     views = reads.sheet_views(db.session, planning.sheets_of_day(db.session, hub.id, day))
@@ -184,13 +181,13 @@ def pickups():
                            can_act=current_user.role in ACTING_ROLES)
 
 
-@bp.post("/pickups/<int:run_id>/driver")
+@bp.post("/pickups/<id:run_id>/driver")
 @roles_required(*ACTING_ROLES)
 def assign_pickup(run_id: int):
     run = db.session.get(PickupRun, run_id)
     if run is None:
         abort(404)
-    driver_id = request.form.get("driver", type=int) or 0
+    driver_id = id_of(request.form.get("driver")) or 0
     try:
         planning.assign_pickup(db.session, run.id, driver_id, hub_id=scope_hub())
     except LookupError:
@@ -206,7 +203,7 @@ def assign_pickup(run_id: int):
     return redirect(url_for("console.pickups", date=run.run_date.isoformat()))
 
 
-@bp.post("/pickup-locations/<int:location_id>/window")
+@bp.post("/pickup-locations/<id:location_id>/window")
 @roles_required("admin", "dispatcher", "account_manager")
 def pickup_window(location_id: int):
     try:

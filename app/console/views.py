@@ -19,6 +19,7 @@ from app.billing.money import Money
 from app.crm.notifications import notifications_of
 from app.crm.models import Partner
 from app.db import db
+from app.forms import day_of, id_of
 from app.hubs.models import Hub
 from app.orders import console_reads
 from app.orders.lifecycle import (
@@ -92,12 +93,12 @@ def dashboard():
 @bp.get("/shipments")
 def shipments():
     args = request.args
-    hub_id = scope_hub() or args.get("hub", type=int)
+    hub_id = scope_hub() or id_of(args.get("hub"))
     found, last = console_reads.search(
         db.session, q=args.get("q", ""), status=args.get("status") or None, hub_id=hub_id,
-        partner_id=args.get("partner", type=int), created_from=_date(args.get("from")),
+        partner_id=id_of(args.get("partner")), created_from=_date(args.get("from")),
         created_to=_date(args.get("to")), late=args.get("late") == "1", today=clock.today(),
-        before_id=args.get("before", type=int), tz=clock.network_zone())
+        before_id=id_of(args.get("before")), tz=clock.network_zone())
     if len(found) == 1 and args.get("q") and not last and args.get("jump", "1") == "1":
         return _redirect_to(found[0].id)
     partners = crm.all_partners(db.session)
@@ -110,10 +111,7 @@ def _redirect_to(shipment_id: int):
 
 
 def _date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+    return day_of(value, strict=False)
 
 
 def _visible_shipment(shipment_id: int) -> Shipment:
@@ -125,7 +123,7 @@ def _visible_shipment(shipment_id: int) -> Shipment:
     return found
 
 
-@bp.get("/shipments/<int:shipment_id>")
+@bp.get("/shipments/<id:shipment_id>")
 def shipment(shipment_id: int):
     found = _visible_shipment(shipment_id)
     order = db.session.get(Order, found.order_id)
@@ -195,7 +193,7 @@ def _allowed_actions(shipment: Shipment) -> list[str]:
     return [a for a in ACTIONS if status in TRANSITIONS[a].sources]
 
 
-@bp.post("/shipments/<int:shipment_id>/actions")
+@bp.post("/shipments/<id:shipment_id>/actions")
 @roles_required(*ACTING_ROLES)
 def shipment_action(shipment_id: int):
     found = _visible_shipment(shipment_id)
@@ -215,7 +213,7 @@ def shipment_action(shipment_id: int):
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
-@bp.post("/shipments/<int:shipment_id>/address")
+@bp.post("/shipments/<id:shipment_id>/address")
 @roles_required(*ACTING_ROLES)
 def change_address(shipment_id: int):
     """The drop-off address, changed from the console by the same service as the API."""
@@ -251,7 +249,7 @@ def change_address(shipment_id: int):
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
-@bp.post("/shipments/<int:shipment_id>/settle-cod")
+@bp.post("/shipments/<id:shipment_id>/settle-cod")
 @roles_required("admin", "finance")
 def settle_cod(shipment_id: int):
     """Finance settles a short or over payment at the door; the shipment closes."""
@@ -272,7 +270,7 @@ def settle_cod(shipment_id: int):
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
-@bp.post("/shipments/<int:shipment_id>/unlock-code")
+@bp.post("/shipments/<id:shipment_id>/unlock-code")
 @roles_required("admin", "dispatcher")
 def unlock_delivery_code(shipment_id: int):
     """After too many wrong codes at the door, a dispatcher (who has spoken to the
@@ -286,7 +284,7 @@ def unlock_delivery_code(shipment_id: int):
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
-@bp.post("/shipments/<int:shipment_id>/reroute")
+@bp.post("/shipments/<id:shipment_id>/reroute")
 @roles_required("admin", "dispatcher")
 def reroute_shipment(shipment_id: int):
     found = _visible_shipment(shipment_id)
@@ -304,7 +302,7 @@ def reroute_shipment(shipment_id: int):
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
-@bp.post("/shipments/<int:shipment_id>/reschedule")
+@bp.post("/shipments/<id:shipment_id>/reschedule")
 @roles_required(*ACTING_ROLES)
 def reschedule_shipment(shipment_id: int):
     """Put delivery off to a later day (the customer asked), with a reason."""
@@ -350,7 +348,7 @@ def hub_for_work(hub_id: int) -> Hub:
 SCAN_MODES = {"in": "Scan in", "bag": "Sort to bag", "out": "Scan out to a van"}
 
 
-@bp.route("/hubs/<int:hub_id>/scan", methods=["GET", "POST"])
+@bp.route("/hubs/<id:hub_id>/scan", methods=["GET", "POST"])
 @roles_required(*ACTING_ROLES)
 def scan_station(hub_id: int):
     """A hub's scan station: a barcode scanner types the tracking number and Enter."""
@@ -476,5 +474,5 @@ def photo(name: str):
 @bp.get("/audit")
 @roles_required("admin")
 def audit():
-    entries = accounts.audit_entries(db.session, before_id=request.args.get("before", type=int))
+    entries = accounts.audit_entries(db.session, before_id=id_of(request.args.get("before")))
     return render_template("console/audit.html", entries=entries, tz=clock.network_zone())

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.delivery import services as delivery
+from app.forms import MAX_ID
+from app.orders.intake import MAX_AMOUNT
 from app.delivery.models import DeliveryAttempt, PickupRun, RunSheet, RunSheetStop
 from app.delivery.services import AttemptIn, DeliveryError, ProofIn
 from app.orders import shipments
@@ -119,8 +121,8 @@ def _one(session, driver_id, raw: dict, action_id: str, *, actor: str, photo_dir
 
 
 def _own_shipment(session, driver_id: int, shipment_id) -> int:
-    if not isinstance(shipment_id, int):
-        raise ActionError("shipment_id: a number")
+    if not isinstance(shipment_id, int) or isinstance(shipment_id, bool) or not 0 < shipment_id <= MAX_ID:
+        raise ActionError("shipment_id: the number of a parcel on your run sheet")
     mine = session.scalar(select(Shipment.id).join(RunSheet, RunSheet.id == Shipment.run_sheet_id).where(
         Shipment.id == shipment_id, RunSheet.driver_id == driver_id))
     if mine is None:
@@ -129,7 +131,8 @@ def _own_shipment(session, driver_id: int, shipment_id) -> int:
 
 
 def _pickup(session, driver_id: int, raw: dict, action_id: str, *, actor: str) -> Outcome:
-    run = session.get(PickupRun, raw.get("pickup_run_id") if isinstance(raw.get("pickup_run_id"), int) else 0)
+    run_id = raw.get("pickup_run_id")
+    run = session.get(PickupRun, run_id) if isinstance(run_id, int) and 0 < run_id <= MAX_ID else None
     if run is None or run.driver_id != driver_id:
         raise LookupError("not on your run sheet")
     if run.status != "planned":  # confirmed before: the same action sent again
@@ -168,7 +171,7 @@ def _position(raw: dict) -> tuple[float | None, float | None]:
 def _amount(value) -> int:
     if value in (None, ""):
         return 0
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_AMOUNT:
         raise ActionError("cod_received: a whole number of the currency's minor units")
     return value
 

@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app import clock
+from app.api.parsing import text_problems
 from app.auth import services as accounts
 from app.billing import cash
 from app.db import db
@@ -74,7 +75,7 @@ def service_worker():
     return response
 
 
-@bp.get("/shipments/<int:shipment_id>")
+@bp.get("/shipments/<id:shipment_id>")
 def shipment(shipment_id: int):
     """A parcel's stop on the driver's own sheet; any other shipment does not exist here."""
     stop = db.session.scalars(select(RunSheetStop).join(RunSheet).where(
@@ -92,6 +93,9 @@ def record_actions():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return jsonify(error="bad_request", message='send JSON: {"actions": [...]}'), 400
+    problems = text_problems(body)
+    if problems:
+        return jsonify(error="bad_request", message="; ".join(f"{k}: {v}" for k, v in problems.items())), 400
     photo_dir = Path(current_app.config.get("WAYBILL_PHOTO_DIR") or Path(current_app.instance_path) / "photos")
     try:
         outcomes = actions.record(db.session, current_user.driver_id, body.get("actions"),

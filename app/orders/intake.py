@@ -5,6 +5,7 @@ commits."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -81,46 +82,93 @@ class IntakeError(ValueError):
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
 
 
-def _check(order: OrderIn) -> list[dict]:
+#: Field limits every surface shares (JSON, CSV, console, phone): the database's columns.
+LIMITS = {"reference": 100, "name": 200, "phone": 32, "email": 254, "line1": 255, "line2": 255,
+          "district": 120, "city": 120, "postal_code": 20}
+MAX_GRAMS, MAX_CM = 1_000_000, 1000
+#: The largest amount of money an order may name, in minor units.
+MAX_AMOUNT = 10**15
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _text_problem(value) -> str | None:
+    """What makes a string unstorable: not a string, a NUL, or a lone surrogate."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return "must be text"
+    if "\x00" in value:
+        return "must not contain a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid text (a lone surrogate)"
+    return None
+
+
+def _whole(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _check(order: OrderIn, currency: str) -> list[dict]:
+    """Every rule an order's fields must meet, whatever surface it came through; an error
+    per field at fault. ``currency``: the one cash on delivery is collected in."""
     errors = []
 
     def bad(field_name, message):
         errors.append({"field": field_name, "message": message})
 
-    if not order.reference or not order.reference.strip():
-        bad("reference", "is required")
-    elif len(order.reference) > 100:
-        bad("reference", "is longer than 100 characters")
+    def text(field_name, value, limit, *, required=False):
+        problem = _text_problem(value)
+        if problem:
+            bad(field_name, problem)
+        elif required and not (value or "").strip():
+            bad(field_name, "is required")
+        elif value and len(value) > limit:
+            bad(field_name, f"is longer than {limit} characters")
+
+    text("reference", order.reference, LIMITS["reference"], required=True)
     if order.service_level not in SERVICE_LEVELS:
         bad("service_level", f"must be one of {', '.join(SERVICE_LEVELS)}")
     for side in ("pickup", "dropoff"):
         contact: ContactIn = getattr(order, side)
-        if not contact.name.strip():
-            bad(f"{side}.name", "is required")
-        if not contact.address.line1.strip():
-            bad(f"{side}.address.line1", "is required")
-        if not contact.address.city.strip():
-            bad(f"{side}.address.city", "is required")
-        if len(contact.address.country) != 2:
+        a = contact.address
+        text(f"{side}.name", contact.name, LIMITS["name"], required=True)
+        text(f"{side}.phone", contact.phone, LIMITS["phone"], required=True)
+        text(f"{side}.email", contact.email, LIMITS["email"])
+        if contact.email and not _text_problem(contact.email) and not _EMAIL.match(contact.email):
+            bad(f"{side}.email", "is not an email address")
+        for name in ("line1", "line2", "district", "city", "postal_code"):
+            text(f"{side}.address.{name}", getattr(a, name), LIMITS[name], required=name in ("line1", "city"))
+        if _text_problem(a.country) or len(a.country or "") != 2:
             bad(f"{side}.address.country", "must be an ISO 3166 two-letter code")
+        for name, limit in (("lat", 90), ("lon", 180)):
+            value = getattr(a, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not -limit <= value <= limit):
+                bad(f"{side}.address.{name}", f"must be a number from -{limit} to {limit}")
     if not order.parcels:
         bad("parcels", "at least one parcel is required")
     if len(order.parcels) > MAX_PARCELS:
         bad("parcels", f"at most {MAX_PARCELS} parcels per order")
-    for i, p in enumerate(order.parcels):
-        for name in ("weight_grams", "length_cm", "width_cm", "height_cm"):
-            value = getattr(p, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                bad(f"parcels[{i}].{name}", "must be a positive whole number")
-        if p.declared_value_amount < 0:
-            bad(f"parcels[{i}].declared_value.amount", "must not be negative")
-    if order.cod_amount:
-        if order.cod_amount < 0:
-            bad("cod.amount", "must not be negative")
-        try:
-            check_currency(order.cod_currency or "")
-        except CurrencyError as exc:
-            bad("cod.currency", str(exc))
+    for i, p in enumerate(order.parcels[:MAX_PARCELS]):
+        if not _whole(p.weight_grams, 1, MAX_GRAMS):
+            bad(f"parcels[{i}].weight_grams", f"must be a whole number from 1 to {MAX_GRAMS:,}")
+        for name in ("length_cm", "width_cm", "height_cm"):
+            if not _whole(getattr(p, name), 1, MAX_CM):
+                bad(f"parcels[{i}].{name}", f"must be a whole number from 1 to {MAX_CM}")
+        if not _whole(p.declared_value_amount, 0, MAX_AMOUNT):
+            bad(f"parcels[{i}].declared_value.amount", "must be a whole number of minor units, not negative")
+        elif p.declared_value_amount:
+            try:
+                check_currency(p.declared_value_currency or "")
+            except CurrencyError as exc:
+                bad(f"parcels[{i}].declared_value.currency", str(exc))
+    if not _whole(order.cod_amount, 0, MAX_AMOUNT):
+        bad("cod.amount", "must be a whole number of minor units, not negative")
+    elif order.cod_amount and order.cod_currency != currency:
+        bad("cod.currency", f"cash on delivery is collected in {currency}"
+            + (f", not {order.cod_currency}" if order.cod_currency else ""))
     return errors
 
 
@@ -185,7 +233,7 @@ class _Ready:
 
 def _prepare(session: Session, partner: Partner, data: OrderIn, now: datetime) -> _Ready:
     """Check, place, route and price one order; raises IntakeError. Reads only."""
-    errors = _check(data)
+    errors = _check(data, current_app.config["WAYBILL_CURRENCY"])
     if errors:
         raise IntakeError(errors)
     try:
