@@ -29,8 +29,6 @@ class User(Base):
     driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
     active: Mapped[bool] = mapped_column(default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
@@ -82,7 +80,9 @@ class AuditEntry(Base):
     """Who did what to which object, when and from where. Rows are only ever added."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
+    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),
+                      #: Counting an address's failed sign-ins.
+                      Index("ix_audit_log_action_ip", "action", "ip", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -16,8 +16,10 @@ from app.auth.models import ROLES, AuditEntry, User, UserSession
 #: argon2id with argon2-cffi's defaults (RFC 9106 "low memory" profile).
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
-#: Failed sign-ins in a row after which an account waits LOCKOUT before the next try.
+#: Failed sign-ins for one email from one address, then from one address whatever the
+#: email, after which that address waits out LOCKOUT.
 MAX_FAILED_LOGINS = 5
+MAX_FAILED_PER_ADDRESS = 20
 LOCKOUT = timedelta(minutes=15)
 #: Verified against when the email is unknown, so that both answers take as long.
 _DUMMY_HASH = _hasher.hash("waybill-no-such-user")
@@ -53,38 +55,49 @@ def create_user(session: Session, email: str, *, role: str, password: str, name:
     if session.scalars(select(User).where(User.email == email)).first():
         raise AccountError(f"{email} already has an account")
     user = User(email=email, name=name.strip(), role=role, password_hash=hash_password(password),
-                hub_id=hub_id, driver_id=driver_id, partner_id=partner_id, active=True,
-                failed_logins=0)
+                hub_id=hub_id, driver_id=driver_id, partner_id=partner_id, active=True)
     session.add(user)
     session.flush()
     return user
 
 
+def _failures(session: Session, *, ip: str | None, email: str | None, since: datetime) -> int:
+    stmt = select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "sign_in_failed", AuditEntry.at > since, AuditEntry.ip == ip)
+    if email is not None:
+        stmt = stmt.where(AuditEntry.user_email == email)
+    return session.scalar(stmt)
+
+
 def sign_in(session: Session, email: str, password: str, *, ip: str | None = None,
             now: datetime | None = None) -> User:
-    """The user with this email and password; raises SignInRefused. Five failures in a
-    row lock the account for 15 minutes. Every outcome is in the audit log. Flushes."""
+    """The user with this email and password; raises SignInRefused. Flushes.
+
+    Failures are counted from the audit log per address and email (five in 15 minutes
+    and that address waits for that email) and per address (twenty, whatever the emails):
+    nobody can lock a person out from elsewhere. A known and an unknown email get the
+    same answers and take as long (one password hash checked either way)."""
     now = now or clock.now()
-    email = (email or "").strip().lower()
+    email = (email or "").strip().lower()[:254]
     user = session.scalars(select(User).where(User.email == email)).first()
+    right = _verify(user.password_hash if user else _DUMMY_HASH, password)
+    since = now - LOCKOUT
+
+    def refuse(why: str, message: str):
+        audit(session, user, "sign_in_failed", details={"email": email, "why": why}, ip=ip, email=email)
+        raise SignInRefused(message)
+
+    if _failures(session, ip=ip, email=None, since=since) >= MAX_FAILED_PER_ADDRESS:
+        refuse("too many from this address", "too many failed sign-ins from this address: try again in 15 minutes")
+    if _failures(session, ip=ip, email=email, since=since) >= MAX_FAILED_LOGINS:
+        refuse("waiting after failures", "too many failed attempts: try again in 15 minutes")
     if user is None:
-        _verify(_DUMMY_HASH, password)
-        audit(session, None, "sign_in_failed", details={"email": email[:254], "why": "unknown email"}, ip=ip)
-        raise SignInRefused("wrong email or password")
-    if user.locked_until and user.locked_until > now:
-        audit(session, user, "sign_in_failed", details={"why": "locked"}, ip=ip)
-        raise SignInRefused("too many failed attempts: try again in 15 minutes")
-    if not _verify(user.password_hash, password):
-        user.failed_logins += 1
-        why = "wrong password"
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until, user.failed_logins, why = now + LOCKOUT, 0, "wrong password; locked"
-        audit(session, user, "sign_in_failed", details={"why": why}, ip=ip)
-        raise SignInRefused("wrong email or password")
+        refuse("unknown email", "wrong email or password")
+    if not right:
+        refuse("wrong password", "wrong email or password")
     if not user.active:
-        audit(session, user, "sign_in_failed", details={"why": "inactive"}, ip=ip)
-        raise SignInRefused("wrong email or password")
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+        refuse("inactive", "wrong email or password")
+    user.last_login_at = now
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     audit(session, user, "signed_in", ip=ip)
@@ -155,10 +168,8 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
 
 
 def reset_password(session: Session, user: User, new: str) -> None:
-    """An admin sets a new password (told to the user in person); every session ends and
-    a lock from failed sign-ins is lifted."""
+    """An admin sets a new password (told to the user in person); every session ends."""
     user.password_hash = hash_password(new)
-    user.failed_logins, user.locked_until = 0, None
     sign_out_everywhere(session, user, reason="password reset")
 
 
@@ -170,8 +181,12 @@ def set_active(session: Session, user: User, active: bool) -> None:
 
 
 def audit(session: Session, user: User | None, action: str, *, object_type: str | None = None,
-          object_id=None, details: dict | None = None, ip: str | None = None) -> AuditEntry:
-    entry = AuditEntry(at=clock.now(), user_id=user.id if user else None, user_email=user.email if user else None,
+          object_id=None, details: dict | None = None, ip: str | None = None,
+          email: str | None = None) -> AuditEntry:
+    """Append to the audit log; ``email``: who it was about when there is no user (a
+    sign-in with an unknown email)."""
+    entry = AuditEntry(at=clock.now(), user_id=user.id if user else None,
+                       user_email=user.email if user else email,
                        action=action, object_type=object_type,
                        object_id=None if object_id is None else str(object_id), details=details, ip=ip)
     session.add(entry)

@@ -1,4 +1,5 @@
-"""user sessions, delivery code tries, COD differences, several cash handovers a day
+"""user sessions, delivery code tries, COD differences, several cash handovers a day,
+random tracking numbers, sign-in failures counted per address
 
 Revision ID: 0009
 Revises: 0008
@@ -58,6 +59,12 @@ def upgrade() -> None:
 
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('session_version')
+        # Failed sign-ins are counted per address from the audit log now.
+        batch_op.drop_column('failed_logins')
+        batch_op.drop_column('locked_until')
+
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_log_action_ip', ['action', 'ip', 'at'], unique=False)
 
     # Tracking numbers are drawn at random now: no serial behind them.
     op.drop_table('counters')
@@ -73,8 +80,13 @@ def downgrade() -> None:
     sa.Column('name', sa.String(length=40), nullable=False),
     sa.Column('value', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_counters')))
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_log_action_ip')
+
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('session_version', sa.INTEGER(), server_default='1', nullable=False))
+        batch_op.add_column(sa.Column('failed_logins', sa.INTEGER(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('locked_until', sa.DateTime(), nullable=True))
 
     with op.batch_alter_table('shipments', schema=None) as batch_op:
         batch_op.drop_column('delivery_code_failures')
