@@ -64,9 +64,22 @@ def check_url(url: str, *, allow_private: bool) -> None:
         raise UrlRefused("localhost is not a public address")
 
 
+#: Global unicast IPv6: everything else (IPv4-compatible ::a.b.c.d, NAT64 64:ff9b::/96,
+#: site-local fec0::/10, unique-local, link-local) is refused.
+_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+
+
 def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    """A public unicast address, including whatever IPv4 address an IPv6 form carries."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            return _public(address.ipv4_mapped)
+        if address not in _GLOBAL_UNICAST_V6 or address.is_site_local:
+            return False
+        if address.sixtofour is not None and not _public(address.sixtofour):  # 2002::/16 (6to4)
+            return False
+        if address.teredo is not None:
+            return False
     return address.is_global and not address.is_multicast
 
 

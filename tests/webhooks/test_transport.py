@@ -13,6 +13,12 @@ from tests.receiver import Receiver
     "https://169.254.169.254/latest/meta-data", "https://[::1]/hook", "https://[fd00::1]/hook",
     "https://[::ffff:127.0.0.1]/hook", "https://100.64.0.1/hook", "https://0.0.0.0/hook", "https://localhost/hook",
     "https://224.0.0.1/hook",
+    # IPv6 forms of private IPv4 addresses, and what is not global unicast.
+    "https://[::7f00:1]/hook", "https://[::a00:1]/hook",  # IPv4-compatible 127.0.0.1, 10.0.0.1
+    "https://[64:ff9b::7f00:1]/hook", "https://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 to 127.0.0.1, 169.254.169.254
+    "https://[2002:7f00:1::1]/hook", "https://[2002:c0a8:101::1]/hook",  # 6to4 of 127.0.0.1, 192.168.1.1
+    "https://[fec0::1]/hook",  # site-local
+    "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook",  # Teredo
 ])
 def test_non_public_addresses_are_refused(url):
     with pytest.raises(transport.UrlRefused, match="not a public address"):
@@ -27,6 +33,11 @@ def test_non_public_addresses_are_refused(url):
 def test_malformed_or_plain_urls_are_refused(url, message):
     with pytest.raises(transport.UrlRefused, match=message):
         transport.check_url(url, allow_private=False)
+
+
+def test_public_ipv6_and_6to4_of_a_public_ipv4_are_taken():
+    transport.check_url("https://[2606:4700:4700::1111]/hook", allow_private=False)
+    transport.check_url("https://[2002:808:808::1]/hook", allow_private=False)  # 6to4 of 8.8.8.8
 
 
 def test_a_public_url_is_taken():
