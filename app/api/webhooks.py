@@ -144,6 +144,7 @@ class Replay(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="No such endpoint or event")
     @blp.alt_response(409, schema=ApiErrorSchema, description="The endpoint is disabled")
     @blp.alt_response(422, schema=ApiErrorSchema)
+    @blp.alt_response(429, schema=ApiErrorSchema, description="Over the replay quota (5,000 events an hour)")
     def post(self, data, endpoint_id):
         """Send again one event (`event_id`), or every event from `since` to `until` of
         the types the endpoint subscribes to, with their original ids (so a receiver that
@@ -159,6 +160,10 @@ class Replay(MethodView):
             raise ApiError(404, "not_found", str(exc)) from None
         except webhooks.WebhookError as exc:
             raise _refused(exc) from None
+        except webhooks.ReplayQuotaExceeded as exc:
+            db.session.rollback()
+            raise ApiError(429, "replay_quota_exceeded", str(exc),
+                           headers={"Retry-After": str(exc.retry_after)}) from None
         db.session.commit()
         _kick_sender()
         return {"deliveries": count}

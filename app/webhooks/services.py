@@ -15,7 +15,7 @@ import secrets
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, or_, select, tuple_, update
+from sqlalchemy import delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased
 
 from app import clock
@@ -54,8 +54,18 @@ MAX_ENDPOINTS = 10
 #: How many of one endpoint's deliveries a sender takes at a time, and for how long.
 BATCH = 20
 ROTATION_OVERLAP = timedelta(hours=24)
-#: Events one replay may send again.
-MAX_REPLAY = 10_000
+#: Events one replay may send again; and all of a partner's replays in REPLAY_WINDOW.
+MAX_REPLAY = 1_000
+REPLAY_QUOTA = 5_000
+REPLAY_WINDOW = timedelta(hours=1)
+
+
+class ReplayQuotaExceeded(Exception):
+    """A partner's replays would go over REPLAY_QUOTA; ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class WebhookError(ValueError):
@@ -247,7 +257,18 @@ def replay(session: Session, endpoint: WebhookEndpoint, *, event: str | None = N
         raise LookupError(f"no event {event}")
     if len(found) > MAX_REPLAY:
         raise WebhookError(f"{len(found)} events in that range; replay at most {MAX_REPLAY} at a time")
-    return _add_deliveries(session, found, origin="replay", now=now or clock.now())
+    now = now or clock.now()
+    recent = select(WebhookDelivery.created_at).join(
+        WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id).where(
+        WebhookEndpoint.partner_id == endpoint.partner_id, WebhookDelivery.origin == "replay",
+        WebhookDelivery.created_at > now - REPLAY_WINDOW)
+    used = session.scalar(select(func.count()).select_from(recent.subquery()))
+    if used + len(found) > REPLAY_QUOTA:
+        oldest = session.scalar(select(func.min(recent.subquery().c.created_at)))
+        wait = max(1, int(((oldest or now) + REPLAY_WINDOW - now).total_seconds()))
+        raise ReplayQuotaExceeded(f"{used} events replayed in the last hour; at most {REPLAY_QUOTA} an hour "
+                                  f"(this replay has {len(found)})", wait)
+    return _add_deliveries(session, found, origin="replay", now=now)
 
 
 def send_test(session: Session, endpoint: WebhookEndpoint, *, now: datetime | None = None) -> WebhookDelivery:

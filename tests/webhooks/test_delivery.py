@@ -255,6 +255,22 @@ def test_a_test_event_and_a_replayed_range(client, auth, session, partner, recei
     assert missing.status_code == 404
 
 
+def test_replays_have_an_hourly_quota_per_partner(client, auth, session, partner, receiver, monkeypatch):
+    endpoint = register(client, auth, receiver.url)
+    deliver_direct(session, partner, "SO-Q1")
+    pump(session)
+    pump(session)  # closed: seven events
+    monkeypatch.setattr(webhooks, "REPLAY_QUOTA", 10)
+    window = {"since": (T0 - timedelta(hours=1)).isoformat(), "until": (T0 + timedelta(hours=1)).isoformat()}
+    path = f"/api/v1/webhook-endpoints/{endpoint['id']}/replay"
+    assert client.post(path, headers=auth, json=window).get_json() == {"deliveries": 7}
+    over = client.post(path, headers=auth, json=window)
+    assert over.status_code == 429 and over.get_json()["error"]["code"] == "replay_quota_exceeded"
+    assert 3500 < int(over.headers["Retry-After"]) <= 3600
+    with time_machine.travel(T0 + timedelta(hours=1, seconds=1), tick=False):
+        assert client.post(path, headers=auth, json=window).get_json() == {"deliveries": 7}
+
+
 def test_redirects_are_not_followed(client, auth, session, partner, receiver):
     register(client, auth, receiver.url, event_types=["order.created"])
     receiver.fail(1, status=302, headers={"Location": "http://127.0.0.1:9/elsewhere"})
