@@ -88,6 +88,10 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "WAYBILL_MAP_TILES": _tiles(env),
         #: Origin of those tiles, allowed by the Content-Security-Policy's img-src.
         "WAYBILL_MAP_TILE_ORIGIN": env_str(env, "WAYBILL_MAP_TILE_ORIGIN", "https://tile.openstreetmap.org"),
+        #: Reverse proxies in front of the web processes (nginx, a load balancer) whose
+        #: X-Forwarded-For/-Proto/-Host headers are believed: the client's address (rate
+        #: limits, sign-in throttling, the audit log) and https (HSTS, secure cookies).
+        "WAYBILL_TRUSTED_PROXIES": env_int(env, "WAYBILL_TRUSTED_PROXIES", 0),
         #: Public tracking pages per client address.
         "WAYBILL_TRACK_RATE_LIMIT": env_str(env, "WAYBILL_TRACK_RATE_LIMIT", "30 per minute; 300 per hour"),
         #: Requests per API key (Flask-Limiter syntax: "100 per second; 5000 per minute").

@@ -43,6 +43,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(waybill_config.from_env())
     if overrides:
         app.config.update(overrides)
+    proxies = app.config["WAYBILL_TRUSTED_PROXIES"]
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from app import models  # noqa: F401  (every table registered before the first query)

@@ -96,6 +96,8 @@ def _enforce_timeouts():
 
 
 def _security_headers(response):
+    if request.is_secure:  # browsers then refuse plain http for this site for a year
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if request.path.startswith("/api/v1/") and not request.path.startswith("/api/v1/reference"):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response

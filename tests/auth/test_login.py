@@ -274,3 +274,16 @@ def test_error_pages_keep_the_menu_and_say_what_to_do(client, users):
     bad = client.get("/console/pickups?date=0001-13-01")
     assert bad.status_code == 400 and "date must be YYYY-MM-DD" in bad.get_data(as_text=True)
     assert client.get("/api/v1/nothing").get_json()["error"]["code"] == "not_found"  # the API stays JSON
+
+
+def test_hsts_over_https_only_and_the_proxy_is_believed_only_when_configured(database_url, network):
+    from tests.conftest import make_test_app
+
+    direct = make_test_app(database_url)
+    assert "Strict-Transport-Security" not in direct.test_client().get("/login").headers
+    assert "max-age=31536000" in direct.test_client().get("/login", base_url="https://waybill.example").headers[
+        "Strict-Transport-Security"]
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    assert "Strict-Transport-Security" not in direct.test_client().get("/login", headers=forwarded).headers
+    behind = make_test_app(database_url, WAYBILL_TRUSTED_PROXIES=1)
+    assert "Strict-Transport-Security" in behind.test_client().get("/login", headers=forwarded).headers
