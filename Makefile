@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench clean chromium
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,14 @@ run: install
 #: Extra pytest arguments, e.g. PYTEST_ARGS=--clock=+95d to run the suite with the clock moved.
 PYTEST_ARGS ?=
 
-test: install
+#: Browser tests drive Debian's Chromium; installed here when the machine allows it (root
+#: with apt), else the suite says which tests it skipped and how to enable them.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null 2>&1)) \
+	  || echo "Chromium could not be installed here: browser tests will be skipped"; }
+
+test: install chromium
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: install

@@ -38,6 +38,17 @@ def clock_start(value: str, real_now: datetime) -> datetime:
     return moment
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter):
+    """Skipped browser tests are said plainly at the end, with the command that enables them."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", [])
+               if "no Chromium" in str(getattr(r, "longrepr", ""))]
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} browser tests were skipped: no Chromium here. "
+            "Enable them with: apt-get install chromium (or set CHROMIUM=/path/to/chromium)", yellow=True, bold=True)
+
+
 def pytest_report_header(config):
     value = config.getoption("--clock")
     return f"clock: every test starts at {clock_start(value, datetime.now(timezone.utc)).isoformat()}" if value else None
