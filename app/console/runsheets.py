@@ -44,8 +44,8 @@ def _back(hub_id: int, day: date):
     return redirect(url_for("console.run_sheets", hub_id=hub_id, date=day.isoformat()))
 
 
-def _audit(action: str, object_id: int, details: dict) -> None:
-    accounts.audit(db.session, current_user, action, object_type="run_sheet", object_id=object_id,
+def _audit(action: str, object_id: int, details: dict, *, object_type: str = "run_sheet") -> None:
+    accounts.audit(db.session, current_user, action, object_type=object_type, object_id=object_id,
                    details=details, ip=request.remote_addr)
 
 
@@ -71,7 +71,8 @@ def plan_run_sheets(hub_id: int):
         flash(f"Not planned: {exc}")
         return _back(hub.id, day)
     stops = sum(len(s.stops) for s in sheets)
-    _audit("run_sheets.planned", hub.id, {"date": day.isoformat(), "sheets": len(sheets), "stops": stops})
+    _audit("run_sheets.planned", hub.id, {"hub": hub.code, "date": day.isoformat(), "sheets": len(sheets),
+                                          "stops": stops}, object_type="hub")
     db.session.commit()
     flash(f"Planned {counted(stops, 'stop')} on {counted(len(sheets), 'run sheet')}." if sheets
           else "Nothing to plan: no parcels ready and no pickups waiting.")

@@ -103,7 +103,8 @@ def shipments():
         return _redirect_to(found[0].id)
     partners = crm.all_partners(db.session)
     return render_template("console/shipments.html", found=found, last=last, hubs=hubs_by_id(), partners=partners,
-                           statuses=[s.value for s in Status], args=args, scoped=scope_hub() is not None)
+                           statuses=[s.value for s in Status], args=args, scoped=scope_hub() is not None,
+                           tz=clock.network_zone())
 
 
 def _redirect_to(shipment_id: int):

@@ -1,4 +1,5 @@
 """The console's figures and searches, on both databases."""
+import re
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -263,3 +264,38 @@ def test_the_timeline_names_people_and_says_reasons_in_words(client, users, sess
     assert f"driver {driver_name}" in timeline and "nobody at home" in timeline
     assert f"driver:{driver.id}" not in page and "not_home" not in page and "not home" not in page
     assert f"driver {driver_name}" in page[page.index('id="proof"'):page.index('id="timeline"')]
+
+
+def test_every_time_shown_is_the_networks_and_says_so(client, users, session, partner):
+    """Created at 23:30 UTC is 06:30 the next morning in Ho Chi Minh City: the list and the
+    timeline say the same, and name the zone."""
+    from app.orders.models import Shipment
+
+    with client.application.app_context():
+        sid = create(session, partner, order_in("TZ-1")).id
+        utc = datetime.combine(datetime.now(timezone.utc).date() - timedelta(days=2), time(23, 30), timezone.utc)
+        session.get(Shipment, sid).created_at = utc
+        session.commit()
+    sign_in(client, "admin@test.example")
+    local = utc.astimezone(TZ).strftime("%d %b %H:%M")
+    listing = client.get("/console/shipments").get_data(as_text=True)
+    assert local in listing and utc.strftime("%d %b %H:%M") not in listing and "Asia/Ho_Chi_Minh" in listing
+    assert "Asia/Ho_Chi_Minh" in client.get(f"/console/shipments/{sid}").get_data(as_text=True)
+
+
+def test_the_audit_log_names_the_object_and_reads_its_details(client, users, session, partner, day):
+    from tests.factories import ready_at_centre
+
+    with client.application.app_context():
+        centre, _ = ready_at_centre(session, partner, 2)
+        session.commit()
+        centre_id, code = centre.id, centre.code
+    sign_in(client, "admin@test.example")
+    page = client.get(f"/console/hubs/{centre_id}/runsheets").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post(f"/console/hubs/{centre_id}/runsheets/plan", data={"date": day.isoformat(), "csrf_token": token})
+    audit = client.get("/console/audit").get_data(as_text=True)
+    row = audit[audit.index("run_sheets.planned"):]
+    row = row[:row.index("</tr>")]
+    assert f"hub {centre_id}" in row and f"hub: {code}" in row and "stops: 2" in row
+    assert "{'" not in row and f"run_sheet {centre_id}" not in row
