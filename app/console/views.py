@@ -41,7 +41,7 @@ from app.orders.shipments import MAX_CODE_TRIES, TransitionError, get_by_trackin
 from app.orders.shipments import unlock_delivery_code as unlock_code
 from app.delivery.planning import PlanningError, load_onto_van, reschedule
 from app.delivery.models import Driver
-from app.delivery.services import FAILURE_REASON_WORDS, attempts_of, proof_for
+from app.delivery.services import FAILURE_REASON_WORDS, DeliveryError, attempts_of, hand_back, proof_for
 from app.hubs.bags import BagError, open_bags, sort_to_bag
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
@@ -158,6 +158,8 @@ def shipment(shipment_id: int):
                            reason_words=FAILURE_REASON_WORDS, code_locked=found.delivery_code_failures >= MAX_CODE_TRIES,
                            can_unlock=current_user.role in ("admin", "dispatcher"),
                            can_settle=current_user.role in ("admin", "finance"),
+                           can_hand_back=(current_user.role in ACTING_ROLES
+                                          and found.status == Status.RETURNING_TO_SENDER.value),
                            money=money_of(db.session, found.id))
 
 
@@ -268,6 +270,27 @@ def settle_cod(shipment_id: int):
                        ip=request.remote_addr)
         db.session.commit()
         flash("Cash difference settled; the shipment is closed.")
+    return redirect(url_for("console.shipment", shipment_id=shipment_id))
+
+
+@bp.post("/shipments/<id:shipment_id>/hand-back")
+@roles_required(*ACTING_ROLES)
+def hand_back_to_shop(shipment_id: int):
+    """A parcel on its way back is handed to its shop at the counter (the shop collected
+    it): the return is complete, as when a driver hands it back."""
+    found = _visible_shipment(shipment_id)
+    received_by = request.form.get("received_by", "").strip()
+    try:
+        hand_back(db.session, found.id, received_by=received_by, signature_svg=None, driver_id=None,
+                  actor=f"user:{current_user.id}")
+    except (DeliveryError, TransitionError) as exc:
+        db.session.rollback()
+        flash(f"Not handed back: {exc}")
+    else:
+        accounts.audit(db.session, current_user, "shipment.returned", object_type="shipment", object_id=found.id,
+                       details={"received_by": received_by}, ip=request.remote_addr)
+        db.session.commit()
+        flash("Handed back to the shop: the return is complete.")
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 

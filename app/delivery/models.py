@@ -73,7 +73,7 @@ class RunSheetStop(Base):
     run_sheet_id: Mapped[int] = mapped_column(ForeignKey("run_sheets.id"), index=True)
     #: 1-based place in the driver's order of visits.
     seq: Mapped[int] = mapped_column(Integer)
-    #: "delivery" or "pickup".
+    #: "delivery", "pickup" or "return" (a parcel handed back to its shop).
     kind: Mapped[str] = mapped_column(String(10))
     shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"), index=True)
     pickup_run_id: Mapped[int | None] = mapped_column(ForeignKey("pickup_runs.id"), index=True)

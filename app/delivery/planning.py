@@ -85,6 +85,23 @@ def delivery_candidates(session: Session, hub_id: int, run_date: date, *, only: 
     return [Candidate("delivery", lat, lon, shipment_id=sid) for sid, lat, lon in session.execute(stmt)]
 
 
+def return_candidates(session: Session, hub_id: int, run_date: date) -> list[Candidate]:
+    """Parcels going back to their shop that this hub holds, not yet a return stop of a
+    sheet of ``run_date`` or later: each a stop at the shop's pickup address (where the
+    shop takes it back)."""
+    on_a_sheet = exists().where(RunSheetStop.shipment_id == Shipment.id, RunSheetStop.kind == "return",
+                                RunSheet.id == RunSheetStop.run_sheet_id,
+                                (RunSheet.run_date >= run_date) | (RunSheet.status == PLANNED))
+    rows = session.execute(
+        select(Shipment.id, Address.lat, Address.lon)
+        .join(Order, Order.id == Shipment.order_id)
+        .join(PickupLocation, PickupLocation.id == Order.pickup_location_id)
+        .join(Address, Address.id == PickupLocation.address_id)
+        .where(Shipment.status == Status.RETURNING_TO_SENDER, Shipment.delivery_hub_id == hub_id, ~on_a_sheet)
+        .order_by(Shipment.updated_at, Shipment.id))
+    return [Candidate("return", lat, lon, shipment_id=sid) for sid, lat, lon in rows]
+
+
 def pickup_candidates(session: Session, hub: Hub, run_date: date) -> list[Candidate]:
     """The day's pickup runs the centre's drivers make, not yet on a run sheet, earliest
     window first."""
@@ -150,7 +167,8 @@ def plan_run_sheets(session: Session, hub_id: int, run_date: date, *, seconds: f
             else {d.id: d.capacity for d in drivers})
     drivers = [d for d in drivers if room[d.id] > 0]
     total = sum(room[d.id] for d in drivers)
-    stops = pickup_candidates(session, hub, run_date) if pickups else []
+    stops = (pickup_candidates(session, hub, run_date) + return_candidates(session, hub_id, run_date)
+             if pickups else [])
     stops = stops[:total]
     stops += delivery_candidates(session, hub_id, run_date, only=only, limit=total - len(stops))
     if not stops:
@@ -286,6 +304,13 @@ def dispatch_run_sheet(session: Session, sheet_id: int, *, actor: str,
             continue
         shipment = locked[stop.shipment_id]
         why = None
+        if stop.kind == "return":  # back to the shop: the status stays until it is handed over
+            if shipment.status != Status.RETURNING_TO_SENDER:
+                result.dropped.append((numbers[stop.shipment_id], f"it is {shipment.status.replace('_', ' ')}"))
+                sheet.stops.remove(stop)
+            else:
+                result.sent += 1
+            continue
         if shipment.delivery_hub_id != sheet.hub_id:
             why = "another hub delivers it now"
         elif Status(shipment.status) not in TRANSITIONS["dispatch_for_delivery"].sources:

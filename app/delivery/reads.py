@@ -101,7 +101,8 @@ def sheet_views(session: Session, sheets: list[RunSheet]) -> list[SheetView]:
         Driver.id.in_({s.driver_id for s in sheets})))}
     stops = list(session.scalars(select(RunSheetStop).where(
         RunSheetStop.run_sheet_id.in_([s.id for s in sheets])).order_by(RunSheetStop.seq)))
-    deliveries = _deliveries(session, [s.shipment_id for s in stops if s.shipment_id])
+    deliveries = _deliveries(session, [s.shipment_id for s in stops if s.shipment_id and s.kind != "return"])
+    deliveries.update(_returns(session, [s.shipment_id for s in stops if s.kind == "return"]))
     pickups = _pickups(session, [s.pickup_run_id for s in stops if s.pickup_run_id])
     views = {s.id: SheetView(s, drivers[s.driver_id]) for s in sheets}
     for stop in stops:
@@ -130,6 +131,26 @@ def _deliveries(session: Session, ids: list[int]) -> dict[int, dict]:
                       cod_currency=currency, address=_address(address), parcels=n, shipment_id=sid,
                       code_required=coded)
             for sid, number, status, name, phone, cod, currency, address, n, coded in rows}
+
+
+def _returns(session: Session, ids: list[int]) -> dict[int, dict]:
+    """A parcel going back: the stop is its shop's pickup place."""
+    if not ids:
+        return {}
+    parcels = (select(Parcel.order_id, func.count(Parcel.id).label("n")).group_by(Parcel.order_id).subquery())
+    rows = session.execute(
+        select(Shipment.id, Shipment.tracking_number, Shipment.status, Partner.name, PickupLocation, Address,
+               parcels.c.n)
+        .join(Order, Order.id == Shipment.order_id)
+        .join(Partner, Partner.id == Shipment.partner_id)
+        .join(PickupLocation, PickupLocation.id == Order.pickup_location_id)
+        .join(Address, Address.id == PickupLocation.address_id)
+        .join(parcels, parcels.c.order_id == Order.id)
+        .where(Shipment.id.in_(ids)))
+    return {sid: dict(title=number, status=status, name=partner, phone=place.phone, cod_amount=0,
+                      cod_currency=None, address=_address(address), parcels=n, shipment_id=sid,
+                      code_required=False)
+            for sid, number, status, partner, place, address, n in rows}
 
 
 def _pickups(session: Session, run_ids: list[int]) -> dict[int, dict]:

@@ -315,6 +315,32 @@ def return_exhausted(session: Session, *, actor: str = "system:return_exhausted"
     return count
 
 
+def hand_back(session: Session, shipment_id: int, *, received_by: str, signature_svg: str | None,
+              driver_id: int | None, actor: str, client_event_id: str | None = None,
+              device_time: datetime | None = None, lat: float | None = None,
+              lon: float | None = None) -> TransitionResult:
+    """The parcel is handed back to its shop, which signs for it: the return is complete
+    (its fee is charged and the partner told, through the lifecycle's outbox)."""
+    if not (received_by or "").strip():
+        raise DeliveryError("the name of who took it back at the shop is required")
+    try:
+        signature = clean_signature(signature_svg)
+    except SignatureError as exc:
+        raise DeliveryError(str(exc)) from None
+    [shipment] = shipments.lock_shipments(session, [shipment_id]) or [None]
+    if shipment is None:
+        raise LookupError(f"no shipment {shipment_id}")
+    at = device_time or clock.now()
+    result = shipments.transition(session, shipment, "complete_return", actor=actor, locked=True,
+                                  client_event_id=client_event_id, device_time=at, lat=lat, lon=lon,
+                                  data={"received_by": received_by.strip()[:200]})
+    if result.applied and not result.duplicate:
+        session.add(ProofOfDelivery(
+            shipment_id=shipment.id, event=result.event, recipient_name=received_by.strip()[:200], relation="shop",
+            signature_svg=signature, lat=lat, lon=lon, captured_at=at, driver_id=driver_id, cod_received_amount=0))
+    return result
+
+
 def complete_returns(session: Session, shipment_ids: Iterable[int], *, actor: str) -> int:
     count = 0
     for s in shipments.lock_shipments(session, list(shipment_ids)):

@@ -88,8 +88,8 @@ def _one(session, driver_id, raw: dict, action_id: str, *, actor: str, photo_dir
     kind = raw.get("type")
     if kind == "pickup":
         return _pickup(session, driver_id, raw, action_id, actor=actor)
-    if kind not in ("deliver", "fail"):
-        raise ActionError("type must be deliver, fail or pickup")
+    if kind not in ("deliver", "fail", "return"):
+        raise ActionError("type must be deliver, fail, pickup or return")
     shipment_id = _own_shipment(session, driver_id, raw.get("shipment_id"))
     seen = session.scalars(select(ShipmentEvent).where(ShipmentEvent.client_event_id == action_id)).first()
     if seen is not None:  # sent before: the first answer stands, nothing is written again
@@ -98,6 +98,12 @@ def _one(session, driver_id, raw: dict, action_id: str, *, actor: str, photo_dir
         return Outcome(action_id, True, "already recorded", duplicate=True)
     at = _device_time(raw.get("captured_at"))
     lat, lon = _position(raw)
+    if kind == "return":
+        result = delivery.hand_back(session, shipment_id, received_by=str(raw.get("received_by") or "")[:200],
+                                    signature_svg=str(raw["signature_svg"]) if raw.get("signature_svg") else None,
+                                    driver_id=driver_id, actor=actor, client_event_id=action_id, device_time=at,
+                                    lat=lat, lon=lon)
+        return Outcome(action_id, True, "handed back to the shop" if result.applied else "recorded late")
     photo = _save_photo(raw.get("photo"), photo_dir) if raw.get("photo") else None
     if kind == "deliver":
         try:
@@ -209,7 +215,9 @@ def stops_done(session: Session, sheet_ids: list[int]) -> set[int]:
         select(RunSheetStop.id).outerjoin(DeliveryAttempt, (DeliveryAttempt.shipment_id == RunSheetStop.shipment_id)
                                           & (DeliveryAttempt.run_sheet_id == RunSheetStop.run_sheet_id))
         .outerjoin(PickupRun, PickupRun.id == RunSheetStop.pickup_run_id)
+        .outerjoin(Shipment, (Shipment.id == RunSheetStop.shipment_id) & (RunSheetStop.kind == "return"))
         .where(RunSheetStop.run_sheet_id.in_(sheet_ids),
-               (DeliveryAttempt.id.is_not(None)) | (PickupRun.status == "completed")))
+               (DeliveryAttempt.id.is_not(None)) | (PickupRun.status == "completed")
+               | Shipment.status.in_([Status.RETURNED, Status.CLOSED])))
     return {r for r, in rows}
 

@@ -218,6 +218,13 @@
       if (pad && pad.isEmpty()) {
         error.hidden = false; error.textContent = "Ask for a signature."; return;
       }
+      if (section.dataset.kind === "return") {  // handed back to the shop, which signs
+        error.hidden = true;
+        var back = {type: "return", shipment_id: Number(section.dataset.shipment),
+                    received_by: form.recipient_name.value.trim(), signature_svg: pad ? pad.toSVG() : null};
+        withPosition(back, function (b) { enqueue(stopId, b); });
+        return;
+      }
       var body = {type: "deliver", shipment_id: Number(section.dataset.shipment),
                   recipient_name: form.recipient_name.value.trim(), relation: form.relation.value,
                   signature_svg: pad ? pad.toSVG() : null};
@@ -242,6 +249,7 @@
       withPhoto(form.photo, body, function (b) { withPosition(b, function (b2) { enqueue(stopId, b2); }); });
     });
     var fail = section.querySelector("form.fail-form");
+    if (!fail) { return; }  // a return has no failed attempt
     fail.addEventListener("submit", function (e) {
       e.preventDefault();
       var body = {type: "fail", shipment_id: Number(section.dataset.shipment), reason: fail.reason.value,
