@@ -81,6 +81,29 @@ class CodCollection(Base):
         return self.difference != 0 and self.settled_at is None
 
 
+class Claim(Base):
+    """What Waybill owes a partner for a parcel declared lost or damaged: its declared
+    value, a liability from the day it is declared until the claims flow settles it."""
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), unique=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    #: "lost" or "damaged".
+    kind: Mapped[str] = mapped_column(String(10))
+    #: The declared value, minor units of ``currency`` (0 when none was declared).
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(500))
+    #: A photo of the damage or of the search, under WAYBILL_PHOTO_DIR.
+    evidence_ref: Mapped[str | None] = mapped_column(String(255))
+    #: "open" until the claims flow (CRM) accepts, pays or rejects it.
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
 class CashHandover(Base):
     """A driver's cash on delivery handed over at the hub (one or more a day).
 

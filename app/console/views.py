@@ -4,16 +4,16 @@ from __future__ import annotations
 import base64
 
 from datetime import date, timedelta
-from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app import clock
+from app import clock, photos
 from app.auth import services as accounts
 from app.auth.models import STAFF_ROLES, User
 from app.auth.web import roles_required
+from app.billing import claims
 from app.billing.fees import SettlementError, money_of, open_cod_differences, settle_cod_difference
 from app.billing.money import Money
 from app.crm.notifications import notifications_of
@@ -158,6 +158,9 @@ def shipment(shipment_id: int):
                            reason_words=FAILURE_REASON_WORDS, code_locked=found.delivery_code_failures >= MAX_CODE_TRIES,
                            can_unlock=current_user.role in ("admin", "dispatcher"),
                            can_settle=current_user.role in ("admin", "finance"),
+                           can_declare_loss=(current_user.role in ("admin", "dispatcher")
+                                             and found.status == Status.ON_HOLD.value),
+                           claim=claims.claim_of(db.session, found.id),
                            can_hand_back=(current_user.role in ACTING_ROLES
                                           and found.status == Status.RETURNING_TO_SENDER.value),
                            money=money_of(db.session, found.id))
@@ -291,6 +294,31 @@ def hand_back_to_shop(shipment_id: int):
                        details={"received_by": received_by}, ip=request.remote_addr)
         db.session.commit()
         flash("Handed back to the shop: the return is complete.")
+    return redirect(url_for("console.shipment", shipment_id=shipment_id))
+
+
+@bp.post("/shipments/<id:shipment_id>/declare-loss")
+@roles_required("admin", "dispatcher")
+def declare_loss(shipment_id: int):
+    """A parcel on hold is written off as lost or damaged, with a reason and a photo; the
+    partner is told and its declared value is owed (a claim)."""
+    found = _visible_shipment(shipment_id)
+    form, upload = request.form, request.files.get("photo")
+    try:
+        evidence = photos.save_photo(upload.read(photos.MAX_PHOTO_BYTES + 1), photos.photo_dir()) \
+            if upload and upload.filename else None
+        claim = claims.declare_loss(db.session, found.id, kind=form.get("kind", ""), reason=form.get("reason", ""),
+                                    currency=current_app.config["WAYBILL_CURRENCY"], evidence_ref=evidence,
+                                    user_id=current_user.id, actor=f"user:{current_user.id}")
+    except (claims.ClaimError, photos.PhotoError, TransitionError) as exc:
+        db.session.rollback()
+        flash(f"Not declared: {exc}")
+    else:
+        accounts.audit(db.session, current_user, f"shipment.declared_{claim.kind}", object_type="shipment",
+                       object_id=found.id, details={"reason": claim.reason, "claim": f"{claim.amount} {claim.currency}"},
+                       ip=request.remote_addr)
+        db.session.commit()
+        flash(f"Declared {claim.kind}: the partner is told; {format_money(claim.amount, claim.currency)} owed as a claim.")
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -491,7 +519,7 @@ def _why_not_in(shipment: Shipment, hub: Hub) -> str:
 @bp.get("/photos/<path:name>")
 def photo(name: str):
     """A photo a driver took (proof of delivery, a failed attempt), for staff."""
-    folder = Path(current_app.config.get("WAYBILL_PHOTO_DIR") or Path(current_app.instance_path) / "photos")
+    folder = photos.photo_dir()
     return send_from_directory(folder, name, max_age=3600)
 
 

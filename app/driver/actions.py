@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -28,13 +27,11 @@ from app.delivery.services import AttemptIn, DeliveryError, ProofIn
 from app.orders import shipments
 from app.orders.lifecycle import Status, TransitionError
 from app.orders.models import Shipment, ShipmentEvent
+from app.photos import PhotoError, save_photo
 from app.words import plural
 
 #: Most actions in one request (a day's work fits).
 MAX_BATCH = 200
-#: Largest photo taken, after the phone has shrunk it.
-MAX_PHOTO_BYTES = 2_000_000
-JPEG, PNG = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
 #: A device clock further off than this is not believed (the server's time is kept too).
 CLOCK_SKEW = timedelta(days=2)
 
@@ -191,19 +188,10 @@ def _save_photo(data_url, photo_dir: Path) -> str:
         body = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise ActionError("the photo is not valid base64") from None
-    if len(body) > MAX_PHOTO_BYTES:
-        raise ActionError("the photo is too large")
-    if body.startswith(JPEG):
-        suffix = "jpg"
-    elif body.startswith(PNG):
-        suffix = "png"
-    else:
-        raise ActionError("the photo must be a JPEG or PNG")
-    name = f"{clock.now():%Y/%m}/{uuid.uuid4().hex}.{suffix}"
-    path = photo_dir / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(body)
-    return name
+    try:
+        return save_photo(body, photo_dir)
+    except PhotoError as exc:
+        raise ActionError(str(exc)) from None
 
 
 def stops_done(session: Session, sheet_ids: list[int]) -> set[int]:

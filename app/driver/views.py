@@ -11,7 +11,7 @@ from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, rend
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app import clock
+from app import clock, photos
 from app.api.parsing import text_problems
 from app.auth import services as accounts
 from app.billing import cash
@@ -96,7 +96,7 @@ def record_actions():
     problems = text_problems(body)
     if problems:
         return jsonify(error="bad_request", message="; ".join(f"{k}: {v}" for k, v in problems.items())), 400
-    photo_dir = Path(current_app.config.get("WAYBILL_PHOTO_DIR") or Path(current_app.instance_path) / "photos")
+    photo_dir = photos.photo_dir()
     try:
         outcomes = actions.record(db.session, current_user.driver_id, body.get("actions"),
                                   actor=f"driver:{current_user.driver_id}", photo_dir=photo_dir)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from app import clock
 from app.orders import lifecycle
 from app.orders.lifecycle import Facts, Status, TransitionError
-from app.orders.models import Order, Shipment, ShipmentEvent
+from app.orders.models import Order, Parcel, Shipment, ShipmentEvent
 from app.outbox import OutboxMessage, add_outbox
 
 __all__ = ["transition", "TransitionError", "TransitionResult", "lock_shipments"]
@@ -361,3 +361,13 @@ def unlock_delivery_code(session: Session, shipment_id: int) -> None:
     [shipment] = lock_shipments(session, [shipment_id])
     shipment.delivery_code_failures = 0
     session.flush()
+
+
+def declared_values(session: Session, shipment_id: int) -> dict[str, int]:
+    """What the partner declared its parcels worth, per currency (for a claim)."""
+    rows = session.execute(
+        select(Parcel.declared_value_currency, func.sum(Parcel.declared_value_amount))
+        .join(Shipment, Shipment.order_id == Parcel.order_id)
+        .where(Shipment.id == shipment_id, Parcel.declared_value_amount > 0)
+        .group_by(Parcel.declared_value_currency))
+    return {currency: int(total) for currency, total in rows if currency}

@@ -32,6 +32,27 @@ def upgrade() -> None:
     with op.batch_alter_table('user_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_sessions_user_id'), ['user_id'], unique=False)
 
+    op.create_table('claims',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shipment_id', sa.Integer(), nullable=False),
+    sa.Column('partner_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.Column('evidence_ref', sa.String(length=255), nullable=True),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_claims_created_by_users')),
+    sa.ForeignKeyConstraint(['partner_id'], ['partners.id'], name=op.f('fk_claims_partner_id_partners')),
+    sa.ForeignKeyConstraint(['shipment_id'], ['shipments.id'], name=op.f('fk_claims_shipment_id_shipments')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_claims')),
+    sa.UniqueConstraint('shipment_id', name=op.f('uq_claims_shipment_id'))
+    )
+    with op.batch_alter_table('claims', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_claims_partner_id'), ['partner_id'], unique=False)
+
     with op.batch_alter_table('cash_handovers', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_cash_handovers_driver_id_run_date_currency'), type_='unique')
         batch_op.create_index('uq_cash_handovers_open', ['driver_id', 'run_date', 'currency'], unique=True, sqlite_where=sa.text('received_at IS NULL'), postgresql_where=sa.text('received_at IS NULL'))
@@ -109,3 +130,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
 
     op.drop_table('user_sessions')
+    op.drop_table('claims')
