@@ -279,3 +279,42 @@ def register_user_commands(app: Flask) -> None:
                        details={"email": user.email, "sessions": count, "by": "cli"})
         db.session.commit()
         click.echo(f"{user.email}: {counted(count, 'session')} ended")
+
+    @app.cli.group("driver")
+    def driver_group():
+        """Drivers and their logins."""
+
+    @driver_group.command("create")
+    @click.argument("name")
+    @click.option("--phone", required=True)
+    @click.option("--hub", "hub_code", required=True, help="Code of the driver's hub")
+    @click.option("--email", required=True, help="The driver's login")
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+                  help="At least 10 characters; asked for when left out")
+    @click.option("--capacity", type=int, default=40, show_default=True, help="Stops a day")
+    @click.option("--vehicle", default="")
+    @click.option("--days", default="1234567", show_default=True, help="ISO weekdays worked, 1 = Monday")
+    def driver_create(name, phone, hub_code, email, password, capacity, vehicle, days):
+        """Onboard a driver with a login: they sign in on their phone at /login."""
+        from sqlalchemy import select
+
+        from app.auth import services as accounts
+        from app.delivery import services as delivery
+        from app.hubs.models import Hub
+
+        session = db.session
+        hub = session.scalars(select(Hub).where(Hub.code == hub_code)).first()
+        if hub is None:
+            raise click.ClickException(f"no hub {hub_code}")
+        try:
+            driver = delivery.create_driver(session, name=name, phone=phone, hub_id=hub.id, capacity=capacity,
+                                            vehicle=vehicle, working_days=days)
+            user = accounts.create_user(session, email, role="driver", password=password, name=driver.name,
+                                        driver_id=driver.id)
+        except (delivery.DeliveryError, accounts.AccountError) as exc:
+            session.rollback()
+            raise click.ClickException(str(exc))
+        accounts.audit(session, None, "driver.created", object_type="driver", object_id=driver.id,
+                       details={"name": driver.name, "hub": hub.code, "login": user.email, "by": "cli"})
+        session.commit()
+        click.echo(json.dumps({"driver_id": driver.id, "name": driver.name, "hub": hub.code, "login": user.email}))

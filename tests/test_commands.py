@@ -239,3 +239,19 @@ def test_an_operator_resets_deactivates_and_signs_out_a_login_from_the_command_l
     assert missing.exit_code != 0 and "no login nobody@example.com" in missing.output
     ended = db.session.scalars(select(UserSession.ended_reason).where(UserSession.user_id == user.id)).all()
     assert sorted(ended) == ["password reset", "signed out everywhere", "signed out everywhere"]
+
+
+def test_driver_create_onboards_a_driver_who_can_sign_in(app, network):
+    from app.auth.services import sign_in
+
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["driver", "create", "Pham Van Nam", "--phone", "+84 90 777 8899", "--hub", "SGN-GV",
+                              "--email", "nam@example.com", "--capacity", "30", "--days", "123456"],
+                        input="nam's own password\nnam's own password\n")
+    assert out.exit_code == 0, out.output
+    made = json.loads(out.output.strip().splitlines()[-1])
+    user = sign_in(db.session, "nam@example.com", "nam's own password")
+    assert user.role == "driver" and user.driver_id == made["driver_id"] and made["hub"] == "SGN-GV"
+    again = runner.invoke(args=["driver", "create", "Other", "--phone", "+84 90 777 8899", "--hub", "SGN-GV",
+                                "--email", "other@example.com", "--password", "long enough pw"])
+    assert again.exit_code != 0 and "another driver has the phone" in again.output

@@ -21,6 +21,13 @@ class Driver(Base):
     #: Most stops the driver takes in a day.
     capacity: Mapped[int] = mapped_column(Integer, default=40)
     active: Mapped[bool] = mapped_column(default=True)
+    #: "motorbike", "van", ... and its plate, as the hub knows it.
+    vehicle: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    #: ISO weekdays the driver works, "1234567" = every day; the planner leaves the others out.
+    working_days: Mapped[str] = mapped_column(String(7), default="1234567", server_default="1234567")
+
+    def works_on(self, day) -> bool:
+        return str(day.isoweekday()) in (self.working_days or "1234567")
 
 
 class PickupRun(Base):

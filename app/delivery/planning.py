@@ -157,7 +157,7 @@ def plan_run_sheets(session: Session, hub_id: int, run_date: date, *, seconds: f
     ``seconds`` lets the optimiser improve the routes for that long; ``driver_ids`` plans
     for those of the hub's drivers only."""
     hub = session.get(Hub, hub_id)
-    drivers = drivers_of(session, hub_id)
+    drivers = drivers_of(session, hub_id, day=run_date)
     if driver_ids is not None:
         drivers = [d for d in drivers if d.id in set(driver_ids)]
     if hub is None or not drivers:

@@ -34,16 +34,41 @@ class DeliveryError(ValueError):
     pass
 
 
-def create_driver(session: Session, *, name: str, phone: str, hub_id: int, capacity: int = 40) -> Driver:
-    driver = Driver(name=name, phone=phone, hub_id=hub_id, capacity=capacity)
+def create_driver(session: Session, *, name: str, phone: str, hub_id: int, capacity: int = 40,
+                  vehicle: str = "", working_days: str = "1234567") -> Driver:
+    """A driver of ``hub_id``; DeliveryError says what is wrong with the details."""
+    name, phone, vehicle = (name or "").strip(), (phone or "").strip(), (vehicle or "").strip()
+    if not name or len(name) > 200:
+        raise DeliveryError("a driver has a name (at most 200 characters)")
+    if not 6 <= len(phone) <= 32:
+        raise DeliveryError("a driver has a phone number")
+    if not isinstance(capacity, int) or not 1 <= capacity <= 500:
+        raise DeliveryError("capacity: stops a day, from 1 to 500")
+    days = "".join(sorted(set(working_days or "")))
+    if not days or not set(days) <= set("1234567"):
+        raise DeliveryError("working days: at least one of Monday (1) to Sunday (7)")
+    if session.scalars(select(Driver).where(Driver.phone == phone)).first():
+        raise DeliveryError(f"another driver has the phone {phone}")
+    driver = Driver(name=name, phone=phone, hub_id=hub_id, capacity=capacity, vehicle=vehicle[:60],
+                    working_days=days)
     session.add(driver)
     session.flush()
     return driver
 
 
-def drivers_of(session: Session, hub_id: int) -> list[Driver]:
-    return list(session.scalars(select(Driver).where(Driver.hub_id == hub_id,
-                                                     Driver.active.is_(True)).order_by(Driver.id)))
+def drivers_of(session: Session, hub_id: int, *, day: date | None = None) -> list[Driver]:
+    """The hub's active drivers; with ``day``, those who work that day."""
+    found = list(session.scalars(select(Driver).where(Driver.hub_id == hub_id,
+                                                      Driver.active.is_(True)).order_by(Driver.id)))
+    return [d for d in found if day is None or d.works_on(day)]
+
+
+def all_drivers(session: Session, hub_id: int | None = None) -> list[Driver]:
+    """Every driver (active or not), of one hub or all."""
+    stmt = select(Driver).order_by(Driver.hub_id, Driver.name, Driver.id)
+    if hub_id is not None:
+        stmt = stmt.where(Driver.hub_id == hub_id)
+    return list(session.scalars(stmt))
 
 
 # -- pickups ---------------------------------------------------------------------------------

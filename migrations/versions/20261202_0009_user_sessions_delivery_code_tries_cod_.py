@@ -70,6 +70,10 @@ def upgrade() -> None:
 
     with op.batch_alter_table('proofs_of_delivery', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cod_difference_reason', sa.String(length=200), nullable=True))
+
+    with op.batch_alter_table('drivers', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('vehicle', sa.String(length=60), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('working_days', sa.String(length=7), server_default='1234567', nullable=False))
     # Simulated deliveries stored a bare path as the signature: made a drawing.
     op.execute("""UPDATE proofs_of_delivery SET signature_svg = '<svg xmlns="http://www.w3.org/2000/svg" '"""
                """ || 'viewBox="0 0 100 40"><path d="' || signature_svg || '" fill="none" stroke="#1a1a1a" '"""
@@ -114,6 +118,10 @@ def downgrade() -> None:
 
     with op.batch_alter_table('proofs_of_delivery', schema=None) as batch_op:
         batch_op.drop_column('cod_difference_reason')
+
+    with op.batch_alter_table('drivers', schema=None) as batch_op:
+        batch_op.drop_column('working_days')
+        batch_op.drop_column('vehicle')
 
     with op.batch_alter_table('cod_collections', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_cod_collections_settled_by_users'), type_='foreignkey')

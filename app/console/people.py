@@ -1,0 +1,135 @@
+"""Console: people and fleet. Admins manage every login (create with a role and hub,
+deactivate, reset a password, sign out everywhere); admins and hub operators (for their
+own hub) onboard drivers with their login, vehicle, capacity and working days."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from app import clock
+from app.auth import services as accounts
+from app.auth.models import ROLES, User
+from app.auth.web import roles_required
+from app.console.views import bp, hubs_by_id, scope_hub
+from app.db import db
+from app.delivery import services as delivery
+from app.delivery.models import Driver
+from app.forms import id_of
+from app.words import counted
+
+WEEKDAYS = (("1", "Mon"), ("2", "Tue"), ("3", "Wed"), ("4", "Thu"), ("5", "Fri"), ("6", "Sat"), ("7", "Sun"))
+
+
+def _audit(action: str, object_type: str, object_id: int, details: dict | None = None) -> None:
+    accounts.audit(db.session, current_user, action, object_type=object_type, object_id=object_id,
+                   details=details, ip=request.remote_addr)
+
+
+@bp.get("/people")
+@roles_required("admin", "hub_operator")
+def people():
+    hub = scope_hub()
+    users = list(db.session.scalars(select(User).order_by(User.role, User.email))) if not hub else []
+    drivers = delivery.all_drivers(db.session, hub)
+    logins = {u.driver_id: u for u in db.session.scalars(select(User).where(User.driver_id.is_not(None)))}
+    sessions = {u.id: len(accounts.open_sessions(db.session, u.id)) for u in users}
+    return render_template("console/people.html", users=users, drivers=drivers, logins=logins, sessions=sessions,
+                           hubs=hubs_by_id(), roles=ROLES, weekdays=WEEKDAYS, tz=clock.network_zone())
+
+
+@bp.post("/people/users")
+@roles_required("admin")
+def create_login():
+    form = request.form
+    try:
+        user = accounts.create_user(db.session, form.get("email", ""), role=form.get("role", ""),
+                                    password=form.get("password", ""), name=form.get("name", ""),
+                                    hub_id=id_of(form.get("hub")))
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        flash(f"Not created: {exc}")
+    else:
+        _audit("user.created", "user", user.id, {"email": user.email, "role": user.role})
+        db.session.commit()
+        flash(f"{user.email} ({user.role.replace('_', ' ')}) can sign in.")
+    return redirect(url_for("console.people"))
+
+
+def _user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.post("/people/users/<id:user_id>/<any(deactivate, activate, reset, 'sign-out'):what>")
+@roles_required("admin")
+def change_login(user_id: int, what: str):
+    user = _user(user_id)
+    if user.id == current_user.id and what == "deactivate":
+        flash("You cannot deactivate yourself.")
+        return redirect(url_for("console.people"))
+    try:
+        if what in ("deactivate", "activate"):
+            accounts.set_active(db.session, user, what == "activate")
+            message = f"{user.email}: {'active' if user.active else 'deactivated, signed out everywhere'}."
+        elif what == "reset":
+            accounts.reset_password(db.session, user, request.form.get("password", ""))
+            message = f"{user.email}: new password set; tell them in person. Signed out everywhere."
+        else:
+            count = accounts.sign_out_everywhere(db.session, user)
+            message = f"{user.email}: signed out on {counted(count, 'device')}."
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        flash(f"Not changed: {exc}")
+        return redirect(url_for("console.people"))
+    _audit(f"user.{what.replace('-', '_')}", "user", user.id, {"email": user.email})
+    db.session.commit()
+    flash(message)
+    return redirect(url_for("console.people"))
+
+
+@bp.post("/people/drivers")
+@roles_required("admin", "hub_operator")
+def onboard_driver():
+    """A new driver and their login, in one step: they sign in on their phone at once."""
+    form = request.form
+    hub_id = scope_hub() or id_of(form.get("hub"))
+    if hub_id is None or hub_id not in hubs_by_id():
+        flash("Not created: choose the driver's hub")
+        return redirect(url_for("console.people"))
+    try:
+        capacity = int(form.get("capacity", "40") or 40)
+    except ValueError:
+        capacity = 0
+    try:
+        driver = delivery.create_driver(db.session, name=form.get("name", ""), phone=form.get("phone", ""),
+                                        hub_id=hub_id, capacity=capacity, vehicle=form.get("vehicle", ""),
+                                        working_days="".join(form.getlist("days")))
+        user = accounts.create_user(db.session, form.get("email", ""), role="driver", password=form.get("password", ""),
+                                    name=driver.name, driver_id=driver.id)
+    except (delivery.DeliveryError, accounts.AccountError) as exc:
+        db.session.rollback()
+        flash(f"Not created: {exc}")
+    else:
+        _audit("driver.created", "driver", driver.id, {"name": driver.name, "hub": hub_id, "login": user.email})
+        db.session.commit()
+        flash(f"Driver {driver.name} created; they sign in at /login as {user.email}.")
+    return redirect(url_for("console.people"))
+
+
+@bp.post("/people/drivers/<id:driver_id>/<any(deactivate, activate):what>")
+@roles_required("admin", "hub_operator")
+def change_driver(driver_id: int, what: str):
+    driver = db.session.get(Driver, driver_id)
+    if driver is None or (scope_hub() and driver.hub_id != scope_hub()):
+        abort(404)
+    driver.active = what == "activate"
+    login = db.session.scalars(select(User).where(User.driver_id == driver.id)).first()
+    if login is not None:
+        accounts.set_active(db.session, login, driver.active)
+    _audit(f"driver.{what}d", "driver", driver.id, {"name": driver.name})
+    db.session.commit()
+    flash(f"Driver {driver.name}: {'active' if driver.active else 'deactivated; their login too'}.")
+    return redirect(url_for("console.people"))
