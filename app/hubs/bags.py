@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 from app import clock
 from app.hubs.models import Bag, BagItem, BagStatus, Hub, LinehaulTrip, TripDiscrepancy, TripStatus
@@ -143,8 +143,12 @@ def trip_bags(session: Session, trip_id: int) -> list[Bag]:
 
 
 def trips_coming(session: Session, hub_id: int) -> list[LinehaulTrip]:
+    """Trips on their way here with a parcel still on board: a trip whose parcels were all
+    scanned in some other way (at the scan station) has nothing left to unload."""
+    on_board = exists().where(Shipment.linehaul_trip_id == LinehaulTrip.id, Shipment.status == Status.IN_TRANSIT)
     return list(session.scalars(select(LinehaulTrip).where(
-        LinehaulTrip.to_hub_id == hub_id, LinehaulTrip.status == TripStatus.DEPARTED).order_by(LinehaulTrip.id)))
+        LinehaulTrip.to_hub_id == hub_id, LinehaulTrip.status == TripStatus.DEPARTED, on_board)
+        .order_by(LinehaulTrip.id)))
 
 
 def trip_parcels(session: Session, trip_id: int) -> list[Shipment]:

@@ -112,3 +112,29 @@ def test_a_shipment_is_rescheduled_from_its_page(client, users, session, partner
     assert "rescheduled" in page  # in the timeline
     session.expire_all()
     assert session.get(Shipment, sid).not_before == day
+
+
+def test_a_trip_lists_what_is_still_on_it_and_leaves_when_nothing_is(client, users, session, partner):
+    """Parcels of a trip scanned in at the scan station come off it; once all have, the
+    trip is no longer among those coming."""
+    from app.hubs import services as hubs
+
+    with client.application.app_context():
+        centre, td, ids = at_centre_for_thu_duc(session, partner, 2)
+        [trip] = hubs.dispatch_linehauls(session, only=ids)  # the schedule's truck
+        session.commit()
+        trip_id, td_id = trip.id, td.id
+        numbers = [session.get(Shipment, i).tracking_number for i in ids]
+    sign_in(client, "disp@test.example")
+    trip = f"/console/hubs/{td_id}/trips/{trip_id}"
+    page = client.get(trip).get_data(as_text=True)
+    assert 'id="waiting-count">2<' in page and 'id="scanned-count">0<' in page
+    assert f"trips/{trip_id}" in client.get(f"/console/hubs/{td_id}/linehaul").get_data(as_text=True)
+    station = f"/console/hubs/{td_id}/scan"
+    token = _token(client, station)
+    client.post(station, data={"number": numbers[0], "csrf_token": token})
+    page = client.get(trip).get_data(as_text=True)
+    assert 'id="waiting-count">1<' in page and 'id="scanned-count">1<' in page
+    client.post(station, data={"number": numbers[1], "csrf_token": token})
+    assert f"trips/{trip_id}" not in client.get(f"/console/hubs/{td_id}/linehaul").get_data(as_text=True)
+    assert "Nothing left on this trip" in client.get(trip).get_data(as_text=True)
