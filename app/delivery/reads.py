@@ -156,8 +156,8 @@ def _returns(session: Session, ids: list[int]) -> dict[int, dict]:
 def _pickups(session: Session, run_ids: list[int]) -> dict[int, dict]:
     if not run_ids:
         return {}
-    waiting = (select(Shipment.pickup_run_id, func.count(Parcel.id).label("n"))
-               .join(Parcel, Parcel.order_id == Shipment.order_id)
+    # One per tracking number: what the driver scans and the stop's list shows.
+    waiting = (select(Shipment.pickup_run_id, func.count(Shipment.id).label("n"))
                .where(Shipment.status == Status.PICKUP_SCHEDULED, Shipment.pickup_run_id.in_(run_ids))
                .group_by(Shipment.pickup_run_id).subquery())
     rows = session.execute(
@@ -189,33 +189,39 @@ class PickupRow:
     sheet_id: int | None
     sheet_status: str | None
     centre_id: int | None
+    #: Parcels this run has picked up.
+    picked: int = 0
 
 
 def pickup_plan(session: Session, day: date) -> list[PickupRow]:
     """The day's pickups by retailer and time window: each run with its parcels waiting,
     its driver and the run sheet it is on."""
-    waiting = (select(Shipment.pickup_run_id, func.count(Parcel.id).label("n"),
+    # Counted as the driver scans them: one per tracking number (an order's boxes share it).
+    waiting = (select(Shipment.pickup_run_id, func.count(Shipment.id).label("n"),
                       func.min(Shipment.centre_id).label("centre_id"))
-               .join(Parcel, Parcel.order_id == Shipment.order_id)
                .where(Shipment.status == Status.PICKUP_SCHEDULED)
                .group_by(Shipment.pickup_run_id).subquery())
+    picked = (select(Shipment.pickup_run_id, func.count(Shipment.id).label("n"))
+              .where(Shipment.status.not_in([Status.CREATED, Status.PICKUP_SCHEDULED, Status.CANCELLED]))
+              .group_by(Shipment.pickup_run_id).subquery())
     on_sheet = (select(RunSheetStop.pickup_run_id, RunSheet.id.label("sheet_id"), RunSheet.status)
                 .join(RunSheet, RunSheet.id == RunSheetStop.run_sheet_id)
                 .where(RunSheetStop.pickup_run_id.is_not(None)).subquery())
     rows = session.execute(
         select(PickupRun, Partner.name, PickupLocation, Address, waiting.c.n, waiting.c.centre_id,
-               on_sheet.c.sheet_id, on_sheet.c.status)
+               on_sheet.c.sheet_id, on_sheet.c.status, picked.c.n)
         .join(PickupLocation, PickupLocation.id == PickupRun.pickup_location_id)
         .join(Partner, Partner.id == PickupRun.partner_id)
         .join(Address, Address.id == PickupLocation.address_id)
         .outerjoin(waiting, waiting.c.pickup_run_id == PickupRun.id)
         .outerjoin(on_sheet, on_sheet.c.pickup_run_id == PickupRun.id)
+        .outerjoin(picked, picked.c.pickup_run_id == PickupRun.id)
         .where(PickupRun.run_date == day)
         .order_by(Partner.name, PickupLocation.ready_from, PickupLocation.name, PickupRun.id))
     return [PickupRow(run.id, partner, place.id, place.name, _address(address), place.phone,
                       (place.ready_from, place.ready_until), n or 0, run.status, run.driver_id,
-                      sheet_id, sheet_status, centre_id)
-            for run, partner, place, address, n, centre_id, sheet_id, sheet_status in rows]
+                      sheet_id, sheet_status, centre_id, done or 0)
+            for run, partner, place, address, n, centre_id, sheet_id, sheet_status, done in rows]
 
 
 def pickup_parcels(session: Session, run_ids: list[int]) -> dict[int, list[str]]:

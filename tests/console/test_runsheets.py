@@ -207,3 +207,36 @@ def test_counts_of_one_read_in_the_singular(client, users, session, partner, day
     page = client.get(path).get_data(as_text=True)
     assert "Planned 1 stop on 1 run sheet." in page
     assert re.search(r'<span class="stop-count">1</span> stop of', page)
+
+
+def test_pickup_counts_agree_with_the_list_and_a_second_pickup_sits_under_the_first(client, users, session,
+                                                                                    partner, day):
+    """Counted by tracking number (an order of three boxes is one to scan); parcels left
+    for later make a second pickup at the same place, shown under the first."""
+    from app.delivery.models import PickupRun
+    from app.delivery.reads import pickup_parcels, pickup_plan, sheet_views
+    from app.orders.intake import ParcelIn
+    from tests.factories import create, order_in
+
+    box = ParcelIn(weight_grams=500, length_cm=10, width_cm=10, height_cm=10)
+    with client.application.app_context():
+        ids = [create(session, partner, order_in("PC-1", parcels=[box] * 3)).id,
+               create(session, partner, order_in("PC-2")).id, create(session, partner, order_in("PC-3")).id]
+        session.commit()
+        [run] = delivery.schedule_pickups(session, day, only=ids)
+        centre = session.get(Shipment, ids[0]).centre_id
+        [row] = [r for r in pickup_plan(session, day) if r.run_id == run.id]
+        assert row.waiting == len(pickup_parcels(session, [run.id])[run.id]) == 3
+        sheets = planning.plan_run_sheets(session, centre, day)
+        [stop] = [s for v in sheet_views(session, sheets) for s in v.stops if s.kind == "pickup"]
+        assert stop.parcels == 3
+        delivery.confirm_pickup(session, run, actor="d", shipment_ids=ids[:2])  # the third is not ready
+        session.commit()
+        runs = session.scalars(select(PickupRun).where(PickupRun.pickup_location_id == run.pickup_location_id)).all()
+        assert len(runs) == 2
+    sign_in(client, "disp@test.example")
+    page = client.get(f"/console/pickups?date={day.isoformat()}").get_data(as_text=True)
+    first = page[page.index(f'id="pickup-{runs[0].id}"'):page.index(f'id="pickup-{runs[1].id}"')]
+    second = page[page.index(f'id="pickup-{runs[1].id}"'):]
+    assert "picked up 2 parcels" in first and "another pickup at the same place" in second
+    assert re.search(r'<td class="num">1</td>', second)
