@@ -34,6 +34,18 @@ def distance_matrix(points: list[tuple[float, float]]) -> np.ndarray:
     return np.rint(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))).astype(np.int64)
 
 
+def fair_shares(n: int, capacities: list[int]) -> list[int]:
+    """Each driver's room, held to about an even share of the ``n`` stops (a fifth more
+    at most) when that still fits them all: the first solution fills one driver before the
+    next, and a day's work is shared, not given to whoever comes first."""
+    drivers = sum(1 for c in capacities if c > 0)
+    if not drivers:
+        return capacities
+    share = math.ceil(n / drivers)
+    capped = [min(c, share + share // 5) for c in capacities]
+    return capped if sum(capped) >= n else capacities
+
+
 def solve(depot: tuple[float, float], stops: list[tuple[float, float]], capacities: list[int],
           *, seconds: float = 0) -> list[list[int]]:
     """Share ``stops`` among drivers with ``capacities`` and order each driver's.
@@ -46,6 +58,7 @@ def solve(depot: tuple[float, float], stops: list[tuple[float, float]], capaciti
         return [[] for _ in capacities]
     if sum(capacities) < len(stops):
         raise NoRoute(f"{counted(len(stops), 'stop')} but room for {sum(capacities)}")
+    capacities = fair_shares(len(stops), capacities)
     matrix = distance_matrix([depot, *stops])
     manager = pywrapcp.RoutingIndexManager(len(matrix), len(capacities), 0)
     routing = pywrapcp.RoutingModel(manager)

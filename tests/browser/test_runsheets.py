@@ -45,7 +45,7 @@ def test_a_dispatcher_builds_and_prints_tomorrows_run_sheets(page, demo, session
     first = sheets.first
     stop_id = first.locator("tr.stop").first.get_attribute("id")
     driver = first.get_attribute("data-driver")
-    chosen = first.locator("tr.stop").first.locator("select option").first.inner_text().split(" (")[0]
+    chosen = first.locator("tr.stop").first.locator("select option").first.inner_text().split(" · ")[0]
     first.locator("tr.stop").first.locator("button:has-text('Move')").click()
     moved_to = page.locator(f"section.run-sheet:has(#{stop_id})")
     moved_to.wait_for()

@@ -97,9 +97,9 @@ def test_tomorrows_sheet_is_dispatched_today_only_with_a_reason_which_is_audited
     centre, ids, _ = _setup(client, session, partner, n=2)
     tomorrow = day + timedelta(days=1)
     with client.application.app_context():
-        [sheet] = [s for s in planning.plan_run_sheets(session, centre, tomorrow) if s.stops]
+        sheet = planning.plan_run_sheets(session, centre, tomorrow)[0]
         session.commit()
-        sheet_id = sheet.id
+        sheet_id, ids = sheet.id, [stop.shipment_id for stop in sheet.stops]
     sign_in(client, "disp@test.example")
     path = f"/console/hubs/{centre}/runsheets?date={tomorrow.isoformat()}"
     page = client.get(path).get_data(as_text=True)
@@ -240,3 +240,18 @@ def test_pickup_counts_agree_with_the_list_and_a_second_pickup_sits_under_the_fi
     second = page[page.index(f'id="pickup-{runs[1].id}"'):]
     assert "picked up 2 parcels" in first and "another pickup at the same place" in second
     assert re.search(r'<td class="num">1</td>', second)
+
+
+def test_drivers_of_the_same_name_are_told_apart_by_their_phone(client, users, session, partner, day):
+    centre, _, _ = _setup(client, session, partner, n=4)
+    with client.application.app_context():
+        first, second = delivery.drivers_of(session, centre)[:2]
+        first.name = second.name = "Nguyen Van An"
+        session.commit()
+        planning.plan_run_sheets(session, centre, day)
+        session.commit()
+        tails = {first.phone[-4:], second.phone[-4:]}
+    sign_in(client, "disp@test.example")
+    page = client.get(f"/console/hubs/{centre}/runsheets?date={day.isoformat()}").get_data(as_text=True)
+    options = set(re.findall(r"Nguyen Van An · …(\d{4})", page))
+    assert options == tails and len(tails) == 2

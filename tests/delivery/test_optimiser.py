@@ -75,3 +75,21 @@ def test_a_stop_is_inserted_where_it_adds_least():
         lengths = [tour_metres(HUB, route[:at] + [stop] + route[at:], list(range(7))) for at in range(7)]
         assert lengths[cheapest_insertion(HUB, route, stop)] == min(lengths)
     assert cheapest_insertion(HUB, [], (HUB[0], HUB[1] + 0.05)) == 0
+
+
+def test_the_work_is_shared_even_without_time_to_improve():
+    """Twelve stops and three drivers with room for forty each: nobody is left idle while
+    another takes everything (the first solution fills drivers one by one otherwise)."""
+    import random
+
+    from app.delivery import optimiser
+
+    rng = random.Random(3)
+    hub = (10.80, 106.66)
+    stops = [(10.80 + rng.uniform(-0.03, 0.03), 106.66 + rng.uniform(-0.03, 0.03)) for _ in range(12)]
+    routes = optimiser.solve(hub, stops, [40, 40, 40], seconds=0)
+    assert sorted(i for r in routes for i in r) == list(range(12))
+    assert all(3 <= len(r) <= 5 for r in routes), [len(r) for r in routes]
+    # Room that cannot be evened out is still used: one driver of capacity 2 among big ones.
+    routes = optimiser.solve(hub, stops, [2, 40, 40], seconds=0)
+    assert len(routes[0]) <= 2 and sum(map(len, routes)) == 12
