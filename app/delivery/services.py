@@ -186,17 +186,22 @@ def record_attempts(session: Session, attempts: list[AttemptIn], *, driver_id: i
     changes nothing and does not hold back the others."""
     locked = {s.id: s for s in shipments.lock_shipments(session, [a.shipment_id for a in attempts])}
     orders = shipments.orders_of(session, list(locked.values()))
+    # Work recorded without a driver (the simulation, a dispatcher) is the sheet's driver's:
+    # it counts on their sheet and in their cash alike.
+    sheet_drivers = dict(session.execute(select(RunSheet.id, RunSheet.driver_id).where(
+        RunSheet.id.in_({s.run_sheet_id for s in locked.values() if s.run_sheet_id}))).all())
     results: list[TransitionResult | Exception] = []
     for attempt in attempts:
         shipment = locked.get(attempt.shipment_id)
         try:
             if shipment is None:
                 raise LookupError(f"no shipment {attempt.shipment_id}")
+            who = driver_id if driver_id is not None else sheet_drivers.get(shipment.run_sheet_id)
             if attempt.proof is not None:
                 result = _deliver(session, shipment, orders[shipment.id].cod_amount, attempt,
-                                  driver_id=driver_id, actor=actor)
+                                  driver_id=who, actor=actor)
             else:
-                result = _fail(session, shipment, attempt, driver_id=driver_id, actor=actor)
+                result = _fail(session, shipment, attempt, driver_id=who, actor=actor)
         except (DeliveryError, TransitionError, LookupError) as exc:
             result = exc
         results.append(result)

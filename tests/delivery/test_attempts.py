@@ -81,3 +81,20 @@ def test_cod_due_needs_a_method(session, partner):
         assert "cannot fail_attempt a shipment that is delivery_failed" in str(exc)
     else:
         raise AssertionError("a second failure without going out again must be refused")
+
+
+def test_attempts_recorded_without_a_driver_are_the_sheet_drivers_in_the_cash_too(session, partner):
+    """The simulation records without a driver: the delivery is the sheet driver's, on the
+    sheet and in that driver's cash for the day alike."""
+    from app.billing import cash
+    from app.delivery.models import Driver, RunSheet
+
+    [sid] = out_for_delivery(session, partner, 1, cod=120_000)
+    sheet = session.get(RunSheet, session.get(Shipment, sid).run_sheet_id)
+    delivery.deliver(session, sid, proof(cod=120_000), driver_id=None, actor="driver:simulated")
+    session.commit()
+    assert session.scalars(select(ProofOfDelivery.driver_id)).one() == sheet.driver_id
+    assert session.scalars(select(DeliveryAttempt.driver_id)).one() == sheet.driver_id
+    taken = cash.collected(session, sheet.driver_id, clock.today(), clock.network_zone())
+    assert [(c.shipment_id, c.amount) for c in taken] == [(sid, 120_000)]
+    assert session.get(Driver, sheet.driver_id) is not None
