@@ -156,9 +156,10 @@ def _returns(session: Session, ids: list[int]) -> dict[int, dict]:
 def _pickups(session: Session, run_ids: list[int]) -> dict[int, dict]:
     if not run_ids:
         return {}
-    # One per tracking number: what the driver scans and the stop's list shows.
+    # One per tracking number, as the driver scans them: waiting, or picked up by this run
+    # (what was not ready moved on to the next pickup).
     waiting = (select(Shipment.pickup_run_id, func.count(Shipment.id).label("n"))
-               .where(Shipment.status == Status.PICKUP_SCHEDULED, Shipment.pickup_run_id.in_(run_ids))
+               .where(Shipment.status != Status.CANCELLED, Shipment.pickup_run_id.in_(run_ids))
                .group_by(Shipment.pickup_run_id).subquery())
     rows = session.execute(
         select(PickupRun.id, Partner.name, PickupLocation, Address, waiting.c.n)

@@ -51,11 +51,20 @@ def home():
     sheets = _my_sheets(day)
     views = reads.sheet_views(db.session, sheets)
     done = actions.stops_done(db.session, [s.id for s in sheets])
+    # Each parcel once: a parcel that failed and went out again is its latest sheet's stop.
+    latest = {s.shipment_id: s.id for v in views for s in v.stops if s.shipment_id}
+    for v in views:
+        v.stops[:] = [s for s in v.stops if not s.shipment_id or latest[s.shipment_id] == s.id]
+    views = [v for v in views if v.stops]
     stops = [s for v in views for s in v.stops]
+    # The current sheet: the first with work left; its first stop not done is next.
+    current = next((v for v in views if any(s.id not in done for s in v.stops)), views[-1] if views else None)
+    next_stop = next((s for s in current.stops if s.id not in done), None) if current else None
     expected = reads.pickup_parcels(db.session, [s.pickup_run_id for s in stops if s.pickup_run_id])
     return render_template("driver/home.html", driver=_driver(), day=day, views=views, done=done,
-                           expected=expected, total=len(stops),
-                           left=len([s for s in stops if s.id not in done]),
+                           current=current, next_stop=next_stop, expected=expected,
+                           total=sum(s.parcels for s in stops),
+                           left=sum(s.parcels for s in stops if s.id not in done),
                            reasons=FAILURE_LABELS, relations=RELATION_LABELS)
 
 

@@ -100,9 +100,13 @@
     row.querySelector(".state").textContent = "done";
     section.querySelectorAll("form, details.fail").forEach(function (f) { f.hidden = true; });
     section.querySelector(".done-note").hidden = false;
-    var rows = document.querySelectorAll("#stops li");
-    var done = document.querySelectorAll("#stops li.done").length;
-    document.getElementById("progress").textContent = done + " done · " + (rows.length - done) + " left";
+    var total = 0, done = 0;  // parcels, not stops
+    document.querySelectorAll("#stops li").forEach(function (li) {
+      var n = Number(li.dataset.parcels) || 1;
+      total += n;
+      if (li.classList.contains("done")) { done += n; }
+    });
+    document.getElementById("progress").textContent = done + " done · " + (total - done) + " left";
   }
 
   // -- position and photos ------------------------------------------------------------------

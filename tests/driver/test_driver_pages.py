@@ -65,7 +65,7 @@ def _send(client, actions):
 def test_the_run_sheet_page_shows_the_drivers_stops_in_order(client, session, day_out):
     sign_in(client, "van@test.example")
     page = client.get("/driver/").get_data(as_text=True)
-    assert "0 done · 4 left" in page
+    assert "0 done · 5 left" in page  # parcels: three deliveries and a pickup of two
     assert page.count('class="stop-detail"') == 4
     assert "collect 250,000 VND" in page and "google.com/maps/search/?api=1&amp;query=" in page
     assert "Lan</strong>" in page and "Lan Nguyen" not in page  # the first name only
@@ -368,3 +368,29 @@ def test_cash_from_later_deliveries_is_handed_over_after_the_first_count(client,
     hub_op.post(f"{path}/{handovers[1].id}", data={"received": "80000", "csrf_token": htoken})
     session.expire_all()
     assert session.get(CashHandover, handovers[1].id).difference == 0
+
+
+def test_a_driver_with_several_sheets_sees_the_current_one_the_next_stop_and_each_parcel_once(
+        client, session, day_out):
+    """A failed parcel planned again onto a second sheet is listed once (on its latest
+    sheet); the first sheet, done, is folded; the next stop is the first left to do."""
+    sign_in(client, "van@test.example")
+    ids = day_out["ids"]
+    actions = [{"id": str(uuid.uuid4()), "type": "fail", "shipment_id": sid, "reason": "not_home"} for sid in ids]
+    actions.append({"id": str(uuid.uuid4()), "type": "pickup", "pickup_run_id": day_out["run"],
+                    "scanned": [day_out["numbers"][day_out["waiting"][0]], day_out["numbers"][day_out["waiting"][1]]]})
+    assert all(r["ok"] for r in _send(client, actions).get_json()["results"])
+    with client.application.app_context():
+        [second] = planning.plan_run_sheets(session, day_out["centre"], clock.today(), pickups=False,
+                                            driver_ids=[day_out["driver"]], capacity_per_day=False)
+        planning.dispatch_run_sheet(session, second.id, actor="user:1")
+        session.commit()
+        second_id = second.id
+    page = client.get("/driver/").get_data(as_text=True)
+    for sid in ids:  # once each, though on two sheets
+        assert page.count(f'data-number="{day_out["numbers"][sid]}"') == 1
+    assert f'id="sheet-{day_out["sheet"]}"' in page  # the first sheet, folded
+    assert f"Run sheet {second_id} · 2 of 2" in page
+    next_stop = re.search(r'id="next-stop".*?href="#stop-(\d+)"', page, re.S).group(1)
+    first_row = re.search(r'<h2 class="sheet-title">.*?id="row-(\d+)"', page, re.S).group(1)
+    assert next_stop == first_row
