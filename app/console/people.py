@@ -63,7 +63,10 @@ def _user(user_id: int) -> User:
     return user
 
 
-@bp.post("/people/users/<id:user_id>/<any(deactivate, activate, reset, 'sign-out'):what>")
+@bp.post("/people/users/<id:user_id>/deactivate", defaults={"what": "deactivate"})
+@bp.post("/people/users/<id:user_id>/activate", defaults={"what": "activate"})
+@bp.post("/people/users/<id:user_id>/reset", defaults={"what": "reset"})
+@bp.post("/people/users/<id:user_id>/sign-out", defaults={"what": "sign-out"})
 @roles_required("admin")
 def change_login(user_id: int, what: str):
     user = _user(user_id)
@@ -119,7 +122,8 @@ def onboard_driver():
     return redirect(url_for("console.people"))
 
 
-@bp.post("/people/drivers/<id:driver_id>/<any(deactivate, activate):what>")
+@bp.post("/people/drivers/<id:driver_id>/deactivate", defaults={"what": "deactivate"})
+@bp.post("/people/drivers/<id:driver_id>/activate", defaults={"what": "activate"})
 @roles_required("admin", "hub_operator")
 def change_driver(driver_id: int, what: str):
     driver = db.session.get(Driver, driver_id)
