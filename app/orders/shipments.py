@@ -371,3 +371,13 @@ def declared_values(session: Session, shipment_id: int) -> dict[str, int]:
         .where(Shipment.id == shipment_id, Parcel.declared_value_amount > 0)
         .group_by(Parcel.declared_value_currency))
     return {currency: int(total) for currency, total in rows if currency}
+
+
+def created_by(session: Session, partner_id: int, reference: str) -> tuple[int, str, datetime] | None:
+    """(shipment id, who created it, when) of a partner's order by its reference."""
+    row = session.execute(
+        select(Shipment.id, ShipmentEvent.actor, ShipmentEvent.server_time)
+        .join(Order, Order.id == Shipment.order_id)
+        .join(ShipmentEvent, (ShipmentEvent.shipment_id == Shipment.id) & (ShipmentEvent.seq == 1))
+        .where(Order.partner_id == partner_id, Order.reference == reference)).first()
+    return tuple(row) if row else None
