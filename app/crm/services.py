@@ -233,3 +233,8 @@ def set_pickup_window(session: Session, location_id: int, ready_from, ready_unti
     place.ready_from, place.ready_until = ready_from, ready_until
     session.flush()
     return place
+
+
+def pickup_locations_of(session: Session, partner_id: int) -> list[PickupLocation]:
+    return list(session.scalars(select(PickupLocation).where(PickupLocation.partner_id == partner_id)
+                                .order_by(PickupLocation.name, PickupLocation.id)))
