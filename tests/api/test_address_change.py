@@ -2,6 +2,7 @@
 
 from sqlalchemy import select
 
+from app.crm.models import Partner
 from app.hubs.models import Hub
 from app.orders.models import Order, Shipment
 from app.orders.shipments import history, transition
@@ -57,6 +58,20 @@ def test_after_the_centre_only_an_address_of_the_same_hub(client, keys, session)
     refused = change(client, keys[0], created["id"], THU_DUC)
     assert refused.status_code == 409
     assert "SGN-D7" in refused.get_json()["error"]["message"] and "SGN-TD" in refused.get_json()["error"]["message"]
+    assert "ask Waybill to reroute it" in refused.get_json()["error"]["message"]  # the partner asks
+    # Staff are told what they can do themselves (through the same service).
+    from app.orders.changes import ChangeRefused, change_dropoff_address
+    from app.orders.intake import AddressIn
+
+    order = session.get(Order, created["id"])
+    try:
+        change_dropoff_address(session, session.get(Partner, order.partner_id), order, AddressIn(**THU_DUC),
+                               actor="user:1", reason="moved")
+    except ChangeRefused as exc:
+        assert "reroute it to that hub first" in str(exc) and "ask Waybill" not in str(exc)
+    else:
+        raise AssertionError("the change should have been refused")
+    session.rollback()
     assert change(client, keys[0], created["id"], DISTRICT_7).status_code == 200
     transition(session, shipment.id, "receive_at_hub", actor="t")
     transition(session, shipment.id, "dispatch_for_delivery", actor="t")
