@@ -207,6 +207,8 @@ def test_actions_kept_through_a_lost_session_are_sent_once_after_signing_in(phon
 
     page.goto("/login")
     sign_in()
+    # The page finished loading online (its service worker too) before the network goes.
+    assert page.evaluate("navigator.serviceWorker.ready.then(r => !!r.active)")
     page.context.set_offline(True)
     stop = stop_of(page, ids[1])
     open_stop(page, stop)
