@@ -241,31 +241,27 @@ def register_user_commands(app: Flask) -> None:
         db.session.commit()
         click.echo(f"{user.email}: new password set; signed out everywhere")
 
+    def _set_active(email: str, active: bool) -> None:
+        from app.auth import services as accounts
+
+        user = _user(db.session, email)
+        accounts.set_active(db.session, user, active)
+        accounts.audit(db.session, None, "user.activated" if active else "user.deactivated", object_type="user",
+                       object_id=user.id, details={"email": user.email, "by": "cli"})
+        db.session.commit()
+        click.echo(f"{user.email}: {'active' if active else 'deactivated'}")
+
     @user_group.command("deactivate")
     @click.argument("email")
     def user_deactivate(email):
         """EMAIL can no longer sign in; their sessions end at once."""
-        from app.auth import services as accounts
-
-        user = _user(db.session, email)
-        accounts.set_active(db.session, user, False)
-        accounts.audit(db.session, None, "user.deactivated", object_type="user", object_id=user.id,
-                       details={"email": user.email, "by": "cli"})
-        db.session.commit()
-        click.echo(f"{user.email}: deactivated")
+        _set_active(email, False)
 
     @user_group.command("activate")
     @click.argument("email")
     def user_activate(email):
         """EMAIL can sign in again."""
-        from app.auth import services as accounts
-
-        user = _user(db.session, email)
-        accounts.set_active(db.session, user, True)
-        accounts.audit(db.session, None, "user.activated", object_type="user", object_id=user.id,
-                       details={"email": user.email, "by": "cli"})
-        db.session.commit()
-        click.echo(f"{user.email}: active")
+        _set_active(email, True)
 
     @user_group.command("sign-out")
     @click.argument("email")
