@@ -114,6 +114,8 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "MAIL_PASSWORD": env_str(env, "MAIL_PASSWORD"),
         "MAIL_USE_TLS": env_bool(env, "MAIL_USE_TLS"),
         "MAIL_FROM": env_str(env, "MAIL_FROM", "Waybill <no-reply@waybill.local>"),
+        #: Seconds an SMTP connection, command or reply may take.
+        "MAIL_TIMEOUT": env_int(env, "MAIL_TIMEOUT", 15),
         #: "log" writes SMS to the log; gateways for real providers plug in behind SmsGateway.
         "SMS_GATEWAY": env_str(env, "SMS_GATEWAY", "log"),
         #: Seconds after which a relayed but unprocessed outbox row is handed over again.

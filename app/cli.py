@@ -135,6 +135,7 @@ def register_commands(app: Flask) -> None:
 
         session = db.session
         found = _partner(session, partner)
+        session.commit()
         text = file.read()
         try:
             grouped = csv_import.read_orders(text)
@@ -142,7 +143,8 @@ def register_commands(app: Flask) -> None:
             raise click.ClickException(str(exc))
         created = rejected = 0
         for start in range(0, len(grouped), chunk):
-            rows = csv_import.take_orders(session, found, grouped[start:start + chunk], actor="cli")
+            parsed = csv_import.parse(grouped[start:start + chunk])  # places addresses: no transaction open
+            rows = csv_import.take_parsed(session, found, parsed, actor="cli")
             session.commit()
             for row in rows:
                 if row.created:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, and_, delete, func, or_, select, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, and_, delete, func, or_, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app import clock
@@ -54,7 +54,7 @@ def claim_due(session: Session, *, lease: timedelta, limit: int) -> list[OutboxM
         )
         .order_by(OutboxMessage.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)
     )
     return list(session.scalars(stmt))
 
@@ -66,9 +66,16 @@ def lock_unprocessed(session: Session, message_ids: list[int]) -> list[OutboxMes
         select(OutboxMessage)
         .where(and_(OutboxMessage.id.in_(message_ids), OutboxMessage.processed_at.is_(None)))
         .order_by(OutboxMessage.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
     return list(session.scalars(stmt))
+
+
+def mark_processed(session: Session, message_ids: list[int]) -> None:
+    """Mark rows done (those not done yet; the first to finish wins)."""
+    session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(message_ids),
+                                                OutboxMessage.processed_at.is_(None))
+                    .values(processed_at=clock.now()))
 
 
 def count_unprocessed(session: Session) -> int:

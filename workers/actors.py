@@ -16,15 +16,23 @@ from app.hubs import services as hubs
 from app.api.idempotency import prune_idempotency_keys
 from app.outbox import prune_processed
 from app.webhooks import services as webhooks
-from workers.jobs import run_outbox_jobs
+from workers.jobs import run_outbox_jobs, send_notifications as send_due_notifications
 
 RETRIES = {"max_retries": 20, "min_backoff": 1_000, "max_backoff": 600_000}
 
 
 @dramatiq.actor(queue_name="notifications", **RETRIES)
 def notify_customer(outbox_ids: list[int]) -> None:
-    """Email and text customers about delivery milestones."""
+    """Write the messages customers are owed about delivery milestones, then send what is due."""
     run_outbox_jobs(outbox_ids)
+    send_due_notifications()
+
+
+@dramatiq.actor(queue_name="notifications", max_retries=3)
+def send_notifications() -> None:
+    """Send the customer messages that are due (new ones, retries, and those whose
+    sender died holding them)."""
+    send_due_notifications()
 
 
 @dramatiq.actor(queue_name="fees", **RETRIES)
@@ -119,7 +127,7 @@ def prune() -> None:
 #: Outbox topic -> the actor that does it.
 TOPIC_ACTORS = {"notify_customer": notify_customer, "collect_fees": collect_fees,
                 "webhook": fan_out_webhooks, "endpoint_disabled": tell_endpoint_disabled}
-ALL = (notify_customer, collect_fees, fan_out_webhooks, tell_endpoint_disabled, deliver_webhooks,
+ALL = (notify_customer, send_notifications, collect_fees, fan_out_webhooks, tell_endpoint_disabled, deliver_webhooks,
        send_webhooks, schedule_pickups, dispatch_linehauls, return_exhausted, prune)
 
 

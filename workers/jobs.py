@@ -3,20 +3,22 @@ Shared by the actors and by ``run_pending`` (which the demo uses without a worke
 from __future__ import annotations
 
 import logging
+import time
+from contextlib import contextmanager
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.billing.fees import collect_fees
 from app.crm.messaging import make_mailer, make_sms_gateway
-from app.crm.notifications import notify_customers
+from app.crm import notifications
+from app.crm.notifications import plan_notifications
 from app.db import db
-from app.crm.models import Partner
-from app.outbox import OutboxMessage, lock_unprocessed
+from app.outbox import OutboxMessage, lock_unprocessed, mark_processed
 from app.webhooks import services as webhooks
-from app.webhooks.models import WebhookEndpoint
 
 log = logging.getLogger("waybill.jobs")
 
@@ -33,11 +35,9 @@ def _carriers():
     return ext["waybill.mailer"], ext["waybill.sms"]
 
 
-def _notify(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
-    mailer, sms = _carriers()
+def _plan_notifications(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
     by_key = {(r.payload["shipment_id"], r.payload["seq"]): r for r in rows}
-    _, failures = notify_customers(session, list(by_key), mailer=mailer, sms=sms,
-                                   public_url=current_app.config["WAYBILL_PUBLIC_URL"])
+    failures = plan_notifications(session, list(by_key), public_url=current_app.config["WAYBILL_PUBLIC_URL"])
     for key, exc in failures:
         log.warning("notification for shipment %s event %s failed: %s", key[0], key[1], exc)
     return [by_key[key] for key, _ in failures]
@@ -61,60 +61,152 @@ def _fan_out_webhooks(session: Session, rows: list[OutboxMessage]) -> list[Outbo
     return []
 
 
-def _tell_endpoint_disabled(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
-    """Write to the partner that one of its webhook endpoints was disabled, and why."""
+def _endpoint_disabled_notice(session: Session, row: OutboxMessage):
+    """The email telling a partner that one of its webhook endpoints was disabled, as a
+    call to make with no transaction open (None when there is nobody to tell)."""
+    notice = webhooks.disabled_notice(session, row.payload["endpoint_id"])
+    if notice is None:
+        log.warning("webhook endpoint %s disabled; partner has no contact email", row.payload["endpoint_id"])
+        return None
     mailer, _ = _carriers()
-    for row in rows:
-        endpoint = session.get(WebhookEndpoint, row.payload["endpoint_id"])
-        partner = session.get(Partner, endpoint.partner_id) if endpoint else None
-        if partner is None or not partner.contact_email:
-            log.warning("webhook endpoint %s disabled; partner has no contact email", row.payload["endpoint_id"])
-            continue
-        mailer.send(partner.contact_email, "Waybill: a webhook endpoint was disabled",
-                    f"Your webhook endpoint {endpoint.url} (id {endpoint.id}) was disabled: "
-                    f"{endpoint.disabled_reason}.\n\nEvents since then were not sent to it. Enable it "
-                    f"again with PATCH /api/v1/webhook-endpoints/{endpoint.id} and replay what it "
-                    f"missed with POST /api/v1/webhook-endpoints/{endpoint.id}/replay.\n")
-    return []
+    to, subject, body = notice
+    # The same Message-ID in every try: the row is marked done only after the send.
+    message_id = f"<outbox-{row.id}@waybill.local>"
+    return lambda: mailer.send(to, subject, body, message_id=message_id)
 
 
-#: Outbox topic -> handler(session, rows) returning the rows that failed.
+#: Outbox topic -> handler(session, rows) returning the rows that failed. Handlers only
+#: write to the database; their rows are done in the transaction that runs them.
 HANDLERS = {
-    "notify_customer": _notify,
+    "notify_customer": _plan_notifications,
     "collect_fees": _collect_fees,
     "webhook": _fan_out_webhooks,
-    "endpoint_disabled": _tell_endpoint_disabled,
+}
+#: Outbox topic -> prepare(session, row) returning the network call to make, or None.
+#: The call is made after the commit, and the row marked done in a commit of its own.
+SENDERS = {
+    "endpoint_disabled": _endpoint_disabled_notice,
 }
 
 
 def run_outbox_jobs(message_ids: list[int]) -> int:
-    """Do the work of outbox rows and mark the done ones processed, in one transaction.
+    """Do the work of outbox rows and mark the done ones processed.
 
     Rows are locked first, so a redelivered message waits for the first run and then
-    finds them done. Rows that failed stay unprocessed and JobFailed is raised after the
-    commit, so that dramatiq retries them (and only them). Returns how many were done."""
+    finds them done. Database work is one transaction for the batch. Network work is
+    prepared in it, made after its commit with no transaction open, and each row marked
+    done in a commit of its own. Rows that failed stay unprocessed and JobFailed is
+    raised after the commits, so that dramatiq retries them (and only them). Returns how
+    many were done."""
     session = db.session
-    try:
+    calls = []
+    with committed(session):
         rows = lock_unprocessed(session, message_ids)
         failed: list[OutboxMessage] = []
-        for topic in {r.topic for r in rows}:
+        for topic in {r.topic for r in rows if r.topic in HANDLERS}:
             failed += HANDLERS[topic](session, [r for r in rows if r.topic == topic])
         now = clock.now()
         for row in rows:
-            if row not in failed:
+            if row.topic in SENDERS:
+                calls.append((row.id, SENDERS[row.topic](session, row)))
+            elif row not in failed:
                 row.processed_at = now
+    for row_id, call in calls:
+        try:
+            if call is not None:
+                call()
+        except Exception:
+            log.exception("outbox row %s failed", row_id)
+            failed.append(row_id)
+            continue
+        with committed(session):
+            mark_processed(session, [row_id])
+    if failed:
+        raise JobFailed(f"{len(failed)} of {len(rows)} outbox rows failed")
+    return len(rows)
+
+
+#: Seconds of sending after which what was sent is recorded at once: a sender killed
+#: mid-batch sends again (with the same ids) only what went out in the last moment.
+RECORD_WITHIN = 0.05
+
+
+def send_notifications(*, limit: int = 500) -> tuple[int, int]:
+    """Send the customer messages that are due, a claim at a time, with no transaction
+    open while a carrier is called. Proofs of sending are committed together with the
+    next claim, or at once when sending has taken more than RECORD_WITHIN: one commit
+    per claim with a fast carrier, one per message with a slow one. A refused commit is
+    tried again (the proofs are held in memory meanwhile). Stops when none are due or
+    after ``limit``; the periodic sweep takes the rest. Returns (sent, failed)."""
+    mailer, sms = _carriers()
+    session = db.session
+    sent = failed = 0
+    proofs: list[tuple[int, str, object]] = []
+
+    def claim_next():
+        notifications.record_sent(session, proofs)
+        return notifications.claim_due(session)
+
+    while True:
+        batch = record_with_retries(session, claim_next) if sent + failed < limit else []
+        proofs = []
+        if not batch:
+            record_with_retries(session, lambda: notifications.record_sent(session, proofs))
+            return sent, failed
+        started = time.monotonic()
+        for message in batch:
+            try:
+                provider = notifications.send(message, mailer=mailer, sms=sms)
+            except Exception as exc:
+                log.warning("%s %s to %s failed: %s", message.channel, message.id, message.recipient, exc)
+                error = f"{type(exc).__name__}: {exc}"
+                record_with_retries(session, lambda: notifications.record_failure(session, message.id, error))
+                failed += 1
+                continue
+            proofs.append((message.id, provider, clock.now()))
+            sent += 1
+            if time.monotonic() - started > RECORD_WITHIN:
+                record_with_retries(session, lambda: notifications.record_sent(session, proofs))
+                proofs, started = [], time.monotonic()
+
+
+#: Waits before trying again to record what was sent, while the database is away.
+RECORD_RETRY_WAITS = (0.2, 0.5, 1, 2, 4, 8)
+
+
+def record_with_retries(session: Session, write):
+    """Commit the record of something the network already did (and whatever ``write``
+    adds). The proof is only in memory until then, so a refused commit (a restarting
+    database, a deadlock) is tried again rather than left to the hold running out,
+    which would send it a second time. Returns what ``write`` returned."""
+    for wait in (*RECORD_RETRY_WAITS, None):
+        try:
+            with committed(session):
+                return write()
+        except OperationalError:
+            if wait is None:
+                raise
+            log.warning("recording what was sent failed; trying again in %ss", wait, exc_info=True)
+            time.sleep(wait)
+
+
+@contextmanager
+def committed(session: Session):
+    """One transaction: commit at the end, roll back on any error."""
+    try:
+        yield
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    if failed:
-        raise JobFailed(f"{len(failed)} of {len(rows)} outbox rows failed: {[r.id for r in failed]}")
-    return len(rows)
 
 
 def run_pending(limit: int = 100_000, batch: int = 100) -> int:
-    """Run every unprocessed outbox job here and now, oldest first."""
+    """Run every unprocessed outbox job here and now, oldest first, and send the
+    messages they planned."""
     ids = list(db.session.scalars(select(OutboxMessage.id).where(OutboxMessage.processed_at.is_(None))
                                   .order_by(OutboxMessage.id).limit(limit)))
     db.session.rollback()
-    return sum(run_outbox_jobs(ids[i:i + batch]) for i in range(0, len(ids), batch))
+    done = sum(run_outbox_jobs(ids[i:i + batch]) for i in range(0, len(ids), batch))
+    send_notifications(limit=limit)
+    return done

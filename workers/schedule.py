@@ -25,6 +25,7 @@ SCHEDULE = (
     Periodic("dispatch_linehauls", every=1800),
     Periodic("return_exhausted", every=600),
     Periodic("deliver_webhooks", every=5),
+    Periodic("send_notifications", every=60),
     Periodic("prune", every=3600),
 )
 

@@ -18,6 +18,9 @@ def authenticate() -> PartnerRef:
     if scheme.lower() != "bearer" or not key:
         raise Unauthorized("send your API key as `Authorization: Bearer <key>`")
     partner = partner_for_api_key(db.session, key)
+    # The key's read ends here: the request's own work opens its transaction when it is
+    # ready to write (after, say, the geocoder has answered).
+    db.session.rollback()
     if partner is None:
         raise Unauthorized("this API key is not valid, has been revoked, or its partner is inactive")
     g.partner = partner

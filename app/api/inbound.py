@@ -18,7 +18,7 @@ from app.api.schemas import (
 )
 from app.crm.models import Partner
 from app.db import db
-from app.orders.intake import IntakeError, create_order
+from app.orders.intake import IntakeError, create_order, locate
 from app.orders.models import Order
 from app.orders.reads import created_resource, order_resource
 from app.orders.shipments import TransitionError, transition
@@ -91,19 +91,33 @@ class InboundOrders(MethodView):
         except ma.ValidationError as exc:
             raise ApiError(422, "validation_failed", "the event is not valid: see details for each field",
                            details={"json": exc.messages}) from None
-        work = {"order.created": _created, "order.cancelled": _cancelled}[payload["type"]]
         webhook_id = request.headers["webhook-id"].strip()[:200]
-        return idempotent(partner.id, lambda: work(partner, payload.get("data")), key=f"webhook:{webhook_id}")
+        db.session.commit()  # the reads end here: no transaction is open while the geocoder works
+        if payload["type"] == "order.created":
+            order = _order(payload.get("data"))
+            work = lambda: _created(partner, order)  # noqa: E731
+        else:
+            work = lambda: _cancelled(partner, payload.get("data"))  # noqa: E731
+        return idempotent(partner.id, work, key=f"webhook:{webhook_id}")
 
 
-def _created(partner, data) -> tuple[dict, int]:
+def _order(data):
+    """The order of an ``order.created`` event, its addresses placed (before any
+    transaction: the geocoder may take seconds); or the ApiError that refuses it."""
     try:
-        order = ORDER_IN.load(data if isinstance(data, dict) else {})
+        order = order_in(ORDER_IN.load(data if isinstance(data, dict) else {}))
     except ma.ValidationError as exc:
-        raise ApiError(422, "validation_failed", "the order is not valid: see details for each field",
-                       details={"data": exc.messages}) from None
+        return ApiError(422, "validation_failed", "the order is not valid: see details for each field",
+                        details={"data": exc.messages})
+    locate([order])
+    return order
+
+
+def _created(partner, order) -> tuple[dict, int]:
+    if isinstance(order, ApiError):
+        raise order
     try:
-        created = create_order(db.session, partner, order_in(order), actor=f"inbound:{partner.id}")
+        created = create_order(db.session, partner, order, actor=f"inbound:{partner.id}")
     except IntakeError as exc:
         raise ApiError(422, "order_rejected", str(exc), details=exc.errors) from None
     return ORDER.dump(created_resource(created)), 201

@@ -40,6 +40,7 @@ from app.orders.intake import (
     create_order,
     create_order_once,
     create_orders,
+    locate,
     prepare_order,
 )
 from app.orders.reads import created_resource, list_orders, order_resource, shipment_id_of
@@ -53,17 +54,17 @@ blp = Blueprint("orders", __name__, url_prefix="/api/v1/orders",
                 description="Orders a partner hands to Waybill, and their shipments")
 
 
-def _take_once(partner, data):
+def _take_once(partner, order: OrderIn, reference: str):
     """PostgreSQL's hot path: the order, its idempotency key and the stored answer in one
     statement on an autocommit connection (one round trip, one commit). None when the
     order is refused before writing: the general path then stores that answer."""
     key, digest = request_key(), request_hash()
-    reference = data["reference"].strip()
+    reference = reference.strip()
     refused = ApiError(422, "order_rejected", f"reference: {reference!r} is already an order",
                        details=[{"field": "reference", "message": f"{reference!r} is already an order"}])
     once = Once(partner.id, key, digest, lock_id(partner.id, key), refused.body())
     try:
-        ready = prepare_order(db.session, partner, order_in(data))
+        ready = prepare_order(db.session, partner, order)
     except IntakeError:
         db.session.rollback()
         return None
@@ -163,17 +164,18 @@ class Orders(MethodView):
         """Take an order. Retries with the same Idempotency-Key return the first response
         with `Idempotent-Replayed: true`."""
         partner = g.partner
+        order = order_in(data)
+        locate([order])  # before any transaction: the geocoder may take seconds
 
         def work():
             try:
-                created = create_order(db.session, partner, order_in(data),
-                                       actor=f"partner:{partner.id}")
+                created = create_order(db.session, partner, order, actor=f"partner:{partner.id}")
             except IntakeError as exc:
                 raise ApiError(422, "order_rejected", str(exc), details=exc.errors) from None
             return ORDER.dump(created_resource(created)), 201
 
         if db.backend == "postgresql":
-            answered = _take_once(partner, data)
+            answered = _take_once(partner, order, data["reference"])
             if answered is not None:
                 return answered
         return idempotent(partner.id, work)
@@ -191,14 +193,17 @@ class BulkOrders(MethodView):
         """Take up to 1,000 orders at once. Each is taken or refused on its own: one
         result per order, in the order sent; bad orders do not stop good ones."""
         partner = g.partner
+        results, valid = _load_rows(data["orders"])
+        locate([o for _, o in valid])  # before any transaction: the geocoder may take seconds
 
         def work():
-            return BULK_RESULT.dump(_take_rows(partner, data["orders"])), 200
+            return BULK_RESULT.dump(_take_rows(partner, results, valid)), 200
 
         return idempotent(partner.id, work)
 
 
-def _take_rows(partner, rows: list[dict]) -> dict:
+def _load_rows(rows: list[dict]) -> tuple[list[dict], list[tuple[int, OrderIn]]]:
+    """Each row checked against the order schema: the results of those refused, and the others."""
     results: list[dict] = [{}] * len(rows)
     valid: list[tuple[int, OrderIn]] = []
     for i, row in enumerate(rows):
@@ -208,6 +213,11 @@ def _take_rows(partner, rows: list[dict]) -> dict:
             results[i] = {"index": i, "status": "rejected", "error": {
                 "code": "validation_failed", "message": "the order is not valid: see details for each field",
                 "details": exc.messages}}
+    return results, valid
+
+
+def _take_rows(partner, results: list[dict], valid: list[tuple[int, OrderIn]]) -> dict:
+    results = list(results)
     taken = create_orders(db.session, partner, [o for _, o in valid], actor=f"partner:{partner.id}")
     for (i, _), outcome in zip(valid, taken):
         if isinstance(outcome, IntakeError):
@@ -216,7 +226,7 @@ def _take_rows(partner, rows: list[dict]) -> dict:
         else:
             results[i] = {"index": i, "status": "created", "order": created_resource(outcome)}
     created = sum(r["status"] == "created" for r in results)
-    return {"created": created, "rejected": len(rows) - created, "results": results}
+    return {"created": created, "rejected": len(results) - created, "results": results}
 
 
 CSV_BODY = {"required": True, "content": {"text/csv": {"schema": {"type": "string"}, "example": csv_import.template()}}}
@@ -243,12 +253,15 @@ class CsvOrders(MethodView):
         except UnicodeDecodeError:
             raise ApiError(422, "invalid_csv", "the file is not UTF-8 text; save it as CSV UTF-8") from None
 
+        try:
+            parsed = csv_import.read_file(text, max_orders=MAX_BULK_ORDERS)
+        except csv_import.CsvFileError as exc:
+            parsed = exc
+
         def work():
-            try:
-                rows = csv_import.import_orders(db.session, partner, text, actor=f"partner:{partner.id}",
-                                                max_orders=MAX_BULK_ORDERS)
-            except csv_import.CsvFileError as exc:
-                raise ApiError(422, "invalid_csv", str(exc)) from None
+            if isinstance(parsed, csv_import.CsvFileError):
+                raise ApiError(422, "invalid_csv", str(parsed))
+            rows = csv_import.take_parsed(db.session, partner, parsed, actor=f"partner:{partner.id}")
             return CsvResultSchema().dump(csv_result(rows)), 200
 
         return idempotent(partner.id, work)
@@ -267,7 +280,7 @@ def csv_result(rows: list[csv_import.CsvRow]) -> dict:
                 "order": created_resource(r.created) if r.created else None, "errors": r.errors}
                for r in rows]
     created = sum(1 for r in rows if r.created)
-    return {"created": created, "rejected": len(rows) - created, "results": results}
+    return {"created": created, "rejected": len(results) - created, "results": results}
 
 
 @blp.route("/<id:order_id>")

@@ -81,7 +81,7 @@ def declare(session: Session, driver: Driver, day: date, tz: ZoneInfo, currency:
         raise CashError("the amount cannot be negative")
     handover = session.scalars(select(CashHandover).where(
         CashHandover.driver_id == driver.id, CashHandover.run_date == day, CashHandover.currency == currency,
-        CashHandover.received_at.is_(None)).with_for_update()).first()
+        CashHandover.received_at.is_(None)).with_for_update(key_share=True)).first()
     expected = still_to_hand_over(session, driver, day, tz, currency)
     if handover is None and expected == 0 and declared == 0:
         raise CashError("no cash is due from your deliveries since the last count")
@@ -97,7 +97,7 @@ def declare(session: Session, driver: Driver, day: date, tz: ZoneInfo, currency:
 def confirm(session: Session, handover_id: int, received: int, *, user_id: int, hub_id: int | None,
             note: str | None = None) -> CashHandover:
     """The hub operator counted ``received``; recorded once, with the difference."""
-    handover = session.get(CashHandover, handover_id, with_for_update=True)
+    handover = session.get(CashHandover, handover_id, with_for_update={"key_share": True})
     if handover is None or (hub_id and handover.hub_id != hub_id):
         raise CashError(f"no handover {handover_id} at this hub")
     if handover.received_at is not None:

@@ -79,7 +79,7 @@ def settle_cod_difference(session: Session, shipment_id: int, *, user_id: int, n
     recorded once, with a note; the shipment then closes."""
     [shipment] = shipments.lock_shipments(session, [shipment_id])
     cod = session.scalars(select(CodCollection).where(CodCollection.shipment_id == shipment_id)
-                          .with_for_update()).first()
+                          .with_for_update(key_share=True)).first()
     if cod is None or cod.amount_collected == cod.amount_due:
         raise SettlementError("no cash difference on this shipment")
     if cod.settled_at is not None:

@@ -18,7 +18,7 @@ from app.crm.models import Partner
 from app.db import db
 from app.forms import id_of
 from app.orders import shipments
-from app.orders.intake import AddressIn, ContactIn, IntakeError, OrderIn, ParcelIn, create_order
+from app.orders.intake import AddressIn, ContactIn, IntakeError, OrderIn, ParcelIn, create_order, locate
 
 #: A second submission of the same reference by the same person this soon is the same order.
 SAME_SUBMISSION = timedelta(minutes=10)
@@ -75,6 +75,8 @@ def new_order():
                                           height_cm=dims[2])],
                         cod_amount=cod, cod_currency=partner.currency if cod else None)
         actor = f"user:{current_user.id}"
+        db.session.commit()  # the reads end here: no transaction is open while the geocoder works
+        locate([order])
         try:
             created = create_order(db.session, partner, order, actor=actor)
         except IntakeError as exc:

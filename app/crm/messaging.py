@@ -12,11 +12,21 @@ from typing import Protocol
 log = logging.getLogger("waybill.messaging")
 
 
+def new_message_id() -> str:
+    """An email's Message-ID, made before the first try so that every retry carries it."""
+    return make_msgid(domain="waybill.local")
+
+
+def new_reference() -> str:
+    """An SMS's client reference, made before the first try."""
+    return uuid.uuid4().hex
+
+
 class Mailer(Protocol):
     name: str
 
-    def send(self, to: str, subject: str, body: str) -> str:
-        """Send; return the message id."""
+    def send(self, to: str, subject: str, body: str, *, message_id: str | None = None) -> str:
+        """Send with ``message_id`` (one is made when not given); return the message id."""
 
 
 class LogMailer:
@@ -24,8 +34,8 @@ class LogMailer:
 
     name = "log"
 
-    def send(self, to: str, subject: str, body: str) -> str:
-        message_id = make_msgid(domain="waybill.local")
+    def send(self, to: str, subject: str, body: str, *, message_id: str | None = None) -> str:
+        message_id = message_id or new_message_id()
         log.info("email to %s: %s\n%s", to, subject, body)
         return message_id
 
@@ -37,6 +47,7 @@ class SmtpMailer:
 
     def __init__(self, host: str, port: int, sender: str, *, username: str | None = None,
                  password: str | None = None, use_tls: bool = False, timeout: float = 15):
+        #: Seconds a connection, a command or a reply may take; a message takes at most two tries.
         self.host, self.port, self.sender = host, port, sender
         self.username, self.password, self.use_tls, self.timeout = username, password, use_tls, timeout
         self._local = threading.local()
@@ -49,10 +60,10 @@ class SmtpMailer:
             smtp.login(self.username, self.password or "")
         return smtp
 
-    def send(self, to: str, subject: str, body: str) -> str:
+    def send(self, to: str, subject: str, body: str, *, message_id: str | None = None) -> str:
         msg = EmailMessage()
         msg["From"], msg["To"], msg["Subject"] = self.sender, to, subject
-        msg["Message-ID"] = make_msgid(domain="waybill.local")
+        msg["Message-ID"] = message_id or new_message_id()
         msg.set_content(body)
         for attempt in (1, 2):
             smtp = getattr(self._local, "smtp", None)
@@ -71,8 +82,9 @@ class SmtpMailer:
 class SmsGateway(Protocol):
     name: str
 
-    def send(self, to: str, text: str) -> str:
-        """Send; return the gateway's message id."""
+    def send(self, to: str, text: str, *, reference: str | None = None) -> str:
+        """Send with ``reference`` as the client reference (the gateway refuses a second
+        message with the same one); return the gateway's message id."""
 
 
 class LogSmsGateway:
@@ -80,16 +92,16 @@ class LogSmsGateway:
 
     name = "log-sms"
 
-    def send(self, to: str, text: str) -> str:
+    def send(self, to: str, text: str, *, reference: str | None = None) -> str:
         log.info("sms to %s: %s", to, text)
-        return uuid.uuid4().hex
+        return reference or new_reference()
 
 
 def make_mailer(config) -> Mailer:
     if config.get("MAIL_SERVER"):
         return SmtpMailer(config["MAIL_SERVER"], config["MAIL_PORT"], config["MAIL_FROM"],
                           username=config.get("MAIL_USERNAME"), password=config.get("MAIL_PASSWORD"),
-                          use_tls=config.get("MAIL_USE_TLS", False))
+                          use_tls=config.get("MAIL_USE_TLS", False), timeout=config.get("MAIL_TIMEOUT", 15))
     return LogMailer()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import ForeignKey, String, Time, UniqueConstraint, false
+from sqlalchemy import ForeignKey, Index, String, Time, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
@@ -79,11 +79,21 @@ class Customer(Base):
 
 
 class Notification(Base):
-    """One message sent to a customer about one shipment event on one channel."""
+    """One message to a customer about one shipment event on one channel.
+
+    Written before it is sent (the intent, with the id the carrier will see), claimed by a
+    sender for a lease, marked sent in a commit of its own once the carrier took it. A
+    sender that dies mid-send leaves the claim to expire; the message then goes again
+    with the same id, so a carrier that keeps ids (Message-ID, a client reference) can
+    tell the repeat."""
 
     __tablename__ = "notifications"
-    #: One message per event and channel: a redelivered job finds it and sends nothing.
-    __table_args__ = (UniqueConstraint("event_id", "channel"),)
+    #: One message per event and channel: a redelivered job finds it and writes nothing.
+    __table_args__ = (
+        UniqueConstraint("event_id", "channel"),
+        Index("ix_notifications_due", "next_attempt_at", sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), index=True)
@@ -92,8 +102,18 @@ class Notification(Base):
     milestone: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(10))
     recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str | None] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(String(2000))
-    #: Who carried it: "smtp", "log", or an SMS gateway's name.
-    provider: Mapped[str] = mapped_column(String(40))
+    #: pending (to send), sent, failed (given up after the last attempt).
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    #: Who carried it: "smtp", "log", or an SMS gateway's name; set when sent.
+    provider: Mapped[str | None] = mapped_column(String(40))
+    #: The id the carrier sees, fixed before the first try and the same in every retry.
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: A sender holds the message until then; after it, another may send it (again).
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,15 +1,22 @@
 """Customer notifications on the milestones of a delivery, by email and SMS.
 
-Each message sent is recorded; a job run twice for the same event finds the record and
-sends nothing. The record is written after the send and committed by the caller: a crash
-between the two sends again on redelivery (at least once), never silently drops one."""
+No message is sent inside a transaction. ``plan_notifications`` writes the messages owed
+(unique per event and channel, so a job run twice plans once) with the id the carrier
+will see; a sender claims a few (``claim_due``, a hold per message), commits, sends them
+with no transaction open (``send``), and records each outcome in a commit of its own
+(``record_sent`` / ``record_failure``). A sender that dies between sending and recording
+leaves its hold to run out: the message then goes again, with the same id."""
 from __future__ import annotations
 
-from sqlalchemy import distinct, func, select
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, distinct, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.billing.money import Money
-from app.crm.messaging import Mailer, SmsGateway
+from app.crm.messaging import Mailer, SmsGateway, new_message_id, new_reference
 from app.crm.models import Customer, Notification, Partner
 from app.orders import shipments
 from app.orders.models import Shipment, ShipmentEvent
@@ -48,60 +55,126 @@ def _text(event: ShipmentEvent, shipment: Shipment, partner: Partner, url: str) 
     return subject, f"{body}\nTrack it: {url}/track/{tn}"
 
 
-def notify_customer(session: Session, shipment_id: int, seq: int, *, mailer: Mailer,
-                    sms: SmsGateway, public_url: str) -> list[Notification]:
-    """Tell the customer about event ``seq`` of the shipment. Returns what was sent now."""
-    sent, failures = notify_customers(session, [(shipment_id, seq)], mailer=mailer, sms=sms,
-                                      public_url=public_url)
-    if failures:
-        raise failures[0][1]
-    return sent
+#: Wait after each failed try; after the last one the message is given up.
+RETRY_DELAYS = tuple(timedelta(minutes=m) for m in (1, 5, 30, 120, 360))
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+#: Messages a sender claims at a time, and how long it may hold each (two SMTP tries).
+CLAIM_BATCH = 10
+HOLD_PER_MESSAGE = timedelta(seconds=45)
 
 
-def notify_customers(session: Session, keys: list[tuple[int, int]], *, mailer: Mailer,
-                     sms: SmsGateway, public_url: str):
-    """Tell customers about events, each named by (shipment id, seq), loading them all at
-    once. A message that cannot be sent is left out, not recorded: returns what was sent
-    and the [(key, exception)] that failed, for the caller to retry."""
+@dataclass(frozen=True)
+class Outgoing:
+    """A claimed message, as plain values: what a sender needs with no session open."""
+
+    id: int
+    channel: str
+    recipient: str
+    subject: str | None
+    body: str
+    #: The id the carrier sees: the same in every try.
+    message_id: str
+
+
+def plan_notifications(session: Session, keys: list[tuple[int, int]], *, public_url: str,
+                       now: datetime | None = None) -> list[tuple[tuple[int, int], Exception]]:
+    """Write, unsent, the messages customers are owed about events, each named by
+    (shipment id, seq): one per event and channel the customer accepts. An event planned
+    before is left as it is. Returns the [(key, exception)] that could not be planned."""
+    now = now or clock.now()
     events = shipments.events_with_orders(session, keys)
     customers = {c.id: c for c in session.scalars(select(Customer).where(
         Customer.id.in_({e.shipment.order.customer_id for e in events})))}
     done = set(session.execute(select(Notification.event_id, Notification.channel).where(
         Notification.event_id.in_([e.id for e in events]))).all())
     url = public_url.rstrip("/")
-    sent, failures = [], []
+    planned, failures = [], []
     for event in events:
         shipment, order = event.shipment, event.shipment.order
         customer = customers[order.customer_id]
-        partner = session.get(Partner, shipment.partner_id)
         try:
-            subject, body = _text(event, shipment, partner, url)
-            email = order.recipient_email or customer.email
-            if (event.id, "email") not in done and customer.notify_email and email:
-                sent.append(_record(event, customer, "email", email, body, mailer.name,
-                                    mailer.send(email, subject, body)))
-            if (event.id, "sms") not in done and customer.notify_sms:
-                text = body if len(body) <= 300 else body[:297] + "..."
-                sent.append(_record(event, customer, "sms", order.recipient_phone, text, sms.name,
-                                    sms.send(order.recipient_phone, text)))
-        except Exception as exc:  # one customer's failure must not hold back the others
+            subject, body = _text(event, shipment, session.get(Partner, shipment.partner_id), url)
+        except Exception as exc:  # one event's failure must not hold back the others
             failures.append(((event.shipment_id, event.seq), exc))
+            continue
+        email = order.recipient_email or customer.email
+        if (event.id, "email") not in done and customer.notify_email and email:
+            planned.append(_message(event, customer, "email", email, subject, body, new_message_id(), now))
+        if (event.id, "sms") not in done and customer.notify_sms:
+            text = body if len(body) <= 300 else body[:297] + "..."
+            planned.append(_message(event, customer, "sms", order.recipient_phone, None, text,
+                                    new_reference(), now))
     missing = set(keys) - {(e.shipment_id, e.seq) for e in events}
     failures += [(key, LookupError(f"no event {key}")) for key in missing]
-    session.add_all(sent)
-    return sent, failures
+    session.add_all(planned)
+    return failures
 
 
-def _record(event, customer, channel, recipient, body, provider, message_id) -> Notification:
+def _message(event, customer, channel, recipient, subject, body, message_id, now) -> Notification:
     return Notification(shipment_id=event.shipment_id, event_id=event.id, customer_id=customer.id,
-                        milestone=event.type, channel=channel, recipient=recipient, body=body,
-                        provider=provider, provider_message_id=message_id)
+                        milestone=event.type, channel=channel, recipient=recipient, subject=subject,
+                        body=body, status="pending", provider_message_id=message_id,
+                        attempts=0, next_attempt_at=now, created_at=now)
+
+
+def claim_due(session: Session, *, now: datetime | None = None, limit: int = CLAIM_BATCH) -> list[Outgoing]:
+    """Take the due messages for sending, oldest first: each is held for this sender
+    until its hold runs out. Other senders skip the rows locked here. The caller commits."""
+    now = now or clock.now()
+    rows = list(session.scalars(
+        select(Notification).where(
+            Notification.status == "pending", Notification.next_attempt_at <= now,
+            or_(Notification.claimed_until.is_(None), Notification.claimed_until < now))
+        .order_by(Notification.id).limit(limit).with_for_update(skip_locked=True, key_share=True)))
+    until = now + HOLD_PER_MESSAGE * len(rows)
+    for row in rows:
+        row.claimed_until = until
+    return [Outgoing(r.id, r.channel, r.recipient, r.subject, r.body, r.provider_message_id) for r in rows]
+
+
+def send(message: Outgoing, *, mailer: Mailer, sms: SmsGateway) -> str:
+    """Hand one message to its carrier. No database here: call it with no transaction
+    open. Returns the carrier's name."""
+    if message.channel == "email":
+        mailer.send(message.recipient, message.subject or "", message.body, message_id=message.message_id)
+        return mailer.name
+    sms.send(message.recipient, message.body, reference=message.message_id)
+    return sms.name
+
+
+_notifications = Notification.__table__
+_RECORD_SENT = (update(_notifications).where(_notifications.c.id == bindparam("b_id")).values(
+    status="sent", provider=bindparam("b_provider"), sent_at=bindparam("b_at"),
+    attempts=_notifications.c.attempts + 1, claimed_until=None, next_attempt_at=None, last_error=None))
+
+
+def record_sent(session: Session, proofs: list[tuple[int, str, datetime]]) -> None:
+    """Messages the carriers took, each as (id, carrier, when): the proof that keeps
+    them from going again."""
+    if proofs:
+        session.execute(_RECORD_SENT, [{"b_id": i, "b_provider": p, "b_at": at} for i, p, at in proofs])
+
+
+def record_failure(session: Session, notification_id: int, error: str, *, now: datetime | None = None) -> None:
+    """The carrier refused or could not be reached: try again later, or give up after
+    the last attempt."""
+    now = now or clock.now()
+    message = session.get(Notification, notification_id, with_for_update={"key_share": True})
+    if message is None or message.status != "pending":
+        return
+    message.attempts += 1
+    message.last_error, message.claimed_until = error[:300], None
+    if message.attempts >= MAX_ATTEMPTS:
+        message.status, message.next_attempt_at = "failed", None
+    else:
+        message.next_attempt_at = now + RETRY_DELAYS[message.attempts - 1]
 
 
 def notification_counts(session: Session, *, only=None) -> dict:
     """Messages sent by channel, and customer milestones with and without a message."""
-    by_channel = select(Notification.channel, func.count()).group_by(Notification.channel)
-    notified = select(func.count(distinct(Notification.event_id)))
+    by_channel = (select(Notification.channel, func.count()).where(Notification.status == "sent")
+                  .group_by(Notification.channel))
+    notified = select(func.count(distinct(Notification.event_id))).where(Notification.status == "sent")
     if only is not None:
         ids = list(only)
         by_channel = by_channel.where(Notification.shipment_id.in_(ids))

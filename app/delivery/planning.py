@@ -209,7 +209,7 @@ def _km(hub: Hub, stops) -> float:
 
 
 def _planned(session: Session, sheet_id: int) -> RunSheet:
-    sheet = session.get(RunSheet, sheet_id, with_for_update=True)
+    sheet = session.get(RunSheet, sheet_id, with_for_update={"key_share": True})
     if sheet is None:
         raise PlanningError(f"no run sheet {sheet_id}")
     if sheet.status != PLANNED:
@@ -231,7 +231,7 @@ def move_stop(session: Session, stop_id: int, driver_id: int) -> RunSheetStop:
         return stop
     target = session.scalars(select(RunSheet).where(
         RunSheet.hub_id == source.hub_id, RunSheet.run_date == source.run_date,
-        RunSheet.driver_id == driver.id, RunSheet.status == PLANNED).with_for_update()).first()
+        RunSheet.driver_id == driver.id, RunSheet.status == PLANNED).with_for_update(key_share=True)).first()
     room = room_today(session, [driver], source.run_date)[driver.id]
     if target is None:
         target = RunSheet(hub_id=source.hub_id, driver_id=driver.id, run_date=source.run_date, status=PLANNED)
@@ -412,7 +412,7 @@ def pickup_centre(session: Session, run: PickupRun) -> int | None:
 def assign_pickup(session: Session, run_id: int, driver_id: int, *, hub_id: int | None = None) -> PickupRun:
     """Give a pickup run to another driver of the same centre; on a planned run sheet its
     stop moves with it. With ``hub_id`` (a hub operator's scope), only that hub's runs."""
-    run = session.get(PickupRun, run_id, with_for_update=True)
+    run = session.get(PickupRun, run_id, with_for_update={"key_share": True})
     centre = pickup_centre(session, run) if run is not None else None
     if run is None or (hub_id is not None and centre != hub_id):
         raise LookupError(f"no pickup run {run_id}")

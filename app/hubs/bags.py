@@ -67,7 +67,7 @@ def sort_to_bag(session: Session, hub: Hub, shipment: Shipment, *, actor: str) -
         raise BagError(f"already in bag {already.code}")
     bag = session.scalars(select(Bag).where(
         Bag.from_hub_id == hub.id, Bag.to_hub_id == shipment.delivery_hub_id,
-        Bag.status == BagStatus.OPEN).order_by(Bag.id).with_for_update()).first()
+        Bag.status == BagStatus.OPEN).order_by(Bag.id).with_for_update(key_share=True)).first()
     if bag is None:
         bag = Bag(from_hub_id=hub.id, to_hub_id=shipment.delivery_hub_id, status=BagStatus.OPEN)
         session.add(bag)
@@ -79,7 +79,7 @@ def sort_to_bag(session: Session, hub: Hub, shipment: Shipment, *, actor: str) -
 
 
 def close_bag(session: Session, bag_id: int, hub_id: int) -> Bag:
-    bag = session.get(Bag, bag_id, with_for_update=True)
+    bag = session.get(Bag, bag_id, with_for_update={"key_share": True})
     if bag is None or bag.from_hub_id != hub_id:
         raise BagError(f"no bag {bag_id} at this centre")
     if bag.status != BagStatus.OPEN:
@@ -104,7 +104,7 @@ def dispatch_trip(session: Session, hub: Hub, to_hub_id: int, *, actor: str) -> 
     """A truck leaves the centre for ``to_hub_id`` with every closed bag for that hub."""
     bags = list(session.scalars(select(Bag).where(
         Bag.from_hub_id == hub.id, Bag.to_hub_id == to_hub_id, Bag.status == BagStatus.CLOSED)
-        .order_by(Bag.id).with_for_update()))
+        .order_by(Bag.id).with_for_update(key_share=True)))
     if not bags:
         raise BagError("no closed bag for that hub: close a bag first")
     trip = LinehaulTrip(from_hub_id=hub.id, to_hub_id=to_hub_id, status=TripStatus.DEPARTED)
@@ -158,7 +158,7 @@ def trip_parcels(session: Session, trip_id: int) -> list[Shipment]:
 
 
 def departed_trip(session: Session, trip_id: int, hub: Hub) -> LinehaulTrip:
-    trip = session.get(LinehaulTrip, trip_id, with_for_update=True)
+    trip = session.get(LinehaulTrip, trip_id, with_for_update={"key_share": True})
     if trip is None or trip.to_hub_id != hub.id:
         raise BagError(f"no trip {trip_id} coming to {hub.code}")
     if trip.status != TripStatus.DEPARTED:

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.crm.models import Partner
-from app.orders.intake import AddressIn, ContactIn, CreatedOrder, IntakeError, OrderIn, ParcelIn, create_orders
+from app.orders.intake import AddressIn, ContactIn, CreatedOrder, IntakeError, OrderIn, ParcelIn, create_orders, locate
 
 ADDRESS_COLUMNS = ("line1", "line2", "district", "city", "postal_code", "country", "lat", "lon")
 PARCEL_COLUMNS = ("weight_grams", "length_cm", "width_cm", "height_cm", "declared_value_amount",
@@ -108,19 +108,26 @@ def read_orders(text: str) -> list[CsvOrder]:
     return orders
 
 
-def import_orders(session: Session, partner: Partner, text: str, *, actor: str,
-                  now: datetime | None = None, max_orders: int | None = None) -> list[CsvRow]:
-    """Take every order of a CSV file that can be taken; one CsvRow per order. Flushes;
-    the caller commits. A file of more than ``max_orders`` orders is refused whole."""
+@dataclass
+class Parsed:
+    """A file's orders read and checked, their addresses placed: ready to take."""
+
+    results: list[CsvRow]
+    to_take: list[tuple[CsvRow, CsvOrder, OrderIn]]
+
+
+def read_file(text: str, *, max_orders: int | None = None) -> Parsed:
+    """Read a CSV file's orders, check each row and place the addresses, all before any
+    transaction (the geocoder may be a network service). A file of more than
+    ``max_orders`` orders is refused whole (CsvFileError)."""
     grouped = read_orders(text)
     if max_orders is not None and len(grouped) > max_orders:
         raise CsvFileError(f"the file holds {len(grouped)} orders; send at most {max_orders} at a time")
-    return take_orders(session, partner, grouped, actor=actor, now=now)
+    return parse(grouped)
 
 
-def take_orders(session: Session, partner: Partner, grouped: list[CsvOrder], *, actor: str,
-                now: datetime | None = None) -> list[CsvRow]:
-    """Take orders read by ``read_orders``; one CsvRow per order. Flushes."""
+def parse(grouped: list[CsvOrder]) -> Parsed:
+    """Orders read by ``read_orders``, each checked; the addresses of the good ones placed."""
     results: list[CsvRow] = []
     to_take: list[tuple[CsvRow, CsvOrder, OrderIn]] = []
     for order in grouped:
@@ -132,6 +139,14 @@ def take_orders(session: Session, partner: Partner, grouped: list[CsvOrder], *, 
             result.errors = errors
         else:
             to_take.append((result, order, data))
+    locate([data for _, _, data in to_take])
+    return Parsed(results, to_take)
+
+
+def take_parsed(session: Session, partner: Partner, parsed: Parsed, *, actor: str,
+                now: datetime | None = None) -> list[CsvRow]:
+    """Take the good orders of a parsed file; one CsvRow per order of the file. Flushes."""
+    results, to_take = parsed.results, parsed.to_take
     taken = create_orders(session, partner, [data for _, _, data in to_take], actor=actor, now=now)
     for (result, order, _), outcome in zip(to_take, taken):
         if isinstance(outcome, IntakeError):

@@ -20,7 +20,7 @@ from app.billing.money import CurrencyError, Money, check_currency
 from app.billing.rating import SERVICE_LEVELS, NoRate, billable_grams, rate, rate_card_for
 from app.crm import services as crm
 from app.crm.models import Partner
-from app.hubs.geocoding import AddressNotPlaced, make_geocoder, normalise, place_address
+from app.hubs.geocoding import AddressNotPlaced, Placed, make_geocoder, normalise, place_address
 from app.hubs.routing import NotServiceable, load_network, plan_route
 from app.orders.lifecycle import Status
 from app.orders.models import Address, Order, Parcel, Shipment
@@ -43,6 +43,8 @@ class AddressIn:
     postal_code: str = ""
     lat: float | None = None
     lon: float | None = None
+    #: Where ``locate`` put it (or why it could not), before any transaction was open.
+    placed: Placed | AddressNotPlaced | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -423,15 +425,12 @@ def price(session: Session, partner: Partner, pickup: AddressIn, dropoff: Addres
     """Place both addresses, plan the route and rate it: what a quote shows and what the
     order is then charged. Raises IntakeError naming the field at fault."""
     now = now or clock.now()
-    geocoder = _geocoder()
     places = {}
     for side, a in (("pickup", pickup), ("dropoff", dropoff)):
-        try:
-            places[side] = place_address(geocoder, line1=a.line1, city=a.city, country=a.country,
-                                         district=a.district, postal_code=a.postal_code,
-                                         lat=a.lat, lon=a.lon)
-        except AddressNotPlaced as exc:
-            raise IntakeError([{"field": f"{side}.address", "message": str(exc)}]) from None
+        found = a.placed if a.placed is not None else _place(a)
+        if isinstance(found, AddressNotPlaced):
+            raise IntakeError([{"field": f"{side}.address", "message": str(found)}])
+        places[side] = found
     try:
         plan = plan_route(load_network(session), (places["pickup"].lat, places["pickup"].lon),
                           (places["dropoff"].lat, places["dropoff"].lon))
@@ -445,6 +444,25 @@ def price(session: Session, partner: Partner, pickup: AddressIn, dropoff: Addres
         raise IntakeError([{"field": "service_level", "message": str(exc)}]) from None
     return Priced(places, plan, grams, rate(card, distance_km=plan.distance_km, grams=grams),
                   promised_date(service_level, now, tz))
+
+
+def locate(orders) -> None:
+    """Place every address of the orders, through the geocoder where it has no
+    coordinates. The geocoder may be a network service (Nominatim, up to 10 s): surfaces
+    call this before they open the transaction that takes the orders, so that none waits
+    on it holding locks. What cannot be placed is kept, for intake to refuse."""
+    for order in orders:
+        for a in (order.pickup.address, order.dropoff.address):
+            if a.placed is None:
+                a.placed = _place(a)
+
+
+def _place(a: AddressIn) -> Placed | AddressNotPlaced:
+    try:
+        return place_address(_geocoder(), line1=a.line1, city=a.city, country=a.country,
+                             district=a.district, postal_code=a.postal_code, lat=a.lat, lon=a.lon)
+    except AddressNotPlaced as exc:
+        return exc
 
 
 def _reference_taken(reference: str) -> IntakeError:

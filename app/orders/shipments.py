@@ -42,13 +42,16 @@ def max_attempts() -> int:
 
 
 def lock_shipments(session: Session, ids: Sequence[int]) -> list[Shipment]:
-    """Load and lock shipments (``SELECT ... FOR UPDATE`` on PostgreSQL), in id order so
-    that two batches never wait on each other in a cycle."""
+    """Load and lock shipments, in id order so that two batches never wait on each other
+    in a cycle. On PostgreSQL the lock is ``FOR NO KEY UPDATE``: it keeps other writers
+    of the row out but lets rows that refer to the shipment (an event, a notification, a
+    charge) be inserted meanwhile, whose foreign key takes ``FOR KEY SHARE`` on it; a
+    plain ``FOR UPDATE`` made those inserts and this lock deadlock."""
     if not ids:
         return []
     stmt = (
         select(Shipment).where(Shipment.id.in_(sorted(set(ids)))).order_by(Shipment.id)
-        .with_for_update().execution_options(populate_existing=True)
+        .with_for_update(key_share=True).execution_options(populate_existing=True)
     )
     return list(session.scalars(stmt))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, or_, select, tuple_, update
@@ -296,7 +297,7 @@ def claim_due(session: Session, *, now: datetime | None = None, limit: int = 500
         select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
         .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
                or_(WebhookDelivery.leased_until.is_(None), WebhookDelivery.leased_until < now))
-        .order_by(WebhookDelivery.id).limit(limit).with_for_update(skip_locked=True)).all()
+        .order_by(WebhookDelivery.id).limit(limit).with_for_update(skip_locked=True, key_share=True)).all()
     batches: dict[int, list[int]] = defaultdict(list)
     for delivery_id, endpoint_id in rows:
         if len(batches[endpoint_id]) < BATCH:
@@ -309,26 +310,22 @@ def claim_due(session: Session, *, now: datetime | None = None, limit: int = 500
 
 def send_batch(session: Session, delivery_ids: list[int], *, now: datetime | None = None,
                allow_private: bool = False, disable_after: timedelta = timedelta(days=5)) -> int:
-    """Send one endpoint's deliveries in order, committing after each. After a failure
-    the rest are released for a later turn: a down endpoint costs one timeout, not many.
-    Returns how many succeeded."""
+    """Send one endpoint's deliveries in order. Each is read and its transaction ended,
+    posted with no transaction open, then recorded in a commit of its own: a slow
+    endpoint holds no lock. After a failure the rest are released for a later turn: a
+    down endpoint costs one timeout, not many. Returns how many succeeded.
+
+    This is an edge, like an actor: it commits."""
     succeeded = 0
     for position, delivery_id in enumerate(delivery_ids):
+        request = _request(session, delivery_id, now)
+        session.commit()
+        if request is None:
+            continue
+        answer = transport.post(request.url, request.body, request.headers, allow_private=allow_private)
         delivery = session.get(WebhookDelivery, delivery_id, populate_existing=True)
-        if delivery is None or delivery.status != "pending":
-            continue
-        endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
-        if not endpoint.enabled:
-            delivery.status, delivery.finished_at = "cancelled", now or clock.now()
-            delivery.last_error = "endpoint disabled"
-            session.commit()
-            continue
-        body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
-        at = now or clock.now()
-        # The schedule runs on ``now``; the signature's timestamp is always the real time.
-        headers = signed_headers(secrets_in_force(endpoint, at), delivery.message_id, clock.now(), body)
-        answer = transport.post(endpoint.url, body.encode(), headers, allow_private=allow_private)
-        record(session, delivery, endpoint, answer, now=at, disable_after=disable_after)
+        endpoint = session.get(WebhookEndpoint, delivery.endpoint_id, populate_existing=True)
+        record(session, delivery, endpoint, answer, now=now or clock.now(), disable_after=disable_after)
         session.commit()
         if answer.ok:
             succeeded += 1
@@ -340,6 +337,30 @@ def send_batch(session: Session, delivery_ids: list[int], *, now: datetime | Non
             session.commit()
         break
     return succeeded
+
+
+@dataclass(frozen=True)
+class _Request:
+    url: str
+    body: bytes
+    headers: dict
+
+
+def _request(session: Session, delivery_id: int, now: datetime | None) -> _Request | None:
+    """What to post for a delivery, as plain values; None when there is nothing to send
+    (done already, or its endpoint disabled: then it is cancelled)."""
+    delivery = session.get(WebhookDelivery, delivery_id, populate_existing=True)
+    if delivery is None or delivery.status != "pending":
+        return None
+    endpoint = session.get(WebhookEndpoint, delivery.endpoint_id, populate_existing=True)
+    at = now or clock.now()
+    if not endpoint.enabled:
+        delivery.status, delivery.finished_at, delivery.last_error = "cancelled", at, "endpoint disabled"
+        return None
+    body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
+    # The schedule runs on ``now``; the signature's timestamp is always the real time.
+    headers = signed_headers(secrets_in_force(endpoint, at), delivery.message_id, clock.now(), body)
+    return _Request(endpoint.url, body.encode(), headers)
 
 
 def record(session: Session, delivery: WebhookDelivery, endpoint: WebhookEndpoint,
@@ -379,6 +400,20 @@ def _disable(session: Session, endpoint: WebhookEndpoint, reason: str, now: date
         .values(status="cancelled", finished_at=now, next_attempt_at=None, last_error="endpoint disabled"))
     if tell:
         add_outbox(session, "endpoint_disabled", {"endpoint_id": endpoint.id})
+
+
+def disabled_notice(session: Session, endpoint_id: int) -> tuple[str, str, str] | None:
+    """(to, subject, body) of the email telling a partner that an endpoint was disabled
+    and why; None when the partner has no contact email."""
+    endpoint = session.get(WebhookEndpoint, endpoint_id)
+    partner = session.get(Partner, endpoint.partner_id) if endpoint else None
+    if partner is None or not partner.contact_email:
+        return None
+    return (partner.contact_email, "Waybill: a webhook endpoint was disabled",
+            f"Your webhook endpoint {endpoint.url} (id {endpoint.id}) was disabled: "
+            f"{endpoint.disabled_reason}.\n\nEvents since then were not sent to it. Enable it "
+            f"again with PATCH /api/v1/webhook-endpoints/{endpoint.id} and replay what it "
+            f"missed with POST /api/v1/webhook-endpoints/{endpoint.id}/replay.\n")
 
 
 def deliveries_of(session: Session, endpoint_id: int, *, status: str | None = None,

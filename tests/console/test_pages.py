@@ -301,3 +301,28 @@ def test_the_audit_log_names_the_object_and_reads_its_details(client, users, ses
     row = row[:row.index("</tr>")]
     assert f"hub {centre_id}" in row and f"hub: {code}" in row and "stops: 2" in row
     assert "{'" not in row and f"run_sheet {centre_id}" not in row
+
+
+def test_the_shipment_page_says_which_messages_went_which_wait_and_which_failed(client, users, session, partner, day):
+    from app.crm.models import Notification
+    from app.crm.notifications import plan_notifications, record_failure, record_sent
+    from app import clock
+
+    with client.application.app_context():
+        shipment = deliver_direct(session, partner, "N-1")
+        keys = [(shipment.id, seq) for seq in range(1, shipment.last_event_seq + 1)]
+        plan_notifications(session, keys, public_url="http://x")
+        session.flush()
+        sms, email, *rest = session.scalars(select(Notification).order_by(Notification.channel.desc(),
+                                                                          Notification.id)).all()
+        record_sent(session, [(sms.id, "log-sms", clock.now())])
+        record_failure(session, email.id, "SMTPRecipientsRefused: 550 no such mailbox")
+        session.commit()
+    sign_in(client, "disp@test.example")
+    page = client.get(f"/console/shipments/{shipment.id}")
+    assert page.status_code == 200
+    table = page.get_data(as_text=True)
+    table = table[table.index('id="notifications"'):]
+    assert "log-sms" in table
+    assert "waiting (tried 1 time: SMTPRecipientsRefused: 550 no such mailbox)" in table
+    assert table.count("waiting") == len(rest) + 1

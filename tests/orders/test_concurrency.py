@@ -125,3 +125,58 @@ def test_concurrent_first_orders_from_a_new_place_and_customer(app, backend, ses
     assert len(s.scalars(select(Customer)).all()) == 8
     race(True, 8)
     assert len(s.scalars(select(Customer)).all()) == 9
+
+
+@pytest.mark.postgres
+def test_writing_rows_that_refer_to_shipments_never_deadlocks_with_their_lock(app, backend, session, partner):
+    """A notification (or any row whose foreign key names a shipment) takes FOR KEY SHARE
+    on the shipment; a worker locking shipments for a change must not conflict with it.
+    With FOR UPDATE this order of events was a deadlock under ordinary load."""
+    if backend != "postgresql":
+        pytest.skip("row locks are a PostgreSQL matter; SQLite serialises writers")
+    from sqlalchemy.orm import Session
+
+    from app.crm.models import Notification
+    from app.orders.models import ShipmentEvent, Order
+    from tests.factories import create, order_in
+
+    first, second = (create(session, partner, order_in(f"SO-LOCK{i}")) for i in (1, 2))
+    session.commit()
+    facts = {s.id: (session.scalars(select(ShipmentEvent.id).where(ShipmentEvent.shipment_id == s.id)).first(),
+                    session.get(Order, s.order_id).customer_id) for s in (first, second)}
+    db.session.remove()
+
+    def note(s, shipment_id):
+        event_id, customer_id = facts[shipment_id]
+        s.add(Notification(shipment_id=shipment_id, event_id=event_id, customer_id=customer_id,
+                           milestone="created", channel="email", recipient="a@example.com", body="x"))
+        s.flush()
+
+    locked, noted, errors = threading.Event(), threading.Event(), []
+
+    def locker():
+        with app.app_context():
+            try:
+                shipments.lock_shipments(db.session, [first.id, second.id])
+                locked.set()
+                noted.wait(10)
+                db.session.commit()
+            except Exception as exc:
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    with Session(db.engine) as writer:
+        note(writer, second.id)             # KEY SHARE on the second shipment
+        thread = threading.Thread(target=locker)
+        thread.start()                      # locks the first, then the second
+        locked.wait(3)
+        try:
+            note(writer, first.id)          # KEY SHARE on the first: a cycle, were it FOR UPDATE
+            writer.commit()
+        except Exception as exc:
+            errors.append(exc)
+        noted.set()
+        thread.join(15)
+    assert errors == []
+    assert locked.is_set()

@@ -2,6 +2,7 @@
 from datetime import timedelta
 
 import pytest
+import time_machine
 from dramatiq import Worker
 from sqlalchemy import func, select
 
@@ -105,42 +106,66 @@ def test_redelivered_messages_neither_notify_nor_charge_twice(app, session, part
 
 def test_job_run_twice_directly_is_idempotent_even_without_the_outbox_guard(app, session, partner, smtp):
     from app.billing.fees import collect_fees
-    from app.crm.messaging import LogSmsGateway, SmtpMailer
-    from app.crm.notifications import notify_customer
+    from app.crm.notifications import plan_notifications
+    from workers.jobs import send_notifications
 
     shipment = deliver_direct(session, partner, "SO-W3")
-    mailer = SmtpMailer("127.0.0.1", smtp.port, "Waybill <w@example.com>")
-    delivered_seq = shipment.last_event_seq
+    delivered = (shipment.id, shipment.last_event_seq)
     for _ in range(2):
-        notify_customer(session, shipment.id, delivered_seq, mailer=mailer,
-                        sms=LogSmsGateway(), public_url="http://x")
+        assert plan_notifications(session, [delivered], public_url="http://x") == []
         session.commit()
+        send_notifications()
         collect_fees(session, [shipment.id])
         session.commit()
     assert len(smtp.messages) == 1
+    assert count(session, Notification) == 2  # email and SMS
     assert count(session, Charge) == 1
 
 
-def test_a_failing_row_neither_blocks_nor_duplicates_the_rest_of_its_batch(app, session, partner, smtp):
-    from workers.jobs import JobFailed, run_outbox_jobs
+def test_a_failing_message_neither_blocks_nor_duplicates_the_rest_of_its_batch(app, session, partner, smtp):
+    from workers.jobs import run_outbox_jobs, send_notifications
 
     deliver_direct(session, partner, "SO-W5", email="good@example.com")
     bad = deliver_direct(session, partner, "SO-W6", email="dead@example.com")
     smtp.sink.refuse.add("dead@example.com")
     rows = list(session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "notify_customer")))
     session.commit()
-    with pytest.raises(JobFailed):
-        run_outbox_jobs([r.id for r in rows])  # one batch, as the relay would send it
+    assert run_outbox_jobs([r.id for r in rows]) == 6  # one batch, as the relay would send it
+    assert send_notifications() == (9, 3)  # six SMS and three emails to the good address
     session.expire_all()
-    left = {r.shipment_id for r in session.scalars(select(OutboxMessage).where(
-        OutboxMessage.topic == "notify_customer", OutboxMessage.processed_at.is_(None)))}
-    assert left == {bad.id}
+    waiting = list(session.scalars(select(Notification).where(Notification.status == "pending")))
+    assert {(n.shipment_id, n.channel, n.attempts) for n in waiting} == {(bad.id, "email", 1)}
+    assert "550" in waiting[0].last_error
     assert len(smtp.messages) == 3
-    # The mailbox comes back; the retry sends only what is missing.
+    # The mailbox comes back; after the wait, only what is missing is sent.
     smtp.sink.refuse.clear()
-    assert run_outbox_jobs([r.id for r in rows]) == 3
+    assert send_notifications() == (0, 0)  # not yet due
+    with time_machine.travel(waiting[0].next_attempt_at + timedelta(seconds=1)):
+        assert send_notifications() == (3, 0)
     assert len(smtp.messages) == 6
     assert {m["To"] for m in smtp.messages} == {"good@example.com", "dead@example.com"}
+    # Each email carries the Message-ID written before its first try.
+    session.expire_all()
+    assert ({m["Message-ID"] for m in smtp.messages}
+            == set(session.scalars(select(Notification.provider_message_id).where(Notification.channel == "email"))))
+
+
+def test_a_message_is_given_up_after_its_last_attempt(app, session, partner, smtp):
+    from app.crm.notifications import MAX_ATTEMPTS
+    from workers.jobs import run_pending, send_notifications
+
+    deliver_direct(session, partner, "SO-W7", email="dead@example.com")
+    smtp.sink.refuse.add("dead@example.com")
+    session.commit()
+    run_pending()
+    for _ in range(MAX_ATTEMPTS - 1):
+        session.expire_all()
+        due = session.scalar(select(func.max(Notification.next_attempt_at)).where(Notification.status == "pending"))
+        with time_machine.travel(due + timedelta(seconds=1)):
+            assert send_notifications() == (0, 3)
+    session.expire_all()
+    assert set(session.scalars(select(Notification.status).where(Notification.channel == "email"))) == {"failed"}
+    assert count(session, Notification, Notification.attempts == MAX_ATTEMPTS) == 3
 
 
 def test_relay_resends_after_the_lease_when_the_broker_lost_the_messages(app, session, partner):
