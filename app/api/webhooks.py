@@ -184,10 +184,9 @@ class Deliveries(MethodView):
 
 
 def _kick_sender() -> None:
-    """Have the due deliveries sent now rather than at the next periodic sweep."""
-    from workers.actors import deliver_webhooks
-
+    """Have the due deliveries sent now rather than at the next periodic sweep. The
+    actor is found by name on the app's broker: ``app`` never imports ``workers``."""
     try:
-        deliver_webhooks.send()
+        current_app.extensions["dramatiq"].get_actor("deliver_webhooks").send()
     except Exception:  # the periodic sweep sends it anyway
         current_app.logger.warning("could not enqueue deliver_webhooks", exc_info=True)

@@ -1,0 +1,1 @@
+"""Billing: rate cards, charges, COD collected, drivers' cash; money in integer minor units."""

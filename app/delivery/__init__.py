@@ -1,0 +1,1 @@
+"""Delivery: drivers, pickup runs, run sheets, attempts and proof of delivery."""

@@ -1,0 +1,1 @@
+"""Orders and shipments: intake, the lifecycle, tracking events, labels."""
