@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +18,7 @@ from geopy.exc import GeopyError
 from geopy.geocoders import Nominatim
 from geopy.geocoders.base import Geocoder
 from geopy.location import Location
+from app.words import without_accents
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -29,10 +29,7 @@ class AddressNotPlaced(ValueError):
 
 def normalise(text: str) -> str:
     """Lower case, no accents, words separated by single spaces ("Quận 7" -> "quan 7")."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split())
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", without_accents(text).lower()).split())
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -28,6 +27,7 @@ from app.billing.money import Money
 from app.crm.models import Partner, PickupLocation
 from app.hubs.models import Hub
 from app.orders.models import Order, Shipment
+from app.words import without_accents
 
 PAGE = (4 * inch, 6 * inch)
 MARGIN = 12
@@ -62,8 +62,7 @@ def fonts(configured: str | None) -> Fonts:
 
 def plain(text: str) -> str:
     """Text without accents, for when no font with them is installed."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return without_accents(text)
 
 
 #: Pages (parcels) in one label PDF: a few seconds to draw; more would hold a worker for minutes.

@@ -247,17 +247,6 @@ def ready_for_delivery(hub_id: int):
     )
 
 
-def ready_for_delivery_ids(session: Session, hub_id: int, *, only: Iterable[int] | None = None,
-                           limit: int | None = None) -> list[int]:
-    """Shipments a hub's drivers can take out (see ``ready_for_delivery``)."""
-    stmt = select(Shipment.id).where(ready_for_delivery(hub_id)).order_by(Shipment.id)
-    if only is not None:
-        stmt = stmt.where(Shipment.id.in_(list(only)))
-    if limit:
-        stmt = stmt.limit(limit)
-    return list(session.scalars(stmt))
-
-
 def attempts_exhausted_ids(session: Session, *, only: Iterable[int] | None = None,
                            limit: int = 5000) -> list[int]:
     stmt = select(Shipment.id).where(Shipment.status == Status.DELIVERY_FAILED,
