@@ -71,3 +71,49 @@ def test_the_import_contracts_hold():
     result = subprocess.run([lint or "lint-imports", "--no-cache"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "0 broken" in result.stdout
+
+
+def _shipment_writes(path: Path, own_columns: set[str]):
+    """Lines of a file that write the shipments table: a statement on ``Shipment`` (update,
+    insert, delete, its ``__table__``), or an assignment to an attribute that only a
+    shipment has, or to any attribute of something named a shipment."""
+    tree = ast.parse(path.read_text(), str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and ast.unparse(node.func) in ("update", "insert", "delete") and any(
+                ast.unparse(a) == "Shipment" for a in node.args):
+            found.append(node.lineno)
+        if isinstance(node, ast.Attribute) and node.attr == "__table__" and ast.unparse(node.value) == "Shipment":
+            found.append(node.lineno)
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in (t for target in targets for t in ast.walk(target)):
+                if isinstance(t, ast.Attribute) and isinstance(t.ctx, ast.Store) and (
+                        t.attr in own_columns or "shipment" in ast.unparse(t.value).lower()):
+                    found.append(node.lineno)
+    return sorted(found)
+
+
+def test_only_app_orders_writes_the_shipments_table():
+    from app import models  # noqa: F401  (every model mapped)
+    from app.db import Base
+    from app.orders.models import Shipment
+
+    others = {c.name for t in Base.metadata.tables.values() if t.name != "shipments" for c in t.columns}
+    own = {c.name for c in Shipment.__table__.columns} - others
+    assert {"linehaul_trip_id", "not_before", "delivery_code", "held_from"} <= own
+    writes = [(str(p.relative_to(ROOT)), line)
+              for base in ("app", "workers") for p in (ROOT / base).rglob("*.py")
+              if not str(p.relative_to(ROOT)).startswith("app/orders/")
+              for line in _shipment_writes(p, own)]
+    assert writes == []
+
+
+def test_the_shipment_write_finder_finds_each_way(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "def a(s):\n    s.linehaul_trip_id = 3\n"
+        "def b(session):\n    session.execute(update(Shipment).values(run_sheet_id=None))\n"
+        "def c(shipment):\n    shipment.anything = 1\n"
+        "def d(stop):\n    stop.loaded_at = 1\n")
+    assert _shipment_writes(sample, {"linehaul_trip_id"}) == [2, 4, 6]

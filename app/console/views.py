@@ -144,13 +144,13 @@ def shipment(shipment_id: int):
                                load_network(db.session), found.centre_id, (order.dropoff_address.lat, order.dropoff_address.lon))
                                if h.id != found.delivery_hub_id]
                                if current_user.role in ("admin", "dispatcher")
-                               and Status(found.held_from or found.status) in ADDRESS_CHANGE_ANY_HUB else []),
-                           can_change_address=(current_user.role in ACTING_ROLES and Status(found.held_from or found.status)
+                               and found.standing in ADDRESS_CHANGE_ANY_HUB else []),
+                           can_change_address=(current_user.role in ACTING_ROLES and found.standing
                                                in ADDRESS_CHANGE_ANY_HUB | ADDRESS_CHANGE_SAME_HUB),
                            map_hubs=_map_hubs(on_route), route=route,
                            actual=[[e.lat, e.lon] for e in events if e.applied and e.lat is not None],
                            can_reschedule=(current_user.role in ACTING_ROLES
-                                           and Status(found.held_from or found.status) in RESCHEDULABLE),
+                                           and found.standing in RESCHEDULABLE),
                            tomorrow=clock.today() + timedelta(days=1),
                            notifications=notifications_of(db.session, found.id),
                            proof=proof_for(db.session, found.id), attempts=attempts,

@@ -9,7 +9,6 @@ delivery goes out for delivery through the lifecycle.
 """
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Iterable
@@ -23,7 +22,7 @@ from app.delivery import optimiser
 from app.delivery.models import Driver, PickupRun, RunSheet, RunSheetStop
 from app.delivery.services import drivers_of
 from app.hubs.models import Hub
-from app.orders import shipments
+from app.orders import assignments, shipments
 from app.orders.models import Address, Order, Shipment
 from app.orders.lifecycle import RESCHEDULABLE, RESCHEDULED_EVENT, TRANSITIONS, Status
 from app.orders.shipments import TransitionError
@@ -138,8 +137,7 @@ def unplan(session: Session, hub_id: int, run_date: date) -> int:
     ids = [s.id for s in sheets]
     if not ids:
         return 0
-    session.execute(update(Shipment).where(Shipment.run_sheet_id.in_(ids)).values(run_sheet_id=None)
-                    .execution_options(synchronize_session="fetch"))
+    assignments.take_off_run_sheets(session, ids)
     for sheet in sheets:
         session.delete(sheet)  # its stops go with it
     session.flush()
@@ -192,8 +190,7 @@ def _write_sheet(session: Session, hub: Hub, driver: Driver, run_date: date,
                                  pickup_run_id=c.pickup_run_id, lat=c.lat, lon=c.lon))
     deliveries = [c.shipment_id for c in stops if c.shipment_id]
     if deliveries:
-        session.execute(update(Shipment).where(Shipment.id.in_(deliveries)).values(run_sheet_id=sheet.id)
-                        .execution_options(synchronize_session="fetch"))
+        assignments.put_on_run_sheet(session, deliveries, sheet.id)
     runs = [c.pickup_run_id for c in stops if c.pickup_run_id]
     if runs:
         session.execute(update(PickupRun).where(PickupRun.id.in_(runs)).values(driver_id=driver.id)
@@ -248,8 +245,7 @@ def move_stop(session: Session, stop_id: int, driver_id: int) -> RunSheetStop:
     for sheet in (source, target):
         _renumber(hub, sheet)
     if stop.shipment_id:
-        session.execute(update(Shipment).where(Shipment.id == stop.shipment_id)
-                        .values(run_sheet_id=target.id).execution_options(synchronize_session="fetch"))
+        assignments.put_on_run_sheet(session, [stop.shipment_id], target.id)
     if stop.pickup_run_id:
         session.execute(update(PickupRun).where(PickupRun.id == stop.pickup_run_id)
                         .values(driver_id=driver.id).execution_options(synchronize_session="fetch"))
@@ -325,11 +321,11 @@ def dispatch_run_sheet(session: Session, sheet_id: int, *, actor: str,
         if why:
             result.dropped.append((numbers[stop.shipment_id], why))
             sheet.stops.remove(stop)
-            shipment.run_sheet_id = None
+            assignments.take_off_run_sheet(shipment)
         else:
             result.sent += 1
-            if shipment.id in coded and not shipment.delivery_code:
-                shipment.delivery_code = f"{secrets.randbelow(1_000_000):06d}"
+            if shipment.id in coded:
+                assignments.give_delivery_code(shipment)
     sheet.status, sheet.dispatched_at = DISPATCHED, clock.now()
     _renumber(session.get(Hub, sheet.hub_id), sheet)
     session.flush()
@@ -381,7 +377,7 @@ def reschedule(session: Session, shipment_id: int, not_before: date, *, today: d
     """Put delivery off until ``not_before`` (the customer asked): the parcel leaves any
     planned sheet of an earlier day and is not planned before then. Raises PlanningError."""
     [shipment] = shipments.lock_shipments(session, [shipment_id])
-    if Status(shipment.held_from or shipment.status) not in RESCHEDULABLE:
+    if shipment.standing not in RESCHEDULABLE:
         raise PlanningError(f"the shipment is {shipment.status.replace('_', ' ')}: it cannot be rescheduled")
     if not reason or not reason.strip():
         raise PlanningError("a reschedule needs a reason")
@@ -392,10 +388,10 @@ def reschedule(session: Session, shipment_id: int, not_before: date, *, today: d
         stop = next(s for s in sheet.stops if s.shipment_id == shipment.id)
         sheet.stops.remove(stop)
         _renumber(session.get(Hub, sheet.hub_id), sheet)
-        shipment.run_sheet_id = None
+        assignments.take_off_run_sheet(shipment)
         if not sheet.stops:
             session.delete(sheet)
-    shipment.not_before = not_before
+    assignments.hold_back_until(shipment, not_before)
     shipments.record_change(session, shipment, RESCHEDULED_EVENT, actor=actor, reason=reason.strip(),
                             data={"not_before": not_before.isoformat()})
     session.flush()

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.delivery.models import DeliveryAttempt, Driver, PickupRun, ProofOfDelivery, RunSheet
 from app.delivery.signatures import SignatureError, clean_signature
-from app.orders import shipments
+from app.orders import assignments, shipments
 from app.orders.lifecycle import Status
 from app.orders.models import Order, Shipment
 from app.orders.shipments import TransitionError, TransitionResult
+from app.words import plural
 
 FAILURE_REASONS = ("not_home", "refused", "wrong_address", "access_restricted",
                    "business_closed", "unsafe", "customer_rescheduled", "damaged")
@@ -93,7 +94,7 @@ def schedule_pickups(session: Session, run_date: date, *, pickup_hub_id: int | N
             driver = next(drivers_by_centre[s.centre_id])
             run.driver_id = driver.id if driver else None
         runs[location_id] = run
-        s.pickup_run_id = run.id
+        assignments.put_on_pickup_run(s, run.id)
         shipments.transition(session, s, "schedule_pickup", actor=actor, locked=True,
                              data={"pickup_run_id": run.id})
     return list(runs.values())
@@ -140,7 +141,7 @@ def confirm_pickup(session: Session, run: PickupRun, *, actor: str,
         session.add(next_run)
         session.flush()
         for s in left:
-            s.pickup_run_id = next_run.id
+            assignments.put_on_pickup_run(s, next_run.id)
     return count
 
 
@@ -159,6 +160,8 @@ class ProofIn:
     cod_method: str | None = None
     #: Required when the amount received is not the amount due.
     cod_difference_reason: str | None = None
+    #: What the customer told the driver, when the partner asks for a delivery code.
+    delivery_code: str | None = None
 
 
 @dataclass
@@ -202,7 +205,7 @@ def record_attempts(session: Session, attempts: list[AttemptIn], *, driver_id: i
                                   driver_id=who, actor=actor)
             else:
                 result = _fail(session, shipment, attempt, driver_id=who, actor=actor)
-        except (DeliveryError, TransitionError, LookupError) as exc:
+        except (DeliveryError, TransitionError, LookupError, shipments.DeliveryCodeRefused) as exc:
             result = exc
         results.append(result)
     return results
@@ -214,6 +217,17 @@ def deliver(session: Session, shipment_id: int, proof: ProofIn, *, driver_id: in
     return _one(record_attempts(session, [AttemptIn(shipment_id, proof=proof,
                                                     client_event_id=client_event_id)],
                                 driver_id=driver_id, actor=actor))
+
+
+def count_wrong_code(session: Session, shipment_id: int, refusal: shipments.DeliveryCodeRefused) -> str:
+    """A wrong code given at the door counts (call it after the refused delivery was
+    undone, so that the count stays); the words for the driver, with the tries left."""
+    if refusal.locked:
+        return str(refusal)
+    left = shipments.count_wrong_delivery_code(session, shipment_id)
+    if not left:
+        return "the delivery code does not match, and is now locked: call the dispatcher"
+    return f"{refusal} ({left} {plural(left, 'try')} left)"
 
 
 def fail_attempt(session: Session, shipment_id: int, reason_code: str, *, driver_id: int | None,
@@ -235,6 +249,7 @@ def _one(results: list) -> TransitionResult:
 
 def _deliver(session, shipment, cod_due: int, attempt: AttemptIn, *, driver_id, actor) -> TransitionResult:
     proof = attempt.proof
+    shipments.check_delivery_code(session, shipment.id, proof.delivery_code)
     if not proof.recipient_name.strip():
         raise DeliveryError("the recipient's name is required")
     if proof.relation not in RELATIONS:

@@ -28,7 +28,6 @@ from app.orders import shipments
 from app.orders.lifecycle import Status, TransitionError
 from app.orders.models import Shipment, ShipmentEvent
 from app.photos import PhotoError, save_photo
-from app.words import plural
 
 #: Most actions in one request (a day's work fits).
 MAX_BATCH = 200
@@ -71,11 +70,7 @@ def record(session: Session, driver_id: int, actions: list, *, actor: str, photo
             with session.begin_nested():  # a refused action leaves nothing behind
                 outcomes.append(_one(session, driver_id, raw, action_id, actor=actor, photo_dir=photo_dir))
         except _WrongCode as exc:  # the wrong try counts, though the delivery was undone
-            if not exc.refusal.locked:
-                left = shipments.count_wrong_delivery_code(session, exc.shipment_id)
-                exc = ActionError(f"{exc} ({left} {plural(left, 'try')} left)" if left else
-                                  "the delivery code does not match, and is now locked: call the dispatcher")
-            outcomes.append(Outcome(action_id, False, str(exc)))
+            outcomes.append(Outcome(action_id, False, delivery.count_wrong_code(session, exc.shipment_id, exc.refusal)))
         except (ActionError, DeliveryError, TransitionError, LookupError) as exc:
             outcomes.append(Outcome(action_id, False, str(exc)))
     return outcomes
@@ -103,21 +98,20 @@ def _one(session, driver_id, raw: dict, action_id: str, *, actor: str, photo_dir
         return Outcome(action_id, True, "handed back to the shop" if result.applied else "recorded late")
     photo = _save_photo(raw.get("photo"), photo_dir) if raw.get("photo") else None
     if kind == "deliver":
-        try:
-            shipments.check_delivery_code(session, shipment_id, raw.get("delivery_code"))
-        except shipments.DeliveryCodeRefused as exc:
-            raise _WrongCode(exc, shipment_id) from None
         cod_method = raw.get("cod_method") or None
         attempt = AttemptIn(shipment_id, client_event_id=action_id, device_time=at, lat=lat, lon=lon, proof=ProofIn(
             recipient_name=str(raw.get("recipient_name") or "")[:200], relation=str(raw.get("relation") or ""),
             captured_at=at, signature_svg=str(raw["signature_svg"]) if raw.get("signature_svg") else None, photo_ref=photo, lat=lat, lon=lon,
             cod_received_amount=_amount(raw.get("cod_received")), cod_method=cod_method,
-            cod_difference_reason=str(raw.get("cod_difference_reason") or "")[:200] or None))
+            cod_difference_reason=str(raw.get("cod_difference_reason") or "")[:200] or None,
+            delivery_code=str(raw.get("delivery_code") or "")[:20] or None))
     else:
         attempt = AttemptIn(shipment_id, reason_code=str(raw.get("reason") or ""), client_event_id=action_id,
                             note=str(raw.get("note") or "").strip()[:500] or None, photo_ref=photo,
                             device_time=at, lat=lat, lon=lon)
     [result] = delivery.record_attempts(session, [attempt], driver_id=driver_id, actor=actor)
+    if isinstance(result, shipments.DeliveryCodeRefused):
+        raise _WrongCode(result, shipment_id)
     if isinstance(result, Exception):
         raise result
     return Outcome(action_id, True, "delivered" if kind == "deliver" else "failed attempt recorded")

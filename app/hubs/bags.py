@@ -15,7 +15,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 from app import clock
 from app.hubs.models import Bag, BagItem, BagStatus, Hub, LinehaulTrip, TripDiscrepancy, TripStatus
-from app.orders import shipments
+from app.orders import assignments, shipments
 from app.orders.lifecycle import Status
 from app.orders.models import Shipment
 from app.orders.shipments import TransitionError
@@ -130,7 +130,7 @@ def dispatch_trip(session: Session, hub: Hub, to_hub_id: int, *, actor: str) -> 
             dropped.append((s.tracking_number, why))
             item.bag.items.remove(item)  # out of the bag (delete-orphan removes the row)
             continue
-        s.linehaul_trip_id = trip.id
+        assignments.put_on_trip(s, trip.id)
         parcels += 1
     for bag in bags:
         bag.status, bag.trip_id = BagStatus.DISPATCHED, trip.id

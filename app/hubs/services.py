@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.hubs.models import Bag, BagItem, BagStatus, Hub, HubKind, LinehaulTrip, TripStatus
 from app.hubs.routing import invalidate_network
-from app.orders import shipments
+from app.orders import assignments, shipments
 from app.orders.lifecycle import BACK_AT_HUB_EVENT, Status
 
 
@@ -84,7 +84,7 @@ def dispatch_linehauls(session: Session, *, actor: str = "system:dispatch_lineha
         session.add(trip)
         session.flush()
         for s in group:
-            s.linehaul_trip_id = trip.id
+            assignments.put_on_trip(s, trip.id)
             shipments.transition(session, s, "depart_linehaul", actor=actor, hub_id=centre_id,
                                  locked=True, data={"trip_id": trip.id})
         trips.append(trip)

@@ -10,7 +10,6 @@ from app.hubs.models import Hub
 from app.hubs.routing import NotServiceable, load_network, route_via
 from app.orders import lifecycle
 from app.orders.intake import AddressIn, IntakeError, ParcelIn, address_row, insert_address, price
-from app.orders.lifecycle import Status
 from app.orders.models import Address, Order
 from app.orders.shipments import lock_shipments, record_change
 
@@ -34,7 +33,7 @@ def change_dropoff_address(session: Session, partner: Partner, order: Order, add
     address the hub it is bound for delivers. Raises IntakeError for an address the
     network cannot take and ChangeRefused for a shipment past changing. Flushes."""
     [shipment] = lock_shipments(session, [order.shipment.id])
-    status = Status(shipment.held_from or shipment.status)
+    status = shipment.standing
     if status not in lifecycle.ADDRESS_CHANGE_ANY_HUB | lifecycle.ADDRESS_CHANGE_SAME_HUB:
         raise ChangeRefused(f"the shipment is {shipment.status}: its address can no longer change")
     old = session.get(Address, order.dropoff_address_id)
@@ -80,7 +79,7 @@ def reroute(session: Session, shipment_id: int, hub_code: str, *, actor: str, re
     road), while the parcel is still at or before its centre. The fee stays: it is priced
     on the distance from pickup to drop-off, which does not change. Raises ChangeRefused."""
     [shipment] = lock_shipments(session, [shipment_id])
-    status = Status(shipment.held_from or shipment.status)
+    status = shipment.standing
     if status not in lifecycle.ADDRESS_CHANGE_ANY_HUB:
         raise ChangeRefused(f"the shipment is {shipment.status}: it has left its centre and can no longer be rerouted")
     if not reason or not reason.strip():

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
 from app.db import Base, UTCDateTime
+from app.orders.lifecycle import Status
 
 
 class Address(Base):
@@ -110,7 +111,9 @@ class Shipment(Base):
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
     tracking_number: Mapped[str] = mapped_column(String(20), unique=True)
     status: Mapped[str] = mapped_column(String(30))
-    #: Optimistic concurrency counter, bumped by every UPDATE of the row.
+    #: Optimistic concurrency counter: the ORM bumps it on every flush of the row and
+    #: checks it (a change from a stale copy fails); ``orders.assignments``' bulk
+    #: updates bump it too. Nothing outside ``app/orders`` writes this table.
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     #: Status to go back to when a hold is released.
     held_from: Mapped[str | None] = mapped_column(String(30))
@@ -152,6 +155,12 @@ class Shipment(Base):
     order: Mapped[Order] = relationship(back_populates="shipment")
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def standing(self):
+        """Where the shipment stands in its journey, a hold aside: the status it was in
+        when it was put on hold, else its status."""
+        return Status(self.held_from or self.status)
 
 
 class ShipmentEvent(Base):

@@ -98,3 +98,23 @@ def test_attempts_recorded_without_a_driver_are_the_sheet_drivers_in_the_cash_to
     taken = cash.collected(session, sheet.driver_id, clock.today(), clock.network_zone())
     assert [(c.shipment_id, c.amount) for c in taken] == [(sid, 120_000)]
     assert session.get(Driver, sheet.driver_id) is not None
+
+
+def test_the_delivery_code_is_the_services_rule_whatever_the_surface(session, partner):
+    """The service refuses a delivery without the right code: no surface can skip it."""
+    import pytest
+
+    from app.orders import assignments
+    from app.orders.shipments import DeliveryCodeRefused
+
+    [sid] = out_for_delivery(session, partner, 1)
+    code = assignments.give_delivery_code(session.get(Shipment, sid))
+    session.commit()
+    for given in (None, "000000" if code != "000000" else "111111"):
+        with pytest.raises(DeliveryCodeRefused):
+            delivery.deliver(session, sid, proof(delivery_code=given), driver_id=None, actor="t")
+        session.rollback()
+    words = delivery.count_wrong_code(session, sid, DeliveryCodeRefused("the delivery code does not match"))
+    assert words == "the delivery code does not match (4 tries left)"
+    assert delivery.deliver(session, sid, proof(delivery_code=code), driver_id=None, actor="t").applied
+    assert session.get(Shipment, sid).status == "delivered"
