@@ -32,7 +32,7 @@ from app.orders.lifecycle import (
 )
 from app.orders.models import Order, Shipment
 from app.crm import services as crm
-from app.hubs.services import all_hubs, scan_back, scan_in
+from app.hubs.services import ScanRefused, all_hubs, scan_at_station
 from app.webhooks.services import disabled_endpoints
 from app.hubs.routing import hubs_able_to_deliver, load_network
 from app.orders.changes import ChangeRefused, change_dropoff_address, reroute
@@ -458,62 +458,13 @@ def _scan_in(hub: Hub, number: str) -> dict:
     number, found = _scanned(number)
     if found is None:
         return {"ok": False, "number": number or "(nothing)", "message": "unknown tracking number"}
-    expected_here = found.centre_id == hub.id if hub.is_centre else found.delivery_hub_id == hub.id
-    if not expected_here:
-        bound = db.session.get(Hub, found.delivery_hub_id if not hub.is_centre else found.centre_id)
-        db.session.rollback()
-        return {"ok": False, "number": number, "message": f"not for this hub: it goes to {bound.code}"}
-    if found.status == Status.DELIVERY_FAILED.value:  # back from the round, undelivered
-        try:
-            scan_back(db.session, hub, found.id, actor=f"user:{current_user.id}")
-        except TransitionError as exc:
-            db.session.rollback()
-            return {"ok": False, "number": number, "message": f"not scanned in: {exc}", "shipment_id": found.id}
-        db.session.commit()
-        return {"ok": True, "number": number, "shipment_id": found.id,
-                "message": "back at the hub after a failed attempt: it goes out again or back to the sender"}
-    if found.status == Status.OUT_FOR_DELIVERY.value:
-        db.session.rollback()
-        return {"ok": False, "number": number, "shipment_id": found.id,
-                "message": "still out for delivery: the driver records the attempt first"}
     try:
-        outcome = scan_in(db.session, hub, found.id, actor=f"user:{current_user.id}")
-    except TransitionError:
+        message = scan_at_station(db.session, hub, found.id, actor=f"user:{current_user.id}")
+    except ScanRefused as exc:
         db.session.rollback()
-        return {"ok": False, "number": number, "message": f"not scanned in: {_why_not_in(found, hub)}",
-                "shipment_id": found.id}
+        return {"ok": False, "number": number, "message": str(exc), "shipment_id": found.id}
     db.session.commit()
-    if not outcome.applied:
-        return {"ok": True, "number": number, "shipment_id": found.id,
-                "message": "recorded as a late scan: the parcel had already gone further"}
-    return {"ok": True, "number": number, "shipment_id": found.id,
-            "message": f"scanned in: now {found.status.replace('_', ' ')}"}
-
-
-#: Why a parcel in this state is not scanned in, as the person at the scanner would say it.
-_NOT_IN = {
-    Status.CREATED: "not picked up yet: the pickup driver confirms the pickup first",
-    Status.PICKUP_SCHEDULED: "not picked up yet: the pickup driver confirms the pickup first",
-    Status.PICKED_UP: "picked up but not yet at its shipping centre",
-    Status.IN_TRANSIT: "already left the centre on a line-haul",
-    Status.DELIVERED: "already delivered",
-    Status.CLOSED: "already delivered and closed",
-    Status.CANCELLED: "the order was cancelled: put the parcel aside for the shop",
-    Status.ON_HOLD: "on hold: release it on its page first",
-    Status.LOST: "declared lost: tell a dispatcher it has turned up",
-    Status.RETURNING_TO_SENDER: "on its way back to the shop",
-    Status.RETURNED: "already returned to the shop",
-}
-
-
-def _why_not_in(shipment: Shipment, hub: Hub) -> str:
-    status = Status(shipment.status)
-    if status in (Status.AT_SHIPPING_CENTRE, Status.AT_LOCAL_HUB):
-        arrived = [e for e in history(db.session, shipment.id) if e.applied and e.to_status == status]
-        if arrived and arrived[-1].hub_id == hub.id:
-            return f"already scanned in here at {clock.local(arrived[-1].server_time):%H:%M}"
-        return "already scanned in at another hub"
-    return _NOT_IN.get(status, f"it is {status.value.replace('_', ' ')}")
+    return {"ok": True, "number": number, "shipment_id": found.id, "message": message}
 
 
 @bp.get("/photos/<path:name>")

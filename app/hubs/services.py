@@ -54,6 +54,62 @@ def scan_back(session: Session, hub: Hub, shipment_id: int, *, actor: str):
                                    data={"hub": hub.code})
 
 
+class ScanRefused(ValueError):
+    """A parcel not scanned in at a station; the message says why, as the person at the
+    scanner would say it."""
+
+
+#: Why a parcel in this state is not scanned in, in the words of the scan station.
+_NOT_IN = {
+    Status.CREATED: "not picked up yet: the pickup driver confirms the pickup first",
+    Status.PICKUP_SCHEDULED: "not picked up yet: the pickup driver confirms the pickup first",
+    Status.PICKED_UP: "picked up but not yet at its shipping centre",
+    Status.IN_TRANSIT: "already left the centre on a line-haul",
+    Status.DELIVERED: "already delivered",
+    Status.CLOSED: "already delivered and closed",
+    Status.CANCELLED: "the order was cancelled: put the parcel aside for the shop",
+    Status.ON_HOLD: "on hold: release it on its page first",
+    Status.LOST: "declared lost: tell a dispatcher it has turned up",
+    Status.RETURNING_TO_SENDER: "on its way back to the shop",
+    Status.RETURNED: "already returned to the shop",
+}
+
+
+def scan_at_station(session: Session, hub: Hub, shipment_id: int, *, actor: str) -> str:
+    """A parcel scanned in at a hub's station: its arrival (at its centre, or at the hub
+    that delivers it), or its return from a round that failed. Returns what happened, in
+    words; raises ScanRefused saying why not."""
+    [shipment] = shipments.lock_shipments(session, [shipment_id])
+    expected = shipment.centre_id if hub.is_centre else shipment.delivery_hub_id
+    if expected != hub.id:
+        raise ScanRefused(f"not for this hub: it goes to {session.get(Hub, expected).code}")
+    if shipment.status == Status.DELIVERY_FAILED:
+        try:
+            scan_back(session, hub, shipment.id, actor=actor)
+        except shipments.TransitionError as exc:
+            raise ScanRefused(f"not scanned in: {exc}") from None
+        return "back at the hub after a failed attempt: it goes out again or back to the sender"
+    if shipment.status == Status.OUT_FOR_DELIVERY:
+        raise ScanRefused("still out for delivery: the driver records the attempt first")
+    try:
+        outcome = scan_in(session, hub, shipment.id, actor=actor)
+    except shipments.TransitionError:
+        raise ScanRefused(f"not scanned in: {_why_not_in(session, shipment, hub)}") from None
+    if not outcome.applied:
+        return "recorded as a late scan: the parcel had already gone further"
+    return f"scanned in: now {shipment.status.replace('_', ' ')}"
+
+
+def _why_not_in(session: Session, shipment, hub: Hub) -> str:
+    status = Status(shipment.status)
+    if status in (Status.AT_SHIPPING_CENTRE, Status.AT_LOCAL_HUB):
+        arrived = [e for e in shipments.history(session, shipment.id) if e.applied and e.to_status == status]
+        if arrived and arrived[-1].hub_id == hub.id:
+            return f"already scanned in here at {clock.local(arrived[-1].server_time):%H:%M}"
+        return "already scanned in at another hub"
+    return _NOT_IN.get(status, f"it is {status.value.replace('_', ' ')}")
+
+
 def scan_in_many(session: Session, hub: Hub, shipment_ids: Iterable[int], *, actor: str) -> int:
     """Scan in a whole bag or trip at once: one lock for all, the same transition each.
     Returns how many moved (late scans are recorded, not counted)."""
