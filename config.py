@@ -29,6 +29,13 @@ def env_int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {value!r}") from None
 
 
+def env_choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env_str(env, name, default)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def env_bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     value = env_str(env, name)
     if value is None:
@@ -114,6 +121,9 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "MAIL_PASSWORD": env_str(env, "MAIL_PASSWORD"),
         "MAIL_USE_TLS": env_bool(env, "MAIL_USE_TLS"),
         "MAIL_FROM": env_str(env, "MAIL_FROM", "Waybill <no-reply@waybill.local>"),
+        #: argon2id cost: RFC_9106_LOW_MEMORY (default) or RFC_9106_HIGH_MEMORY.
+        "WAYBILL_PASSWORD_PROFILE": env_choice(env, "WAYBILL_PASSWORD_PROFILE", "RFC_9106_LOW_MEMORY",
+                                               ("RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY")),
         #: Seconds an SMTP connection, command or reply may take.
         "MAIL_TIMEOUT": env_int(env, "MAIL_TIMEOUT", 15),
         #: "log" writes SMS to the log; gateways for real providers plug in behind SmsGateway.

@@ -58,6 +58,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.add_template_filter(words.plural, "plural")
 
     db.init_app(app)
+    from app.auth.services import use_password_profile
+
+    use_password_profile(app.config["WAYBILL_PASSWORD_PROFILE"], testing=app.testing)
     app.before_request(_limit_body)  # first: before anything reads a form or a body
 
     from app.health import bp as health_bp

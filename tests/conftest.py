@@ -103,7 +103,10 @@ def make_test_app(url: str, **overrides):
     config = {"DATABASE_URL": url, "REDIS_URL": None, "TESTING": True, "MAIL_SERVER": None,
               "SECRET_KEY": "test", "WAYBILL_MAX_DELIVERY_ATTEMPTS": 3,
               "WAYBILL_ROUTE_SECONDS": 0, "WAYBILL_PHOTO_DIR": tempfile.mkdtemp(prefix="waybill-photos-"),
-              "WAYBILL_TRACK_RATE_LIMIT": "10000 per minute"}
+              "WAYBILL_TRACK_RATE_LIMIT": "10000 per minute",
+              # argon2id at its lowest cost: a sign-in costs a millisecond, not a tenth of a
+              # second (tests/auth checks that production keeps RFC 9106's profile).
+              "WAYBILL_PASSWORD_PROFILE": "CHEAPEST"}
     config.update(overrides)
     app = create_app(config)
     workers.init_app(app)

@@ -5,6 +5,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+import argon2.profiles
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
@@ -13,16 +14,43 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.auth.models import ROLES, AuditEntry, User, UserSession
 
-#: argon2id with argon2-cffi's defaults (RFC 9106 "low memory" profile).
-_hasher = PasswordHasher()
+#: argon2id parameter profiles by name (``WAYBILL_PASSWORD_PROFILE``): RFC 9106's "low
+#: memory" one by default (argon2-cffi's default); "high memory" where there is room;
+#: CHEAPEST (the same algorithm at the lowest cost) for the test suite only.
+PASSWORD_PROFILES = {name: getattr(argon2.profiles, name)
+                     for name in ("RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY", "CHEAPEST")}
+_hashers: dict[str, tuple[PasswordHasher, str]] = {}
+_in_use = ["RFC_9106_LOW_MEMORY"]
+
+
+def use_password_profile(name: str, *, testing: bool) -> None:
+    """Hash new passwords with profile ``name`` (``create_app`` calls it from the config)."""
+    if name not in PASSWORD_PROFILES:
+        raise ValueError(f"no password profile {name!r}")
+    if name == "CHEAPEST" and not testing:
+        raise RuntimeError("the CHEAPEST password profile is for the test suite only")
+    _in_use[0] = name
+
+
+def _profile() -> tuple[PasswordHasher, str]:
+    """The hasher of the profile in use, and a hash it made of a password nobody has
+    (verified against when the email is unknown, so that both answers take as long)."""
+    name = _in_use[0]
+    if name not in _hashers:
+        hasher = PasswordHasher.from_parameters(PASSWORD_PROFILES[name])
+        _hashers[name] = (hasher, hasher.hash("waybill-no-such-user"))
+    return _hashers[name]
+
+
+def _hasher() -> PasswordHasher:
+    return _profile()[0]
+
 MIN_PASSWORD_LENGTH = 10
 #: Failed sign-ins for one email from one address, then from one address whatever the
 #: email, after which that address waits out LOCKOUT.
 MAX_FAILED_LOGINS = 5
 MAX_FAILED_PER_ADDRESS = 20
 LOCKOUT = timedelta(minutes=15)
-#: Verified against when the email is unknown, so that both answers take as long.
-_DUMMY_HASH = _hasher.hash("waybill-no-such-user")
 
 
 class AccountError(ValueError):
@@ -37,7 +65,7 @@ class SignInRefused(Exception):
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def create_user(session: Session, email: str, *, role: str, password: str, name: str = "",
@@ -80,7 +108,7 @@ def sign_in(session: Session, email: str, password: str, *, ip: str | None = Non
     now = now or clock.now()
     email = (email or "").strip().lower()[:254]
     user = session.scalars(select(User).where(User.email == email)).first()
-    right = _verify(user.password_hash if user else _DUMMY_HASH, password)
+    right = _verify(user.password_hash if user else _profile()[1], password)
     since = now - LOCKOUT
 
     def refuse(why: str, message: str):
@@ -98,15 +126,15 @@ def sign_in(session: Session, email: str, password: str, *, ip: str | None = Non
     if not user.active:
         refuse("inactive", "wrong email or password")
     user.last_login_at = now
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher().hash(password)
     audit(session, user, "signed_in", ip=ip)
     return user
 
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password or "")
+        return _hasher().verify(password_hash, password or "")
     except (VerificationError, InvalidHashError):
         return False
 

@@ -81,7 +81,7 @@ def test_known_unknown_and_waiting_emails_cost_one_password_check_each(app, user
 
     assert [checks_for("disp@test.example", "10.0.0.1") for _ in range(6)] == [1] * 6  # wrong x5, then waiting
     assert checks_for("nobody@test.example", "10.0.0.2") == 1
-    assert checks[-1] == services._DUMMY_HASH
+    assert checks[-1] == services._profile()[1]  # the hash of a password nobody has
 
 
 def test_forms_need_the_csrf_token(client, users):
@@ -287,3 +287,24 @@ def test_hsts_over_https_only_and_the_proxy_is_believed_only_when_configured(dat
     assert "Strict-Transport-Security" not in direct.test_client().get("/login", headers=forwarded).headers
     behind = make_test_app(database_url, WAYBILL_TRUSTED_PROXIES=1)
     assert "Strict-Transport-Security" in behind.test_client().get("/login", headers=forwarded).headers
+
+
+def test_production_hashes_passwords_with_rfc_9106_and_tests_with_the_cheapest_argon2id(app, session):
+    """The suite hashes at argon2id's lowest cost to stay fast; production must not."""
+    import config
+    from argon2 import extract_parameters, profiles
+
+    from app.auth.services import hash_password, use_password_profile
+
+    assert config.from_env({})["WAYBILL_PASSWORD_PROFILE"] == "RFC_9106_LOW_MEMORY"
+    with pytest.raises(ValueError, match="WAYBILL_PASSWORD_PROFILE"):
+        config.from_env({"WAYBILL_PASSWORD_PROFILE": "CHEAPEST"})
+    assert extract_parameters(hash_password("correct horse battery")) == profiles.CHEAPEST
+    with pytest.raises(RuntimeError, match="test suite only"):
+        use_password_profile("CHEAPEST", testing=False)
+    try:
+        use_password_profile("RFC_9106_LOW_MEMORY", testing=False)
+        made = extract_parameters(hash_password("correct horse battery"))
+        assert (made.type, made.memory_cost, made.time_cost) == (profiles.RFC_9106_LOW_MEMORY.type, 65536, 3)
+    finally:
+        use_password_profile("CHEAPEST", testing=True)
