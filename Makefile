@@ -31,8 +31,15 @@ chromium:
 	  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null 2>&1)) \
 	  || echo "Chromium could not be installed here: browser tests will be skipped"; }
 
+#: PostgreSQL and Redis join the suite whenever they answer on this machine: the database
+#: `test` (the suite empties it) and Redis database 15 (flushed). Give TEST_DATABASE_URL or
+#: REDIS_URL to use others, or set one empty (TEST_DATABASE_URL=) to leave it out.
+TEST_DATABASE_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && \
+  psql -h 127.0.0.1 -U postgres -d test -Atc 'select 1' >/dev/null 2>&1 && echo postgresql://postgres@127.0.0.1:5432/test)
+REDIS_URL ?= $(shell redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && echo redis://127.0.0.1:6379/15)
+
 test: install chromium
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(REDIS_URL)" $(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench

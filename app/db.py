@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
@@ -23,6 +23,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def stored_utc(value: datetime) -> datetime:
+    """An aware timestamp as Waybill stores it: naive UTC (also for raw SQL parameters)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given; Waybill stores aware UTC timestamps")
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 class UTCDateTime(TypeDecorator):
     """A timestamp stored as UTC and always returned timezone-aware.
 
@@ -33,11 +40,7 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; Waybill stores aware UTC timestamps")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return None if value is None else stored_utc(value)
 
     def process_result_value(self, value, dialect):
         if value is None:

@@ -11,6 +11,8 @@ SQLite runs one writer at a time, so there the second simply finds the first's a
 from __future__ import annotations
 
 import hashlib
+import json
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Callable
 
@@ -22,6 +24,8 @@ from app import clock
 from app.api.errors import ApiError
 from app.api.models import IdempotencyKey
 from app.db import db
+from app.orders import intake_postgresql
+from app.orders.intake import CreatedOrder, assign
 
 MAX_KEY_LENGTH = 255
 _keys = IdempotencyKey.__table__
@@ -125,6 +129,90 @@ def replay(request_hash: str, status: int, body: dict, *, digest: str):
     response.status_code = found.response_status
     response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+# -- one order and its key in one statement (PostgreSQL) -----------------------------------
+
+@dataclass(frozen=True)
+class Once:
+    """An idempotency key claimed by the statement that takes the order (PostgreSQL)."""
+
+    partner_id: int
+    key: str
+    request_hash: str
+    #: The key's advisory lock (``lock_id``).
+    lock: int
+    #: The answer to store for a taken reference.
+    refused: dict
+
+
+@dataclass(frozen=True)
+class OnceResult:
+    #: "created", "refused" (reference taken), "busy" (the key is in use right now),
+    #: "answered" (the key was answered before: ``prior``) or "raced" (answered meanwhile).
+    outcome: str
+    created: CreatedOrder | None = None
+    body: dict | None = None
+    prior: tuple | None = None
+
+
+def _once_sql(rows: dict):
+    """The protocol above in one statement: take the key's advisory lock without waiting,
+    read what the key holds, and only when it is free store the answer and write the
+    order (intake's CTEs, gated on the key being stored with a 201)."""
+    return text(f"""
+WITH lock AS (SELECT pg_try_advisory_xact_lock(:k_lock) AS got),
+prior AS (SELECT request_hash, response_status, response_body FROM idempotency_keys
+          WHERE partner_id = :k_partner_id AND key = :k_key),
+{intake_postgresql.TAKEN_CTE},
+ids AS (SELECT {intake_postgresql.NEXT_ORDER_ID} AS order_id FROM lock
+        WHERE lock.got AND NOT EXISTS (SELECT 1 FROM prior)),
+k AS (INSERT INTO idempotency_keys (partner_id, key, request_hash, response_status, response_body, created_at)
+  SELECT :k_partner_id, :k_key, :k_hash,
+         CASE WHEN EXISTS (SELECT 1 FROM taken) THEN 422 ELSE 201 END,
+         CASE WHEN EXISTS (SELECT 1 FROM taken) THEN CAST(:k_refused AS json)
+              ELSE CAST(CAST(:k_body AS jsonb) || jsonb_build_object('id', ids.order_id) AS json) END,
+         :now
+  FROM ids
+  ON CONFLICT (partner_id, key) DO NOTHING
+  RETURNING response_status),
+ok AS (SELECT ids.order_id FROM ids, k WHERE k.response_status = 201),
+{intake_postgresql.order_ctes(rows, gate="FROM ok", id_from="ok")}
+SELECT lock.got AS locked, prior.request_hash AS prior_hash, prior.response_status AS prior_status,
+       prior.response_body AS prior_body, (SELECT response_status FROM k) AS key_status,
+       (SELECT id FROM ord) AS order_id, (SELECT id FROM shp) AS shipment_id
+FROM lock LEFT JOIN prior ON true""")
+
+
+_ONCE_SQL: dict[tuple, object] = {}
+
+
+def take_order_once(conn, partner_id: int, ready, once: Once, answer, *, actor: str) -> OnceResult:
+    """Take one order prepared by ``intake.prepare_order`` and store the answer to its
+    idempotency key in one statement, on a PostgreSQL connection in autocommit: one round
+    trip, one commit. ``answer(created)`` makes the response body (its ``id`` is filled
+    in by the statement)."""
+    now = ready.rows["order"]["created_at"]
+    assign(conn, partner_id, [ready])
+    body = answer(ready.created(0, 0))
+    body.pop("id", None)
+    params = intake_postgresql.order_params(ready.rows, actor=actor, now=now)
+    params.update(k_partner_id=once.partner_id, k_key=once.key, k_hash=once.request_hash, k_lock=once.lock,
+                  k_body=json.dumps(body, default=str), k_refused=json.dumps(once.refused, default=str))
+    sql = _ONCE_SQL.get(tuple(params))
+    if sql is None:
+        sql = _ONCE_SQL[tuple(params)] = _once_sql(ready.rows)
+    row = conn.execute(sql, params).first()
+    if not row.locked:
+        return OnceResult("busy")
+    if row.prior_status is not None:
+        return OnceResult("answered", prior=(row.prior_hash, row.prior_status, row.prior_body))
+    if row.key_status is None:
+        return OnceResult("raced")
+    if row.key_status != 201:
+        return OnceResult("refused", body=once.refused)
+    created = ready.created(row.order_id, row.shipment_id)
+    return OnceResult("created", created=created, body={**body, "id": row.order_id})
 
 
 def prune_idempotency_keys(session, *, before) -> int:

@@ -10,7 +10,8 @@ from flask_smorest import Blueprint
 
 from app.api.auth import Unauthorized, authenticate
 from app.api.errors import ApiError
-from app.api.idempotency import answer_again, idempotent, lock_id, replay, request_hash, request_key
+from app.api.idempotency import (Once, answer_again, idempotent, lock_id, replay, request_hash, request_key,
+                                  take_order_once)
 from app.api.schemas import (
     MAX_BULK_ORDERS,
     MAX_ID,
@@ -34,14 +35,13 @@ from app.orders.intake import (
     AddressIn,
     ContactIn,
     IntakeError,
-    Once,
     OrderIn,
     ParcelIn,
     create_order,
-    create_order_once,
     create_orders,
     locate,
     prepare_order,
+    reference_taken,
 )
 from app.orders.reads import created_resource, list_orders, order_resource, shipment_id_of
 from app.orders.shipments import TransitionError, transition
@@ -59,9 +59,8 @@ def _take_once(partner, order: OrderIn, reference: str):
     statement on an autocommit connection (one round trip, one commit). None when the
     order is refused before writing: the general path then stores that answer."""
     key, digest = request_key(), request_hash()
-    reference = reference.strip()
-    refused = ApiError(422, "order_rejected", f"reference: {reference!r} is already an order",
-                       details=[{"field": "reference", "message": f"{reference!r} is already an order"}])
+    taken = reference_taken(reference.strip())
+    refused = ApiError(422, "order_rejected", str(taken), details=taken.errors)
     once = Once(partner.id, key, digest, lock_id(partner.id, key), refused.body())
     try:
         ready = prepare_order(db.session, partner, order)
@@ -70,8 +69,8 @@ def _take_once(partner, order: OrderIn, reference: str):
         return None
     db.session.rollback()  # one connection per request: the session's goes back to the pool
     with db.reader.connect() as conn:
-        result = create_order_once(conn, partner, ready, once, lambda created: ORDER.dump(created_resource(created)),
-                                   actor=f"partner:{partner.id}")
+        result = take_order_once(conn, partner.id, ready, once, lambda created: ORDER.dump(created_resource(created)),
+                                 actor=f"partner:{partner.id}")
     if result.outcome == "busy":
         raise ApiError(409, "request_in_progress", "a request with this Idempotency-Key is still running; "
                        "retry shortly", headers={"Retry-After": "1"})

@@ -167,6 +167,16 @@ def _location_upsert(insert_):
     ).returning(_locations.c.id)
 
 
+def customer_upsert_sql(select_sql: str) -> str:
+    """The upsert of ``upsert_customers`` as SQL, for PostgreSQL statements that take an
+    order in one round trip: inserts the (phone, name, email, notify_email, notify_sms,
+    created_at) rows ``select_sql`` yields, with the same rule on a known phone (the
+    newest name, the email unless none was given). Returns id, phone."""
+    return ("INSERT INTO customers (phone, name, email, notify_email, notify_sms, created_at) "
+            f"{select_sql} ON CONFLICT (phone) DO UPDATE "
+            "SET name = excluded.name, email = coalesce(excluded.email, customers.email) RETURNING id, phone")
+
+
 def _customer_upsert(insert_):
     stmt = insert_(_customers)
     return stmt.on_conflict_do_update(

@@ -1,0 +1,102 @@
+"""What an order would cost and when it would arrive: its addresses placed, its route
+planned and rated. The quote, intake and an address change all call ``price``, so a
+partner is charged what it was quoted."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.billing.money import Money
+from app.billing.rating import NoRate, billable_grams, rate, rate_card_for
+from app.crm.models import Partner
+from app.hubs.geocoding import AddressNotPlaced, Placed, make_geocoder, place_address
+from app.hubs.routing import NotServiceable, load_network, plan_route
+from app.orders.order_in import AddressIn, IntakeError, ParcelIn
+
+#: Days from order to promised delivery; same-day orders after the cut-off go next day.
+TRANSIT_DAYS = {"same_day": 0, "express": 1, "standard": 2}
+SAME_DAY_CUTOFF_HOUR = 12
+
+
+def promised_date(service_level: str, now: datetime, tz: ZoneInfo) -> date:
+    local = now.astimezone(tz)
+    days = TRANSIT_DAYS[service_level]
+    if service_level == "same_day" and local.hour >= SAME_DAY_CUTOFF_HOUR:
+        days = 1
+    return local.date() + timedelta(days=days)
+
+
+@dataclass(frozen=True)
+class Priced:
+    """Where an order would go, what it would cost and when it would arrive."""
+
+    places: dict
+    plan: object
+    grams: int
+    rate: object
+    promised_date: date
+
+    @property
+    def fee(self) -> Money:
+        return self.rate.amount
+
+
+def price(session: Session, partner: Partner, pickup: AddressIn, dropoff: AddressIn,
+          parcels: list[ParcelIn], service_level: str, *, now: datetime | None = None) -> Priced:
+    """Place both addresses, plan the route and rate it: what a quote shows and what the
+    order is then charged. Raises IntakeError naming the field at fault."""
+    now = now or clock.now()
+    places = {}
+    for side, a in (("pickup", pickup), ("dropoff", dropoff)):
+        found = a.placed if a.placed is not None else _place(a)
+        if isinstance(found, AddressNotPlaced):
+            raise IntakeError([{"field": f"{side}.address", "message": str(found)}])
+        places[side] = found
+    try:
+        plan = plan_route(load_network(session), (places["pickup"].lat, places["pickup"].lon),
+                          (places["dropoff"].lat, places["dropoff"].lon))
+    except NotServiceable as exc:
+        raise IntakeError([{"field": "dropoff.address", "message": str(exc)}]) from None
+    tz = clock.network_zone()
+    grams = billable_grams(parcels)
+    try:
+        card = rate_card_for(session, service_level, partner.currency, now.astimezone(tz).date())
+    except NoRate as exc:
+        raise IntakeError([{"field": "service_level", "message": str(exc)}]) from None
+    return Priced(places, plan, grams, rate(card, distance_km=plan.distance_km, grams=grams),
+                  promised_date(service_level, now, tz))
+
+
+def locate(orders) -> None:
+    """Place every address of the orders, through the geocoder where it has no
+    coordinates. The geocoder may be a network service (Nominatim, up to 10 s): surfaces
+    call this before they open the transaction that takes the orders, so that none waits
+    on it holding locks. What cannot be placed is kept, for intake to refuse."""
+    for order in orders:
+        for a in (order.pickup.address, order.dropoff.address):
+            if a.placed is None:
+                a.placed = _place(a)
+
+
+def _place(a: AddressIn) -> Placed | AddressNotPlaced:
+    try:
+        return place_address(_geocoder(), line1=a.line1, city=a.city, country=a.country,
+                             district=a.district, postal_code=a.postal_code, lat=a.lat, lon=a.lon)
+    except AddressNotPlaced as exc:
+        return exc
+
+
+_geocoders: dict = {}
+
+
+def _geocoder():
+    config = current_app.config
+    key = (config["WAYBILL_GEOCODER"], config["NOMINATIM_URL"])
+    if key not in _geocoders:
+        _geocoders[key] = make_geocoder(config)
+    return _geocoders[key]
