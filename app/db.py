@@ -95,6 +95,20 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the transaction goes on
+        return
+    for call in session.info.pop("after_commit", []):
+        call()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_commit(session, previous_transaction) -> None:
+    if previous_transaction.parent is None:  # the outermost transaction: nothing will commit
+        session.info.pop("after_commit", None)
+
+
 class Database:
     """Engine and thread-local session, attached to the app with ``init_app``.
 
@@ -123,6 +137,12 @@ class Database:
         @app.teardown_appcontext
         def _remove_session(exc):
             self.session.remove()
+
+    def after_commit(self, call) -> None:
+        """Run ``call()`` once the session's transaction has committed, and never if it
+        rolls back: how a request kicks a worker about rows it wrote (a job enqueued
+        before the commit could find nothing)."""
+        self.session().info.setdefault("after_commit", []).append(call)
 
     @contextmanager
     def read_session(self):

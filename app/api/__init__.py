@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 from app.api.errors import CODES, ApiError
 from app.api.parsing import BodyTextError, Parser
 from app.api.schemas import ApiErrorSchema
+from app.db import db
 from app.errors import page_error
 
 API_PREFIX = "/api/v1"
@@ -61,6 +62,19 @@ class IdConverter(IntegerConverter):
 api = WaybillApi()
 
 
+def _end_transaction(response):
+    """The API's one commit point (the pattern Indico uses): services change and flush;
+    a request answered without error commits what they wrote, an error answer rolls it
+    back. (Taking an order commits inside ``idempotency``: the key and the order are one
+    transaction with the stored answer.)"""
+    if request.path.startswith(API_PREFIX) and db.session.registry.has():
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+    return response
+
+
 def init_app(app: Flask) -> tuple:
     app.config.setdefault("API_TITLE", "Waybill partner API")
     app.config.setdefault("API_VERSION", "v1")
@@ -77,6 +91,7 @@ def init_app(app: Flask) -> tuple:
         "security": [{"apiKey": []}],
     })
     app.url_map.converters["id"] = IdConverter
+    app.after_request(_end_transaction)
     api.init_app(app)
     api.register_converter(IdConverter, lambda converter: {"type": "integer", "minimum": 1,
                                                           "maximum": 2**31 - 1})

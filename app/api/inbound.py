@@ -52,7 +52,6 @@ class InboundSetup(MethodView):
         """Set up your inbound URL, or rotate its secret: the answer shows the new secret
         once; the previous one is still accepted for 24 hours."""
         record, secret = inbound.set_up(db.session, g.partner)
-        db.session.commit()
         return _setup_body(record, secret)
 
 

@@ -32,7 +32,6 @@ class Keys(MethodView):
         if len(active) >= MAX_ACTIVE_KEYS:
             raise ApiError(409, "too_many_keys", f"at most {MAX_ACTIVE_KEYS} active keys: revoke one first")
         record, key = crm.issue_api_key(db.session, g.partner)
-        db.session.commit()
         return {"prefix": record.prefix, "created_at": record.created_at, "revoked_at": None, "key": key}
 
 
@@ -47,5 +46,4 @@ class Revoke(MethodView):
             record = crm.revoke_api_key(db.session, prefix, partner_id=g.partner.id)
         except LookupError:
             raise ApiError(404, "not_found", f"no API key {prefix}") from None
-        db.session.commit()
         return record

@@ -40,6 +40,7 @@ from app.orders.intake import (
     create_order,
     create_orders,
     locate,
+    locate_address,
     prepare_order,
     reference_taken,
 )
@@ -311,9 +312,7 @@ class CancelOrder(MethodView):
             transition(db.session, shipment_id, "cancel", actor=f"partner:{partner.id}",
                        reason=data["reason"])
         except TransitionError as exc:
-            db.session.rollback()
             raise ApiError(409, "not_cancellable", str(exc)) from None
-        db.session.commit()
         return order_resource(db.session, partner.id, order_id)
 
 
@@ -329,19 +328,17 @@ class ChangeAddress(MethodView):
         go anywhere the network reaches (the fee is priced again, with the rate card of the
         order's day); afterwards only to an address the same hub delivers."""
         partner = g.partner
+        address = locate_address(AddressIn(**data["address"]))  # before any transaction: the geocoder may take seconds
         order = db.session.get(Order, order_id)
         if order is None or order.partner_id != partner.id:
             raise ApiError(404, "not_found", f"no order {order_id}")
         try:
-            change_dropoff_address(db.session, partner, order, AddressIn(**data["address"]),
-                                   actor=f"partner:{partner.id}", reason=data["reason"])
+            change_dropoff_address(db.session, partner, order, address, actor=f"partner:{partner.id}",
+                                   reason=data["reason"])
         except IntakeError as exc:
-            db.session.rollback()
             raise ApiError(422, "address_rejected", str(exc), details=exc.errors) from None
         except ChangeRefused as exc:
-            db.session.rollback()
             raise ApiError(409, "address_not_changeable", str(exc)) from None
-        db.session.commit()
         return order_resource(db.session, partner.id, order_id)
 
 

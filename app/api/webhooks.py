@@ -42,7 +42,6 @@ def _endpoint(endpoint_id: int):
 
 
 def _refused(exc: webhooks.WebhookError) -> ApiError:
-    db.session.rollback()
     return ApiError(422, "webhook_rejected", str(exc))
 
 
@@ -72,7 +71,6 @@ class Endpoints(MethodView):
                                                 description=data["description"], allow_private=_allow_private())
         except webhooks.WebhookError as exc:
             raise _refused(exc) from None
-        db.session.commit()
         return endpoint
 
 
@@ -97,7 +95,6 @@ class EndpointById(MethodView):
             webhooks.update_endpoint(db.session, endpoint, allow_private=_allow_private(), **data)
         except webhooks.WebhookError as exc:
             raise _refused(exc) from None
-        db.session.commit()
         return endpoint
 
     @blp.response(204)
@@ -105,7 +102,6 @@ class EndpointById(MethodView):
     def delete(self, endpoint_id):
         """Delete an endpoint and its delivery log."""
         webhooks.delete_endpoint(db.session, _endpoint(endpoint_id))
-        db.session.commit()
 
 
 @blp.route("/webhook-endpoints/<id:endpoint_id>/rotate-secret")
@@ -117,7 +113,6 @@ class RotateSecret(MethodView):
         signatures, one per secret, so your receiver can switch without missing one."""
         endpoint = _endpoint(endpoint_id)
         secret = webhooks.rotate_secret(db.session, endpoint)
-        db.session.commit()
         return {"secret": secret, "previous_secret_expires_at": endpoint.previous_secret_expires_at}
 
 
@@ -132,8 +127,7 @@ class TestEvent(MethodView):
         if not endpoint.enabled:
             raise ApiError(409, "endpoint_disabled", "enable the endpoint first")
         delivery = webhooks.send_test(db.session, endpoint)
-        db.session.commit()
-        _kick_sender()
+        db.after_commit(_kick_sender)
         return delivery
 
 
@@ -156,16 +150,13 @@ class Replay(MethodView):
             count = webhooks.replay(db.session, endpoint, event=data.get("event_id"),
                                     since=data.get("since"), until=data.get("until"))
         except LookupError as exc:
-            db.session.rollback()
             raise ApiError(404, "not_found", str(exc)) from None
         except webhooks.WebhookError as exc:
             raise _refused(exc) from None
         except webhooks.ReplayQuotaExceeded as exc:
-            db.session.rollback()
             raise ApiError(429, "replay_quota_exceeded", str(exc),
                            headers={"Retry-After": str(exc.retry_after)}) from None
-        db.session.commit()
-        _kick_sender()
+        db.after_commit(_kick_sender)
         return {"deliveries": count}
 
 

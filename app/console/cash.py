@@ -1,13 +1,13 @@
 """Console: drivers' cash handed over at a hub, counted by the hub operator."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app import clock
-from app.auth import services as accounts
 from app.auth.web import roles_required
 from app.billing import cash
+from app.console.acting import acting
 from app.console.views import bp, hub_for_work
 from app.db import db
 from app.delivery.models import Driver
@@ -24,22 +24,20 @@ def hub_cash(hub_id: int):
     return render_template("console/cash.html", hub=hub, handovers=handovers, drivers=drivers, today=clock.today())
 
 
+def _cash_words(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, cash.CashError) else "a whole number, please"
+
+
 @bp.post("/hubs/<id:hub_id>/cash/<id:handover_id>")
 @roles_required(*CASH_ROLES)
 def confirm_cash(hub_id: int, handover_id: int):
     hub = hub_for_work(hub_id)
-    try:
+    with acting("Not recorded", ValueError, cash.CashError, words=_cash_words) as act:
         received = int(request.form.get("received", "").replace(",", "").strip())
         handover = cash.confirm(db.session, handover_id, received, user_id=current_user.id, hub_id=hub.id,
                                 note=request.form.get("note"))
-    except (ValueError, cash.CashError) as exc:
-        db.session.rollback()
-        flash(f"Not recorded: {exc}" if isinstance(exc, cash.CashError) else "Not recorded: a whole number, please")
-    else:
-        accounts.audit(db.session, current_user, "cash.counted", object_type="cash_handover", object_id=handover.id,
-                       details={"received": received, "expected": handover.expected_amount,
-                                "difference": handover.difference}, ip=request.remote_addr)
-        db.session.commit()
-        flash(f"Counted: difference {handover.difference:,} {handover.currency}." if handover.difference
-              else "Counted: it matches.")
+        act.audit("cash.counted", "cash_handover", handover.id, {
+            "received": received, "expected": handover.expected_amount, "difference": handover.difference})
+        act.said(f"Counted: difference {handover.difference:,} {handover.currency}." if handover.difference
+                 else "Counted: it matches.")
     return redirect(url_for("console.hub_cash", hub_id=hub.id))

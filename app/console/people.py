@@ -11,6 +11,7 @@ from app import clock
 from app.auth import services as accounts
 from app.auth.models import ROLES, User
 from app.auth.web import roles_required
+from app.console.acting import acting
 from app.console.views import bp, hubs_by_id, scope_hub
 from app.db import db
 from app.delivery import services as delivery
@@ -19,11 +20,6 @@ from app.forms import id_of
 from app.words import counted
 
 WEEKDAYS = (("1", "Mon"), ("2", "Tue"), ("3", "Wed"), ("4", "Thu"), ("5", "Fri"), ("6", "Sat"), ("7", "Sun"))
-
-
-def _audit(action: str, object_type: str, object_id: int, details: dict | None = None) -> None:
-    accounts.audit(db.session, current_user, action, object_type=object_type, object_id=object_id,
-                   details=details, ip=request.remote_addr)
 
 
 @bp.get("/people")
@@ -42,17 +38,12 @@ def people():
 @roles_required("admin")
 def create_login():
     form = request.form
-    try:
+    with acting("Not created", accounts.AccountError) as act:
         user = accounts.create_user(db.session, form.get("email", ""), role=form.get("role", ""),
                                     password=form.get("password", ""), name=form.get("name", ""),
                                     hub_id=id_of(form.get("hub")))
-    except accounts.AccountError as exc:
-        db.session.rollback()
-        flash(f"Not created: {exc}")
-    else:
-        _audit("user.created", "user", user.id, {"email": user.email, "role": user.role})
-        db.session.commit()
-        flash(f"{user.email} ({user.role.replace('_', ' ')}) can sign in.")
+        act.audit("user.created", "user", user.id, {"email": user.email, "role": user.role})
+        act.said(f"{user.email} ({user.role.replace('_', ' ')}) can sign in.")
     return redirect(url_for("console.people"))
 
 
@@ -73,23 +64,17 @@ def change_login(user_id: int, what: str):
     if user.id == current_user.id and what == "deactivate":
         flash("You cannot deactivate yourself.")
         return redirect(url_for("console.people"))
-    try:
+    with acting("Not changed", accounts.AccountError) as act:
         if what in ("deactivate", "activate"):
             accounts.set_active(db.session, user, what == "activate")
-            message = f"{user.email}: {'active' if user.active else 'deactivated, signed out everywhere'}."
+            act.said(f"{user.email}: {'active' if user.active else 'deactivated, signed out everywhere'}.")
         elif what == "reset":
             accounts.reset_password(db.session, user, request.form.get("password", ""))
-            message = f"{user.email}: new password set; tell them in person. Signed out everywhere."
+            act.said(f"{user.email}: new password set; tell them in person. Signed out everywhere.")
         else:
             count = accounts.sign_out_everywhere(db.session, user)
-            message = f"{user.email}: signed out on {counted(count, 'device')}."
-    except accounts.AccountError as exc:
-        db.session.rollback()
-        flash(f"Not changed: {exc}")
-        return redirect(url_for("console.people"))
-    _audit(f"user.{what.replace('-', '_')}", "user", user.id, {"email": user.email})
-    db.session.commit()
-    flash(message)
+            act.said(f"{user.email}: signed out on {counted(count, 'device')}.")
+        act.audit(f"user.{what.replace('-', '_')}", "user", user.id, {"email": user.email})
     return redirect(url_for("console.people"))
 
 
@@ -106,19 +91,14 @@ def onboard_driver():
         capacity = int(form.get("capacity", "40") or 40)
     except ValueError:
         capacity = 0
-    try:
+    with acting("Not created", delivery.DeliveryError, accounts.AccountError) as act:
         driver = delivery.create_driver(db.session, name=form.get("name", ""), phone=form.get("phone", ""),
                                         hub_id=hub_id, capacity=capacity, vehicle=form.get("vehicle", ""),
                                         working_days="".join(form.getlist("days")))
         user = accounts.create_user(db.session, form.get("email", ""), role="driver", password=form.get("password", ""),
                                     name=driver.name, driver_id=driver.id)
-    except (delivery.DeliveryError, accounts.AccountError) as exc:
-        db.session.rollback()
-        flash(f"Not created: {exc}")
-    else:
-        _audit("driver.created", "driver", driver.id, {"name": driver.name, "hub": hub_id, "login": user.email})
-        db.session.commit()
-        flash(f"Driver {driver.name} created; they sign in at /login as {user.email}.")
+        act.audit("driver.created", "driver", driver.id, {"name": driver.name, "hub": hub_id, "login": user.email})
+        act.said(f"Driver {driver.name} created; they sign in at /login as {user.email}.")
     return redirect(url_for("console.people"))
 
 
@@ -129,11 +109,11 @@ def change_driver(driver_id: int, what: str):
     driver = db.session.get(Driver, driver_id)
     if driver is None or (scope_hub() and driver.hub_id != scope_hub()):
         abort(404)
-    driver.active = what == "activate"
-    login = db.session.scalars(select(User).where(User.driver_id == driver.id)).first()
-    if login is not None:
-        accounts.set_active(db.session, login, driver.active)
-    _audit(f"driver.{what}d", "driver", driver.id, {"name": driver.name})
-    db.session.commit()
-    flash(f"Driver {driver.name}: {'active' if driver.active else 'deactivated; their login too'}.")
+    with acting("Not changed") as act:
+        driver.active = what == "activate"
+        login = db.session.scalars(select(User).where(User.driver_id == driver.id)).first()
+        if login is not None:
+            accounts.set_active(db.session, login, driver.active)
+        act.audit(f"driver.{what}d", "driver", driver.id, {"name": driver.name})
+        act.said(f"Driver {driver.name}: {'active' if driver.active else 'deactivated; their login too'}.")
     return redirect(url_for("console.people"))

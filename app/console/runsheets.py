@@ -11,6 +11,7 @@ from flask_login import current_user
 from app import clock
 from app.auth import services as accounts
 from app.auth.web import roles_required
+from app.console.acting import acting, actor
 from app.console.views import ACTING_ROLES, bp, hub_for_work, hubs_by_id, scope_hub
 from app.crm import services as crm
 from app.db import db
@@ -44,11 +45,6 @@ def _back(hub_id: int, day: date):
     return redirect(url_for("console.run_sheets", hub_id=hub_id, date=day.isoformat()))
 
 
-def _audit(action: str, object_id: int, details: dict, *, object_type: str = "run_sheet") -> None:
-    accounts.audit(db.session, current_user, action, object_type=object_type, object_id=object_id,
-                   details=details, ip=request.remote_addr)
-
-
 @bp.get("/hubs/<id:hub_id>/runsheets")
 def run_sheets(hub_id: int):
     hub = _hub(hub_id)
@@ -63,19 +59,14 @@ def run_sheets(hub_id: int):
 @roles_required(*ACTING_ROLES)
 def plan_run_sheets(hub_id: int):
     hub, day = hub_for_work(hub_id), _day()
-    try:
+    with acting("Not planned", planning.PlanningError) as act:
         sheets = planning.plan_run_sheets(db.session, hub.id, day,
                                           seconds=current_app.config["WAYBILL_ROUTE_SECONDS"])
-    except planning.PlanningError as exc:
-        db.session.rollback()
-        flash(f"Not planned: {exc}")
-        return _back(hub.id, day)
-    stops = sum(len(s.stops) for s in sheets)
-    _audit("run_sheets.planned", hub.id, {"hub": hub.code, "date": day.isoformat(), "sheets": len(sheets),
-                                          "stops": stops}, object_type="hub")
-    db.session.commit()
-    flash(f"Planned {counted(stops, 'stop')} on {counted(len(sheets), 'run sheet')}." if sheets
-          else "Nothing to plan: no parcels ready and no pickups waiting.")
+        stops = sum(len(s.stops) for s in sheets)
+        act.audit("run_sheets.planned", "hub", hub.id, {"hub": hub.code, "date": day.isoformat(),
+                                                        "sheets": len(sheets), "stops": stops})
+        act.said(f"Planned {counted(stops, 'stop')} on {counted(len(sheets), 'run sheet')}." if sheets
+                 else "Nothing to plan: no parcels ready and no pickups waiting.")
     return _back(hub.id, day)
 
 
@@ -95,7 +86,9 @@ def move_stop(stop_id: int):
         db.session.rollback()
         message = f"Not moved: {exc}"
     else:
-        _audit("run_sheets.stop_moved", stop.run_sheet_id, {"stop": stop_id, "from": sheet.id, "driver": to})
+        accounts.audit(db.session, current_user, "run_sheets.stop_moved", object_type="run_sheet",
+                       object_id=stop.run_sheet_id, details={"stop": stop_id, "from": sheet.id, "driver": to},
+                       ip=request.remote_addr)
         db.session.commit()
     if request.headers.get("HX-Request"):
         hub = db.session.get(Hub, hub_id)
@@ -110,15 +103,10 @@ def move_stop(stop_id: int):
 @roles_required(*ACTING_ROLES)
 def optimise_run_sheet(sheet_id: int):
     sheet = _sheet(sheet_id)
-    try:
+    with acting("Not re-ordered", planning.PlanningError) as act:
         planning.optimise_sheet(db.session, sheet.id, seconds=current_app.config["WAYBILL_ROUTE_SECONDS"])
-    except planning.PlanningError as exc:
-        db.session.rollback()
-        flash(f"Not re-ordered: {exc}")
-    else:
-        _audit("run_sheets.optimised", sheet.id, {"km": sheet.planned_km})
-        db.session.commit()
-        flash(f"Run sheet {sheet.id} re-ordered: {sheet.planned_km:.1f} km.")
+        act.audit("run_sheets.optimised", "run_sheet", sheet.id, {"km": sheet.planned_km})
+        act.said(f"Run sheet {sheet.id} re-ordered: {sheet.planned_km:.1f} km.")
     return _back(sheet.hub_id, sheet.run_date)
 
 
@@ -128,20 +116,14 @@ def dispatch_run_sheet(sheet_id: int):
     sheet = _sheet(sheet_id)
     planned_for = sheet.run_date
     reason = request.form.get("early_reason", "").strip()
-    try:
-        done = planning.dispatch_run_sheet(db.session, sheet.id, actor=f"user:{current_user.id}",
-                                           early_reason=reason)
-    except planning.PlanningError as exc:
-        db.session.rollback()
-        flash(f"Not dispatched: {exc}")
-        return _back(sheet.hub_id, sheet.run_date)
-    details = {"sent": done.sent, "dropped": [n for n, _ in done.dropped]}
-    if sheet.run_date != planned_for:
-        details.update(planned_for=planned_for.isoformat(), early_reason=reason)
-    _audit("run_sheets.dispatched", sheet.id, details)
-    db.session.commit()
-    flash(f"Run sheet {sheet.id} dispatched: {counted(done.sent, 'parcel')} out for delivery."
-          + "".join(f" {number} stayed: {why}." for number, why in done.dropped))
+    with acting("Not dispatched", planning.PlanningError) as act:
+        done = planning.dispatch_run_sheet(db.session, sheet.id, actor=actor(), early_reason=reason)
+        details = {"sent": done.sent, "dropped": [n for n, _ in done.dropped]}
+        if sheet.run_date != planned_for:
+            details.update(planned_for=planned_for.isoformat(), early_reason=reason)
+        act.audit("run_sheets.dispatched", "run_sheet", sheet.id, details)
+        act.said(f"Run sheet {sheet.id} dispatched: {counted(done.sent, 'parcel')} out for delivery."
+                 + "".join(f" {number} stayed: {why}." for number, why in done.dropped))
     return _back(sheet.hub_id, sheet.run_date)
 
 
@@ -189,35 +171,24 @@ def assign_pickup(run_id: int):
     if run is None:
         abort(404)
     driver_id = id_of(request.form.get("driver")) or 0
-    try:
-        planning.assign_pickup(db.session, run.id, driver_id, hub_id=scope_hub())
-    except LookupError:
-        abort(404)
-    except planning.PlanningError as exc:
-        db.session.rollback()
-        flash(f"Not assigned: {exc}")
-    else:
-        accounts.audit(db.session, current_user, "pickup.assigned", object_type="pickup_run", object_id=run.id,
-                       details={"driver": driver_id}, ip=request.remote_addr)
-        db.session.commit()
-        flash(f"Pickup {run.id} assigned.")
+    with acting("Not assigned", planning.PlanningError) as act:
+        try:
+            planning.assign_pickup(db.session, run.id, driver_id, hub_id=scope_hub())
+        except LookupError:
+            abort(404)
+        act.audit("pickup.assigned", "pickup_run", run.id, {"driver": driver_id})
+        act.said(f"Pickup {run.id} assigned.")
     return redirect(url_for("console.pickups", date=run.run_date.isoformat()))
 
 
 @bp.post("/pickup-locations/<id:location_id>/window")
 @roles_required("admin", "dispatcher", "account_manager")
 def pickup_window(location_id: int):
-    try:
+    with acting("Window not changed", ValueError) as act:
         ready_from = time.fromisoformat(request.form.get("ready_from", ""))
         ready_until = time.fromisoformat(request.form.get("ready_until", ""))
         place = crm.set_pickup_window(db.session, location_id, ready_from, ready_until)
-    except ValueError as exc:
-        db.session.rollback()
-        flash(f"Window not changed: {exc}")
-    else:
-        accounts.audit(db.session, current_user, "pickup_location.window", object_type="pickup_location",
-                       object_id=place.id, details={"from": ready_from.isoformat(), "until": ready_until.isoformat()},
-                       ip=request.remote_addr)
-        db.session.commit()
-        flash(f"{place.name}: ready {ready_from:%H:%M}–{ready_until:%H:%M}.")
+        act.audit("pickup_location.window", "pickup_location", place.id,
+                  {"from": ready_from.isoformat(), "until": ready_until.isoformat()})
+        act.said(f"{place.name}: ready {ready_from:%H:%M}–{ready_until:%H:%M}.")
     return redirect(url_for("console.pickups", date=request.form.get("date") or clock.today().isoformat()))

@@ -5,7 +5,7 @@ import base64
 
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -16,6 +16,7 @@ from app.auth.web import roles_required
 from app.billing import claims
 from app.billing.fees import SettlementError, money_of, open_cod_differences, settle_cod_difference
 from app.billing.money import Money
+from app.console.acting import acting, actor
 from app.crm.notifications import notifications_of
 from app.crm.models import Partner
 from app.db import db
@@ -36,7 +37,7 @@ from app.hubs.services import ScanRefused, all_hubs, scan_at_station
 from app.webhooks.services import disabled_endpoints
 from app.hubs.routing import hubs_able_to_deliver, load_network
 from app.orders.changes import ChangeRefused, change_dropoff_address, reroute
-from app.orders.intake import AddressIn, IntakeError
+from app.orders.intake import AddressIn, IntakeError, locate_address
 from app.orders.shipments import MAX_CODE_TRIES, TransitionError, get_by_tracking_number, history, lock_shipments, transition
 from app.orders.shipments import unlock_delivery_code as unlock_code
 from app.delivery.planning import PlanningError, load_onto_van, reschedule
@@ -170,8 +171,8 @@ def actor_names(actors: set[str]) -> dict[str, str]:
     """Who "user:3", "driver:1", "partner:2" or "system:collect_fees" is, in words."""
     kinds = {"user": User, "driver": Driver, "partner": Partner}
     ids: dict[str, set[int]] = {}
-    for actor in actors:
-        kind, _, ident = actor.partition(":")
+    for who in actors:
+        kind, _, ident = who.partition(":")
         if kind in kinds and ident.isdigit():
             ids.setdefault(kind, set()).add(int(ident))
     names = {}
@@ -180,10 +181,10 @@ def actor_names(actors: set[str]) -> dict[str, str]:
         for row in db.session.scalars(select(model).where(model.id.in_(wanted))):
             label = row.name or getattr(row, "email", "") or f"{kind} {row.id}"
             names[f"{kind}:{row.id}"] = {"driver": f"driver {label}", "partner": f"{label} (partner)"}.get(kind, label)
-    for actor in actors:
-        kind, _, rest = actor.partition(":")
-        if actor not in names:
-            names[actor] = "Waybill" if kind == "system" else actor if not rest else f"{kind} {rest}"
+    for who in actors:
+        kind, _, rest = who.partition(":")
+        if who not in names:
+            names[who] = "Waybill" if kind == "system" else who if not rest else f"{kind} {rest}"
     return names
 
 
@@ -206,16 +207,10 @@ def shipment_action(shipment_id: int):
     action, reason = request.form.get("action", ""), request.form.get("reason", "").strip()
     if action not in ACTIONS:
         abort(400)
-    try:
-        transition(db.session, found.id, action, actor=f"user:{current_user.id}", reason=reason or None)
-    except TransitionError as exc:
-        db.session.rollback()
-        flash(f"Not done: {exc}")
-    else:
-        accounts.audit(db.session, current_user, f"shipment.{TRANSITIONS[action].event}", object_type="shipment",
-                       object_id=found.id, details={"reason": reason} if reason else None, ip=request.remote_addr)
-        db.session.commit()
-        flash(f"{ACTIONS[action]}: done.")
+    with acting("Not done", TransitionError) as act:
+        transition(db.session, found.id, action, actor=actor(), reason=reason or None)
+        act.audit(f"shipment.{TRANSITIONS[action].event}", "shipment", found.id, {"reason": reason} if reason else None)
+        act.said(f"{ACTIONS[action]}: done.")
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -239,19 +234,12 @@ def change_address(shipment_id: int):
                         lat=number("lat"), lon=number("lon"))
     reason = form.get("reason", "").strip() or None
     partner = db.session.get(Partner, found.partner_id)
-    try:
-        change_dropoff_address(db.session, partner, order, address, actor=f"user:{current_user.id}", reason=reason)
-    except IntakeError as exc:
-        db.session.rollback()
-        flash("Address not changed: " + "; ".join(e["message"] for e in exc.errors))
-    except ChangeRefused as exc:
-        db.session.rollback()
-        flash(f"Address not changed: {exc}")
-    else:
-        accounts.audit(db.session, current_user, "order.address_changed", object_type="shipment",
-                       object_id=found.id, details={"to": address.line1, "reason": reason}, ip=request.remote_addr)
-        db.session.commit()
-        flash("Address changed: routed and priced again.")
+    db.session.commit()  # the reads end here: no transaction is open while the geocoder works
+    locate_address(address)
+    with acting("Address not changed", IntakeError, ChangeRefused, words=_refusal_words) as act:
+        change_dropoff_address(db.session, partner, order, address, actor=actor(), reason=reason)
+        act.audit("order.address_changed", "shipment", found.id, {"to": address.line1, "reason": reason})
+        act.said("Address changed: routed and priced again.")
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -261,18 +249,11 @@ def settle_cod(shipment_id: int):
     """Finance settles a short or over payment at the door; the shipment closes."""
     found = _visible_shipment(shipment_id)
     note = request.form.get("note", "")
-    try:
-        cod = settle_cod_difference(db.session, found.id, user_id=current_user.id, note=note,
-                                    actor=f"user:{current_user.id}")
-    except (SettlementError, TransitionError) as exc:
-        db.session.rollback()
-        flash(f"Not settled: {exc}")
-    else:
-        accounts.audit(db.session, current_user, "cod.difference_settled", object_type="shipment", object_id=found.id,
-                       details={"due": cod.amount_due, "collected": cod.amount_collected, "note": cod.settlement_note},
-                       ip=request.remote_addr)
-        db.session.commit()
-        flash("Cash difference settled; the shipment is closed.")
+    with acting("Not settled", SettlementError, TransitionError) as act:
+        cod = settle_cod_difference(db.session, found.id, user_id=current_user.id, note=note, actor=actor())
+        act.audit("cod.difference_settled", "shipment", found.id,
+                  {"due": cod.amount_due, "collected": cod.amount_collected, "note": cod.settlement_note})
+        act.said("Cash difference settled; the shipment is closed.")
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -283,17 +264,10 @@ def hand_back_to_shop(shipment_id: int):
     it): the return is complete, as when a driver hands it back."""
     found = _visible_shipment(shipment_id)
     received_by = request.form.get("received_by", "").strip()
-    try:
-        hand_back(db.session, found.id, received_by=received_by, signature_svg=None, driver_id=None,
-                  actor=f"user:{current_user.id}")
-    except (DeliveryError, TransitionError) as exc:
-        db.session.rollback()
-        flash(f"Not handed back: {exc}")
-    else:
-        accounts.audit(db.session, current_user, "shipment.returned", object_type="shipment", object_id=found.id,
-                       details={"received_by": received_by}, ip=request.remote_addr)
-        db.session.commit()
-        flash("Handed back to the shop: the return is complete.")
+    with acting("Not handed back", DeliveryError, TransitionError) as act:
+        hand_back(db.session, found.id, received_by=received_by, signature_svg=None, driver_id=None, actor=actor())
+        act.audit("shipment.returned", "shipment", found.id, {"received_by": received_by})
+        act.said("Handed back to the shop: the return is complete.")
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -304,22 +278,23 @@ def declare_loss(shipment_id: int):
     partner is told and its declared value is owed (a claim)."""
     found = _visible_shipment(shipment_id)
     form, upload = request.form, request.files.get("photo")
-    try:
+    with acting("Not declared", claims.ClaimError, photos.PhotoError, TransitionError) as act:
         evidence = photos.save_photo(upload.read(photos.MAX_PHOTO_BYTES + 1), photos.photo_dir()) \
             if upload and upload.filename else None
         claim = claims.declare_loss(db.session, found.id, kind=form.get("kind", ""), reason=form.get("reason", ""),
                                     currency=current_app.config["WAYBILL_CURRENCY"], evidence_ref=evidence,
-                                    user_id=current_user.id, actor=f"user:{current_user.id}")
-    except (claims.ClaimError, photos.PhotoError, TransitionError) as exc:
-        db.session.rollback()
-        flash(f"Not declared: {exc}")
-    else:
-        accounts.audit(db.session, current_user, f"shipment.declared_{claim.kind}", object_type="shipment",
-                       object_id=found.id, details={"reason": claim.reason, "claim": f"{claim.amount} {claim.currency}"},
-                       ip=request.remote_addr)
-        db.session.commit()
-        flash(f"Declared {claim.kind}: the partner is told; {format_money(claim.amount, claim.currency)} owed as a claim.")
+                                    user_id=current_user.id, actor=actor())
+        act.audit(f"shipment.declared_{claim.kind}", "shipment", found.id,
+                  {"reason": claim.reason, "claim": f"{claim.amount} {claim.currency}"})
+        act.said(f"Declared {claim.kind}: the partner is told; {format_money(claim.amount, claim.currency)} owed as a claim.")
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
+
+
+def _refusal_words(exc: Exception) -> str:
+    """A refusal in words: an intake error's messages without their field paths."""
+    if isinstance(exc, IntakeError):
+        return "; ".join(e["message"] for e in exc.errors)
+    return str(exc)
 
 
 @bp.post("/shipments/<id:shipment_id>/unlock-code")
@@ -328,11 +303,10 @@ def unlock_delivery_code(shipment_id: int):
     """After too many wrong codes at the door, a dispatcher (who has spoken to the
     customer) lets the driver try again."""
     found = _visible_shipment(shipment_id)
-    unlock_code(db.session, found.id)
-    accounts.audit(db.session, current_user, "shipment.delivery_code_unlocked", object_type="shipment",
-                   object_id=found.id, ip=request.remote_addr)
-    db.session.commit()
-    flash("Delivery code unlocked: the driver can try again.")
+    with acting("Not unlocked") as act:
+        unlock_code(db.session, found.id)
+        act.audit("shipment.delivery_code_unlocked", "shipment", found.id)
+        act.said("Delivery code unlocked: the driver can try again.")
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -341,16 +315,10 @@ def unlock_delivery_code(shipment_id: int):
 def reroute_shipment(shipment_id: int):
     found = _visible_shipment(shipment_id)
     hub_code, reason = request.form.get("hub", ""), request.form.get("reason", "")
-    try:
-        reroute(db.session, found.id, hub_code, actor=f"user:{current_user.id}", reason=reason)
-    except ChangeRefused as exc:
-        db.session.rollback()
-        flash(f"Not rerouted: {exc}")
-    else:
-        accounts.audit(db.session, current_user, "shipment.rerouted", object_type="shipment", object_id=found.id,
-                       details={"to": hub_code, "reason": reason.strip()}, ip=request.remote_addr)
-        db.session.commit()
-        flash(f"Rerouted: {hub_code} delivers it now.")
+    with acting("Not rerouted", ChangeRefused) as act:
+        reroute(db.session, found.id, hub_code, actor=actor(), reason=reason)
+        act.audit("shipment.rerouted", "shipment", found.id, {"to": hub_code, "reason": reason.strip()})
+        act.said(f"Rerouted: {hub_code} delivers it now.")
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -360,18 +328,12 @@ def reschedule_shipment(shipment_id: int):
     """Put delivery off to a later day (the customer asked), with a reason."""
     found = _visible_shipment(shipment_id)
     day, reason = _date(request.form.get("not_before")), request.form.get("reason", "")
-    try:
+    with acting("Not rescheduled", PlanningError) as act:
         if day is None:
             raise PlanningError("give the day, as YYYY-MM-DD")
-        reschedule(db.session, found.id, day, today=clock.today(), actor=f"user:{current_user.id}", reason=reason)
-    except PlanningError as exc:
-        db.session.rollback()
-        flash(f"Not rescheduled: {exc}")
-    else:
-        accounts.audit(db.session, current_user, "shipment.rescheduled", object_type="shipment", object_id=found.id,
-                       details={"not_before": day.isoformat(), "reason": reason.strip()}, ip=request.remote_addr)
-        db.session.commit()
-        flash(f"Rescheduled: not delivered before {day:%a %d %b %Y}.")
+        reschedule(db.session, found.id, day, today=clock.today(), actor=actor(), reason=reason)
+        act.audit("shipment.rescheduled", "shipment", found.id, {"not_before": day.isoformat(), "reason": reason.strip()})
+        act.said(f"Rescheduled: not delivered before {day:%a %d %b %Y}.")
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -423,48 +385,41 @@ def _scanned(number: str) -> tuple[str, Shipment | None]:
     return number, (get_by_tracking_number(db.session, number) if number else None)
 
 
-def _sort_to_bag(hub: Hub, number: str) -> dict:
+def _station(number: str, work, refused: str, *refusals: type[Exception]) -> dict:
+    """One scan at a station: the parcel found by its number, ``work(shipment)`` (which
+    says what happened) committed, or its refusal rolled back and said."""
     number, found = _scanned(number)
     if found is None:
         return {"ok": False, "number": number or "(nothing)", "message": "unknown tracking number"}
-    [locked] = lock_shipments(db.session, [found.id])
     try:
-        bag = sort_to_bag(db.session, hub, locked, actor=f"user:{current_user.id}")
-    except BagError as exc:
+        message = work(found)
+    except refusals as exc:
         db.session.rollback()
-        return {"ok": False, "number": number, "message": f"not bagged: {exc}", "shipment_id": found.id}
-    to = db.session.get(Hub, bag.to_hub_id)
+        return {"ok": False, "number": number, "message": f"{refused}{exc}", "shipment_id": found.id}
     db.session.commit()
-    return {"ok": True, "number": number, "shipment_id": found.id,
-            "message": f"into bag {bag.code} for {to.code} ({len(bag.items)} in the bag)"}
+    return {"ok": True, "number": number, "shipment_id": found.id, "message": message}
+
+
+def _sort_to_bag(hub: Hub, number: str) -> dict:
+    def work(found):
+        [locked] = lock_shipments(db.session, [found.id])
+        bag = sort_to_bag(db.session, hub, locked, actor=actor())
+        return f"into bag {bag.code} for {db.session.get(Hub, bag.to_hub_id).code} ({len(bag.items)} in the bag)"
+
+    return _station(number, work, "not bagged: ", BagError)
 
 
 def _scan_out(hub: Hub, number: str) -> dict:
-    number, found = _scanned(number)
-    if found is None:
-        return {"ok": False, "number": number or "(nothing)", "message": "unknown tracking number"}
-    try:
+    def work(found):
         loaded = load_onto_van(db.session, hub.id, found.id)
-    except PlanningError as exc:
-        db.session.rollback()
-        return {"ok": False, "number": number, "message": f"not loaded: {exc}", "shipment_id": found.id}
-    db.session.commit()
-    again = " (scanned out before)" if loaded.again else ""
-    return {"ok": True, "number": number, "shipment_id": found.id,
-            "message": f"onto {loaded.driver.name}'s van: stop {loaded.seq} of run sheet {loaded.sheet.id}{again}"}
+        again = " (scanned out before)" if loaded.again else ""
+        return f"onto {loaded.driver.name}'s van: stop {loaded.seq} of run sheet {loaded.sheet.id}{again}"
+
+    return _station(number, work, "not loaded: ", PlanningError)
 
 
 def _scan_in(hub: Hub, number: str) -> dict:
-    number, found = _scanned(number)
-    if found is None:
-        return {"ok": False, "number": number or "(nothing)", "message": "unknown tracking number"}
-    try:
-        message = scan_at_station(db.session, hub, found.id, actor=f"user:{current_user.id}")
-    except ScanRefused as exc:
-        db.session.rollback()
-        return {"ok": False, "number": number, "message": str(exc), "shipment_id": found.id}
-    db.session.commit()
-    return {"ok": True, "number": number, "shipment_id": found.id, "message": message}
+    return _station(number, lambda found: scan_at_station(db.session, hub, found.id, actor=actor()), "", ScanRefused)
 
 
 @bp.get("/photos/<path:name>")

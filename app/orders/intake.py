@@ -24,7 +24,7 @@ from app.orders.models import Address, Order, Parcel, Shipment
 # surface names them as intake's.
 from app.orders.order_in import (AddressIn, ContactIn, IntakeError, OrderIn, ParcelIn,  # noqa: F401
                                  check, reference_taken)
-from app.orders.pricing import Priced, locate, price, promised_date  # noqa: F401
+from app.orders.pricing import Priced, locate, locate_address, price, promised_date  # noqa: F401
 from app.orders.shipments import record_created
 from app.orders.tracking import allocate_tracking_numbers
 

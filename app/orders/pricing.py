@@ -78,9 +78,15 @@ def locate(orders) -> None:
     call this before they open the transaction that takes the orders, so that none waits
     on it holding locks. What cannot be placed is kept, for intake to refuse."""
     for order in orders:
-        for a in (order.pickup.address, order.dropoff.address):
-            if a.placed is None:
-                a.placed = _place(a)
+        locate_address(order.pickup.address)
+        locate_address(order.dropoff.address)
+
+
+def locate_address(a: AddressIn) -> AddressIn:
+    """Place one address (see ``locate``); returns it."""
+    if a.placed is None:
+        a.placed = _place(a)
+    return a
 
 
 def _place(a: AddressIn) -> Placed | AddressNotPlaced:

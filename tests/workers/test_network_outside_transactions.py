@@ -202,3 +202,24 @@ def test_a_hanging_geocoder_blocks_no_writer(app, session, partner, network, han
     # The geocoder failed: the order is refused, with the address named.
     assert answers[0].status_code == 422
     assert "dropoff.address" in str(answers[0].get_json()["error"]["details"])
+
+
+def test_work_held_for_after_the_commit_runs_once_it_commits_and_never_after_a_rollback(app, session, partner):
+    """A request kicks a worker only once its rows are committed (``db.after_commit``)."""
+    calls = []
+    picked_up(session, partner, "SO-H9")
+    session.get(Shipment, 1)
+    db.after_commit(lambda: calls.append("rolled back"))
+    with session.begin_nested():
+        db.after_commit(lambda: calls.append("inner"))
+    session.rollback()
+    assert calls == []
+    session.get(Shipment, 1)
+    db.after_commit(lambda: calls.append("committed"))
+    with session.begin_nested():  # a savepoint's release is not the commit
+        db.after_commit(lambda: calls.append("savepoint"))
+    assert calls == []
+    session.commit()
+    assert calls == ["committed", "savepoint"]
+    session.commit()
+    assert calls == ["committed", "savepoint"]
