@@ -350,11 +350,11 @@ def _map_hubs(hubs) -> list[dict]:
 
 
 def hub_for_work(hub_id: int) -> Hub:
+    """The hub, if this user works at it (a hub operator: their own); else 404, as for
+    any object outside what the user sees (``_visible_shipment``)."""
     hub = db.session.get(Hub, hub_id)
-    if hub is None:
+    if hub is None or (scope_hub() and hub.id != scope_hub()):
         abort(404)
-    if scope_hub() and hub.id != scope_hub():
-        abort(403)
     return hub
 
 

@@ -19,35 +19,30 @@ from app.billing.money import Money
 from app.crm.messaging import Mailer, SmsGateway, new_message_id, new_reference
 from app.crm.models import Customer, Notification, Partner
 from app.orders import shipments
+from app.orders.lifecycle import FAILURE_REASONS, Event
 from app.orders.models import Shipment, ShipmentEvent
-
-REASONS = {
-    "not_home": "nobody was at home", "refused": "the parcel was refused",
-    "wrong_address": "the address could not be found", "access_restricted": "we could not get in",
-    "business_closed": "the business was closed", "unsafe": "it was not safe to deliver",
-    "customer_rescheduled": "you asked for another day", "damaged": "the parcel was damaged",
-}
 
 
 def _text(event: ShipmentEvent, shipment: Shipment, partner: Partner, url: str) -> tuple[str, str]:
     tn = shipment.tracking_number
     order = shipment.order
-    if event.type == "picked_up":
+    if event.type == Event.PICKED_UP:
         subject = f"Your {partner.name} parcel is on its way ({tn})"
         body = (f"{partner.name} has handed your parcel {tn} to us. "
                 f"We expect to deliver it by {shipment.promised_date:%d %b %Y}.")
-    elif event.type == "out_for_delivery":
+    elif event.type == Event.OUT_FOR_DELIVERY:
         subject = f"Your parcel {tn} is out for delivery today"
         body = f"Your parcel {tn} from {partner.name} is out for delivery today."
         if order.cod_amount:
             body += f" Please have {Money(order.cod_amount, order.cod_currency)} ready."
         if shipment.delivery_code:
             body += f" Give the driver this code to receive it: {shipment.delivery_code}."
-    elif event.type == "delivered":
+    elif event.type == Event.DELIVERED:
         subject = f"Your parcel {tn} has been delivered"
         body = f"Your parcel {tn} from {partner.name} has been delivered."
-    elif event.type == "delivery_failed":
-        why = REASONS.get(event.reason or "", "we could not deliver it")
+    elif event.type == Event.DELIVERY_FAILED:
+        reason = FAILURE_REASONS.get(event.reason or "")
+        why = reason.customer if reason else "we could not deliver it"
         subject = f"We could not deliver your parcel {tn}"
         body = f"We tried to deliver your parcel {tn} today, but {why}. We will try again."
     else:

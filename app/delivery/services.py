@@ -13,20 +13,15 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.delivery.models import DeliveryAttempt, Driver, PickupRun, ProofOfDelivery, RunSheet
 from app.delivery.signatures import SignatureError, clean_signature
-from app.orders import assignments, shipments
+from app.orders import assignments, lifecycle, shipments
 from app.orders.lifecycle import Status
 from app.orders.models import Order, Shipment
 from app.orders.shipments import TransitionError, TransitionResult
 from app.words import plural
 
-FAILURE_REASONS = ("not_home", "refused", "wrong_address", "access_restricted",
-                   "business_closed", "unsafe", "customer_rescheduled", "damaged")
-#: Each reason as a person says it (the console's timeline, the driver's page, messages).
-FAILURE_REASON_WORDS = {
-    "not_home": "nobody at home", "refused": "refused by the customer", "wrong_address": "wrong address",
-    "access_restricted": "could not get in", "business_closed": "business closed", "unsafe": "unsafe to deliver",
-    "customer_rescheduled": "the customer asked for another day", "damaged": "parcel damaged",
-}
+#: The codes a failed attempt may give, and each as staff read it (lifecycle.FAILURE_REASONS).
+FAILURE_REASONS = tuple(lifecycle.FAILURE_REASONS)
+FAILURE_REASON_WORDS = {code: reason.staff for code, reason in lifecycle.FAILURE_REASONS.items()}
 RELATIONS = ("self", "family", "neighbour", "reception")
 COD_METHODS = ("cash", "card", "transfer")
 

@@ -20,7 +20,7 @@ from app.delivery import reads
 from app.delivery.models import Driver, RunSheet, RunSheetStop
 from app.delivery.services import to_bring_back
 from app.driver import actions
-from app.orders.lifecycle import Status
+from app.orders.lifecycle import FAILURE_REASONS, Status
 
 bp = Blueprint("driver", __name__, url_prefix="/driver", template_folder="templates")
 
@@ -69,9 +69,7 @@ def home():
 
 
 #: The failure reasons and relations as the driver reads them.
-FAILURE_LABELS = {"not_home": "Not at home", "refused": "Refused", "wrong_address": "Wrong address",
-                  "access_restricted": "No access", "business_closed": "Business closed", "unsafe": "Unsafe",
-                  "customer_rescheduled": "Customer asked for another day", "damaged": "Parcel damaged"}
+FAILURE_LABELS = {code: reason.button for code, reason in FAILURE_REASONS.items()}
 RELATION_LABELS = {"self": "The recipient", "family": "Family", "neighbour": "Neighbour", "reception": "Reception"}
 
 

@@ -48,7 +48,7 @@ def scan_back(session: Session, hub: Hub, shipment_id: int, *, actor: str):
     event in its history (the status stays: it goes out again, or back to the sender)."""
     [shipment] = shipments.lock_shipments(session, [shipment_id])
     if shipment.status != Status.DELIVERY_FAILED or shipment.delivery_hub_id != hub.id:
-        raise shipments.TransitionError("back_at_hub", shipment.status,
+        raise shipments.TransitionError(BACK_AT_HUB_EVENT, shipment.status,
                                         "only a parcel that failed delivery from this hub comes back here")
     return shipments.record_change(session, shipment, BACK_AT_HUB_EVENT, actor=actor,
                                    data={"hub": hub.code})

@@ -51,6 +51,35 @@ PROGRESS = {
 }
 
 
+class Event(StrEnum):
+    """Every type of shipment event, named once (past tense): the lifecycle's rows, and
+    the events that record a change without moving the status."""
+
+    CREATED = "created"
+    PICKUP_SCHEDULED = "pickup_scheduled"
+    PICKED_UP = "picked_up"
+    ARRIVED_AT_CENTRE = "arrived_at_centre"
+    DEPARTED_CENTRE = "departed_centre"
+    ARRIVED_AT_HUB = "arrived_at_hub"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    DELIVERY_FAILED = "delivery_failed"
+    RETURN_STARTED = "return_started"
+    RETURNED = "returned"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    HELD = "held"
+    RELEASED = "released"
+    LOST = "lost"
+    ADDRESS_CHANGED = "address_changed"
+    REROUTED = "rerouted"
+    BACK_AT_HUB = "back_at_hub"
+    RESCHEDULED = "rescheduled"
+
+
+E = Event
+
+
 @dataclass(frozen=True)
 class Transition:
     #: Verb the caller asks for.
@@ -59,7 +88,7 @@ class Transition:
     #: None for "release": back to the state the shipment was held from.
     target: Status | None
     #: Past-tense name of the event appended.
-    event: str
+    event: Event
     #: Name of a guard in GUARDS that must hold.
     guard: str | None = None
     #: The caller must give a reason.
@@ -74,38 +103,63 @@ def _t(action, sources, target, event, **kw) -> Transition:
 
 #: The lifecycle. Every status change in Waybill is one of these rows.
 TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
-    _t("schedule_pickup", {S.CREATED}, S.PICKUP_SCHEDULED, "pickup_scheduled"),
-    _t("pick_up", {S.CREATED, S.PICKUP_SCHEDULED}, S.PICKED_UP, "picked_up", scan=True),
-    _t("receive_at_centre", {S.PICKED_UP}, S.AT_SHIPPING_CENTRE, "arrived_at_centre", scan=True),
-    _t("depart_linehaul", {S.AT_SHIPPING_CENTRE}, S.IN_TRANSIT, "departed_centre",
+    _t("schedule_pickup", {S.CREATED}, S.PICKUP_SCHEDULED, E.PICKUP_SCHEDULED),
+    _t("pick_up", {S.CREATED, S.PICKUP_SCHEDULED}, S.PICKED_UP, E.PICKED_UP, scan=True),
+    _t("receive_at_centre", {S.PICKED_UP}, S.AT_SHIPPING_CENTRE, E.ARRIVED_AT_CENTRE, scan=True),
+    _t("depart_linehaul", {S.AT_SHIPPING_CENTRE}, S.IN_TRANSIT, E.DEPARTED_CENTRE,
        guard="route_is_linehaul", scan=True),
-    _t("receive_at_hub", {S.IN_TRANSIT}, S.AT_LOCAL_HUB, "arrived_at_hub", scan=True),
+    _t("receive_at_hub", {S.IN_TRANSIT}, S.AT_LOCAL_HUB, E.ARRIVED_AT_HUB, scan=True),
     _t("dispatch_for_delivery", {S.AT_SHIPPING_CENTRE, S.AT_LOCAL_HUB, S.DELIVERY_FAILED},
-       S.OUT_FOR_DELIVERY, "out_for_delivery", guard="at_delivering_hub", scan=True),
-    _t("deliver", {S.OUT_FOR_DELIVERY}, S.DELIVERED, "delivered", scan=True),
-    _t("fail_attempt", {S.OUT_FOR_DELIVERY}, S.DELIVERY_FAILED, "delivery_failed",
+       S.OUT_FOR_DELIVERY, E.OUT_FOR_DELIVERY, guard="at_delivering_hub", scan=True),
+    _t("deliver", {S.OUT_FOR_DELIVERY}, S.DELIVERED, E.DELIVERED, scan=True),
+    _t("fail_attempt", {S.OUT_FOR_DELIVERY}, S.DELIVERY_FAILED, E.DELIVERY_FAILED,
        needs_reason=True, scan=True),
-    _t("return_to_sender", {S.DELIVERY_FAILED}, S.RETURNING_TO_SENDER, "return_started",
+    _t("return_to_sender", {S.DELIVERY_FAILED}, S.RETURNING_TO_SENDER, E.RETURN_STARTED,
        needs_reason=True),
-    _t("complete_return", {S.RETURNING_TO_SENDER}, S.RETURNED, "returned", scan=True),
-    _t("close", {S.DELIVERED, S.RETURNED}, S.CLOSED, "closed", guard="fees_collected"),
-    _t("cancel", {S.CREATED, S.PICKUP_SCHEDULED}, S.CANCELLED, "cancelled", needs_reason=True),
-    _t("hold", HOLDABLE, S.ON_HOLD, "held", needs_reason=True),
-    _t("release", {S.ON_HOLD}, None, "released"),
-    _t("declare_lost", {S.ON_HOLD}, S.LOST, "lost", needs_reason=True),
+    _t("complete_return", {S.RETURNING_TO_SENDER}, S.RETURNED, E.RETURNED, scan=True),
+    _t("close", {S.DELIVERED, S.RETURNED}, S.CLOSED, E.CLOSED, guard="fees_collected"),
+    _t("cancel", {S.CREATED, S.PICKUP_SCHEDULED}, S.CANCELLED, E.CANCELLED, needs_reason=True),
+    _t("hold", HOLDABLE, S.ON_HOLD, E.HELD, needs_reason=True),
+    _t("release", {S.ON_HOLD}, None, E.RELEASED),
+    _t("declare_lost", {S.ON_HOLD}, S.LOST, E.LOST, needs_reason=True),
 )}
 
+@dataclass(frozen=True)
+class FailureReason:
+    """Why a delivery attempt failed, as each reader is told it."""
+
+    #: Staff (the console's timeline and lists).
+    staff: str
+    #: The driver's button.
+    button: str
+    #: The customer's message ("we tried ..., but {customer}").
+    customer: str
+
+
+#: The reasons a failed attempt may give (``fail_attempt`` needs one), named once.
+FAILURE_REASONS: dict[str, FailureReason] = {
+    "not_home": FailureReason("nobody at home", "Not at home", "nobody was at home"),
+    "refused": FailureReason("refused by the customer", "Refused", "the parcel was refused"),
+    "wrong_address": FailureReason("wrong address", "Wrong address", "the address could not be found"),
+    "access_restricted": FailureReason("could not get in", "No access", "we could not get in"),
+    "business_closed": FailureReason("business closed", "Business closed", "the business was closed"),
+    "unsafe": FailureReason("unsafe to deliver", "Unsafe", "it was not safe to deliver"),
+    "customer_rescheduled": FailureReason("the customer asked for another day", "Customer asked for another day",
+                                          "you asked for another day"),
+    "damaged": FailureReason("parcel damaged", "Parcel damaged", "the parcel was damaged"),
+}
+
 #: The event recorded when a shipment is created (not a transition: there is no source).
-CREATED_EVENT = "created"
+CREATED_EVENT = E.CREATED
 
 #: The event recorded when the drop-off address changes (the status stays).
-ADDRESS_CHANGED_EVENT = "address_changed"
+ADDRESS_CHANGED_EVENT = E.ADDRESS_CHANGED
 #: The event recorded when another hub is to deliver (the status stays).
-REROUTED_EVENT = "rerouted"
+REROUTED_EVENT = E.REROUTED
 #: The event recorded when a driver brings an undelivered parcel back to the hub.
-BACK_AT_HUB_EVENT = "back_at_hub"
+BACK_AT_HUB_EVENT = E.BACK_AT_HUB
 #: The event recorded when delivery is put off to a later day (the status stays).
-RESCHEDULED_EVENT = "rescheduled"
+RESCHEDULED_EVENT = E.RESCHEDULED
 #: States in which delivery can be put off: anywhere before the driver has it.
 RESCHEDULABLE = frozenset({S.CREATED, S.PICKUP_SCHEDULED, S.PICKED_UP, S.AT_SHIPPING_CENTRE,
                            S.IN_TRANSIT, S.AT_LOCAL_HUB, S.DELIVERY_FAILED})

@@ -16,16 +16,16 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 from app import clock
 from app.orders import lifecycle
-from app.orders.lifecycle import Facts, Status, TransitionError
+from app.orders.lifecycle import Event, Facts, Status, TransitionError
 from app.orders.models import Order, Parcel, Shipment, ShipmentEvent
 from app.outbox import OutboxMessage, add_outbox
 
 __all__ = ["transition", "TransitionError", "TransitionResult", "lock_shipments"]
 
 #: Event types that customers hear about (the milestones of a delivery).
-CUSTOMER_MILESTONES = frozenset({"picked_up", "out_for_delivery", "delivered", "delivery_failed"})
+CUSTOMER_MILESTONES = frozenset({Event.PICKED_UP, Event.OUT_FOR_DELIVERY, Event.DELIVERED, Event.DELIVERY_FAILED})
 #: Event types after which fees are collected and the shipment closed.
-FEE_EVENTS = frozenset({"delivered", "returned"})
+FEE_EVENTS = frozenset({Event.DELIVERED, Event.RETURNED})
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from app.crm.models import Partner
 from app.db import db
 from app.hubs.models import Hub
 from app.orders.models import Address, Order, Shipment, ShipmentEvent
-from app.orders.lifecycle import public_status
+from app.orders.lifecycle import Event as E, public_status
 from app.orders.tracking import is_valid_tracking_number
 
 bp = Blueprint("public", __name__, template_folder="templates", static_folder="static",
@@ -31,14 +31,14 @@ HEADLINES = {
 }
 #: What a customer reads for each event; events not listed are not shown.
 EVENT_TEXT = {
-    "created": "The shop handed us your order", "pickup_scheduled": "Pickup from the shop scheduled",
-    "picked_up": "Picked up from the shop", "arrived_at_centre": "At our sorting centre",
-    "departed_centre": "Left the sorting centre", "arrived_at_hub": "At your local delivery hub",
-    "out_for_delivery": "Out for delivery", "delivered": "Delivered",
-    "delivery_failed": "Delivery attempt missed; we will try again", "return_started": "On its way back to the shop",
-    "returned": "Returned to the shop", "cancelled": "Order cancelled", "held": "Held for a check",
-    "released": "On its way again", "lost": "Missing: our team is searching for it",
-    "address_changed": "Delivery address updated",
+    E.CREATED: "The shop handed us your order", E.PICKUP_SCHEDULED: "Pickup from the shop scheduled",
+    E.PICKED_UP: "Picked up from the shop", E.ARRIVED_AT_CENTRE: "At our sorting centre",
+    E.DEPARTED_CENTRE: "Left the sorting centre", E.ARRIVED_AT_HUB: "At your local delivery hub",
+    E.OUT_FOR_DELIVERY: "Out for delivery", E.DELIVERED: "Delivered",
+    E.DELIVERY_FAILED: "Delivery attempt missed; we will try again", E.RETURN_STARTED: "On its way back to the shop",
+    E.RETURNED: "Returned to the shop", E.CANCELLED: "Order cancelled", E.HELD: "Held for a check",
+    E.RELEASED: "On its way again", E.LOST: "Missing: our team is searching for it",
+    E.ADDRESS_CHANGED: "Delivery address updated",
 }
 
 

@@ -51,7 +51,7 @@ def test_bag_close_dispatch_and_receive_with_a_report(client, users, session, pa
     # At the hub: the operator scans one parcel of the two, then finishes.
     operator = client.application.test_client()
     sign_in(operator, "d7@test.example")
-    assert operator.get(f"/console/hubs/{td_id}/trips/{trip_id}").status_code == 403  # not their hub
+    assert operator.get(f"/console/hubs/{td_id}/trips/{trip_id}").status_code == 404  # not their hub
     trip_page = f"/console/hubs/{td_id}/trips/{trip_id}"
     page = client.get(trip_page).get_data(as_text=True)
     assert numbers[0] in page and numbers[1] in page
