@@ -71,6 +71,13 @@ def lock_unprocessed(session: Session, message_ids: list[int]) -> list[OutboxMes
     return list(session.scalars(stmt))
 
 
+def release(session: Session, message_ids: list[int]) -> None:
+    """Rows claimed for relaying that the broker did not take: due again at once."""
+    session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(message_ids),
+                                                OutboxMessage.processed_at.is_(None))
+                    .values(relayed_at=None, relay_count=OutboxMessage.relay_count - 1))
+
+
 def mark_processed(session: Session, message_ids: list[int]) -> None:
     """Mark rows done (those not done yet; the first to finish wins)."""
     session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(message_ids),

@@ -1,7 +1,8 @@
 """The outbox relay: hands committed outbox rows to dramatiq, at least once.
 
-A row is marked relayed in the same transaction that claimed it, after the message is
-enqueued: a crash before the commit re-sends it (the actors are idempotent). A row
+A row is marked relayed in the transaction that claims it, and enqueued after that
+commit, with no transaction open: a crash in between leaves it to the lease (the actors
+are idempotent); a broker that refuses gets it released for the next turn. A row
 relayed but not processed within the lease is sent again, so a Redis that lost its
 queues, or a worker that died mid-job, loses nothing. On PostgreSQL several relays run
 side by side: each claims its rows with ``FOR UPDATE SKIP LOCKED``."""
@@ -16,7 +17,7 @@ from flask import Flask
 
 from app import clock
 from app.db import db
-from app.outbox import claim_due
+from app.outbox import claim_due, release
 from workers.actors import TOPIC_ACTORS
 
 log = logging.getLogger("waybill.relay")
@@ -29,29 +30,44 @@ MESSAGE_BATCH = 100
 def relay_once(broker: dramatiq.Broker, *, lease: timedelta, limit: int = 500,
                batch: int = MESSAGE_BATCH) -> int:
     """Relay one batch of due rows, ``batch`` rows of a topic per message; returns how
-    many rows were claimed."""
+    many rows were claimed.
+
+    The rows are claimed and marked relayed in one commit, and only then handed to the
+    broker, with no transaction open (the broker is a network service). A crash between
+    the two leaves them to the lease; a broker that refuses gets them released at once."""
     session = db.session
     try:
         rows = claim_due(session, lease=lease, limit=limit)
         now = clock.now()
-        by_topic: dict[str, list] = {}
+        by_topic: dict[str, list[int]] = {}
         for row in rows:
             if row.topic not in TOPIC_ACTORS:
                 log.error("outbox row %s has unknown topic %r; left for an operator", row.id, row.topic)
                 continue
-            by_topic.setdefault(row.topic, []).append(row)
-        for topic, topic_rows in by_topic.items():
-            for i in range(0, len(topic_rows), batch):
-                chunk = topic_rows[i:i + batch]
-                broker.enqueue(TOPIC_ACTORS[topic].message([r.id for r in chunk]))
-                for row in chunk:
-                    row.relayed_at = now
-                    row.relay_count += 1
+            by_topic.setdefault(row.topic, []).append(row.id)
+            row.relayed_at = now
+            row.relay_count += 1
         session.commit()
-        return len(rows)
     except BaseException:
         session.rollback()
         raise
+    handed: set[int] = set()
+    try:
+        for topic, ids in by_topic.items():
+            for i in range(0, len(ids), batch):
+                chunk = ids[i:i + batch]
+                broker.enqueue(TOPIC_ACTORS[topic].message(chunk))
+                handed.update(chunk)
+    finally:
+        left = [i for ids in by_topic.values() for i in ids if i not in handed]
+        if left:  # the broker refused: the rows go again at the next turn, not after the lease
+            try:
+                release(session, left)
+                session.commit()
+            except Exception:
+                session.rollback()
+                log.exception("could not release outbox rows %s; the lease will", left[:10])
+    return len(rows)
 
 
 class RelayThread(threading.Thread):

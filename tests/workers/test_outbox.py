@@ -293,3 +293,30 @@ def test_prune_deletes_only_rows_processed_before_the_cutoff(app, session, partn
     assert prune_processed(session, before=now - timedelta(days=23)) == 1
     session.commit()
     assert {r.id for r in session.scalars(select(OutboxMessage))} == {recent.id, pending.id}
+
+
+def test_the_relay_hands_over_after_its_commit_and_releases_what_the_broker_refused(app, session, partner):
+    """The broker is a network service: it is called with no transaction open, and what
+    it refuses is due again at once rather than after the lease."""
+    broker = app.extensions["dramatiq"]
+    deliver_direct(session, partner, "SO-W8")
+    session.commit()
+    seen_open = []
+    real_enqueue = broker.enqueue
+
+    def refusing(message, *, delay=None):
+        seen_open.append(db.session().in_transaction())
+        raise ConnectionError("the broker is down")
+
+    broker.enqueue = refusing
+    try:
+        with pytest.raises(ConnectionError):
+            relay_once(broker, lease=LEASE)
+    finally:
+        broker.enqueue = real_enqueue
+    assert seen_open == [False]
+    session.expire_all()
+    assert {(r.relayed_at, r.relay_count) for r in session.scalars(select(OutboxMessage))} == {(None, 0)}
+    assert relay_once(broker, lease=LEASE) == 10  # the next turn, not after the lease
+    run_worker(app, outbox_empty)
+    assert count(session, Charge) == 1
