@@ -57,7 +57,7 @@ def live_server(app, demo):
     No map tiles: this machine has no internet (the maps' plain background is tested)."""
     app.config["WAYBILL_MAP_TILES"] = ""
     server = make_server("localhost", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield f"http://localhost:{server.server_port}"
     server.shutdown()

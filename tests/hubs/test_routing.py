@@ -104,7 +104,7 @@ class FakeNominatim(BaseHTTPRequestHandler):
 
 def test_nominatim_is_used_when_configured():
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeNominatim)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
         geocoder = make_geocoder({"WAYBILL_GEOCODER": "nominatim",
                                   "NOMINATIM_URL": f"http://127.0.0.1:{server.server_port}",
