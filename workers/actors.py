@@ -23,9 +23,8 @@ RETRIES = {"max_retries": 20, "min_backoff": 1_000, "max_backoff": 600_000}
 
 @dramatiq.actor(queue_name="notifications", **RETRIES)
 def notify_customer(outbox_ids: list[int]) -> None:
-    """Write the messages customers are owed about delivery milestones, then send what is due."""
+    """Write the messages customers are owed about delivery milestones, and send them."""
     run_outbox_jobs(outbox_ids)
-    send_due_notifications()
 
 
 @dramatiq.actor(queue_name="notifications", max_retries=3)

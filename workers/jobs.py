@@ -15,7 +15,6 @@ from app import clock
 from app.billing.fees import collect_fees
 from app.crm.messaging import make_mailer, make_sms_gateway
 from app.crm import notifications
-from app.crm.notifications import plan_notifications
 from app.db import db
 from app.outbox import OutboxMessage, lock_unprocessed, mark_processed
 from app.webhooks import services as webhooks
@@ -33,14 +32,6 @@ def _carriers():
         ext["waybill.mailer"] = make_mailer(current_app.config)
         ext["waybill.sms"] = make_sms_gateway(current_app.config)
     return ext["waybill.mailer"], ext["waybill.sms"]
-
-
-def _plan_notifications(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
-    by_key = {(r.payload["shipment_id"], r.payload["seq"]): r for r in rows}
-    failures = plan_notifications(session, list(by_key), public_url=current_app.config["WAYBILL_PUBLIC_URL"])
-    for key, exc in failures:
-        log.warning("notification for shipment %s event %s failed: %s", key[0], key[1], exc)
-    return [by_key[key] for key, _ in failures]
 
 
 def _collect_fees(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
@@ -78,7 +69,6 @@ def _endpoint_disabled_notice(session: Session, row: OutboxMessage):
 #: Outbox topic -> handler(session, rows) returning the rows that failed. Handlers only
 #: write to the database; their rows are done in the transaction that runs them.
 HANDLERS = {
-    "notify_customer": _plan_notifications,
     "collect_fees": _collect_fees,
     "webhook": _fan_out_webhooks,
 }
@@ -87,6 +77,18 @@ HANDLERS = {
 SENDERS = {
     "endpoint_disabled": _endpoint_disabled_notice,
 }
+
+
+def _plan_notifications(session: Session, rows: list[OutboxMessage]):
+    """The customer messages the rows' events are owed, written and claimed in the
+    rows' transaction (the rows are then done: the messages carry the rest); returns the
+    rows that failed and the messages to send after the commit."""
+    by_key = {(r.payload["shipment_id"], r.payload["seq"]): r for r in rows}
+    claimed, failures = notifications.plan_and_claim(session, list(by_key),
+                                                     public_url=current_app.config["WAYBILL_PUBLIC_URL"])
+    for key, exc in failures:
+        log.warning("notification for shipment %s event %s failed: %s", key[0], key[1], exc)
+    return [by_key[key] for key, _ in failures], claimed
 
 
 def run_outbox_jobs(message_ids: list[int]) -> int:
@@ -99,18 +101,24 @@ def run_outbox_jobs(message_ids: list[int]) -> int:
     raised after the commits, so that dramatiq retries them (and only them). Returns how
     many were done."""
     session = db.session
-    calls = []
+    calls, claimed = [], []
     with committed(session):
         rows = lock_unprocessed(session, message_ids)
         failed: list[OutboxMessage] = []
         for topic in {r.topic for r in rows if r.topic in HANDLERS}:
             failed += HANDLERS[topic](session, [r for r in rows if r.topic == topic])
+        to_notify = [r for r in rows if r.topic == "notify_customer"]
+        if to_notify:
+            not_planned, claimed = _plan_notifications(session, to_notify)
+            failed += not_planned
         now = clock.now()
         for row in rows:
             if row.topic in SENDERS:
                 calls.append((row.id, SENDERS[row.topic](session, row)))
             elif row not in failed:
                 row.processed_at = now
+    if claimed:
+        send_claimed(claimed)
     for row_id, call in calls:
         try:
             if call is not None:
@@ -132,42 +140,54 @@ RECORD_WITHIN = 0.05
 
 
 def send_notifications(*, limit: int = 500) -> tuple[int, int]:
-    """Send the customer messages that are due, a claim at a time, with no transaction
-    open while a carrier is called. Proofs of sending are committed together with the
-    next claim, or at once when sending has taken more than RECORD_WITHIN: one commit
-    per claim with a fast carrier, one per message with a slow one. A refused commit is
-    tried again (the proofs are held in memory meanwhile). Stops when none are due or
-    after ``limit``; the periodic sweep takes the rest. Returns (sent, failed)."""
-    mailer, sms = _carriers()
+    """Send the customer messages that are due (retries, and those a sender died
+    holding), a claim at a time; stops when none are due or after ``limit``; the
+    periodic sweep takes the rest. Returns (sent, failed)."""
     session = db.session
     sent = failed = 0
-    proofs: list[tuple[int, str, object]] = []
-
-    def claim_next():
-        notifications.record_sent(session, proofs)
-        return notifications.claim_due(session)
-
-    while True:
-        batch = record_with_retries(session, claim_next) if sent + failed < limit else []
-        proofs = []
+    while sent + failed < limit:
+        with committed(session):
+            batch = notifications.claim_due(session)
         if not batch:
-            record_with_retries(session, lambda: notifications.record_sent(session, proofs))
-            return sent, failed
-        started = time.monotonic()
-        for message in batch:
-            try:
-                provider = notifications.send(message, mailer=mailer, sms=sms)
-            except Exception as exc:
-                log.warning("%s %s to %s failed: %s", message.channel, message.id, message.recipient, exc)
-                error = f"{type(exc).__name__}: {exc}"
-                record_with_retries(session, lambda: notifications.record_failure(session, message.id, error))
-                failed += 1
-                continue
-            proofs.append((message.id, provider, clock.now()))
-            sent += 1
-            if time.monotonic() - started > RECORD_WITHIN:
-                record_with_retries(session, lambda: notifications.record_sent(session, proofs))
-                proofs, started = [], time.monotonic()
+            break
+        done, refused = send_claimed(batch)
+        sent, failed = sent + done, failed + refused
+    return sent, failed
+
+
+def send_claimed(messages: list) -> tuple[int, int]:
+    """Hand messages this sender holds to their carriers, with no transaction open, and
+    commit the proofs: at the end, or at once when sending has taken more than
+    RECORD_WITHIN (then the hold of those still to send starts again). So a fast carrier
+    costs one commit for the lot and a slow one a commit per message. A refused commit is
+    tried again (the proofs are held in memory meanwhile). Returns (sent, failed)."""
+    mailer, sms = _carriers()
+    session = db.session
+    proofs: list[tuple[int, str, object]] = []
+    sent = failed = 0
+    started = time.monotonic()
+    for position, message in enumerate(messages):
+        try:
+            provider = notifications.send(message, mailer=mailer, sms=sms)
+        except Exception as exc:
+            log.warning("%s %s to %s failed: %s", message.channel, message.id, message.recipient, exc)
+            error = f"{type(exc).__name__}: {exc}"
+            record_with_retries(session, lambda: notifications.record_failure(session, message.id, error))
+            failed += 1
+            continue
+        proofs.append((message.id, provider, clock.now()))
+        sent += 1
+        if time.monotonic() - started > RECORD_WITHIN:
+            rest = [m.id for m in messages[position + 1:]]
+
+            def record_and_hold():
+                notifications.record_sent(session, proofs)
+                notifications.hold_on(session, rest)
+
+            record_with_retries(session, record_and_hold)
+            proofs, started = [], time.monotonic()
+    record_with_retries(session, lambda: notifications.record_sent(session, proofs))
+    return sent, failed
 
 
 #: Waits before trying again to record what was sent, while the database is away.

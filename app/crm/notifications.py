@@ -76,6 +76,13 @@ def plan_notifications(session: Session, keys: list[tuple[int, int]], *, public_
     """Write, unsent, the messages customers are owed about events, each named by
     (shipment id, seq): one per event and channel the customer accepts. An event planned
     before is left as it is. Returns the [(key, exception)] that could not be planned."""
+    return plan_and_claim(session, keys, public_url=public_url, now=now, claim=False)[1]
+
+
+def plan_and_claim(session: Session, keys: list[tuple[int, int]], *, public_url: str,
+                   now: datetime | None = None, claim: bool = True):
+    """``plan_notifications``, and the messages planned now claimed by the caller (held
+    as ``claim_due`` holds them): (outgoing, failures). The caller commits, then sends."""
     now = now or clock.now()
     events = shipments.events_with_orders(session, keys)
     customers = {c.id: c for c in session.scalars(select(Customer).where(
@@ -101,8 +108,13 @@ def plan_notifications(session: Session, keys: list[tuple[int, int]], *, public_
                                     new_reference(), now))
     missing = set(keys) - {(e.shipment_id, e.seq) for e in events}
     failures += [(key, LookupError(f"no event {key}")) for key in missing]
+    if claim:
+        until = now + HOLD_PER_MESSAGE * len(planned)
+        for message in planned:
+            message.claimed_until = until
     session.add_all(planned)
-    return failures
+    session.flush()
+    return ([_outgoing(m) for m in planned] if claim else []), failures
 
 
 def _message(event, customer, channel, recipient, subject, body, message_id, now) -> Notification:
@@ -124,7 +136,22 @@ def claim_due(session: Session, *, now: datetime | None = None, limit: int = CLA
     until = now + HOLD_PER_MESSAGE * len(rows)
     for row in rows:
         row.claimed_until = until
-    return [Outgoing(r.id, r.channel, r.recipient, r.subject, r.body, r.provider_message_id) for r in rows]
+    return [_outgoing(r) for r in rows]
+
+
+def _outgoing(message: Notification) -> Outgoing:
+    return Outgoing(message.id, message.channel, message.recipient, message.subject, message.body,
+                    message.provider_message_id)
+
+
+def hold_on(session: Session, notification_ids: list[int], *, now: datetime | None = None) -> None:
+    """The sender still holds these messages (it is sending the ones before them): their
+    hold starts again, HOLD_PER_MESSAGE each."""
+    if notification_ids:
+        until = (now or clock.now()) + HOLD_PER_MESSAGE * len(notification_ids)
+        session.execute(update(Notification).where(Notification.id.in_(notification_ids),
+                                                   Notification.status == "pending")
+                        .values(claimed_until=until))
 
 
 def send(message: Outgoing, *, mailer: Mailer, sms: SmsGateway) -> str:

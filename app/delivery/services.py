@@ -244,7 +244,7 @@ def _one(results: list) -> TransitionResult:
 
 def _deliver(session, shipment, cod_due: int, attempt: AttemptIn, *, driver_id, actor) -> TransitionResult:
     proof = attempt.proof
-    shipments.check_delivery_code(session, shipment.id, proof.delivery_code)
+    shipments.check_delivery_code(shipment, proof.delivery_code)
     if not proof.recipient_name.strip():
         raise DeliveryError("the recipient's name is required")
     if proof.relation not in RELATIONS:

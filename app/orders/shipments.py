@@ -326,11 +326,10 @@ class DeliveryCodeRefused(ValueError):
         self.locked = locked
 
 
-def check_delivery_code(session: Session, shipment_id: int, given: str) -> None:
-    """Pass when the parcel needs no code or ``given`` is its code; raise
-    DeliveryCodeRefused otherwise (a locked code refuses even the right one)."""
-    code, failures = session.execute(select(Shipment.delivery_code, Shipment.delivery_code_failures)
-                                     .where(Shipment.id == shipment_id)).one()
+def check_delivery_code(shipment: Shipment, given: str | None) -> None:
+    """Pass when the parcel (locked by the caller) needs no code or ``given`` is its code;
+    raise DeliveryCodeRefused otherwise (a locked code refuses even the right one)."""
+    code, failures = shipment.delivery_code, shipment.delivery_code_failures or 0
     if not code:
         return
     if failures >= MAX_CODE_TRIES:

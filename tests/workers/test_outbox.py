@@ -131,8 +131,8 @@ def test_a_failing_message_neither_blocks_nor_duplicates_the_rest_of_its_batch(a
     rows = list(session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "notify_customer")))
     session.commit()
     assert run_outbox_jobs([r.id for r in rows]) == 6  # one batch, as the relay would send it
-    assert send_notifications() == (9, 3)  # six SMS and three emails to the good address
     session.expire_all()
+    assert count(session, Notification, Notification.status == "sent") == 9  # six SMS, three good emails
     waiting = list(session.scalars(select(Notification).where(Notification.status == "pending")))
     assert {(n.shipment_id, n.channel, n.attempts) for n in waiting} == {(bad.id, "email", 1)}
     assert "550" in waiting[0].last_error
