@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, distinct, func, or_, select, update
+from sqlalchemy import bindparam, distinct, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -90,12 +90,15 @@ def plan_and_claim(session: Session, keys: list[tuple[int, int]], *, public_url:
     done = set(session.execute(select(Notification.event_id, Notification.channel).where(
         Notification.event_id.in_([e.id for e in events]))).all())
     url = public_url.rstrip("/")
+    partners: dict[int, Partner] = {}
     planned, failures = [], []
     for event in events:
         shipment, order = event.shipment, event.shipment.order
         customer = customers[order.customer_id]
+        if shipment.partner_id not in partners:
+            partners[shipment.partner_id] = session.get(Partner, shipment.partner_id)
         try:
-            subject, body = _text(event, shipment, session.get(Partner, shipment.partner_id), url)
+            subject, body = _text(event, shipment, partners[shipment.partner_id], url)
         except Exception as exc:  # one event's failure must not hold back the others
             failures.append(((event.shipment_id, event.seq), exc))
             continue
@@ -108,20 +111,30 @@ def plan_and_claim(session: Session, keys: list[tuple[int, int]], *, public_url:
                                     new_reference(), now))
     missing = set(keys) - {(e.shipment_id, e.seq) for e in events}
     failures += [(key, LookupError(f"no event {key}")) for key in missing]
+    if not planned:
+        return [], failures
     if claim:
         until = now + HOLD_PER_MESSAGE * len(planned)
-        for message in planned:
-            message.claimed_until = until
-    session.add_all(planned)
-    session.flush()
-    return ([_outgoing(m) for m in planned] if claim else []), failures
+        for row in planned:
+            row["claimed_until"] = until
+    # Core rows, not ORM objects: this runs inside the outbox job's transaction, which on
+    # SQLite holds the only write lock.
+    ids = session.execute(_INSERT, planned).scalars().all()
+    if not claim:
+        return [], failures
+    return [Outgoing(i, r["channel"], r["recipient"], r["subject"], r["body"], r["provider_message_id"])
+            for i, r in zip(ids, planned)], failures
 
 
-def _message(event, customer, channel, recipient, subject, body, message_id, now) -> Notification:
-    return Notification(shipment_id=event.shipment_id, event_id=event.id, customer_id=customer.id,
-                        milestone=event.type, channel=channel, recipient=recipient, subject=subject,
-                        body=body, status="pending", provider_message_id=message_id,
-                        attempts=0, next_attempt_at=now, created_at=now)
+_INSERT = insert(Notification.__table__).returning(Notification.__table__.c.id, sort_by_parameter_order=True)
+
+
+def _message(event, customer, channel, recipient, subject, body, message_id, now) -> dict:
+    return {"shipment_id": event.shipment_id, "event_id": event.id, "customer_id": customer.id,
+            "milestone": event.type, "channel": channel, "recipient": recipient, "subject": subject,
+            "body": body, "status": "pending", "provider_message_id": message_id, "attempts": 0,
+            "next_attempt_at": now, "claimed_until": None, "last_error": None, "provider": None,
+            "sent_at": None, "created_at": now}
 
 
 def claim_due(session: Session, *, now: datetime | None = None, limit: int = CLAIM_BATCH) -> list[Outgoing]:
