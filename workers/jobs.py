@@ -95,11 +95,12 @@ def run_outbox_jobs(message_ids: list[int]) -> int:
     """Do the work of outbox rows and mark the done ones processed.
 
     Rows are locked first, so a redelivered message waits for the first run and then
-    finds them done. Database work is one transaction for the batch. Network work is
-    prepared in it, made after its commit with no transaction open, and each row marked
-    done in a commit of its own. Rows that failed stay unprocessed and JobFailed is
-    raised after the commits, so that dramatiq retries them (and only them). Returns how
-    many were done."""
+    finds them done. Database work is one transaction for the batch; customer messages
+    are planned and claimed in it (their rows then carry the work) and sent after its
+    commit. Other network work is prepared in it, made after its commit with no
+    transaction open, and each row marked done in a commit of its own. Rows that failed
+    stay unprocessed and JobFailed is raised after the commits, so that dramatiq retries
+    them (and only them). Returns how many rows there were."""
     session = db.session
     calls, claimed = [], []
     with committed(session):
@@ -125,7 +126,7 @@ def run_outbox_jobs(message_ids: list[int]) -> int:
                 call()
         except Exception:
             log.exception("outbox row %s failed", row_id)
-            failed.append(row_id)
+            failed.append(next(r for r in rows if r.id == row_id))
             continue
         with committed(session):
             mark_processed(session, [row_id])
