@@ -1,7 +1,7 @@
 """Imports every module's models so that the metadata knows all tables."""
 from app.api.models import IdempotencyKey  # noqa: F401
 from app.auth.models import AuditEntry, User  # noqa: F401
-from app.billing.models import CashHandover, Charge, CodCollection, RateCard  # noqa: F401
+from app.billing.models import CashHandover, Charge, CodCollection, JournalEntry, JournalLine, RateCard  # noqa: F401
 from app.crm.models import ApiKey, Customer, Notification, Partner, PickupLocation  # noqa: F401
 from app.db import Base  # noqa: F401
 from app.delivery.models import DeliveryAttempt, Driver, PickupRun, ProofOfDelivery, RunSheet, RunSheetStop  # noqa: F401

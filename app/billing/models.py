@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import DDL, JSON, BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
@@ -135,3 +135,97 @@ class CashHandover(Base):
     def difference(self) -> int | None:
         """Received less expected (negative: short)."""
         return None if self.received_amount is None else self.received_amount - self.expected_amount
+
+
+# -- the general ledger (services in app/billing/ledger.py) ------------------------------
+
+class JournalEntry(Base):
+    __tablename__ = "journal_entries"
+    #: One entry per source and posting rule: an event posted twice posts once.
+    __table_args__ = (UniqueConstraint("source_type", "source_id", "rule"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_date: Mapped[date] = mapped_column(Date)
+    #: The accounting month, YYYY-MM, of ``entry_date``.
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    #: What the entry records: e.g. ("charge", "42"), ("journal_entry", "7") for a reversal.
+    source_type: Mapped[str] = mapped_column(String(40))
+    source_id: Mapped[str] = mapped_column(String(64))
+    #: The posting rule that made it (e.g. "fee_charged", "reversal").
+    rule: Mapped[str] = mapped_column(String(40))
+    memo: Mapped[str] = mapped_column(String(300), default="")
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
+    actor: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    #: Set once its lines are in; the database refuses it unless they balance, and
+    #: refuses any change after it.
+    sealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JournalLine(Base):
+    __tablename__ = "journal_lines"
+    __table_args__ = (Index("ix_journal_lines_account", "account", "currency"),
+                      Index("ix_journal_lines_party", "party_type", "party_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    account: Mapped[str] = mapped_column(String(4))
+    party_type: Mapped[str | None] = mapped_column(String(20))
+    party_id: Mapped[int | None] = mapped_column(Integer)
+    #: Minor units; a debit is positive, a credit negative.
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+REFUSED = "journal entries and their lines are append-only"
+UNBALANCED = "a journal entry must balance in every currency"
+
+#: The database's own checks, the same rules on both backends (migrations create them too).
+SQLITE_TRIGGERS = (
+    f"""CREATE TRIGGER journal_entry_seal BEFORE UPDATE ON journal_entries
+WHEN OLD.sealed_at IS NULL AND NEW.sealed_at IS NOT NULL BEGIN
+  SELECT RAISE(ABORT, '{UNBALANCED}') WHERE NOT EXISTS (SELECT 1 FROM journal_lines WHERE entry_id = NEW.id)
+    OR EXISTS (SELECT 1 FROM journal_lines WHERE entry_id = NEW.id GROUP BY currency HAVING sum(amount) != 0);
+END""",
+    f"""CREATE TRIGGER journal_entry_frozen BEFORE UPDATE ON journal_entries
+WHEN OLD.sealed_at IS NOT NULL BEGIN SELECT RAISE(ABORT, '{REFUSED}'); END""",
+    f"""CREATE TRIGGER journal_entry_kept BEFORE DELETE ON journal_entries
+BEGIN SELECT RAISE(ABORT, '{REFUSED}'); END""",
+    f"""CREATE TRIGGER journal_line_added BEFORE INSERT ON journal_lines
+WHEN (SELECT sealed_at FROM journal_entries WHERE id = NEW.entry_id) IS NOT NULL
+BEGIN SELECT RAISE(ABORT, '{REFUSED}'); END""",
+    f"""CREATE TRIGGER journal_line_changed BEFORE UPDATE ON journal_lines
+BEGIN SELECT RAISE(ABORT, '{REFUSED}'); END""",
+    f"""CREATE TRIGGER journal_line_kept BEFORE DELETE ON journal_lines
+BEGIN SELECT RAISE(ABORT, '{REFUSED}'); END""",
+)
+POSTGRESQL_TRIGGERS = (
+    f"""CREATE FUNCTION journal_entry_check() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' OR OLD.sealed_at IS NOT NULL THEN
+    RAISE EXCEPTION '{REFUSED}';
+  END IF;
+  IF NEW.sealed_at IS NOT NULL AND (
+      NOT EXISTS (SELECT 1 FROM journal_lines WHERE entry_id = NEW.id)
+      OR EXISTS (SELECT 1 FROM journal_lines WHERE entry_id = NEW.id GROUP BY currency HAVING sum(amount) <> 0)) THEN
+    RAISE EXCEPTION '{UNBALANCED}';
+  END IF;
+  RETURN NEW;
+END $$""",
+    """CREATE TRIGGER journal_entry_check BEFORE UPDATE OR DELETE ON journal_entries
+FOR EACH ROW EXECUTE FUNCTION journal_entry_check()""",
+    f"""CREATE FUNCTION journal_line_check() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP <> 'INSERT' OR (SELECT sealed_at FROM journal_entries WHERE id = NEW.entry_id) IS NOT NULL THEN
+    RAISE EXCEPTION '{REFUSED}';
+  END IF;
+  RETURN NEW;
+END $$""",
+    """CREATE TRIGGER journal_line_check BEFORE INSERT OR UPDATE OR DELETE ON journal_lines
+FOR EACH ROW EXECUTE FUNCTION journal_line_check()""",
+)
+
+for sql_ in SQLITE_TRIGGERS:
+    event.listen(JournalLine.__table__, "after_create", DDL(sql_).execute_if(dialect="sqlite"))
+for sql_ in POSTGRESQL_TRIGGERS:
+    event.listen(JournalLine.__table__, "after_create", DDL(sql_).execute_if(dialect="postgresql"))

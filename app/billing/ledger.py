@@ -1,0 +1,177 @@
+"""The general ledger: double-entry, append-only, in integer minor units.
+
+A journal entry holds lines (account, party, signed amount: debit +, credit -, currency)
+that sum to zero per currency. ``post`` checks that in code; the database checks it again
+on both backends with plain triggers: lines go into an unsealed entry, and sealing it
+(which ``post`` does in the same flush) is refused unless every currency sums to zero.
+Lines of a sealed entry cannot be added, changed or deleted, nor can a sealed entry.
+A correction is a reversing entry (``reverse``). Each entry names its source and posting
+rule, and the pair is unique: an event posted twice posts once.
+
+This is the ledger's core (issue 12); posting rules, periods and reports build on it.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.billing.models import UNBALANCED, JournalEntry, JournalLine
+from app.billing.money import CurrencyError, check_currency
+
+
+@dataclass(frozen=True)
+class Account:
+    code: str
+    name: str
+    #: asset, liability, income, contra-income, expense
+    kind: str
+    #: The kind of party each line on it names (partner, driver, hub, provider), or None.
+    party: str | None = None
+
+
+#: The chart of accounts (DESIGN.md "Money"): a party is a column of the line, not an
+#: account per party.
+CHART = {a.code: a for a in (
+    Account("1100", "Cash with drivers", "asset", "driver"),
+    Account("1110", "Cash at hubs", "asset", "hub"),
+    Account("1150", "Card/transfer COD clearing", "asset", "provider"),
+    Account("1200", "Bank", "asset"),
+    Account("1300", "Receivable from partners", "asset", "partner"),
+    Account("1310", "Receivable from drivers (shortages)", "asset", "driver"),
+    Account("2100", "COD payable to partners", "liability", "partner"),
+    Account("2200", "VAT payable", "liability"),
+    Account("2300", "Claims payable (lost/damaged)", "liability", "partner"),
+    Account("4100", "Delivery revenue", "income"),
+    Account("4200", "Return and failed-attempt revenue", "income"),
+    Account("4300", "Surcharges (COD fee, remote, fuel, insurance)", "income"),
+    Account("4900", "Credit notes and compensation", "contra-income"),
+    Account("5100", "Claims expense", "expense"),
+)}
+
+
+class LedgerError(ValueError):
+    """An entry that cannot be posted; the message says why."""
+
+
+@dataclass(frozen=True)
+class Line:
+    account: str
+    #: Minor units; a debit is positive, a credit negative.
+    amount: int
+    currency: str
+    #: (party type, id) when the account is kept per party.
+    party: tuple[str, int] | None = None
+
+
+def period_of(day: date) -> str:
+    return f"{day:%Y-%m}"
+
+
+def _check(lines: list[Line]) -> None:
+    if len(lines) < 2:
+        raise LedgerError("an entry has at least two lines")
+    totals: dict[str, int] = defaultdict(int)
+    for line in lines:
+        account = CHART.get(line.account)
+        if account is None:
+            raise LedgerError(f"no account {line.account!r} in the chart")
+        if not isinstance(line.amount, int) or isinstance(line.amount, bool) or line.amount == 0:
+            raise LedgerError(f"{line.account}: an amount is a non-zero whole number of minor units")
+        try:
+            check_currency(line.currency)
+        except CurrencyError as exc:
+            raise LedgerError(f"{line.account}: {exc}") from None
+        party_kind = line.party[0] if line.party else None
+        if party_kind != account.party:
+            raise LedgerError(f"{line.account} ({account.name}) is kept per {account.party or 'nobody'}, "
+                              f"not per {party_kind or 'nobody'}")
+        totals[line.currency] += line.amount
+    off = {currency: total for currency, total in totals.items() if total}
+    if off:
+        raise LedgerError(f"{UNBALANCED}: off by {off}")
+
+
+def entry_for(session: Session, source_type: str, source_id, rule: str) -> JournalEntry | None:
+    return session.scalars(select(JournalEntry).where(
+        JournalEntry.source_type == source_type, JournalEntry.source_id == str(source_id),
+        JournalEntry.rule == rule)).first()
+
+
+def post(session: Session, *, rule: str, source_type: str, source_id, entry_date: date, lines: list[Line],
+         memo: str = "", actor: str = "", reverses_id: int | None = None) -> JournalEntry:
+    """Post an entry once per (source, rule): returns the new entry, or the one posted
+    before for the same source and rule. Raises LedgerError. Flushes; the caller commits
+    (in the transaction of the business change the entry records)."""
+    _check(lines)
+    found = entry_for(session, source_type, source_id, rule)
+    if found is not None:
+        return found
+    entry = JournalEntry(entry_date=entry_date, period=period_of(entry_date), source_type=source_type,
+                         source_id=str(source_id), rule=rule, memo=memo[:300], actor=actor[:80],
+                         reverses_id=reverses_id, created_at=clock.now())
+    try:
+        with session.begin_nested():
+            session.add(entry)
+            session.flush()
+            session.execute(insert(JournalLine), [
+                {"entry_id": entry.id, "account": line.account, "amount": line.amount, "currency": line.currency,
+                 "party_type": line.party[0] if line.party else None,
+                 "party_id": line.party[1] if line.party else None} for line in lines])
+            session.execute(update(JournalEntry).where(JournalEntry.id == entry.id)
+                            .values(sealed_at=clock.now()))
+    except IntegrityError:  # the same source and rule, posted by another transaction meanwhile
+        found = entry_for(session, source_type, source_id, rule)
+        if found is None:
+            raise
+        return found
+    session.refresh(entry)
+    return entry
+
+
+def lines_of(session: Session, entry_id: int) -> list[JournalLine]:
+    return list(session.scalars(select(JournalLine).where(JournalLine.entry_id == entry_id)
+                                .order_by(JournalLine.id)))
+
+
+def reverse(session: Session, entry_id: int, *, entry_date: date, actor: str, reason: str) -> JournalEntry:
+    """Undo an entry with a new one, its lines negated (the original stays as it was)."""
+    original = session.get(JournalEntry, entry_id)
+    if original is None or original.sealed_at is None:
+        raise LedgerError(f"no posted entry {entry_id}")
+    if original.reverses_id is not None:
+        raise LedgerError("a reversal is not reversed: post the entry again instead")
+    if not reason.strip():
+        raise LedgerError("a reversal needs a reason")
+    lines = [Line(line.account, -line.amount, line.currency,
+                  (line.party_type, line.party_id) if line.party_type else None)
+             for line in lines_of(session, entry_id)]
+    return post(session, rule="reversal", source_type="journal_entry", source_id=entry_id,
+                entry_date=entry_date, lines=lines, memo=reason.strip(), actor=actor, reverses_id=entry_id)
+
+
+def trial_balance(session: Session, *, until: date | None = None) -> dict[tuple[str, str], int]:
+    """(account, currency) -> balance of the sealed entries (dated up to ``until``)."""
+    stmt = (select(JournalLine.account, JournalLine.currency, func.sum(JournalLine.amount))
+            .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
+            .where(JournalEntry.sealed_at.is_not(None))
+            .group_by(JournalLine.account, JournalLine.currency))
+    if until is not None:
+        stmt = stmt.where(JournalEntry.entry_date <= until)
+    return {(account, currency): int(total) for account, currency, total in session.execute(stmt)}
+
+
+def balance(session: Session, account: str, currency: str, *, party: tuple[str, int] | None = None) -> int:
+    """The balance of one account in one currency (for one party)."""
+    stmt = (select(func.coalesce(func.sum(JournalLine.amount), 0))
+            .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
+            .where(JournalEntry.sealed_at.is_not(None), JournalLine.account == account,
+                   JournalLine.currency == currency))
+    if party is not None:
+        stmt = stmt.where(JournalLine.party_type == party[0], JournalLine.party_id == party[1])
+    return int(session.scalar(stmt))
