@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -123,14 +123,13 @@ def post(session: Session, *, rule: str, source_type: str, source_id, entry_date
                 {"entry_id": entry.id, "account": line.account, "amount": line.amount, "currency": line.currency,
                  "party_type": line.party[0] if line.party else None,
                  "party_id": line.party[1] if line.party else None} for line in lines])
-            session.execute(update(JournalEntry).where(JournalEntry.id == entry.id)
-                            .values(sealed_at=clock.now()))
+            entry.sealed_at = clock.now()  # the database checks the balance as it seals
+            session.flush()
     except IntegrityError:  # the same source and rule, posted by another transaction meanwhile
         found = entry_for(session, source_type, source_id, rule)
         if found is None:
             raise
         return found
-    session.refresh(entry)
     return entry
 
 
