@@ -32,9 +32,10 @@ def order_in(reference="SO-1", *, dropoff=TAN_BINH_CENTRE_AREA, cod=0, service_l
     return order
 
 
-def deliver_direct(session, partner, reference, *, cod=0, email="lan@example.com"):
+def deliver_direct(session, partner, reference, *, cod=0, email="lan@example.com", paid=None, method="cash"):
     """Take an order to the centre's own area through every step up to delivery, using
-    the services the real surfaces call. Returns the shipment."""
+    the services the real surfaces call (the customer pays ``paid`` of the ``cod`` due, by
+    ``method``). Returns the shipment."""
     from app.delivery import planning
     from app.delivery import services as delivery
     from app.hubs import services as hubs
@@ -48,9 +49,11 @@ def deliver_direct(session, partner, reference, *, cod=0, email="lan@example.com
     centre = session.get(Hub, shipment.centre_id)
     hubs.scan_in(session, centre, shipment.id, actor="user:1")
     planning.build_run_sheets(session, centre.id, today, actor="user:1", only=[shipment.id])
+    paid = cod if paid is None else paid
     proof = delivery.ProofIn(recipient_name="Lan", relation="self",
-                             captured_at=clock.now(), cod_received_amount=cod,
-                             cod_method="cash" if cod else None)
+                             captured_at=clock.now(), cod_received_amount=paid,
+                             cod_method=method if cod else None,
+                             cod_difference_reason=None if paid == cod else "the customer paid another amount")
     delivery.deliver(session, shipment.id, proof, driver_id=None, actor="driver:1")
     session.commit()
     return shipment

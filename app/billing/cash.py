@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import clock
+from app.billing import posting
 from app.billing.models import CashHandover
 from app.delivery.models import Driver
 from app.delivery.services import cod_taken
@@ -96,7 +97,8 @@ def declare(session: Session, driver: Driver, day: date, tz: ZoneInfo, currency:
 
 def confirm(session: Session, handover_id: int, received: int, *, user_id: int, hub_id: int | None,
             note: str | None = None) -> CashHandover:
-    """The hub operator counted ``received``; recorded once, with the difference."""
+    """The hub operator counted ``received``; recorded once, with the difference, and
+    posted (the cash is at the hub; a shortage is owed by the driver)."""
     handover = session.get(CashHandover, handover_id, with_for_update={"key_share": True})
     if handover is None or (hub_id and handover.hub_id != hub_id):
         raise CashError(f"no handover {handover_id} at this hub")
@@ -109,4 +111,5 @@ def confirm(session: Session, handover_id: int, received: int, *, user_id: int, 
     handover.received_amount, handover.received_at, handover.received_by = received, clock.now(), user_id
     handover.note = note.strip()[:500] if note else None
     session.flush()
+    posting.post(session, "cash_counted", handover, actor=f"user:{user_id}")
     return handover

@@ -9,6 +9,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from app import clock
+from app.billing import posting
 from app.billing.models import Charge, CodCollection
 from app.billing.rating import rate, rate_card_for, return_rate
 from app.delivery.services import proofs_for
@@ -32,7 +33,7 @@ def collect_fees(session: Session, shipment_ids: Iterable[int], *,
                                                            .where(CodCollection.shipment_id.in_(ids)))}
     proofs = proofs_for(session, [s.id for s in ready if orders[s.id].cod_amount])
     tz = clock.network_zone()
-    made = []
+    made, cods = [], []
     for shipment in ready:
         order = orders[shipment.id]
         kind = "delivery_fee" if shipment.status == Status.DELIVERED else "return_fee"
@@ -54,10 +55,14 @@ def collect_fees(session: Session, shipment_ids: Iterable[int], *,
                 method=proof.cod_method, driver_id=proof.driver_id, collected_at=proof.captured_at,
                 difference_reason=proof.cod_difference_reason)
             session.add(cod)
+            cods.append(cod)
         if cod is not None and cod.open_difference:
             continue  # charged, but open until finance settles the cash
         shipments.transition(session, shipment, "close", actor=actor, locked=True, fees_collected=True)
     session.add_all(made)
+    session.flush()
+    posting.post_each(session, [("fee_charged", c) for c in made] + [("cod_collected", c) for c in cods],
+                      actor=actor)
     return made
 
 
@@ -73,10 +78,10 @@ def open_cod_differences(session: Session, *, limit: int = 200) -> list[CodColle
         .order_by(CodCollection.collected_at).limit(limit)))
 
 
-def settle_cod_difference(session: Session, shipment_id: int, *, user_id: int, note: str,
-                          actor: str) -> CodCollection:
-    """Finance has dealt with a short or over payment (recovered, written off, refunded):
-    recorded once, with a note; the shipment then closes."""
+def settle_cod_difference(session: Session, shipment_id: int, *, user_id: int, note: str, actor: str,
+                          outcome: str = "partner_accepts") -> CodCollection:
+    """Finance has dealt with a short or over payment: recorded once, with a note and who
+    bears the difference (``posting.SETTLEMENTS``), posted; the shipment then closes."""
     [shipment] = shipments.lock_shipments(session, [shipment_id])
     cod = session.scalars(select(CodCollection).where(CodCollection.shipment_id == shipment_id)
                           .with_for_update(key_share=True)).first()
@@ -86,10 +91,16 @@ def settle_cod_difference(session: Session, shipment_id: int, *, user_id: int, n
         raise SettlementError("already settled: a settlement is not changed")
     if not (note or "").strip():
         raise SettlementError("say how it was settled")
+    if outcome not in posting.SETTLEMENTS:
+        raise SettlementError(f"say who bears the difference: one of {', '.join(posting.SETTLEMENTS)}")
+    if outcome == "driver_owes" and cod.amount_collected > cod.amount_due:
+        raise SettlementError("the customer paid more than due: the driver owes nothing")
     cod.settled_at, cod.settled_by, cod.settlement_note = clock.now(), user_id, note.strip()[:500]
+    cod.settlement_outcome = outcome
     if shipment.status == Status.DELIVERED:
         shipments.transition(session, shipment, "close", actor=actor, locked=True, fees_collected=True)
     session.flush()
+    posting.post(session, "cod_difference_settled", cod, actor=actor)
     return cod
 
 

@@ -70,6 +70,8 @@ class CodCollection(Base):
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     settled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     settlement_note: Mapped[str | None] = mapped_column(String(500))
+    #: What the settlement decided (``posting.SETTLEMENTS``): who bears the difference.
+    settlement_outcome: Mapped[str | None] = mapped_column(String(20))
 
     @property
     def difference(self) -> int:
@@ -177,7 +179,26 @@ class JournalLine(Base):
     currency: Mapped[str] = mapped_column(String(3))
 
 
+class AccountingPeriod(Base):
+    """A month of the books, ``YYYY-MM`` in the network's zone. Open until closed; the
+    database refuses an entry dated in a closed one (a correction goes to the open period).
+    A row exists from the first entry of the month (PostgreSQL's trigger makes it) or when
+    the month is closed."""
+
+    __tablename__ = "accounting_periods"
+
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: What the close found: its checks and the trial balance, as shown in its report.
+    close_report: Mapped[dict | None] = mapped_column(JSON)
+    #: The last reopening (the audit log keeps every one).
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopen_reason: Mapped[str | None] = mapped_column(String(300))
+
+
 REFUSED = "journal entries and their lines are append-only"
+CLOSED = "is closed: post the correction in the open period"
 UNBALANCED = "a journal entry must balance in every currency"
 
 #: The database's own checks, the same rules on both backends (migrations create them too).
@@ -225,7 +246,35 @@ END $$""",
 FOR EACH ROW EXECUTE FUNCTION journal_line_check()""",
 )
 
+#: A closed period takes no entry. On PostgreSQL the entry takes its period's row
+#: FOR SHARE (making the row if the month has none yet), so an entry being posted while
+#: the month is closed waits for the close and is then refused; the close waits for the
+#: postings in flight. SQLite runs one writer at a time.
+SQLITE_PERIOD_TRIGGERS = (
+    f"""CREATE TRIGGER journal_entry_period BEFORE INSERT ON journal_entries
+WHEN EXISTS (SELECT 1 FROM accounting_periods WHERE period = NEW.period AND closed_at IS NOT NULL)
+BEGIN SELECT RAISE(ABORT, 'the period {CLOSED}'); END""",
+)
+POSTGRESQL_PERIOD_TRIGGERS = (
+    f"""CREATE FUNCTION journal_entry_period() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE closed timestamp;
+BEGIN
+  INSERT INTO accounting_periods (period) VALUES (NEW.period) ON CONFLICT DO NOTHING;
+  SELECT closed_at INTO closed FROM accounting_periods WHERE period = NEW.period FOR SHARE;
+  IF closed IS NOT NULL THEN
+    RAISE EXCEPTION 'period % {CLOSED}', NEW.period;
+  END IF;
+  RETURN NEW;
+END $$""",
+    """CREATE TRIGGER journal_entry_period BEFORE INSERT ON journal_entries
+FOR EACH ROW EXECUTE FUNCTION journal_entry_period()""",
+)
+
 for sql_ in SQLITE_TRIGGERS:
     event.listen(JournalLine.__table__, "after_create", DDL(sql_).execute_if(dialect="sqlite"))
 for sql_ in POSTGRESQL_TRIGGERS:
     event.listen(JournalLine.__table__, "after_create", DDL(sql_).execute_if(dialect="postgresql"))
+for sql_ in SQLITE_PERIOD_TRIGGERS:
+    event.listen(Base.metadata, "after_create", DDL(sql_).execute_if(dialect="sqlite"))
+for sql_ in POSTGRESQL_PERIOD_TRIGGERS:  # DDL formats with %: RAISE's placeholder is doubled
+    event.listen(Base.metadata, "after_create", DDL(sql_.replace("%", "%%")).execute_if(dialect="postgresql"))

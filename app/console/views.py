@@ -16,6 +16,7 @@ from app.auth.web import roles_required
 from app.billing import claims
 from app.billing.fees import SettlementError, money_of, open_cod_differences, settle_cod_difference
 from app.billing.money import Money
+from app.billing.posting import SETTLEMENTS
 from app.console.acting import acting, actor
 from app.crm.notifications import notifications_of
 from app.crm.models import Partner
@@ -158,7 +159,7 @@ def shipment(shipment_id: int):
                            who=actor_names({e.actor for e in events} | {f"driver:{a.driver_id}" for a in attempts}),
                            reason_words=FAILURE_REASON_WORDS, code_locked=found.delivery_code_failures >= MAX_CODE_TRIES,
                            can_unlock=current_user.role in ("admin", "dispatcher"),
-                           can_settle=current_user.role in ("admin", "finance"),
+                           can_settle=current_user.role in ("admin", "finance"), settlements=SETTLEMENTS,
                            can_declare_loss=(current_user.role in ("admin", "dispatcher")
                                              and found.status == Status.ON_HOLD.value),
                            claim=claims.claim_of(db.session, found.id),
@@ -248,11 +249,13 @@ def change_address(shipment_id: int):
 def settle_cod(shipment_id: int):
     """Finance settles a short or over payment at the door; the shipment closes."""
     found = _visible_shipment(shipment_id)
-    note = request.form.get("note", "")
+    note, outcome = request.form.get("note", ""), request.form.get("outcome", "")
     with acting("Not settled", SettlementError, TransitionError) as act:
-        cod = settle_cod_difference(db.session, found.id, user_id=current_user.id, note=note, actor=actor())
+        cod = settle_cod_difference(db.session, found.id, user_id=current_user.id, note=note, actor=actor(),
+                                    outcome=outcome)
         act.audit("cod.difference_settled", "shipment", found.id,
-                  {"due": cod.amount_due, "collected": cod.amount_collected, "note": cod.settlement_note})
+                  {"due": cod.amount_due, "collected": cod.amount_collected, "note": cod.settlement_note,
+                   "outcome": outcome})
         act.said("Cash difference settled; the shipment is closed.")
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 

@@ -253,6 +253,8 @@ def _deliver(session, shipment, cod_due: int, attempt: AttemptIn, *, driver_id, 
         raise DeliveryError(f"{cod_due} is due on delivery: give the method, one of {', '.join(COD_METHODS)}")
     if proof.cod_received_amount < 0:
         raise DeliveryError("the amount received cannot be negative")
+    if cod_due and driver_id is None:
+        raise DeliveryError("cash on delivery is taken by a driver: put the shipment on a driver's run sheet")
     try:
         signature = clean_signature(proof.signature_svg)
     except SignatureError as exc:

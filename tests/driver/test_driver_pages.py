@@ -328,9 +328,28 @@ def test_a_short_payment_needs_a_reason_stays_open_and_the_hub_counts_against_th
     assert "Not settled: say how it was settled" in finance.get(f"/console/shipments/{sid}").get_data(as_text=True)
     finance.post(f"/console/shipments/{sid}/settle-cod", data={"note": "150,000 received by transfer",
                                                               "csrf_token": token})
+    assert "Not settled: say who bears the difference" in finance.get(f"/console/shipments/{sid}").get_data(
+        as_text=True)
+    finance.post(f"/console/shipments/{sid}/settle-cod", data={"note": "150,000 received by transfer",
+                                                              "outcome": "partner_accepts", "csrf_token": token})
     session.expire_all()
     assert session.get(Shipment, sid).status == "closed"
     assert session.scalars(select(CodCollection.settlement_note)).one() == "150,000 received by transfer"
+
+    # The books: the partner is owed what the customer paid; once the hub counts the
+    # driver's 100,000, the driver owes nothing and the cash is at the hub.
+    from app.billing import cash, ledger
+
+    cod = session.scalars(select(CodCollection)).one()
+    driver, partner = ("driver", cod.driver_id), ("partner", cod.partner_id)
+    assert ledger.balance(session, "2100", "VND", party=partner) == -100_000
+    assert ledger.balance(session, "1310", "VND", party=driver) == -150_000
+    handover = session.scalars(select(CashHandover)).one()
+    with client.application.app_context():
+        cash.confirm(session, handover.id, 100_000, user_id=1, hub_id=None, note="short, as reported")
+        session.commit()
+    assert [ledger.balance(session, account, "VND", party=driver) for account in ("1100", "1310")] == [0, 0]
+    assert ledger.balance(session, "1110", "VND", party=("hub", handover.hub_id)) == 100_000
     finance.post(f"/console/shipments/{sid}/settle-cod", data={"note": "again", "csrf_token": token})
     assert "already settled" in finance.get(f"/console/shipments/{sid}").get_data(as_text=True)
     assert 'id="cod-differences-count">0<' in staff.get("/console/").get_data(as_text=True)
