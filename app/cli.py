@@ -39,6 +39,7 @@ def upgrade_database() -> None:
 
 def register_commands(app: Flask) -> None:
     register_user_commands(app)
+    register_billing_commands(app)
 
     @app.cli.group("db")
     def db_group():
@@ -316,3 +317,75 @@ def register_user_commands(app: Flask) -> None:
                        details={"name": driver.name, "hub": hub.code, "login": user.email, "by": "cli"})
         session.commit()
         click.echo(json.dumps({"driver_id": driver.id, "name": driver.name, "hub": hub.code, "login": user.email}))
+
+
+def register_billing_commands(app: Flask) -> None:
+    @app.cli.group("billing")
+    def billing_group():
+        """Finance: close a month, export the books."""
+
+    @billing_group.command("close")
+    @click.option("--period", required=True, help="The month, YYYY-MM")
+    @click.option("--check-only", is_flag=True, help="Run the checks; do not close")
+    def billing_close(period, check_only):
+        """Run the close's checks and, when none blocks, close the month. Prints the checks
+        and the trial balance as JSON; exits 1 when a check blocks."""
+        from app.auth import services as accounts
+        from app.billing import periods
+
+        session = db.session
+        try:
+            if check_only:
+                found = periods.checks(session, period)
+                result = periods.CloseResult(period, False, found, {})
+            else:
+                result = periods.close(session, period, user_id=None)
+        except periods.PeriodError as exc:
+            session.rollback()
+            raise click.ClickException(str(exc))
+        if result.closed:
+            accounts.audit(session, None, "period.closed", object_type="period", object_id=period,
+                           details={"by": "command line"})
+            session.commit()
+        else:
+            session.rollback()
+        click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
+        if not all(c.ok for c in result.checks):
+            raise SystemExit(1)
+
+    @billing_group.command("reopen")
+    @click.option("--period", required=True, help="The month, YYYY-MM")
+    @click.option("--reason", required=True, help="Why it is reopened (kept in the audit log)")
+    def billing_reopen(period, reason):
+        """Reopen a closed month (the latest closed one first)."""
+        from app.auth import services as accounts
+        from app.billing import periods
+
+        try:
+            periods.reopen(db.session, period, reason=reason)
+        except periods.PeriodError as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc))
+        accounts.audit(db.session, None, "period.reopened", object_type="period", object_id=period,
+                       details={"reason": reason, "by": "command line"})
+        db.session.commit()
+        click.echo(f"{period} is open")
+
+    @billing_group.command("export")
+    @click.option("--period", required=True, help="The month, YYYY-MM")
+    @click.option("--format", "fmt", type=click.Choice(["beancount", "csv"]), default="beancount")
+    @click.option("--output", type=click.Path(dir_okay=False, writable=True), default="-",
+                  help="A file to write (default: standard output)")
+    def billing_export(period, fmt, output):
+        """The month's books: a Beancount file (opening balances and entries; Fava reads it)
+        or a CSV of every journal line."""
+        from app.billing import exports, periods
+
+        try:
+            periods.parse(period)
+        except periods.PeriodError as exc:
+            raise click.ClickException(str(exc))
+        chunks = (exports.beancount if fmt == "beancount" else exports.ledger_csv)(db.session, period)
+        with click.open_file(output, "w", encoding="utf-8") as out:
+            for chunk in chunks:
+                out.write(chunk)

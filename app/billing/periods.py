@@ -73,6 +73,14 @@ class Check:
     rows: list[tuple[str, int | str, str]] = field(default_factory=list)
 
 
+def _earlier_closed(session: Session, period: str) -> Check:
+    earlier = session.scalar(select(func.min(JournalEntry.period)).where(
+        JournalEntry.period < period, ~exists().where(AccountingPeriod.period == JournalEntry.period,
+                                                      AccountingPeriod.closed_at.is_not(None))))
+    return Check("earlier_closed", "the months before it are closed (months close in order)", not earlier,
+                 int(bool(earlier)), [("period", earlier, f"close {earlier} first")] if earlier else [])
+
+
 def _trial_balance_zero(session: Session, period: str) -> Check:
     _, end = bounds(period)
     totals: dict[str, int] = {}
@@ -138,7 +146,7 @@ def _month_over(session: Session, period: str) -> Check:
 #: The close's checks, in the order they are shown. Issue 12 adds invoices, deposits and
 #: remittances as they are built.
 CHECKS: tuple[Callable[[Session, str], Check], ...] = (
-    _month_over, _trial_balance_zero, _entries_sealed, _shipments_charged, _handovers_counted, _outbox_done,
+    _month_over, _earlier_closed, _trial_balance_zero, _entries_sealed, _shipments_charged, _handovers_counted, _outbox_done,
 )
 
 
@@ -178,11 +186,6 @@ def close(session: Session, period: str, *, user_id: int | None) -> CloseResult:
     row = _row(session, period, lock=True)
     if row.closed_at is not None:
         raise PeriodError(f"{period} is already closed")
-    earlier = session.scalar(select(func.min(JournalEntry.period)).where(
-        JournalEntry.period < period, ~exists().where(AccountingPeriod.period == JournalEntry.period,
-                                                      AccountingPeriod.closed_at.is_not(None))))
-    if earlier:
-        raise PeriodError(f"close {earlier} first: months close in order")
     found = checks(session, period)
     _, end = bounds(period)
     balances = {f"{account} {currency}": amount for (account, currency), amount
