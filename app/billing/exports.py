@@ -7,9 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
-from typing import Iterator
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session

@@ -227,3 +227,59 @@ def balance(session: Session, account: str, currency: str, *, party: tuple[str, 
     if party is not None:
         stmt = stmt.where(JournalLine.party_type == party[0], JournalLine.party_id == party[1])
     return int(session.scalar(stmt))
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A journal line as the general ledger shows it."""
+
+    entry_id: int
+    entry_date: date
+    rule: str
+    source_type: str
+    source_id: str
+    memo: str
+    reverses_id: int | None
+    account: str
+    party: tuple[str, int] | None
+    amount: int
+    currency: str
+
+
+def _filtered(stmt, *, account, currency, party, start, end):
+    if account:
+        stmt = stmt.where(JournalLine.account == account)
+    if currency:
+        stmt = stmt.where(JournalLine.currency == currency)
+    if party:
+        stmt = stmt.where(JournalLine.party_type == party[0], JournalLine.party_id == party[1])
+    if start:
+        stmt = stmt.where(JournalEntry.entry_date >= start)
+    if end:
+        stmt = stmt.where(JournalEntry.entry_date < end)
+    return stmt.where(JournalEntry.sealed_at.is_not(None))
+
+
+def opening_balances(session: Session, *, account: str | None = None, party: tuple[str, int] | None = None,
+                     currency: str | None = None, before: date) -> dict[tuple[str, str], int]:
+    """(account, currency) -> the balance before ``before`` (a ledger's opening line)."""
+    stmt = (select(JournalLine.account, JournalLine.currency, func.sum(JournalLine.amount))
+            .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
+            .group_by(JournalLine.account, JournalLine.currency))
+    stmt = _filtered(stmt, account=account, currency=currency, party=party, start=None, end=before)
+    return {(a, c): int(t) for a, c, t in session.execute(stmt)}
+
+
+def posted_lines(session: Session, *, account: str | None = None, party: tuple[str, int] | None = None,
+                 currency: str | None = None, start: date | None = None, end: date | None = None,
+                 limit: int = 500) -> list[Posted]:
+    """The lines of one account (and/or one party), oldest first, dated in [start, end):
+    the general ledger and a party's ledger."""
+    stmt = (select(JournalEntry.id, JournalEntry.entry_date, JournalEntry.rule, JournalEntry.source_type,
+                   JournalEntry.source_id, JournalEntry.memo, JournalEntry.reverses_id, JournalLine.account,
+                   JournalLine.party_type, JournalLine.party_id, JournalLine.amount, JournalLine.currency)
+            .join(JournalLine, JournalLine.entry_id == JournalEntry.id)
+            .order_by(JournalEntry.entry_date, JournalEntry.id, JournalLine.id).limit(limit))
+    stmt = _filtered(stmt, account=account, currency=currency, party=party, start=start, end=end)
+    return [Posted(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], (r[8], r[9]) if r[8] else None, r[10], r[11])
+            for r in session.execute(stmt)]

@@ -9,9 +9,9 @@ FOR SHARE in the database's trigger) finishes first, and one that comes after is
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Callable
 
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert

@@ -11,8 +11,8 @@ The signs: a debit is positive, a credit negative (``ledger.Line``).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sqlalchemy.orm import Session
 

@@ -31,8 +31,8 @@ def users(session, network):
 
 
 def csrf_of(page: str) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"',
-                     page).group(1) or ""
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"', page)
+    return found.group(1) or found.group(2)
 
 
 def sign_in(client, email, password=PASSWORD, **kwargs):

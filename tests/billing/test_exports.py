@@ -104,8 +104,9 @@ def test_the_close_command_prints_its_checks_and_fails_while_one_blocks(app, ses
         assert exported.exit_code == 0 and exported.output.startswith("entry,date,rule")
         reopened = runner.invoke(args=["billing", "reopen", "--period", month, "--reason", "late fee"])
         assert reopened.exit_code == 0
-    from app.auth.models import AuditEntry
     from sqlalchemy import select
+
+    from app.auth.models import AuditEntry
 
     assert list(session.scalars(select(AuditEntry.action).where(AuditEntry.object_type == "period")
                                 .order_by(AuditEntry.id))) == ["period.closed", "period.closed", "period.reopened"]

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app import clock
 from app.billing import cash, fees, ledger
-from app.billing.models import CashHandover, Charge, CodCollection, JournalEntry
+from app.billing.models import Charge, CodCollection, JournalEntry
 from app.delivery.models import Driver
 from tests.factories import create, deliver_direct, order_in
 

@@ -1,0 +1,36 @@
+"""Finance in a real browser, on the demo: the books of the simulated month, the trial
+balance, a partner's ledger from a link, and the month's checks."""
+from sqlalchemy import select
+
+from app import clock
+from app.billing import ledger
+from app.crm.models import Partner
+from tests.browser.conftest import sign_in
+from tests.browser.test_console import reads, shots
+
+
+def test_finance_reads_the_books_of_the_demo_month(page, demo, session, tmp_path):
+    partner = reads(session, lambda: session.scalars(select(Partner.name).order_by(Partner.id)).first())
+    sign_in(page, demo["logins"]["finance"])
+    page.wait_for_url("**/console/")
+    page.click("nav a:has-text('Finance')")
+    page.wait_for_url("**/console/finance/")
+    books = page.locator("#books-today").inner_text()
+    assert "VND" in books and books.rstrip().endswith("0 VND")  # debits = credits
+    page.screenshot(path=str(shots(tmp_path) / "finance.png"), full_page=True)
+
+    page.click("nav.tabs a:has-text('Trial balance')")
+    assert "1300 Receivable from partners" in page.locator("#trial-balance").inner_text()
+    page.click("#trial-balance a:has-text('2100 COD payable to partners')")
+    page.wait_for_url("**/console/finance/ledger?account=2100*")
+    page.click(f"#ledger a:has-text('{partner}')")
+    page.wait_for_url("**/console/finance/ledger?party=partner*")
+    assert page.locator("#ledger tr").count() > 2
+    page.screenshot(path=str(shots(tmp_path) / "finance-ledger.png"), full_page=True)
+
+    month = ledger.period_of(clock.today())
+    page.goto(f"/console/finance/periods/{month}")
+    assert "The month has ended" in page.locator("#checks").inner_text()
+    assert page.locator("#check-month_over.error").count() == 1  # the current month cannot close yet
+    page.screenshot(path=str(shots(tmp_path) / "finance-close.png"), full_page=True)
+    assert page.errors == []
