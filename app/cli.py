@@ -30,9 +30,11 @@ def upgrade_database() -> None:
     session's transaction, if any, is ended first: on SQLite it would hold the lock)."""
     from alembic import command
 
+    from app.db import schema_change
+
     db.session.remove()
     cfg = alembic_config()
-    with db.engine.begin() as connection:
+    with schema_change(db.engine) as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
 

@@ -95,6 +95,28 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+@contextmanager
+def schema_change(engine: Engine):
+    """A connection in a transaction for migrations. On SQLite, foreign keys are off for
+    it (they can only be switched outside a transaction): a table that batch mode rebuilds
+    is dropped and renamed in its place, which would otherwise count every row pointing at
+    it as a violation. They are checked before the commit, and switched on again."""
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection if engine.dialect.name == "sqlite" else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                yield connection
+                if raw is not None:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"the migration leaves rows pointing nowhere: {broken[:5]}")
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session) -> None:
     if session.in_nested_transaction():  # a savepoint released: the transaction goes on

@@ -36,12 +36,29 @@ PARTNERS = (
     ("Mekong Home Goods", "88 Cong Hoa", "Tan Binh", 10.8010, 106.6470),
 )
 
-#: service level -> (base, per km, per kg, return), VND.
+def _tariff(scale: float, per_km: int = 0) -> dict:
+    """Zones by distance from the pickup (the city's usual inner / outer / suburbs), weight
+    bands to 3 kg and an amount per kg above; prices scaled per service level."""
+    def zone(code, name, up_to_km, prices, per_kg):
+        bands = [[g, int(round(p * scale, -3))] for g, p in zip((500, 1000, 2000, 3000), prices)]
+        return {"code": code, "name": name, "up_to_km": up_to_km, "bands": bands,
+                "per_kg_over": int(round(per_kg * scale, -3))}
+    return {"zones": [zone("A", "Same district", 5, (16_000, 18_000, 22_000, 26_000), 4_000),
+                      zone("B", "Inner city", 15, (20_000, 23_000, 28_000, 33_000), 5_000),
+                      zone("C", "Outer city", None, (26_000, 30_000, 36_000, 42_000), 6_000)],
+            "hub_pairs": {}, "per_km": per_km}
+
+
+#: service level -> the default card's tariff and return fee (VND). Every card: COD fee
+#: 0.8 % (at least 5,000), failed attempt 5,000, remote area 10,000 beyond 7 km from the
+#: delivering hub, insurance 0.5 % of the declared value, VAT 8 %.
 RATES = {
-    "standard": (18_000, 1_200, 2_500, 12_000),
-    "express": (28_000, 1_800, 3_500, 15_000),
-    "same_day": (40_000, 2_500, 5_000, 20_000),
+    "standard": (_tariff(1.0), 12_000),
+    "express": (_tariff(1.4), 15_000),
+    "same_day": (_tariff(2.0, per_km=1_000), 20_000),
 }
+SURCHARGES = {"failed_attempt_amount": 5_000, "cod_fee_bp": 80, "cod_fee_min": 5_000, "remote_amount": 10_000,
+              "remote_beyond_km": 7.0, "insurance_bp": 50, "vat_bp": 800}
 
 PARTNER_PROFILES = {p[0]: p for p in PARTNERS}
 _GAZETTEER = GazetteerGeocoder()
@@ -72,10 +89,10 @@ def seed_network(session: Session) -> dict:
         all_hubs.append(hubs.create_hub(session, code=code, name=name, kind=HubKind.LOCAL_HUB,
                                         city=CITY, country=COUNTRY, lat=lat, lon=lon,
                                         delivery_radius_km=radius, address=addr, fed_by=centre))
-    for level, (base, per_km, per_kg, ret) in RATES.items():
+    for level, (tariff, ret) in RATES.items():
         session.add(RateCard(service_level=level, currency=CURRENCY, effective_from=date(2020, 1, 1),
-                             base_amount=base, per_km_amount=per_km, per_kg_amount=per_kg,
-                             return_amount=ret))
+                             name=f"{level.replace('_', ' ').capitalize()} (default)", tariff=tariff,
+                             return_amount=ret, **SURCHARGES))
     partners = []
     for name, *_ in PARTNERS:
         partner = crm.create_partner(session, name, currency=CURRENCY)

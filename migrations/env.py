@@ -3,7 +3,7 @@ upgrade``), or on DATABASE_URL when alembic is called directly."""
 from alembic import context
 
 import app.models  # noqa: F401
-from app.db import Base, UTCDateTime, make_engine
+from app.db import Base, UTCDateTime, make_engine, schema_change
 
 target_metadata = Base.metadata
 
@@ -30,5 +30,5 @@ else:
     import config
 
     engine = make_engine(config.from_env()["DATABASE_URL"])
-    with engine.begin() as conn:
+    with schema_change(engine) as conn:
         run(conn)

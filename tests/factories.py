@@ -36,13 +36,19 @@ def deliver_direct(session, partner, reference, *, cod=0, email="lan@example.com
     """Take an order to the centre's own area through every step up to delivery, using
     the services the real surfaces call (the customer pays ``paid`` of the ``cod`` due, by
     ``method``). Returns the shipment."""
+    shipment = create(session, partner, order_in(reference, cod=cod, email=email))
+    session.commit()
+    return carry_to_door(session, shipment, cod=cod, paid=paid, method=method)
+
+
+def carry_to_door(session, shipment, *, cod=0, paid=None, method="cash"):
+    """Take a new shipment for the centre's own area through pickup, scan-in and a run
+    sheet to its delivery (``deliver_direct``'s steps, for a shipment already made)."""
     from app.delivery import planning
     from app.delivery import services as delivery
     from app.hubs import services as hubs
     from app.hubs.models import Hub
 
-    shipment = create(session, partner, order_in(reference, cod=cod, email=email))
-    session.commit()
     today = clock.today()
     [run] = delivery.schedule_pickups(session, today, only=[shipment.id])
     delivery.confirm_pickup(session, run, actor="driver:1", shipment_ids=[shipment.id])

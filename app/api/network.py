@@ -8,7 +8,14 @@ from flask_smorest import Blueprint
 from app.api.errors import ApiError
 from app.api.orders import parcel_in as _parcel
 from app.api.orders import require_partner
-from app.api.schemas import ApiErrorSchema, HubSchema, QuoteRequestSchema, QuoteSchema, TrackingSchema
+from app.api.schemas import (
+    ApiErrorSchema,
+    HubSchema,
+    QuoteRequestSchema,
+    QuoteSchema,
+    TrackingSchema,
+)
+from app.billing.rating import lines_in_words
 from app.db import db
 from app.hubs.routing import load_network
 from app.orders.intake import AddressIn, IntakeError, price
@@ -50,10 +57,18 @@ class Quotes(MethodView):
         charged when it is placed today."""
         try:
             priced = price(db.session, g.partner, AddressIn(**data["pickup"]), AddressIn(**data["dropoff"]),
-                           [_parcel(p) for p in data["parcels"]], data["service_level"])
+                           [_parcel(p) for p in data["parcels"]], data["service_level"],
+                           cod_amount=(data.get("cod") or {}).get("amount") or 0)
         except IntakeError as exc:
             raise ApiError(422, "not_serviceable", str(exc), details=exc.errors) from None
+        rated = priced.rate
         return {"service_level": data["service_level"], "fee": priced.fee.as_dict(),
+                "net": {"amount": rated.net, "currency": priced.fee.currency},
+                "vat": {"amount": rated.vat, "currency": priced.fee.currency, "rate_percent": rated.breakdown["vat_bp"] / 100},
+                "lines": [{"code": line["code"], "description": line["words"],
+                           "amount": {"amount": line["amount"], "currency": priced.fee.currency}}
+                          for line in lines_in_words(rated.breakdown)],
+                "zone": rated.breakdown.get("zone"),
                 "promised_date": priced.promised_date, "route": priced.plan.kind,
                 "delivery_hub": priced.plan.delivery_hub.code, "distance_km": priced.plan.distance_km,
                 "billable_grams": priced.grams}

@@ -242,9 +242,24 @@ class QuoteRequestSchema(Strict):
                            metadata={"description": "Cash to collect on delivery, as in an order"})
 
 
+class QuoteLineSchema(ma.Schema):
+    code = ma.fields.String(metadata={"description": "freight, fuel, cod_fee, remote, insurance"})
+    description = ma.fields.String()
+    amount = ma.fields.Nested(MoneySchema)
+
+
+class VatSchema(MoneySchema):
+    rate_percent = ma.fields.Float()
+
+
 class QuoteSchema(ma.Schema):
     service_level = ma.fields.String()
-    fee = ma.fields.Nested(MoneySchema)
+    fee = ma.fields.Nested(MoneySchema, metadata={"description": "What the order will be charged, VAT included"})
+    net = ma.fields.Nested(MoneySchema, metadata={"description": "The lines' sum, before VAT"})
+    vat = ma.fields.Nested(VatSchema)
+    lines = ma.fields.List(ma.fields.Nested(QuoteLineSchema), metadata={
+        "description": "Freight by zone and weight, then surcharges: fuel, COD fee, remote area, insurance"})
+    zone = ma.fields.String(metadata={"description": "The rate card's zone the drop-off falls in"})
     promised_date = ma.fields.Date()
     route = ma.fields.String()
     delivery_hub = ma.fields.String(metadata={"description": "Code of the hub that delivers"})

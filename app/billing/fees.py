@@ -3,7 +3,7 @@ the cash taken on delivery, and close the shipment. Idempotent: a redelivered jo
 the charge and does nothing more."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
@@ -11,7 +11,16 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.billing import posting
 from app.billing.models import Charge, CodCollection
-from app.billing.rating import rate, rate_card_for, return_rate
+from app.billing.money import Money
+from app.billing.rating import (
+    Rate,
+    Shipped,
+    card_by_id,
+    failed_attempts_rate,
+    rate,
+    rate_card_for,
+    return_rate,
+)
 from app.delivery.services import proofs_for
 from app.orders import shipments
 from app.orders.lifecycle import Status
@@ -37,15 +46,11 @@ def collect_fees(session: Session, shipment_ids: Iterable[int], *,
     for shipment in ready:
         order = orders[shipment.id]
         kind = "delivery_fee" if shipment.status == Status.DELIVERED else "return_fee"
-        if (shipment.id, kind) not in charged:
-            # The card in force when the order was taken: the partner pays what it was quoted.
-            card = rate_card_for(session, order.service_level, shipment.quoted_fee_currency,
-                                 order.created_at.astimezone(tz).date())
-            fee = (rate(card, distance_km=shipment.distance_km, grams=shipment.billable_grams)
-                   if kind == "delivery_fee" else return_rate(card))
-            made.append(Charge(partner_id=shipment.partner_id, shipment_id=shipment.id, kind=kind,
-                               amount=fee.amount.amount, currency=fee.amount.currency,
-                               rate_card_id=fee.rate_card_id, breakdown=fee.breakdown))
+        for fee_kind, fee in _fees(session, shipment, order, kind, tz).items():
+            if (shipment.id, fee_kind) not in charged and fee.amount.amount:
+                made.append(Charge(partner_id=shipment.partner_id, shipment_id=shipment.id, kind=fee_kind,
+                                   amount=fee.amount.amount, vat_amount=fee.vat, currency=fee.amount.currency,
+                                   rate_card_id=fee.rate_card_id, breakdown=fee.breakdown))
         cod = cod_done.get(shipment.id)
         if kind == "delivery_fee" and order.cod_amount and cod is None:
             proof = proofs[shipment.id]
@@ -64,6 +69,26 @@ def collect_fees(session: Session, shipment_ids: Iterable[int], *,
     posting.post_each(session, [("fee_charged", c) for c in made] + [("cod_collected", c) for c in cods],
                       actor=actor)
     return made
+
+
+def _fees(session: Session, shipment, order, kind: str, tz) -> dict[str, Rate]:
+    """The fees a finished shipment owes: the delivery as quoted (the quote kept at intake)
+    or the return, and its failed attempts, from the card the quote came from."""
+    quote = shipment.quote
+    if quote is not None:
+        card = card_by_id(session, quote["card"])
+    else:  # taken before quotes were kept: rated again on the card of its day
+        card = rate_card_for(session, order.service_level, shipment.quoted_fee_currency,
+                             order.created_at.astimezone(tz).date(), partner_id=shipment.partner_id)
+    fees = {}
+    if kind == "delivery_fee":
+        fees[kind] = (Rate(Money(quote["total"], card.currency), quote["net"], quote["vat"], card.id, quote)
+                      if quote is not None else rate(card, Shipped(shipment.distance_km, shipment.billable_grams)))
+    else:
+        fees[kind] = return_rate(card)
+    if shipment.failed_attempts:
+        fees["failed_attempt_fee"] = failed_attempts_rate(card, shipment.failed_attempts)
+    return fees
 
 
 class SettlementError(ValueError):

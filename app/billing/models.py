@@ -3,7 +3,20 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import DDL, JSON, BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint, event, text
+from sqlalchemy import (
+    DDL,
+    JSON,
+    BigInteger,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    event,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
@@ -11,25 +24,58 @@ from app.db import Base, UTCDateTime
 
 
 class RateCard(Base):
-    """Price of a delivery for one service level: base + per km + per kg."""
+    """One version of a rate card: what a service level costs in a currency from a date,
+    by zone and weight band, with surcharges and VAT (``billing.rating``). Never edited:
+    a change is a new version from a later date. ``partner_id`` set: a partner's contract
+    card, which overrides the default card from its date."""
 
     __tablename__ = "rate_cards"
-    __table_args__ = (UniqueConstraint("service_level", "currency", "effective_from"),)
+    __table_args__ = (
+        Index("uq_rate_cards_default", "service_level", "currency", "effective_from", unique=True,
+              sqlite_where=text("partner_id IS NULL"), postgresql_where=text("partner_id IS NULL")),
+        Index("uq_rate_cards_contract", "partner_id", "service_level", "currency", "effective_from", unique=True,
+              sqlite_where=text("partner_id IS NOT NULL"), postgresql_where=text("partner_id IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    name: Mapped[str] = mapped_column(String(120), default="")
     service_level: Mapped[str] = mapped_column(String(20))
     currency: Mapped[str] = mapped_column(String(3))
     effective_from: Mapped[date] = mapped_column(Date)
-    #: All amounts in minor units of ``currency``.
-    base_amount: Mapped[int] = mapped_column(BigInteger)
-    per_km_amount: Mapped[int] = mapped_column(BigInteger)
-    per_kg_amount: Mapped[int] = mapped_column(BigInteger)
-    #: Charged instead of the delivery fee when a shipment goes back to the sender.
-    return_amount: Mapped[int] = mapped_column(BigInteger)
+    #: Zones (distance bands) with weight bands and an amount per kg over the last band;
+    #: hub pairs priced as a zone; an amount per km (``rating.check_tariff``).
+    tariff: Mapped[dict] = mapped_column(JSON)
+    #: All amounts in minor units of ``currency``; rates in basis points (1 % = 100).
+    return_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    failed_attempt_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    cod_fee_bp: Mapped[int] = mapped_column(Integer, default=0)
+    cod_fee_min: Mapped[int] = mapped_column(BigInteger, default=0)
+    remote_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: A drop-off farther than this from its delivering hub pays ``remote_amount``.
+    remote_beyond_km: Mapped[float | None] = mapped_column(Float)
+    insurance_bp: Mapped[int] = mapped_column(Integer, default=0)
+    vat_bp: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class FuelSurcharge(Base):
+    """The fuel surcharge from a date (a percentage of the freight, set monthly for the
+    whole network). A new rate is a new row; none is changed."""
+
+    __tablename__ = "fuel_surcharges"
+
+    effective_from: Mapped[date] = mapped_column(Date, primary_key=True)
+    rate_bp: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Charge(Base):
-    """A fee owed by a partner for one shipment. Corrections are new rows."""
+    """A fee owed by a partner for one shipment: delivery, return, failed attempts.
+    Corrections are new rows."""
 
     __tablename__ = "charges"
     #: A shipment is charged each kind of fee once, whatever redelivers the job.
@@ -40,10 +86,13 @@ class Charge(Base):
     shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"))
     #: delivery_fee or return_fee.
     kind: Mapped[str] = mapped_column(String(20))
+    #: What the partner pays, VAT included.
     amount: Mapped[int] = mapped_column(BigInteger)
+    #: The VAT in ``amount`` (the rest is the lines of the breakdown).
+    vat_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     currency: Mapped[str] = mapped_column(String(3))
     rate_card_id: Mapped[int] = mapped_column(ForeignKey("rate_cards.id"))
-    #: How the amount was reached: distance, weight, each component.
+    #: How the amount was reached (``rating.Rate.breakdown``): card, zone, lines, VAT.
     breakdown: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 

@@ -20,6 +20,7 @@ from app import clock
 from app.billing import ledger
 from app.billing.ledger import Draft, Line
 from app.billing.models import CashHandover, Charge, CodCollection
+from app.billing.rating import LINES
 
 #: Card and transfer COD are held by a provider until it pays out: the party of 1150.
 PROVIDERS = {"card": 1, "transfer": 2}
@@ -38,11 +39,19 @@ def _lines(*lines: Line) -> list[Line]:
 
 
 def fee_charged(charge: Charge) -> list[Line]:
-    """The partner owes the fee: receivable against revenue (VAT, once rate cards carry it,
-    goes to 2200)."""
+    """The partner owes the fee, VAT included: receivable against each line's income
+    account (freight, returns and attempts, surcharges) and VAT payable."""
     partner = ("partner", charge.partner_id)
+    income: dict[str, int] = {}
+    for code, amount in charge.breakdown.get("lines", []):
+        account = LINES[code][1] if code in LINES else REVENUE[charge.kind]
+        income[account] = income.get(account, 0) + amount
+    net = charge.amount - charge.vat_amount
+    if sum(income.values()) != net:  # a breakdown kept before lines were: all of it to the kind's account
+        income = {REVENUE[charge.kind]: net}
     return _lines(Line("1300", charge.amount, charge.currency, partner),
-                  Line(REVENUE[charge.kind], -charge.amount, charge.currency))
+                  *(Line(account, -amount, charge.currency) for account, amount in sorted(income.items())),
+                  Line("2200", -charge.vat_amount, charge.currency))
 
 
 def cod_collected(cod: CodCollection) -> list[Line]:

@@ -39,12 +39,13 @@ def change_dropoff_address(session: Session, partner: Partner, order: Order, add
     old = session.get(Address, order.dropoff_address_id)
     pickup = order.pickup_location.address
     parcels = [ParcelIn(weight_grams=p.weight_grams, length_cm=p.length_cm, width_cm=p.width_cm,
-                        height_cm=p.height_cm) for p in order.parcels]
+                        height_cm=p.height_cm, declared_value_amount=p.declared_value_amount or 0,
+                        declared_value_currency=p.declared_value_currency) for p in order.parcels]
     origin = AddressIn(line1=pickup.line1, city=pickup.city, country=pickup.country,
                        lat=pickup.lat, lon=pickup.lon)
     try:
         priced = price(session, partner, origin, address, parcels, order.service_level,
-                       now=order.created_at)
+                       now=order.created_at, cod_amount=order.cod_amount or 0)
     except IntakeError as exc:
         for error in exc.errors:  # the caller's field is the new address
             error["field"] = error["field"].replace("dropoff.address", "address")
@@ -60,7 +61,7 @@ def change_dropoff_address(session: Session, partner: Partner, order: Order, add
     before = {"address": _summary(old), "fee": shipment.quoted_fee_amount, "hub": bound_for}
     shipment.route, shipment.delivery_hub_id = plan.kind, plan.delivery_hub.id
     shipment.planned_legs, shipment.distance_km = list(plan.legs), plan.distance_km
-    shipment.quoted_fee_amount = priced.fee.amount
+    shipment.quoted_fee_amount, shipment.quote = priced.fee.amount, priced.rate.breakdown
     now = clock.now()
     order.updated_at = shipment.updated_at = now
     record_change(session, shipment, lifecycle.ADDRESS_CHANGED_EVENT, actor=actor, reason=reason, data={

@@ -91,7 +91,7 @@ def _prepare(session: Session, partner: Partner, data: OrderIn, now: datetime) -
     except crm.InvalidPhone as exc:
         raise IntakeError([{"field": "phone", "message": str(exc)}]) from None
     priced = price(session, partner, data.pickup.address, data.dropoff.address, data.parcels,
-                   data.service_level, now=now)
+                   data.service_level, now=now, cod_amount=data.cod_amount or 0)
     places, plan, grams, quote = priced.places, priced.plan, priced.grams, priced.rate
     reference = data.reference.strip()
     rows = {
@@ -117,6 +117,7 @@ def _prepare(session: Session, partner: Partner, data: OrderIn, now: datetime) -
             "centre_id": plan.centre.id, "delivery_hub_id": plan.delivery_hub.id, "route": plan.kind,
             "planned_legs": list(plan.legs), "distance_km": plan.distance_km, "billable_grams": grams,
             "quoted_fee_amount": quote.amount.amount, "quoted_fee_currency": quote.amount.currency,
+            "quote": quote.breakdown,
             "promised_date": priced.promised_date, "created_at": now, "updated_at": now},
     }
     location = {"name": data.pickup.name.strip(), "phone": pickup_phone,

@@ -37,11 +37,15 @@ NEXT_ORDER_ID = "nextval(pg_get_serial_sequence('orders', 'id'))"
 TAKEN_CTE = "taken AS (SELECT 1 FROM orders WHERE partner_id = :o_partner_id AND reference = :o_reference)"
 
 
+#: The rows' columns that hold JSON.
+JSON_COLUMNS = frozenset({"planned_legs", "quote"})
+
+
 def _plain(value):
     """A row's value as a statement parameter: timestamps as stored, lists as JSON."""
     if isinstance(value, datetime):
         return stored_utc(value)
-    if isinstance(value, list):
+    if isinstance(value, (list, dict)):
         return json.dumps(value)
     return value
 
@@ -57,8 +61,7 @@ def order_params(rows: dict, *, actor: str, now: datetime) -> dict:
 
 def _cols(prefix: str, row: dict) -> tuple[str, str]:
     names = ", ".join(row)
-    values = ", ".join(f"CAST(:{prefix}_{k} AS json)" if k == "planned_legs" else f":{prefix}_{k}"
-                       for k in row)
+    values = ", ".join(f"CAST(:{prefix}_{k} AS json)" if k in JSON_COLUMNS else f":{prefix}_{k}" for k in row)
     return names, values
 
 

@@ -138,6 +138,8 @@ class Shipment(Base):
     billable_grams: Mapped[int] = mapped_column(Integer)
     quoted_fee_amount: Mapped[int] = mapped_column(BigInteger)
     quoted_fee_currency: Mapped[str] = mapped_column(String(3))
+    #: The quote's breakdown (``rating.Rate.breakdown``): what the delivery fee will be.
+    quote: Mapped[dict | None] = mapped_column(JSON)
     promised_date: Mapped[date] = mapped_column(Date)
     #: The one-time code the customer gives the driver, when the partner asks for one.
     delivery_code: Mapped[str | None] = mapped_column(String(6))

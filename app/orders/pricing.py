@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.billing.money import Money
-from app.billing.rating import NoRate, billable_grams, rate, rate_card_for
+from app.billing.rating import NoRate, Shipped, billable_grams, fuel_bp_on, rate, rate_card_for
 from app.crm.models import Partner
 from app.hubs.geocoding import AddressNotPlaced, Placed, make_geocoder, place_address
-from app.hubs.routing import NotServiceable, load_network, plan_route
+from app.hubs.routing import NotServiceable, km, load_network, plan_route
 from app.orders.order_in import AddressIn, IntakeError, ParcelIn
 
 #: Days from order to promised delivery; same-day orders after the cut-off go next day.
@@ -47,9 +47,11 @@ class Priced:
 
 
 def price(session: Session, partner: Partner, pickup: AddressIn, dropoff: AddressIn,
-          parcels: list[ParcelIn], service_level: str, *, now: datetime | None = None) -> Priced:
-    """Place both addresses, plan the route and rate it: what a quote shows and what the
-    order is then charged. Raises IntakeError naming the field at fault."""
+          parcels: list[ParcelIn], service_level: str, *, now: datetime | None = None,
+          cod_amount: int = 0) -> Priced:
+    """Place both addresses, plan the route and rate it with the card in force for the
+    partner (its contract's, else the default): what a quote shows and what the order is
+    then charged. Raises IntakeError naming the field at fault."""
     now = now or clock.now()
     places = {}
     for side, a in (("pickup", pickup), ("dropoff", dropoff)):
@@ -57,18 +59,25 @@ def price(session: Session, partner: Partner, pickup: AddressIn, dropoff: Addres
         if isinstance(found, AddressNotPlaced):
             raise IntakeError([{"field": f"{side}.address", "message": str(found)}])
         places[side] = found
+    dropoff_point = (places["dropoff"].lat, places["dropoff"].lon)
     try:
-        plan = plan_route(load_network(session), (places["pickup"].lat, places["pickup"].lon),
-                          (places["dropoff"].lat, places["dropoff"].lon))
+        plan = plan_route(load_network(session), (places["pickup"].lat, places["pickup"].lon), dropoff_point)
     except NotServiceable as exc:
         raise IntakeError([{"field": "dropoff.address", "message": str(exc)}]) from None
     tz = clock.network_zone()
     grams = billable_grams(parcels)
+    day = now.astimezone(tz).date()
     try:
-        card = rate_card_for(session, service_level, partner.currency, now.astimezone(tz).date())
+        card = rate_card_for(session, service_level, partner.currency, day, partner_id=partner.id)
     except NoRate as exc:
         raise IntakeError([{"field": "service_level", "message": str(exc)}]) from None
-    return Priced(places, plan, grams, rate(card, distance_km=plan.distance_km, grams=grams),
+    shipped = Shipped(
+        distance_km=plan.distance_km, grams=grams, cod_amount=cod_amount or 0,
+        declared_value=sum(p.declared_value_amount or 0 for p in parcels
+                           if p.declared_value_currency == card.currency),
+        hub_pair=f"{plan.centre.code}>{plan.delivery_hub.code}",
+        from_hub_km=km(plan.delivery_hub.point, dropoff_point))
+    return Priced(places, plan, grams, rate(card, shipped, fuel_bp=fuel_bp_on(session, day)),
                   promised_date(service_level, now, tz))
 
 

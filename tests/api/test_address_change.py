@@ -40,7 +40,7 @@ def test_before_pickup_the_address_moves_anywhere_and_is_priced_again(client, ke
         "service_level": "standard", "pickup": {"line1": "45 Le Loi", "city": "Ho Chi Minh City",
                                                 "country": "VN", "lat": 10.7735, "lon": 106.7005},
         "dropoff": NEAR_CENTRE, "parcels": [{"weight_grams": 1200, "length_cm": 30, "width_cm": 20,
-                                             "height_cm": 10}]}).get_json()
+                                             "height_cm": 10}], "cod": {"amount": 250000, "currency": "VND"}}).get_json()
     assert quote["fee"] == body["fee"]
 
 

@@ -74,10 +74,16 @@ def test_cancel_before_pickup_only(client, keys, session):
 def test_a_quote_is_what_the_order_is_then_charged(client, keys):
     quote = client.post("/api/v1/quotes", headers=auth(keys[0]), json={
         "service_level": BODY["service_level"], "pickup": BODY["pickup"]["address"],
-        "dropoff": BODY["dropoff"]["address"], "parcels": BODY["parcels"]})
+        "dropoff": BODY["dropoff"]["address"], "parcels": BODY["parcels"], "cod": BODY["cod"]})
     assert quote.status_code == 200, quote.get_json()
     q = quote.get_json()
     assert q["route"] == "linehaul" and q["delivery_hub"] == "SGN-D7" and q["fee"]["currency"] == "VND"
+    # Freight by zone and weight, the COD fee (0.8 %, at least 5,000), VAT at 8 % on top.
+    lines = {line["code"]: line["amount"]["amount"] for line in q["lines"]}
+    assert set(lines) >= {"freight", "cod_fee"} and lines["cod_fee"] == 5_000
+    assert q["net"]["amount"] == sum(lines.values())
+    assert q["vat"]["rate_percent"] == 8 and q["vat"]["amount"] == round(q["net"]["amount"] * 0.08)
+    assert q["fee"]["amount"] == q["net"]["amount"] + q["vat"]["amount"]
     order = post(client, keys[0]).get_json()
     assert order["fee"] == q["fee"] and order["promised_date"] == q["promised_date"]
 

@@ -12,8 +12,9 @@ from sqlalchemy.exc import DBAPIError
 
 from app import clock
 from app.billing import ledger
-from app.billing.ledger import Line, LedgerError
+from app.billing.ledger import LedgerError, Line
 from app.billing.models import JournalEntry, JournalLine
+
 
 def fee(amount=30_000, vat=3_000, partner=1):
     """A fee charged to a partner: receivable against revenue and VAT."""

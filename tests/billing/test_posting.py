@@ -39,7 +39,12 @@ def test_a_delivery_posts_its_fee_and_its_cash_once(session, partner):
     p, d = ("partner", partner.id), ("driver", cod.driver_id)
     assert cod.driver_id is not None
     assert ledger.balance(session, "1300", "VND", party=p) == charge.amount
-    assert ledger.balance(session, "4100", "VND") == -charge.amount
+    # Freight to delivery revenue, the COD fee to surcharges, VAT payable: the quote's lines.
+    lines = dict(charge.breakdown["lines"])
+    assert ledger.balance(session, "4100", "VND") == -lines["freight"]
+    assert ledger.balance(session, "4300", "VND") == -lines["cod_fee"] == -5_000
+    assert ledger.balance(session, "2200", "VND") == -charge.vat_amount < 0
+    assert charge.amount == sum(lines.values()) + charge.vat_amount
     assert ledger.balance(session, "1100", "VND", party=d) == 250_000
     assert ledger.balance(session, "2100", "VND", party=p) == -250_000
     entries = {e.rule: e for e in session.scalars(select(JournalEntry))}
@@ -92,7 +97,7 @@ def test_a_posting_that_fails_takes_its_business_change_with_it(session, partner
 
     create(session, partner, order_in("PO-4"))
     session.commit()
-    monkeypatch.setitem(posting.REVENUE, "delivery_fee", "9999")
+    monkeypatch.setitem(posting.LINES, "freight", ("Freight", "9999"))
     with pytest.raises(ledger.LedgerError, match="no account"):
         _deliver(session, partner, "PO-5")
     session.rollback()

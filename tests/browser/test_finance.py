@@ -34,3 +34,27 @@ def test_finance_reads_the_books_of_the_demo_month(page, demo, session, tmp_path
     assert page.locator("#check-month_over.error").count() == 1  # the current month cannot close yet
     page.screenshot(path=str(shots(tmp_path) / "finance-close.png"), full_page=True)
     assert page.errors == []
+
+
+def test_finance_writes_a_contract_rate_and_previews_a_parcel(page, demo, session, tmp_path):
+    partner_id, partner = reads(session, lambda: session.execute(
+        select(Partner.id, Partner.name).order_by(Partner.id)).first())
+    sign_in(page, demo["logins"]["finance"])
+    page.wait_for_url("**/console/")
+    page.goto("/console/finance/rates")
+    page.select_option("#partner", str(partner_id))
+    page.click("#new-contract button")
+    page.wait_for_url("**/console/finance/rates/new?*")
+    page.fill("input[name=price_0_0]", "14000")
+    page.fill("#preview_km", "3")
+    page.fill("#preview_kg", "0.4")
+    page.click("button[value=preview]")
+    assert page.locator("#preview-total").inner_text() == "15,120 VND"  # 14,000 + 8 % VAT
+    page.screenshot(path=str(shots(tmp_path) / "finance-rate-card.png"), full_page=True)
+    page.fill("#note", "agreed in the December review")
+    page.click("button[value=save]")
+    page.wait_for_url("**/console/finance/rates/*")
+    assert f"{partner} contract" in page.locator("h1").inner_text()
+    assert "14,000 VND" in page.locator("#tariff").inner_text()
+    assert "scheduled" in page.locator("#versions").inner_text()
+    assert page.errors == []

@@ -67,8 +67,12 @@ def test_a_driver_hands_a_return_back_and_the_shop_signs(client, users, session,
         run_pending()
     session.expire_all()
     assert session.get(Shipment, sid).status == "closed"
-    [fee] = session.scalars(select(Charge).where(Charge.shipment_id == sid)).all()
-    assert fee.kind == "return_fee" and fee.amount > 0
+    fees = {c.kind: c for c in session.scalars(select(Charge).where(Charge.shipment_id == sid))}
+    # The return fee, and the failed attempts before it, from the card the order was quoted on
+    # (12,000 and 5,000 an attempt, VAT 8 %).
+    attempts = session.get(Shipment, sid).failed_attempts
+    assert attempts >= 1 and set(fees) == {"return_fee", "failed_attempt_fee"}
+    assert fees["return_fee"].amount == 12_960 and fees["failed_attempt_fee"].amount == 5_400 * attempts
     proof = session.scalars(select(ProofOfDelivery).where(ProofOfDelivery.shipment_id == sid)).one()
     assert (proof.recipient_name, proof.relation, proof.signature_svg) == ("Minh, shop manager", "shop", SVG)
     topics = {(m.topic, (m.payload or {}).get("seq")) for m in session.scalars(

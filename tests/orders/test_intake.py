@@ -38,10 +38,14 @@ def test_route_and_quote_are_recorded(session, partner):
     assert s.route == "linehaul"
     assert [leg["kind"] for leg in s.planned_legs] == ["pickup", "linehaul", "delivery"]
     assert s.planned_legs[1] == {"kind": "linehaul", "from": "SGN-C", "to": "SGN-TD"}
-    # standard: 18,000 base + 1,200/km + 2,500/kg; volumetric 30x20x10/5000 = 1.2 kg = actual.
-    expected = round(18_000 + 1_200 * s.distance_km + 2_500 * 1.2)
-    assert s.quoted_fee_amount == expected and s.quoted_fee_currency == "VND"
+    # The demo's standard card: volumetric 30x20x10/5000 = 1.2 kg = actual, so the 2 kg
+    # band of the zone the distance falls in (A up to 5 km, B up to 15, C beyond); VAT 8 %.
     assert s.billable_grams == 1200
+    zone = "A" if s.distance_km <= 5 else "B" if s.distance_km <= 15 else "C"
+    freight = {"A": 22_000, "B": 28_000, "C": 36_000}[zone]
+    assert s.quote["zone"] == zone and s.quote["lines"][0] == ["freight", freight]
+    net = sum(amount for _, amount in s.quote["lines"])
+    assert s.quoted_fee_amount == net + int(net * 0.08 + 0.5) and s.quoted_fee_currency == "VND"
 
 
 def test_volumetric_weight_is_billed_when_larger(session, partner):
