@@ -9,12 +9,19 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from app.billing.money import Money
 from app.delivery.reads import SheetView
 from app.hubs.models import Hub
-from app.orders.labels import fonts, plain
+from app.pdf import fonts, plain
 from app.words import counted
 
 

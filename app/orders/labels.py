@@ -7,9 +7,6 @@ collect. Many orders make one PDF."""
 from __future__ import annotations
 
 import io
-import os
-from dataclasses import dataclass
-from functools import lru_cache
 
 from reportlab.graphics import renderPDF
 from reportlab.graphics.barcode import code128
@@ -17,8 +14,6 @@ from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
 from reportlab.lib.pagesizes import inch
 from reportlab.lib.utils import simpleSplit
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -27,44 +22,11 @@ from app.billing.money import Money
 from app.crm.models import Partner, PickupLocation
 from app.hubs.models import Hub
 from app.orders.models import Order, Shipment
-from app.words import without_accents
+from app.pdf import Fonts, fonts, plain
 
 PAGE = (4 * inch, 6 * inch)
 MARGIN = 12
-#: Fonts with the Vietnamese letters, looked for in this order; WAYBILL_LABEL_FONT first.
-FONT_PATHS = (
-    ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
-)
 MAX_ORDERS = 100
-
-
-@dataclass(frozen=True)
-class Fonts:
-    regular: str
-    bold: str
-    #: False when only the built-in fonts were found: text is then written without accents.
-    unicode: bool
-
-
-@lru_cache(maxsize=4)
-def fonts(configured: str | None) -> Fonts:
-    candidates = list(FONT_PATHS)
-    if configured:
-        bold = configured.replace(".ttf", "-Bold.ttf")
-        candidates.insert(0, (configured, bold if os.path.exists(bold) else configured))
-    for regular, bold in candidates:
-        if os.path.exists(regular) and os.path.exists(bold):
-            pdfmetrics.registerFont(TTFont("Label", regular))
-            pdfmetrics.registerFont(TTFont("Label-Bold", bold))
-            return Fonts("Label", "Label-Bold", True)
-    return Fonts("Helvetica", "Helvetica-Bold", False)
-
-
-def plain(text: str) -> str:
-    """Text without accents, for when no font with them is installed."""
-    return without_accents(text)
-
-
 #: Pages (parcels) in one label PDF: a few seconds to draw; more would hold a worker for minutes.
 MAX_PAGES = 500
 

@@ -48,9 +48,10 @@ def test_bulk_labels_are_one_pdf_in_the_order_asked(client, keys):
 
 
 def test_without_a_unicode_font_the_text_loses_its_accents_not_its_letters(client, keys, monkeypatch):
+    from app import pdf
     from app.orders import labels
 
-    monkeypatch.setattr(labels, "FONT_PATHS", ())
+    monkeypatch.setattr(pdf, "FONT_PATHS", ())
     labels.fonts.cache_clear()
     try:
         order = post(client, keys[0]).get_json()
