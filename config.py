@@ -112,6 +112,12 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "WAYBILL_ROUTE_SECONDS": env_int(env, "WAYBILL_ROUTE_SECONDS", 3),
         #: Where drivers' photos are kept (default: the instance folder's photos/).
         "WAYBILL_PHOTO_DIR": env_str(env, "WAYBILL_PHOTO_DIR"),
+        #: The company on invoices, credit notes and statements.
+        "WAYBILL_COMPANY_NAME": env_str(env, "WAYBILL_COMPANY_NAME", "Waybill Logistics JSC"),
+        "WAYBILL_COMPANY_ADDRESS": env_str(env, "WAYBILL_COMPANY_ADDRESS",
+                                           "2 Trường Sơn, Phường 2, Tân Bình, Thành phố Hồ Chí Minh"),
+        "WAYBILL_COMPANY_TAX_ID": env_str(env, "WAYBILL_COMPANY_TAX_ID", ""),
+        "WAYBILL_COMPANY_BANK": env_str(env, "WAYBILL_COMPANY_BANK", ""),
         #: A TrueType font for labels (Vietnamese letters need one; DejaVu Sans is looked for).
         "WAYBILL_LABEL_FONT": env_str(env, "WAYBILL_LABEL_FONT"),
         #: SMTP server for customer email; unset means messages are written to the log.

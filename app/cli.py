@@ -355,6 +355,31 @@ def register_billing_commands(app: Flask) -> None:
         if not all(c.ok for c in result.checks):
             raise SystemExit(1)
 
+    @billing_group.command("invoice")
+    @click.option("--period", required=True, help="The month, YYYY-MM: monthly partners for it, weekly ones "
+                                                  "for each week that ends in it")
+    @click.option("--partner", "partners", multiple=True, help="Only these partners (name or id)")
+    def billing_invoice(period, partners):
+        """Invoice every partner for the period: everything charged and not yet invoiced up
+        to its end. Prints the invoices as JSON. Running it again invoices nothing twice."""
+        from app.auth import services as accounts
+        from app.billing import invoices, periods
+
+        try:
+            periods.parse(period)
+        except periods.PeriodError as exc:
+            raise click.ClickException(str(exc))
+        ids = [_partner(db.session, p).id for p in partners] or None
+        result = invoices.run(db.session, period, partner_ids=ids)
+        for invoice in result.invoices:
+            accounts.audit(db.session, None, "invoice.issued", object_type="invoice", object_id=invoice.id,
+                           details={"number": invoice.number, "by": "command line"})
+        db.session.commit()
+        click.echo(json.dumps({"period": period, "invoices": [
+            {"id": i.id, "number": i.number, "partner_id": i.partner_id, "currency": i.currency,
+             "net": i.net_amount, "vat": i.vat_amount, "total": i.total_amount, "due_on": i.due_on.isoformat()}
+            for i in result.invoices], "partners_with_nothing_to_invoice": result.skipped}, indent=2))
+
     @billing_group.command("reopen")
     @click.option("--period", required=True, help="The month, YYYY-MM")
     @click.option("--reason", required=True, help="Why it is reopened (kept in the audit log)")

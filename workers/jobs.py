@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.billing.fees import collect_fees
-from app.crm.messaging import make_mailer, make_sms_gateway
 from app.crm import notifications
+from app.crm.messaging import make_mailer, make_sms_gateway
 from app.db import db
 from app.outbox import OutboxMessage, lock_unprocessed, mark_processed
 from app.webhooks import services as webhooks
@@ -72,11 +72,41 @@ HANDLERS = {
     "collect_fees": _collect_fees,
     "webhook": _fan_out_webhooks,
 }
+
+
+def _invoice_email(session: Session, row: OutboxMessage):
+    """An invoice or credit note e-mailed to the partner's billing address, its PDF (and
+    the CSV of its charges) attached; drawn in the row's transaction, sent after it."""
+    from app.billing import invoices
+    from app.billing.documents import Company
+
+    found = invoices.email_for(session, row.payload["invoice_id"], company=Company.from_config(current_app.config),
+                               font=current_app.config.get("WAYBILL_LABEL_FONT"))
+    if found is None:
+        log.warning("invoice %s: the partner has no billing e-mail", row.payload["invoice_id"])
+        return None
+    mailer, _ = _carriers()
+    to, subject, body, attachments = found
+    message_id = f"<outbox-{row.id}@waybill.local>"
+    return lambda: mailer.send(to, subject, body, message_id=message_id, attachments=attachments)
+
+
 #: Outbox topic -> prepare(session, row) returning the network call to make, or None.
 #: The call is made after the commit, and the row marked done in a commit of its own.
 SENDERS = {
     "endpoint_disabled": _endpoint_disabled_notice,
+    "invoice_email": _invoice_email,
 }
+
+
+def _mark_invoice_emailed(session: Session, payload: dict) -> None:
+    from app.billing import invoices
+
+    invoices.mark_emailed(session, payload["invoice_id"])
+
+
+#: What a sent row's topic records, in the commit that marks it done.
+SENT = {"invoice_email": _mark_invoice_emailed}
 
 
 def _plan_notifications(session: Session, rows: list[OutboxMessage]):
@@ -130,6 +160,9 @@ def run_outbox_jobs(message_ids: list[int]) -> int:
             continue
         with committed(session):
             mark_processed(session, [row_id])
+            row = next(r for r in rows if r.id == row_id)
+            if row.topic in SENT and call is not None:
+                SENT[row.topic](session, row.payload)
     if failed:
         raise JobFailed(f"{len(failed)} of {len(rows)} outbox rows failed")
     return len(rows)

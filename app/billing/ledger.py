@@ -44,6 +44,7 @@ CHART = {a.code: a for a in (
     Account("1150", "Card/transfer COD clearing", "asset", "provider"),
     Account("1200", "Bank", "asset"),
     Account("1300", "Receivable from partners", "asset", "partner"),
+    Account("1305", "Unbilled receivables", "asset", "partner"),
     Account("1310", "Receivable from drivers (shortages)", "asset", "driver"),
     Account("2100", "COD payable to partners", "liability", "partner"),
     Account("2200", "VAT payable", "liability"),

@@ -95,6 +95,99 @@ class Charge(Base):
     #: How the amount was reached (``rating.Rate.breakdown``): card, zone, lines, VAT.
     breakdown: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    #: The invoice it is billed on: set once, by the invoice run (never two invoices).
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
+
+
+class DocumentSeries(Base):
+    """The next number of a series of documents in a year (INV-2026-000042): locked while
+    a run numbers its documents, so numbers have no gap and no duplicate."""
+
+    __tablename__ = "document_series"
+
+    series: Mapped[str] = mapped_column(String(10), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_number: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Invoice(Base):
+    """An invoice to a partner for a period's charges, or a credit note correcting one
+    (``kind``, ``corrects_id``). Issued once, numbered without gaps; never changed but for
+    what is paid (kept by its allocations) and when it was e-mailed."""
+
+    __tablename__ = "invoices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: "INV-2026-000042" or "CN-2026-000003".
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    #: "invoice" or "credit_note".
+    kind: Mapped[str] = mapped_column(String(12), default="invoice")
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    issued_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    #: Minor units; a credit note's are positive too (it is a credit by its kind).
+    net_amount: Mapped[int] = mapped_column(BigInteger)
+    vat_amount: Mapped[int] = mapped_column(BigInteger)
+    total_amount: Mapped[int] = mapped_column(BigInteger)
+    #: A credit note: the invoice it corrects, and why.
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    reason: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InvoiceLine(Base):
+    """A line of an invoice: the period's charges of one kind (freight, COD fee, returns,
+    ...), with how many shipments it covers. Every shipment is in the invoice's CSV."""
+
+    __tablename__ = "invoice_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    code: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    net_amount: Mapped[int] = mapped_column(BigInteger)
+    account: Mapped[str] = mapped_column(String(4))
+
+
+class Payment(Base):
+    """Money a partner paid Waybill (a bank transfer), recorded by hand or imported from a
+    bank statement; allocated to its invoices."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    received_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    #: The bank's reference or the transfer's description.
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    #: "manual" or "bank_import".
+    source: Mapped[str] = mapped_column(String(12), default="manual")
+    #: A bank statement line imported once: a hash of its date, amount and reference.
+    bank_line: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class PaymentAllocation(Base):
+    """Part of a payment (or of a remittance's netting) settling an invoice."""
+
+    __tablename__ = "payment_allocations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    #: A credit note applied to the invoice it corrects.
+    credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class CodCollection(Base):

@@ -115,6 +115,18 @@ def _shipments_charged(session: Session, period: str) -> Check:
                                     for sid, what in rows])
 
 
+def _charges_invoiced(session: Session, period: str) -> Check:
+    """Every charge made in the month is on an invoice (the month's invoice run has run)."""
+    _, end = utc_bounds(period)
+    stmt = select(Charge.partner_id, Charge.currency, func.count()).where(
+        Charge.invoice_id.is_(None), Charge.created_at < end).group_by(Charge.partner_id, Charge.currency)
+    rows = session.execute(stmt.order_by(Charge.partner_id).limit(SHOWN)).all()
+    count = sum(n for _, _, n in rows)
+    return Check("charges_invoiced", "every charge of the month is invoiced", not count, count,
+                 [("partner", partner_id, f"{n:,} charge{'s' if n > 1 else ''} in {currency} not invoiced")
+                  for partner_id, currency, n in rows])
+
+
 def _handovers_counted(session: Session, period: str) -> Check:
     start, end = bounds(period)
     stmt = select(CashHandover.id, CashHandover.hub_id, CashHandover.declared_amount, CashHandover.currency).where(
@@ -146,7 +158,8 @@ def _month_over(session: Session, period: str) -> Check:
 #: The close's checks, in the order they are shown. Issue 12 adds invoices, deposits and
 #: remittances as they are built.
 CHECKS: tuple[Callable[[Session, str], Check], ...] = (
-    _month_over, _earlier_closed, _trial_balance_zero, _entries_sealed, _shipments_charged, _handovers_counted, _outbox_done,
+    _month_over, _earlier_closed, _trial_balance_zero, _entries_sealed, _shipments_charged, _charges_invoiced,
+    _handovers_counted, _outbox_done,
 )
 
 

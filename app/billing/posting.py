@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.billing import ledger
 from app.billing.ledger import Draft, Line
-from app.billing.models import CashHandover, Charge, CodCollection
+from app.billing.models import CashHandover, Charge, CodCollection, Invoice, Payment
 from app.billing.rating import LINES
 
 #: Card and transfer COD are held by a provider until it pays out: the party of 1150.
@@ -39,8 +39,8 @@ def _lines(*lines: Line) -> list[Line]:
 
 
 def fee_charged(charge: Charge) -> list[Line]:
-    """The partner owes the fee, VAT included: receivable against each line's income
-    account (freight, returns and attempts, surcharges) and VAT payable."""
+    """The partner owes the fee, VAT included, not yet invoiced (1305) against each line's
+    income account (freight, returns and attempts, surcharges) and VAT payable."""
     partner = ("partner", charge.partner_id)
     income: dict[str, int] = {}
     for code, amount in charge.breakdown.get("lines", []):
@@ -49,7 +49,7 @@ def fee_charged(charge: Charge) -> list[Line]:
     net = charge.amount - charge.vat_amount
     if sum(income.values()) != net:  # a breakdown kept before lines were: all of it to the kind's account
         income = {REVENUE[charge.kind]: net}
-    return _lines(Line("1300", charge.amount, charge.currency, partner),
+    return _lines(Line("1305", charge.amount, charge.currency, partner),
                   *(Line(account, -amount, charge.currency) for account, amount in sorted(income.items())),
                   Line("2200", -charge.vat_amount, charge.currency))
 
@@ -90,6 +90,24 @@ def cod_difference_settled(cod: CodCollection) -> list[Line]:
     return []  # driver_owes: the balance stays where the count put it
 
 
+def invoice_issued(invoice: Invoice) -> list[Line]:
+    """Invoiced: the charges on it move from unbilled to receivable; a credit note takes
+    its amount off the receivable, against credit notes (net) and VAT."""
+    partner = ("partner", invoice.partner_id)
+    if invoice.kind == "credit_note":
+        return _lines(Line("4900", invoice.net_amount, invoice.currency),
+                      Line("2200", invoice.vat_amount, invoice.currency),
+                      Line("1300", -invoice.total_amount, invoice.currency, partner))
+    return _lines(Line("1300", invoice.total_amount, invoice.currency, partner),
+                  Line("1305", -invoice.total_amount, invoice.currency, partner))
+
+
+def payment_received(payment: Payment) -> list[Line]:
+    """The partner paid into Waybill's bank."""
+    return _lines(Line("1200", payment.amount, payment.currency),
+                  Line("1300", -payment.amount, payment.currency, ("partner", payment.partner_id)))
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
@@ -106,6 +124,10 @@ RULES = {r.name: r for r in (
          lambda h: f"cash counted at hub {h.hub_id}, driver {h.driver_id}, {h.run_date:%Y-%m-%d}"),
     Rule("cod_difference_settled", "cod_collection", cod_difference_settled,
          lambda c: f"cash difference settled ({c.settlement_outcome}), shipment {c.shipment_id}"),
+    Rule("invoice_issued", "invoice", invoice_issued,
+         lambda i: f"{'credit note' if i.kind == 'credit_note' else 'invoice'} {i.number}"),
+    Rule("payment_received", "payment", payment_received,
+         lambda p: f"payment received{': ' + p.reference if p.reference else ''}"),
 )}
 
 

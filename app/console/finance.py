@@ -158,6 +158,8 @@ def _row_link(kind: str, ident, hubs_of_handovers: dict[int, int]) -> str | None
         return url_for("console.journal_entry", entry_id=ident)
     if kind == "currency":
         return url_for("console.trial_balance")
+    if kind == "partner":
+        return url_for("console.partner_billing", partner_id=ident)
     return None
 
 

@@ -22,10 +22,15 @@ def new_reference() -> str:
     return uuid.uuid4().hex
 
 
+#: A file sent with an email: (file name, content, MIME type).
+Attachment = tuple[str, bytes, str]
+
+
 class Mailer(Protocol):
     name: str
 
-    def send(self, to: str, subject: str, body: str, *, message_id: str | None = None) -> str:
+    def send(self, to: str, subject: str, body: str, *, message_id: str | None = None,
+             attachments: tuple[Attachment, ...] = ()) -> str:
         """Send with ``message_id`` (one is made when not given); return the message id."""
 
 
@@ -34,9 +39,11 @@ class LogMailer:
 
     name = "log"
 
-    def send(self, to: str, subject: str, body: str, *, message_id: str | None = None) -> str:
+    def send(self, to: str, subject: str, body: str, *, message_id: str | None = None,
+             attachments: tuple[Attachment, ...] = ()) -> str:
         message_id = message_id or new_message_id()
-        log.info("email to %s: %s\n%s", to, subject, body)
+        files = "".join(f"\n[attached: {name}, {len(data):,} bytes]" for name, data, _ in attachments)
+        log.info("email to %s: %s\n%s%s", to, subject, body, files)
         return message_id
 
 
@@ -60,11 +67,15 @@ class SmtpMailer:
             smtp.login(self.username, self.password or "")
         return smtp
 
-    def send(self, to: str, subject: str, body: str, *, message_id: str | None = None) -> str:
+    def send(self, to: str, subject: str, body: str, *, message_id: str | None = None,
+             attachments: tuple[Attachment, ...] = ()) -> str:
         msg = EmailMessage()
         msg["From"], msg["To"], msg["Subject"] = self.sender, to, subject
         msg["Message-ID"] = message_id or new_message_id()
         msg.set_content(body)
+        for name, data, mime in attachments:
+            maintype, _, subtype = mime.partition("/")
+            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
         for attempt in (1, 2):
             smtp = getattr(self._local, "smtp", None)
             try:

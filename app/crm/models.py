@@ -24,6 +24,21 @@ class Partner(Base):
     #: The customer must tell the driver a one-time code (sent with "out for delivery").
     delivery_code_required: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # -- billing: what invoices and remittances need ----------------------------------------
+    legal_name: Mapped[str | None] = mapped_column(String(200))
+    tax_id: Mapped[str | None] = mapped_column(String(30))
+    billing_address: Mapped[str | None] = mapped_column(String(300))
+    #: Where invoices and remittance statements are e-mailed (else ``contact_email``).
+    billing_email: Mapped[str | None] = mapped_column(String(254))
+    #: "monthly" or "weekly": how often the partner is invoiced.
+    billing_cycle: Mapped[str] = mapped_column(String(10), default="monthly", server_default="monthly")
+    payment_terms_days: Mapped[int] = mapped_column(default=15, server_default="15")
+    #: COD is remitted this many days after delivery (T+2).
+    remittance_days: Mapped[int] = mapped_column(default=2, server_default="2")
+    #: The partner agreed to have its open invoices netted from its COD remittances.
+    net_cod_against_invoices: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: The partner's bank account for remittances (name, number, bank).
+    bank_account: Mapped[str | None] = mapped_column(String(200))
 
     pickup_locations: Mapped[list["PickupLocation"]] = relationship(back_populates="partner")
 

@@ -94,6 +94,10 @@ def test_the_close_command_prints_its_checks_and_fails_while_one_blocks(app, ses
     next_month = datetime.combine((day.replace(day=1) + timedelta(days=32)).replace(day=2), time(9),
                                   clock.network_zone())
     with time_machine.travel(next_month, tick=False):
+        blocked = json.loads(runner.invoke(args=["billing", "close", "--period", month]).output)
+        assert {c["name"] for c in blocked["checks"] if not c["ok"]} == {"earlier_closed", "charges_invoiced"}
+        invoiced = runner.invoke(args=["billing", "invoice", "--period", month])
+        assert invoiced.exit_code == 0 and json.loads(invoiced.output)["invoices"][0]["number"].startswith("INV-")
         blocked = runner.invoke(args=["billing", "close", "--period", month])
         assert blocked.exit_code == 1 and f"close {last_month} first" in blocked.output
         assert runner.invoke(args=["billing", "close", "--period", last_month]).exit_code == 0

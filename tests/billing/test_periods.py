@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from app import clock
-from app.billing import cash, fees, ledger, periods
+from app.billing import cash, fees, invoices, ledger, periods
 from app.billing.ledger import Line
 from app.billing.models import AccountingPeriod, CashHandover, CodCollection
 from app.delivery.models import Driver
@@ -74,7 +74,8 @@ def test_the_checks_name_the_rows_that_block(session, partner, day):
         result = periods.close(session, ledger.period_of(day), user_id=None)
         session.rollback()
         blocking = _blocking(result)
-        assert set(blocking) == {"shipments_charged", "handovers_counted", "outbox_done"}
+        assert set(blocking) == {"shipments_charged", "charges_invoiced", "handovers_counted", "outbox_done"}
+        assert blocking["charges_invoiced"].rows == [("partner", partner.id, "1 charge in VND not invoiced")]
         assert blocking["shipments_charged"].rows == [("shipment", uncharged.id, "delivered, no delivery fee")]
         assert blocking["handovers_counted"].rows[0][:2] == ("cash_handover", handover.id)
         assert blocking["outbox_done"].count >= 1  # the uncharged delivery's job is still waiting
@@ -82,6 +83,7 @@ def test_the_checks_name_the_rows_that_block(session, partner, day):
         fees.collect_fees(session, [uncharged.id])
         cash.confirm(session, handover.id, 250_000, user_id=None, hub_id=None)
         session.execute(OutboxMessage.__table__.update().values(processed_at=clock.now()))
+        invoices.run(session, ledger.period_of(day))  # its e-mails are next month's work
         session.commit()
         assert periods.close(session, ledger.period_of(day), user_id=None).closed
         session.commit()

@@ -20,7 +20,7 @@ def test_finance_reads_the_books_of_the_demo_month(page, demo, session, tmp_path
     page.screenshot(path=str(shots(tmp_path) / "finance.png"), full_page=True)
 
     page.click("nav.tabs a:has-text('Trial balance')")
-    assert "1300 Receivable from partners" in page.locator("#trial-balance").inner_text()
+    assert "1305 Unbilled receivables" in page.locator("#trial-balance").inner_text()
     page.click("#trial-balance a:has-text('2100 COD payable to partners')")
     page.wait_for_url("**/console/finance/ledger?account=2100*")
     page.click(f"#ledger a:has-text('{partner}')")

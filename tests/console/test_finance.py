@@ -59,6 +59,11 @@ def test_finance_closes_a_month_after_clearing_what_blocks(client, users, sessio
             session.execute(OutboxMessage.__table__.update().values(processed_at=clock.now()))
             session.commit()
         page = client.get(f"/console/finance/periods/{month}").get_data(as_text=True)
+        assert 'id="check-charges_invoiced" class="error"' in page
+        run = client.post("/console/finance/invoices/run", data={"period": month, "csrf_token": csrf_of(page)},
+                          follow_redirects=True).get_data(as_text=True)
+        assert f"1 invoice issued for {month}" in run
+        page = client.get(f"/console/finance/periods/{month}").get_data(as_text=True)
         assert "✘" not in page
         r = client.post(f"/console/finance/periods/{month}/close", data={"csrf_token": csrf_of(page)},
                         follow_redirects=True)
@@ -79,13 +84,14 @@ def test_finance_closes_a_month_after_clearing_what_blocks(client, users, sessio
         assert undo.period == ledger.period_of(clock.today()) != month
 
         books = client.get(f"/console/finance/periods/{month}/books.beancount")
-        assert books.status_code == 200 and "Receivable-from-partners" in books.get_data(as_text=True)
+        assert books.status_code == 200 and "Unbilled-receivables" in books.get_data(as_text=True)
         assert 'filename="waybill-' in books.headers["Content-Disposition"]
 
     actions = list(session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("%period%")
                                                                    | AuditEntry.action.like("journal%"))
                                   .order_by(AuditEntry.id)))
     assert actions == ["period.closed", "journal_entry.reversed"]
+    assert session.scalar(select(AuditEntry.action).where(AuditEntry.action == "invoices.run")) == "invoices.run"
 
 
 def test_the_ledger_shows_a_partners_lines_with_a_running_balance(client, users, session, partner, day):
