@@ -380,6 +380,26 @@ def register_billing_commands(app: Flask) -> None:
              "net": i.net_amount, "vat": i.vat_amount, "total": i.total_amount, "due_on": i.due_on.isoformat()}
             for i in result.invoices], "partners_with_nothing_to_invoice": result.skipped}, indent=2))
 
+    @billing_group.command("remit")
+    @click.option("--partner", "partners", multiple=True, help="Only these partners (name or id)")
+    def billing_remit(partners):
+        """Remit the COD that is due today (each partner's T+N cycle): one remittance per
+        partner, netting its open invoices when it agreed. Prints them as JSON; the payout
+        file is in the console (Finance -> Remittances). Nothing is remitted twice."""
+        from app.auth import services as accounts
+        from app.billing import remittances
+
+        ids = [_partner(db.session, p).id for p in partners] or None
+        result = remittances.run(db.session, partner_ids=ids)
+        for r in result.remittances:
+            accounts.audit(db.session, None, "remittance.approved", object_type="remittance", object_id=r.id,
+                           details={"number": r.number, "by": "command line"})
+        db.session.commit()
+        click.echo(json.dumps({"remittances": [
+            {"id": r.id, "number": r.number, "partner_id": r.partner_id, "currency": r.currency,
+             "shipments": r.shipments, "cod": r.cod_amount, "netted": r.netted_amount, "payout": r.payout_amount,
+             "status": r.status} for r in result.remittances]}, indent=2))
+
     @billing_group.command("reopen")
     @click.option("--period", required=True, help="The month, YYYY-MM")
     @click.option("--reason", required=True, help="Why it is reopened (kept in the audit log)")

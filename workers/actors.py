@@ -54,6 +54,20 @@ def tell_endpoint_disabled(outbox_ids: list[int]) -> None:
     run_outbox_jobs(outbox_ids)
 
 
+@dramatiq.actor(queue_name="finance", **RETRIES)
+def finance_documents(outbox_ids: list[int]) -> None:
+    """E-mail invoices, credit notes and remittance statements to partners."""
+    run_outbox_jobs(outbox_ids)
+
+
+@dramatiq.actor(queue_name="webhooks", **RETRIES)
+def partner_events(outbox_ids: list[int]) -> None:
+    """Events about a partner's account (an invoice issued, a remittance paid) to its
+    webhook endpoints; then have them sent."""
+    run_outbox_jobs(outbox_ids)
+    deliver_webhooks.send()
+
+
 @dramatiq.actor(queue_name="webhooks", max_retries=3)
 def deliver_webhooks() -> None:
     """Lease the due webhook deliveries and hand each endpoint's to a sender."""
@@ -125,9 +139,12 @@ def prune() -> None:
 
 #: Outbox topic -> the actor that does it.
 TOPIC_ACTORS = {"notify_customer": notify_customer, "collect_fees": collect_fees,
-                "webhook": fan_out_webhooks, "endpoint_disabled": tell_endpoint_disabled}
+                "webhook": fan_out_webhooks, "endpoint_disabled": tell_endpoint_disabled,
+                "invoice_email": finance_documents, "remittance_email": finance_documents,
+                "partner_event": partner_events}
 ALL = (notify_customer, send_notifications, collect_fees, fan_out_webhooks, tell_endpoint_disabled, deliver_webhooks,
-       send_webhooks, schedule_pickups, dispatch_linehauls, return_exhausted, prune)
+       send_webhooks, schedule_pickups, dispatch_linehauls, return_exhausted, prune, finance_documents,
+       partner_events)
 
 
 def bind(broker: dramatiq.Broker) -> None:

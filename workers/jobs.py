@@ -68,9 +68,19 @@ def _endpoint_disabled_notice(session: Session, row: OutboxMessage):
 
 #: Outbox topic -> handler(session, rows) returning the rows that failed. Handlers only
 #: write to the database; their rows are done in the transaction that runs them.
+def _partner_events(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    """Events about a partner's account (an invoice issued, a remittance paid) to its
+    subscribed webhook endpoints."""
+    for row in rows:
+        webhooks.notify_partner(session, row.payload["partner_id"], row.payload["type"], row.payload["id"],
+                                row.payload["data"])
+    return []
+
+
 HANDLERS = {
     "collect_fees": _collect_fees,
     "webhook": _fan_out_webhooks,
+    "partner_event": _partner_events,
 }
 
 
@@ -91,11 +101,29 @@ def _invoice_email(session: Session, row: OutboxMessage):
     return lambda: mailer.send(to, subject, body, message_id=message_id, attachments=attachments)
 
 
+def _remittance_email(session: Session, row: OutboxMessage):
+    """The remittance statement (PDF and CSV of every shipment) e-mailed once it is paid."""
+    from app.billing import remittances
+    from app.billing.documents import Company
+
+    found = remittances.email_for(session, row.payload["remittance_id"],
+                                  company=Company.from_config(current_app.config),
+                                  font=current_app.config.get("WAYBILL_LABEL_FONT"))
+    if found is None:
+        log.warning("remittance %s: the partner has no billing e-mail", row.payload["remittance_id"])
+        return None
+    mailer, _ = _carriers()
+    to, subject, body, attachments = found
+    message_id = f"<outbox-{row.id}@waybill.local>"
+    return lambda: mailer.send(to, subject, body, message_id=message_id, attachments=attachments)
+
+
 #: Outbox topic -> prepare(session, row) returning the network call to make, or None.
 #: The call is made after the commit, and the row marked done in a commit of its own.
 SENDERS = {
     "endpoint_disabled": _endpoint_disabled_notice,
     "invoice_email": _invoice_email,
+    "remittance_email": _remittance_email,
 }
 
 

@@ -101,8 +101,10 @@ def init_app(app: Flask) -> tuple:
     from app.api.inbound import setup_blp as inbound_setup_blp
     from app.api.orders import blp as orders_blp
     from app.api.webhooks import blp as webhooks_blp
+    from app.api.finance import blp as finance_blp
 
     api.register_blueprint(orders_blp)
+    api.register_blueprint(finance_blp)
     api.register_blueprint(network_blp)
     api.register_blueprint(webhooks_blp)
     api.register_blueprint(inbound_setup_blp)
@@ -113,6 +115,6 @@ def init_app(app: Flask) -> tuple:
 
     if "InboundEnvelope" not in api.spec.components.schemas:  # the inbound route's body, documented by name
         api.spec.components.schema("InboundEnvelope", schema=InboundEnvelopeSchema)
-    blueprints = (orders_blp, network_blp, webhooks_blp, inbound_setup_blp, inbound_blp, keys_blp)
+    blueprints = (orders_blp, network_blp, webhooks_blp, inbound_setup_blp, inbound_blp, keys_blp, finance_blp)
     ratelimit.init_app(app, blueprints)
     return blueprints

@@ -66,6 +66,15 @@ class OrderCreateSchema(Strict):
                            metadata={"description": "Cash to collect on delivery"})
 
 
+class ChargeSchema(ma.Schema):
+    kind = ma.fields.String(metadata={"description": "delivery_fee, return_fee or failed_attempt_fee"})
+    amount = ma.fields.Nested(MoneySchema, metadata={"description": "VAT included"})
+    vat = ma.fields.Nested(MoneySchema)
+    lines = ma.fields.List(ma.fields.Dict(), metadata={"description": "code, description, amount (before VAT)"})
+    invoice = ma.fields.String(allow_none=True, metadata={"description": "The invoice number, once invoiced"})
+    charged_at = ma.fields.DateTime()
+
+
 class OrderSchema(ma.Schema):
     id = ma.fields.Integer()
     reference = ma.fields.String()
@@ -78,6 +87,8 @@ class OrderSchema(ma.Schema):
     promised_date = ma.fields.Date()
     fee = ma.fields.Nested(MoneySchema)
     cod = ma.fields.Nested(MoneySchema, allow_none=True)
+    charges = ma.fields.List(ma.fields.Nested(ChargeSchema), metadata={
+        "description": "What the order was charged once delivered or returned (GET of one order only)"})
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
 
@@ -390,3 +401,66 @@ class ApiKeySchema(ma.Schema):
 
 class ApiKeyCreatedSchema(ApiKeySchema):
     key = ma.fields.String(metadata={"description": "The whole key, shown this once"})
+
+
+# -- finance ---------------------------------------------------------------------------
+
+class InvoiceLineSchema(ma.Schema):
+    code = ma.fields.String()
+    description = ma.fields.String()
+    shipments = ma.fields.Integer()
+    amount = ma.fields.Nested(MoneySchema, metadata={"description": "Before VAT"})
+
+
+class InvoiceSchema(ma.Schema):
+    id = ma.fields.Integer()
+    number = ma.fields.String(metadata={"description": "INV-YYYY-NNNNNN, or CN-... for a credit note"})
+    kind = ma.fields.String(metadata={"description": "invoice or credit_note"})
+    period_start = ma.fields.Date()
+    period_end = ma.fields.Date()
+    issued_on = ma.fields.Date()
+    due_on = ma.fields.Date()
+    net = ma.fields.Nested(MoneySchema)
+    vat = ma.fields.Nested(MoneySchema)
+    total = ma.fields.Nested(MoneySchema)
+    paid = ma.fields.Nested(MoneySchema, allow_none=True, metadata={"description": "Paid or credited so far"})
+    status = ma.fields.String(metadata={"description": "issued, overdue, partially_paid or paid"})
+    corrects = ma.fields.Integer(allow_none=True, metadata={"description": "A credit note: the invoice it corrects"})
+    reason = ma.fields.String(allow_none=True)
+    lines = ma.fields.List(ma.fields.Nested(InvoiceLineSchema))
+
+
+class NettedSchema(ma.Schema):
+    number = ma.fields.String()
+    amount = ma.fields.Nested(MoneySchema)
+
+
+class RemittanceSchema(ma.Schema):
+    id = ma.fields.Integer()
+    number = ma.fields.String(metadata={"description": "REM-YYYY-NNNNNN"})
+    delivered_until = ma.fields.Date(metadata={"description": "COD of deliveries made up to this day"})
+    shipments = ma.fields.Integer()
+    cod = ma.fields.Nested(MoneySchema)
+    netted = ma.fields.Nested(MoneySchema, metadata={"description": "Your open invoices netted from it"})
+    payout = ma.fields.Nested(MoneySchema, metadata={"description": "What was (or will be) transferred"})
+    status = ma.fields.String(metadata={"description": "approved, then paid once the bank confirms"})
+    paid_at = ma.fields.DateTime(allow_none=True)
+    bank_reference = ma.fields.String(allow_none=True)
+    netted_invoices = ma.fields.List(ma.fields.Nested(NettedSchema))
+
+
+class StatementLineSchema(ma.Schema):
+    date = ma.fields.Date()
+    what = ma.fields.String()
+    reference = ma.fields.String()
+    amount = ma.fields.Nested(MoneySchema)
+    balance = ma.fields.Nested(MoneySchema)
+
+
+class StatementSchema(ma.Schema):
+    from_ = ma.fields.Date(data_key="from")
+    to = ma.fields.Date()
+    currency = ma.fields.String()
+    opening = ma.fields.Nested(MoneySchema)
+    lines = ma.fields.List(ma.fields.Nested(StatementLineSchema))
+    closing = ma.fields.Nested(MoneySchema)

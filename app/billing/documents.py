@@ -140,3 +140,38 @@ def statement_pdf(statement, partner: Partner, company: Company, *, font: str | 
     d.story += [Spacer(1, 6 * mm), d.p("A positive balance is owed to Waybill; a negative one is owed to you "
                                        "(cash on delivery collected and not yet remitted).", d.small)]
     return d.build()
+
+
+def remittance_pdf(remittance, partner: Partner, rows: list[tuple], netted: list[tuple[str, int]], company: Company,
+                   *, font: str | None = None) -> bytes:
+    """A remittance statement: every shipment whose COD it pays, the invoices netted from
+    it, the payout."""
+    d = _Doc(font, f"Remittance {remittance.number}")
+
+    def money(amount):
+        return str(Money(amount, remittance.currency))
+
+    facts = [("Number", remittance.number), ("Deliveries up to", f"{remittance.delivered_until:%d %b %Y}"),
+             ("Status", remittance.status)]
+    if remittance.paid_at:
+        facts.append(("Paid", f"{remittance.paid_at:%d %b %Y}"))
+    d.header(company, "COD REMITTANCE · ĐỐI SOÁT COD", facts)
+    d.story += [d.p("Pay to", d.small), d.p(partner.legal_name or partner.name, d.bold)]
+    if partner.bank_account:
+        d.story.append(d.p(partner.bank_account))
+    d.story.append(Spacer(1, 6 * mm))
+    table = [[d.p(h, d.bold) for h in ("Tracking number", "Reference", "Delivered", "Method")]
+             + [d.p(h, d.right_bold) for h in ("Due", "Collected", "Payable")]]
+    for number, reference, day, due, got, method, pay in rows:
+        table.append([d.p(number, d.small), d.p(reference, d.small), d.p(day, d.small), d.p(method or "", d.small),
+                      d.p(money(due), d.right), d.p(money(got), d.right), d.p(money(pay), d.right)])
+    table.append([d.p(f"{remittance.shipments:,} shipments", d.bold), "", "", "", "", "",
+                  d.p(money(remittance.cod_amount), d.right_bold)])
+    d.table(table, [34 * mm, 28 * mm, 20 * mm, 16 * mm, 27 * mm, 27 * mm, 26 * mm], totals=1)
+    d.story.append(Spacer(1, 6 * mm))
+    totals = [[d.p("COD collected for you", d.bold), d.p(money(remittance.cod_amount), d.right)]]
+    for number, amount in netted:
+        totals.append([d.p(f"Less invoice {number} (netted, as agreed)"), d.p(money(-amount), d.right)])
+    totals.append([d.p("Paid to your account", d.bold), d.p(money(remittance.payout_amount), d.right_bold)])
+    d.table([[d.p("Summary", d.bold), ""]] + totals, [138 * mm, 40 * mm], totals=1)
+    return d.build()

@@ -180,6 +180,13 @@ def _invoice_partner(session: Session, series: DocumentSeries, partner: Partner,
 def _issued(session: Session, invoice: Invoice, user_id: int | None) -> None:
     posting.post(session, "invoice_issued", invoice, actor=f"user:{user_id}" if user_id else "system:billing")
     add_outbox(session, "invoice_email", {"invoice_id": invoice.id})
+    kind = "credit_note" if invoice.kind == "credit_note" else "invoice"
+    add_outbox(session, "partner_event", {
+        "partner_id": invoice.partner_id, "type": f"{kind}.issued", "id": f"evt_{kind}_{invoice.id}",
+        "data": {"invoice_id": invoice.id, "number": invoice.number, "kind": invoice.kind,
+                 "issued_on": invoice.issued_on.isoformat(), "due_on": invoice.due_on.isoformat(),
+                 "total": {"amount": invoice.total_amount, "currency": invoice.currency},
+                 "corrects": invoice.corrects_id}})
 
 
 # -- credit notes ------------------------------------------------------------------------

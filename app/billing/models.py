@@ -186,6 +186,8 @@ class PaymentAllocation(Base):
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
     #: A credit note applied to the invoice it corrects.
     credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    #: A COD remittance that netted the invoice (the partner agreed to netting).
+    remittance_id: Mapped[int | None] = mapped_column(ForeignKey("remittances.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
@@ -214,6 +216,8 @@ class CodCollection(Base):
     settlement_note: Mapped[str | None] = mapped_column(String(500))
     #: What the settlement decided (``posting.SETTLEMENTS``): who bears the difference.
     settlement_outcome: Mapped[str | None] = mapped_column(String(20))
+    #: The remittance that paid it to the partner: set once (never remitted twice).
+    remittance_id: Mapped[int | None] = mapped_column(ForeignKey("remittances.id"), index=True)
 
     @property
     def difference(self) -> int:
@@ -274,11 +278,89 @@ class CashHandover(Base):
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str | None] = mapped_column(String(500))
+    #: The bank deposit that took this cash from the hub: set once.
+    deposit_id: Mapped[int | None] = mapped_column(ForeignKey("cash_deposits.id"), index=True)
 
     @property
     def difference(self) -> int | None:
         """Received less expected (negative: short)."""
         return None if self.received_amount is None else self.received_amount - self.expected_amount
+
+
+class CashDeposit(Base):
+    """A hub's cash taken to the bank: the counted handovers it covers (a deposit slip)."""
+
+    __tablename__ = "cash_deposits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hub_id: Mapped[int] = mapped_column(ForeignKey("hubs.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    deposited_on: Mapped[date] = mapped_column(Date)
+    #: The bank's slip or transaction reference.
+    bank_reference: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ProviderPayout(Base):
+    """A card acquirer or transfer provider paid the COD it held into Waybill's bank."""
+
+    __tablename__ = "provider_payouts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: ``posting.PROVIDERS``: 1 card acquirer, 2 bank transfers.
+    provider_id: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    received_on: Mapped[date] = mapped_column(Date)
+    reference: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class DriverSettlement(Base):
+    """A driver's shortage settled: repaid (into the bank, or kept from their pay) or
+    written off. Until then it is a balance the driver owes (1310)."""
+
+    __tablename__ = "driver_settlements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    driver_id: Mapped[int] = mapped_column(ForeignKey("drivers.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    #: "repaid" or "written_off".
+    how: Mapped[str] = mapped_column(String(12))
+    note: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Remittance(Base):
+    """COD paid on to a partner: the collections it covers (each once), the open invoices
+    netted from it when the partner agreed, and the payout. Approved when made (the
+    statement and the payout file), paid once the bank confirms."""
+
+    __tablename__ = "remittances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: "REM-2026-000042".
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    #: COD of the deliveries made up to this day (the partner's T+N cycle).
+    delivered_until: Mapped[date] = mapped_column(Date)
+    shipments: Mapped[int] = mapped_column(Integer)
+    cod_amount: Mapped[int] = mapped_column(BigInteger)
+    netted_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    payout_amount: Mapped[int] = mapped_column(BigInteger)
+    #: "approved" until the bank confirms the payout, then "paid".
+    status: Mapped[str] = mapped_column(String(10), default="approved")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paid_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    bank_reference: Mapped[str | None] = mapped_column(String(100))
 
 
 # -- the general ledger (services in app/billing/ledger.py) ------------------------------

@@ -210,7 +210,8 @@ def ageing(session: Session, *, on: date | None = None) -> list[dict]:
 STATEMENT_ACCOUNTS = ("1300", "2100", "2300")
 STATEMENT_WORDS = {"invoice_issued": "Invoice", "payment_received": "Payment received",
                    "cod_collected": "COD collected", "cod_difference_settled": "COD difference settled",
-                   "remittance_paid": "COD remitted", "reversal": "Correction"}
+                   "remittance_netted": "Invoices netted from COD", "remittance_paid": "COD remitted",
+                   "reversal": "Correction"}
 
 
 @dataclass

@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.billing import ledger
-from app.billing.models import AccountingPeriod, CashHandover, Charge, JournalEntry
+from app.billing.models import (
+    AccountingPeriod,
+    CashHandover,
+    Charge,
+    CodCollection,
+    JournalEntry,
+)
+from app.crm.models import Partner
 from app.orders.models import ShipmentEvent
 from app.outbox import OutboxMessage
 
@@ -138,6 +145,38 @@ def _handovers_counted(session: Session, period: str) -> Check:
                   for i, hub, amount, currency in rows])
 
 
+def _hub_cash(session: Session, period: str) -> Check:
+    """Cash counted at hubs by the month's end and not deposited: carried forward, listed."""
+    _, end = utc_bounds(period)
+    rows = session.execute(
+        select(CashHandover.hub_id, CashHandover.currency, func.count(), func.sum(CashHandover.received_amount))
+        .where(CashHandover.received_at.is_not(None), CashHandover.received_at < end,
+               CashHandover.deposit_id.is_(None))
+        .group_by(CashHandover.hub_id, CashHandover.currency).order_by(CashHandover.hub_id).limit(SHOWN)).all()
+    return Check("hub_cash", "cash at hubs is deposited, or carried forward as listed", True, len(rows),
+                 [("hub", hub, f"{int(total):,} {currency} carried forward ({n} counts)")
+                  for hub, currency, n, total in rows])
+
+
+def _cod_payable(session: Session, period: str) -> Check:
+    """COD collected by the month's end and not remitted: payable, each with its due day."""
+    from app.billing.remittances import payable_sql
+
+    _, end = utc_bounds(period)
+    rows = session.execute(
+        select(CodCollection.partner_id, CodCollection.currency, func.count(), func.sum(payable_sql()),
+               func.min(CodCollection.collected_at))
+        .where(CodCollection.remittance_id.is_(None), CodCollection.collected_at < end)
+        .group_by(CodCollection.partner_id, CodCollection.currency).order_by(CodCollection.partner_id)
+        .limit(SHOWN)).all()
+    tz = clock.network_zone()
+    days = dict(session.execute(select(Partner.id, Partner.remittance_days)).all())
+    return Check("cod_payable", "COD collected is remitted, or payable as listed with its due day", True, len(rows),
+                 [("partner", pid, f"{int(total):,} {currency} payable for {n} shipments, the first due "
+                                   f"{first.astimezone(tz).date() + timedelta(days=days.get(pid, 0)):%d %b %Y}")
+                  for pid, currency, n, total, first in rows])
+
+
 def _outbox_done(session: Session, period: str) -> Check:
     _, end = utc_bounds(period)
     stmt = select(OutboxMessage.id, OutboxMessage.topic).where(
@@ -159,7 +198,7 @@ def _month_over(session: Session, period: str) -> Check:
 #: remittances as they are built.
 CHECKS: tuple[Callable[[Session, str], Check], ...] = (
     _month_over, _earlier_closed, _trial_balance_zero, _entries_sealed, _shipments_charged, _charges_invoiced,
-    _handovers_counted, _outbox_done,
+    _handovers_counted, _hub_cash, _cod_payable, _outbox_done,
 )
 
 

@@ -19,7 +19,17 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.billing import ledger
 from app.billing.ledger import Draft, Line
-from app.billing.models import CashHandover, Charge, CodCollection, Invoice, Payment
+from app.billing.models import (
+    CashDeposit,
+    CashHandover,
+    Charge,
+    CodCollection,
+    DriverSettlement,
+    Invoice,
+    Payment,
+    ProviderPayout,
+    Remittance,
+)
 from app.billing.rating import LINES
 
 #: Card and transfer COD are held by a provider until it pays out: the party of 1150.
@@ -108,6 +118,39 @@ def payment_received(payment: Payment) -> list[Line]:
                   Line("1300", -payment.amount, payment.currency, ("partner", payment.partner_id)))
 
 
+def cash_deposited(slip: CashDeposit) -> list[Line]:
+    """A hub's counted cash taken to the bank."""
+    return _lines(Line("1200", slip.amount, slip.currency), Line("1110", -slip.amount, slip.currency,
+                                                                ("hub", slip.hub_id)))
+
+
+def remittance_netted(remittance: Remittance) -> list[Line]:
+    """Open invoices netted from the partner's COD (it agreed): what it owes and what it
+    is owed both go down."""
+    partner = ("partner", remittance.partner_id)
+    return _lines(Line("2100", remittance.netted_amount, remittance.currency, partner),
+                  Line("1300", -remittance.netted_amount, remittance.currency, partner))
+
+
+def remittance_paid(remittance: Remittance) -> list[Line]:
+    """The COD payout left the bank for the partner."""
+    return _lines(Line("2100", remittance.payout_amount, remittance.currency, ("partner", remittance.partner_id)),
+                  Line("1200", -remittance.payout_amount, remittance.currency))
+
+
+def clearing_settled(payout: ProviderPayout) -> list[Line]:
+    """A provider paid the card or transfer COD it held into the bank."""
+    return _lines(Line("1200", payout.amount, payout.currency),
+                  Line("1150", -payout.amount, payout.currency, ("provider", payout.provider_id)))
+
+
+def shortage_settled(settlement: DriverSettlement) -> list[Line]:
+    """A driver's shortage repaid (into the bank or from their pay) or written off."""
+    debit = "1200" if settlement.how == "repaid" else "5200"
+    return _lines(Line(debit, settlement.amount, settlement.currency),
+                  Line("1310", -settlement.amount, settlement.currency, ("driver", settlement.driver_id)))
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
@@ -128,6 +171,14 @@ RULES = {r.name: r for r in (
          lambda i: f"{'credit note' if i.kind == 'credit_note' else 'invoice'} {i.number}"),
     Rule("payment_received", "payment", payment_received,
          lambda p: f"payment received{': ' + p.reference if p.reference else ''}"),
+    Rule("cash_deposited", "cash_deposit", cash_deposited,
+         lambda d: f"deposit from hub {d.hub_id}: {d.bank_reference}"),
+    Rule("remittance_netted", "remittance", remittance_netted, lambda r: f"invoices netted from {r.number}"),
+    Rule("remittance_paid", "remittance", remittance_paid, lambda r: f"COD remitted: {r.number}"),
+    Rule("clearing_settled", "provider_payout", clearing_settled,
+         lambda p: f"payout from {p.provider_id == 1 and 'the card acquirer' or 'bank transfers'}: {p.reference}"),
+    Rule("shortage_settled", "driver_settlement", shortage_settled,
+         lambda s: f"driver {s.driver_id}'s shortage {s.how.replace('_', ' ')}: {s.note}"),
 )}
 
 

@@ -19,7 +19,25 @@ def order_resource(session: Session, partner_id: int, order_id: int) -> dict | N
     ).first()
     if row is None:
         return None
-    return _resource(*row)
+    return {**_resource(*row), "charges": _charges(session, row[1].id)}
+
+
+def _charges(session: Session, shipment_id: int) -> list[dict]:
+    from app.billing.models import Charge, Invoice
+    from app.billing.rating import lines_in_words
+
+    out = []
+    for charge, number in session.execute(
+            select(Charge, Invoice.number).outerjoin(Invoice, Invoice.id == Charge.invoice_id)
+            .where(Charge.shipment_id == shipment_id).order_by(Charge.id)):
+        c = charge.currency
+        out.append({"kind": charge.kind, "amount": {"amount": charge.amount, "currency": c},
+                    "vat": {"amount": charge.vat_amount, "currency": c},
+                    "lines": [{"code": line["code"], "description": line["words"],
+                               "amount": {"amount": line["amount"], "currency": c}}
+                              for line in lines_in_words(charge.breakdown or {})],
+                    "invoice": number, "charged_at": charge.created_at})
+    return out
 
 
 def _resource(order: Order, shipment: Shipment) -> dict:

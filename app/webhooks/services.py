@@ -40,10 +40,13 @@ def webhook_type(event_type: str) -> str:
     return ORDER_EVENTS.get(event_type) or f"shipment.{event_type}"
 
 
+#: Events about a partner's account rather than a shipment.
+ACCOUNT_EVENTS = ("invoice.issued", "credit_note.issued", "remittance.paid")
 #: Every event type an endpoint can subscribe to.
 EVENT_TYPES = tuple(sorted(
     {webhook_type(t.event) for t in lifecycle.TRANSITIONS.values()} | set(ORDER_EVENTS.values())
-    | {webhook_type(e) for e in (lifecycle.REROUTED_EVENT, lifecycle.RESCHEDULED_EVENT, lifecycle.BACK_AT_HUB_EVENT)}))
+    | {webhook_type(e) for e in (lifecycle.REROUTED_EVENT, lifecycle.RESCHEDULED_EVENT, lifecycle.BACK_AT_HUB_EVENT)}
+    | set(ACCOUNT_EVENTS)))
 
 #: Wait after each failed attempt: ten attempts over about three days.
 RETRY_DELAYS = tuple(timedelta(seconds=s) for s in (
@@ -223,6 +226,18 @@ def fan_out(session: Session, keys: list[tuple[int, int]], *, now: datetime | No
     return _add_deliveries(session, [(e, shipment_id, env) for p, shipment_id, env in events
                                      for e in endpoints[p] if e.wants(env["type"])],
                            origin="event", now=now or clock.now())
+
+
+def notify_partner(session: Session, partner_id: int, event_type: str, event_key: str, data: dict, *,
+                   now: datetime | None = None) -> int:
+    """An event about the partner's account to each of its endpoints that subscribes to
+    it, signed and retried like a shipment's. ``event_key`` is its id (the same on every
+    try and replay of the outbox row). Returns how many deliveries were made."""
+    now = now or clock.now()
+    envelope = {"id": event_key, "type": event_type, "timestamp": _iso(now), "data": data}
+    wanted = [(e, None, envelope) for e in session.scalars(select(WebhookEndpoint).where(
+        WebhookEndpoint.partner_id == partner_id, WebhookEndpoint.enabled.is_(True))) if e.wants(event_type)]
+    return _add_deliveries(session, wanted, origin="event", now=now)
 
 
 def _add_deliveries(session: Session, items: list[tuple[WebhookEndpoint, int, dict]], *, origin: str,

@@ -23,6 +23,15 @@ REQUESTS = {
 }
 
 
+#: Routes whose objects another test makes (an invoice, a remittance) and checks there for
+#: the same 404: tests/api/test_finance.py.
+FINANCE = {
+    ("GET", "/api/v1/invoices/<id:invoice_id>"), ("GET", "/api/v1/invoices/<id:invoice_id>/pdf"),
+    ("GET", "/api/v1/invoices/<id:invoice_id>/csv"), ("GET", "/api/v1/remittances/<id:remittance_id>"),
+    ("GET", "/api/v1/remittances/<id:remittance_id>/pdf"), ("GET", "/api/v1/remittances/<id:remittance_id>/csv"),
+}
+
+
 def api_routes_with_objects(app):
     # The inbound URL names its partner by a secret token and is proved by a signature,
     # not by an API key: tests/api/test_inbound.py.
@@ -32,7 +41,7 @@ def api_routes_with_objects(app):
 
 
 def test_every_route_naming_an_object_is_listed_here(app):
-    assert api_routes_with_objects(app) == set(REQUESTS)
+    assert api_routes_with_objects(app) == set(REQUESTS) | FINANCE
 
 
 @pytest.mark.parametrize("method, rule", sorted(REQUESTS))
