@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 import secrets
-from datetime import date
+from datetime import date, datetime, time
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.billing.models import RateCard
 from app.crm import services as crm
 from app.crm.models import Partner
@@ -61,6 +62,21 @@ SURCHARGES = {"failed_attempt_amount": 5_000, "cod_fee_bp": 80, "cod_fee_min": 5
               "remote_beyond_km": 7.0, "insurance_bp": 50, "vat_bp": 800}
 
 PARTNER_PROFILES = {p[0]: p for p in PARTNERS}
+#: The demo partners' billing details: one nets its invoices from its COD, one is invoiced weekly.
+BILLING = {
+    "Saigon Books": {"legal_name": "Công ty TNHH Sách Sài Gòn", "tax_id": "0312345678",
+                     "billing_address": "45 Lê Lợi, Phường Bến Nghé, Quận 1, TP. Hồ Chí Minh",
+                     "billing_email": "ketoan@saigonbooks.example", "bank_account": "Vietcombank 0071000123456",
+                     "net_cod_against_invoices": True},
+    "Ben Thanh Fashion": {"legal_name": "Công ty CP Thời trang Bến Thành", "tax_id": "0309876543",
+                          "billing_address": "120 Nguyễn Trãi, Quận 5, TP. Hồ Chí Minh",
+                          "billing_email": "finance@benthanhfashion.example",
+                          "bank_account": "Techcombank 19033333444555", "payment_terms_days": 30},
+    "Mekong Home Goods": {"legal_name": "Công ty TNHH Gia dụng Mekong", "tax_id": "0315557777",
+                          "billing_address": "88 Cộng Hòa, Tân Bình, TP. Hồ Chí Minh",
+                          "billing_email": "ap@mekonghome.example", "bank_account": "ACB 2233445566",
+                          "billing_cycle": "weekly"},
+}
 _GAZETTEER = GazetteerGeocoder()
 
 FIRST_NAMES = ("An", "Binh", "Chi", "Dung", "Giang", "Hoa", "Khanh", "Lan", "Minh", "Nam",
@@ -96,6 +112,8 @@ def seed_network(session: Session) -> dict:
     partners = []
     for name, *_ in PARTNERS:
         partner = crm.create_partner(session, name, currency=CURRENCY)
+        for field_name, value in BILLING.get(name, {}).items():
+            setattr(partner, field_name, value)
         _, key = crm.issue_api_key(session, partner)
         partners.append({"id": partner.id, "name": name, "api_key": key})
     rng = random.Random(7)
@@ -254,3 +272,55 @@ def seed_orders(sim, n: int) -> dict:
     sim.run()
     sim.drain()
     return shipments.count_by_status(session)
+
+
+#: Days of a past month the demo plays: orders taken and carried to the door on each.
+MONTH_DAYS = (3, 10, 17, 24)
+
+
+def count_cash(session: Session, day: date, *, short: int = 0) -> int:
+    """Every driver hands over the day's cash and their hub counts it (the first count
+    ``short`` of what is due, with a note). Returns how many counts were made."""
+    from app.billing import cash
+    from app.delivery.models import Driver
+
+    tz = clock.network_zone()
+    made = 0
+    for driver in session.scalars(select(Driver).order_by(Driver.id)):
+        due = cash.still_to_hand_over(session, driver, day, tz, CURRENCY)
+        if due <= 0:
+            continue
+        handover = cash.declare(session, driver, day, tz, CURRENCY, due)
+        received = due - short if made == 0 and short else due
+        cash.confirm(session, handover.id, received, user_id=None, hub_id=None,
+                     note="counted short: the driver will repay" if received != due else None)
+        made += 1
+    session.commit()
+    return made
+
+
+def seed_month(sim, period: str, n: int) -> dict:
+    """Play a month that has ended: ``n`` orders taken over a few of its days, each day's
+    carried to the door (or back) that day and its cash counted at the hubs, fees charged
+    and posted, so that finance has a month to invoice, remit and close."""
+    from app.billing import periods
+    from app.outbox import count_unprocessed
+
+    start, end = periods.bounds(period)
+    if end > clock.today():
+        raise ValueError(f"{period} has not ended: a month is played once it is over")
+    tz = clock.network_zone()
+    session = sim.session
+    per_day = max(1, n // len(MONTH_DAYS))
+    made = []
+    for i, day in enumerate(MONTH_DAYS):
+        with clock.at(datetime.combine(start.replace(day=day), time(8), tz)):
+            made += sim.create_orders(per_day, prefix=f"M{period.replace('-', '')}{day:02d}",
+                                      order_factory=random_order)
+            sim.run(max_days=6)
+            count_cash(session, clock.today(), short=10_000 if i == 1 else 0)
+            for _ in range(3):  # what the day's last jobs wrote (a closed shipment's webhook) is done that day too
+                if not count_unprocessed(session):
+                    break
+                sim.drain()
+    return {"period": period, "orders": len(made)}

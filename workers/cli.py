@@ -5,11 +5,13 @@ import json
 import random
 import signal
 import time
+from datetime import timedelta
 
 import click
 from flask import Flask, current_app
 
 from app import clock
+from app.billing import ledger
 from app.db import db
 from workers.jobs import run_pending
 from workers.runtime import Runtime
@@ -79,11 +81,16 @@ def register_commands(app: Flask) -> None:
         network = demo_data.seed_network(session)
         logins = demo_data.seed_users(session)
         session.commit()
+        # Last month, played and done by the workers: finance's month to invoice, remit and close.
+        past = Simulation(session, drain=run_pending, rng=random.Random(41), only=set())
+        month = demo_data.seed_month(past, ledger.period_of(clock.today().replace(day=1) - timedelta(days=1)),
+                                     max(40, orders // 3))
         sim = Simulation(session, drain=run_pending, rng=random.Random(42))
         by_status = demo_data.seed_orders(sim, orders)
         demo_data.give_the_demo_driver_a_round(session, sim.today())
         session.commit()
-        click.echo(json.dumps({**network, "shipments_by_status": by_status, "logins": logins}, indent=2))
+        click.echo(json.dumps({**network, "last_month": month, "shipments_by_status": by_status,
+                               "logins": logins}, indent=2))
         click.echo("Sign in at /login with the logins above (passwords are shown this once).")
 
     @app.cli.command("simulate")
@@ -91,7 +98,9 @@ def register_commands(app: Flask) -> None:
     @click.option("--existing", is_flag=True, help="Also drive the open shipments already there.")
     @click.option("--seed", default=None, type=int, help="Random seed, for a repeatable run.")
     @click.option("--fail-rate", default=0.15, show_default=True, help="Share of attempts that fail.")
-    def simulate(n_orders, existing, seed, fail_rate):
+    @click.option("--month", default=None, help="Play this past month (YYYY-MM) instead of today: orders on a "
+                                                "few of its days, delivered, cash counted, fees posted.")
+    def simulate(n_orders, existing, seed, fail_rate, month):
         """Create orders and drive them through pickups, scans, line-hauls and deliveries
         to a terminal state; fees and notifications are done by the workers."""
         from app import demo as demo_data
@@ -104,13 +113,19 @@ def register_commands(app: Flask) -> None:
         try:
             sim = Simulation(session, drain=runtime.drain, rng=random.Random(seed), fail_rate=fail_rate,
                              only=None if existing else set())
-            prefix = f"SIM{int(clock.timestamp())}"
-            with click.progressbar(length=n_orders, label="orders      ") as bar:
-                sim.on_progress = bar.update
-                sim.create_orders(n_orders, prefix=prefix, order_factory=demo_data.random_order)
-            with click.progressbar(length=sim.open_count(), label="to terminal ") as bar:
-                sim.on_progress = bar.update
-                sim.run()
+            if month:
+                try:
+                    demo_data.seed_month(sim, month, n_orders)
+                except ValueError as exc:
+                    raise click.ClickException(str(exc))
+            else:
+                prefix = f"SIM{int(clock.timestamp())}"
+                with click.progressbar(length=n_orders, label="orders      ") as bar:
+                    sim.on_progress = bar.update
+                    sim.create_orders(n_orders, prefix=prefix, order_factory=demo_data.random_order)
+                with click.progressbar(length=sim.open_count(), label="to terminal ") as bar:
+                    sim.on_progress = bar.update
+                    sim.run()
             runtime.drain()
         finally:
             runtime.stop()

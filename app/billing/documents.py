@@ -175,3 +175,32 @@ def remittance_pdf(remittance, partner: Partner, rows: list[tuple], netted: list
     totals.append([d.p("Paid to your account", d.bold), d.p(money(remittance.payout_amount), d.right_bold)])
     d.table([[d.p("Summary", d.bold), ""]] + totals, [138 * mm, 40 * mm], totals=1)
     return d.build()
+
+
+def close_report_pdf(period: str, report: dict, company: Company, *, closed_by: str | None = None,
+                     font: str | None = None) -> bytes:
+    """The report a month's close kept: its checks (with what they listed) and the trial
+    balance at the month's end, as they were when it closed."""
+    d = _Doc(font, f"Close of {period}")
+    facts = [("Period", period), ("Closed", report.get("closed_at", "")[:16].replace("T", " ") + " UTC")]
+    if closed_by:
+        facts.append(("By", closed_by))
+    d.header(company, "MONTH CLOSE · KHÓA SỔ", facts)
+    rows = [[d.p("Check", d.bold), d.p("", d.bold)]]
+    for check in report["checks"]:
+        listed = "\n".join(f"{kind} {ident}: {words}" for kind, ident, words in check["rows"])
+        rows.append([d.p(check["rule"][:1].upper() + check["rule"][1:]), d.p("passed" if check["ok"] else "FAILED")])
+        if listed:
+            rows.append([d.p(listed, d.small), ""])
+    d.table(rows, [150 * mm, 28 * mm])
+    d.story.append(Spacer(1, 6 * mm))
+    balance = [[d.p(h, d.bold) for h in ("Account", "Currency")] + [d.p(h, d.right_bold) for h in ("Debit", "Credit")]]
+    from app.billing.ledger import CHART
+
+    for key, amount in report["trial_balance"].items():
+        code, currency = key.split()
+        balance.append([d.p(f"{code} {CHART[code].name}"), d.p(currency),
+                        d.p(str(Money(amount, currency)) if amount > 0 else "", d.right),
+                        d.p(str(Money(-amount, currency)) if amount < 0 else "", d.right)])
+    d.table(balance, [90 * mm, 20 * mm, 34 * mm, 34 * mm])
+    return d.build()

@@ -98,7 +98,7 @@ def deposit(session: Session, hub_id: int, currency: str, *, bank_reference: str
 
 def cash_at_hubs(session: Session) -> list[tuple[int, str, int, int]]:
     """(hub id, currency, handovers, amount) counted and not yet deposited."""
-    return [tuple(r) for r in session.execute(
+    return [(hub, currency, n, int(total or 0)) for hub, currency, n, total in session.execute(
         select(CashHandover.hub_id, CashHandover.currency, func.count(), func.sum(CashHandover.received_amount))
         .where(CashHandover.received_at.is_not(None), CashHandover.deposit_id.is_(None))
         .group_by(CashHandover.hub_id, CashHandover.currency).order_by(CashHandover.hub_id))]

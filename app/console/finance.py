@@ -198,6 +198,26 @@ def close_period(period: str):
     return redirect(url_for("console.period", period=period))
 
 
+@bp.get("/finance/periods/<period>/close-report.pdf")
+@roles_required(*FINANCE_ROLES)
+def close_report(period: str):
+    """The report kept when the month closed, as a PDF."""
+    from flask import current_app
+
+    from app.auth.models import User
+    from app.billing.documents import Company, close_report_pdf
+
+    row = db.session.get(AccountingPeriod, _period_or_404(period))
+    if row is None or row.closed_at is None or not row.close_report:
+        abort(404)
+    who = db.session.get(User, row.closed_by) if row.closed_by else None
+    data = close_report_pdf(period, row.close_report, Company.from_config(current_app.config),
+                            closed_by=who.email if who else "command line",
+                            font=current_app.config.get("WAYBILL_LABEL_FONT"))
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="close-{period}.pdf"'})
+
+
 @bp.post("/finance/periods/<period>/reopen")
 @roles_required("admin")
 def reopen_period(period: str):

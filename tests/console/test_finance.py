@@ -70,6 +70,10 @@ def test_finance_closes_a_month_after_clearing_what_blocks(client, users, sessio
         page = r.get_data(as_text=True)
         assert f"{month} is closed" in page and 'id="close-report"' in page
         assert 'id="reopen"' not in page  # reopening is an admin's
+        from tests.billing.test_invoices import _pdf_text
+
+        report = _pdf_text(client.get(f"/console/finance/periods/{month}/close-report.pdf").data)
+        assert "MONTH CLOSE" in report and "KHÓA" in report and "2100 COD payable to partners" in report and "money@test.example" in report
 
         # A correction after the close is dated in the open month.
         entry = session.scalars(select(JournalEntry).where(JournalEntry.rule == "fee_charged")).first()

@@ -105,6 +105,8 @@ def test_a_bank_statement_upload_says_what_happened_to_each_line(client, users, 
 
 
 def test_billing_settings_are_saved_checked_and_audited(client, users, session, partner):
+    partner.legal_name, partner.billing_cycle, partner.net_cod_against_invoices = None, "monthly", False
+    session.commit()
     _sign_in_finance(client, session)
     page = client.get(f"/console/finance/partners/{partner.id}").get_data(as_text=True)
     form = {"legal_name": "Công ty TNHH Sách Sài Gòn", "tax_id": "0312345678", "billing_address": "45 Lê Lợi, Q1",
