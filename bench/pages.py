@@ -138,6 +138,7 @@ def seed(app, fresh_database, n: int, emit) -> None:
                 cur.execute(sql.replace(":n", "%(n)s"),
                             {"now": now, "days": DAYS, "n": n})
         finally:
+            raw.driver_connection.autocommit = False  # back to the pool as it came
             raw.close()
         emit("pages_seed_seconds", time.perf_counter() - start, "s", "postgresql", shipments=n)
 
@@ -198,14 +199,14 @@ def bench_pages(url: str, make_app, fresh_database, emit, *, n: int = 1_000_000,
         assert db.session.query(Shipment).count() == n
 
 
-def pages_database(bench_url: str) -> str:
+def pages_database(bench_url: str, *, suffix: str = "pages") -> str:
     """A database of its own next to the benchmark database (the other benchmarks empty
     theirs each run; this one keeps its million shipments), made when missing."""
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
     url = make_url(bench_url)
-    target = url.set(database=f"{url.database}_pages")
+    target = url.set(database=f"{url.database}_{suffix}")
     engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": target.database}).scalar():

@@ -84,46 +84,33 @@ HANDLERS = {
 }
 
 
-def _invoice_email(session: Session, row: OutboxMessage):
-    """An invoice or credit note e-mailed to the partner's billing address, its PDF (and
-    the CSV of its charges) attached; drawn in the row's transaction, sent after it."""
-    from app.billing import invoices
-    from app.billing.documents import Company
+def _document_email(kind: str, key: str):
+    """The sender of a finance document's e-mail (an invoice or credit note, a remittance
+    statement) to the partner's billing address, its PDF and CSV attached: drawn in the
+    row's transaction, sent after it with the row's own Message-ID."""
+    def prepare(session: Session, row: OutboxMessage):
+        from app.billing import invoices, remittances
+        from app.billing.documents import Company
 
-    found = invoices.email_for(session, row.payload["invoice_id"], company=Company.from_config(current_app.config),
-                               font=current_app.config.get("WAYBILL_LABEL_FONT"))
-    if found is None:
-        log.warning("invoice %s: the partner has no billing e-mail", row.payload["invoice_id"])
-        return None
-    mailer, _ = _carriers()
-    to, subject, body, attachments = found
-    message_id = f"<outbox-{row.id}@waybill.local>"
-    return lambda: mailer.send(to, subject, body, message_id=message_id, attachments=attachments)
-
-
-def _remittance_email(session: Session, row: OutboxMessage):
-    """The remittance statement (PDF and CSV of every shipment) e-mailed once it is paid."""
-    from app.billing import remittances
-    from app.billing.documents import Company
-
-    found = remittances.email_for(session, row.payload["remittance_id"],
-                                  company=Company.from_config(current_app.config),
-                                  font=current_app.config.get("WAYBILL_LABEL_FONT"))
-    if found is None:
-        log.warning("remittance %s: the partner has no billing e-mail", row.payload["remittance_id"])
-        return None
-    mailer, _ = _carriers()
-    to, subject, body, attachments = found
-    message_id = f"<outbox-{row.id}@waybill.local>"
-    return lambda: mailer.send(to, subject, body, message_id=message_id, attachments=attachments)
+        email_for = {"invoice": invoices.email_for, "remittance": remittances.email_for}[kind]
+        found = email_for(session, row.payload[key], company=Company.from_config(current_app.config),
+                          font=current_app.config.get("WAYBILL_LABEL_FONT"))
+        if found is None:
+            log.warning("%s %s: the partner has no billing e-mail", kind, row.payload[key])
+            return None
+        mailer, _ = _carriers()
+        to, subject, body, attachments = found
+        message_id = f"<outbox-{row.id}@waybill.local>"
+        return lambda: mailer.send(to, subject, body, message_id=message_id, attachments=attachments)
+    return prepare
 
 
 #: Outbox topic -> prepare(session, row) returning the network call to make, or None.
 #: The call is made after the commit, and the row marked done in a commit of its own.
 SENDERS = {
     "endpoint_disabled": _endpoint_disabled_notice,
-    "invoice_email": _invoice_email,
-    "remittance_email": _remittance_email,
+    "invoice_email": _document_email("invoice", "invoice_id"),
+    "remittance_email": _document_email("remittance", "remittance_id"),
 }
 
 

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.billing.models import UNBALANCED, JournalEntry, JournalLine
+from app.billing.models import UNBALANCED, JournalEntry, JournalLine, PeriodBalance
 from app.billing.money import CurrencyError, check_currency
 
 
@@ -115,10 +115,11 @@ class Draft:
     actor: str = ""
 
 
-def _line_rows(entry_id: int, lines: list[Line]) -> list[dict]:
+def _line_rows(entry_id: int, lines: list[Line], entry_date: date, rule: str) -> list[dict]:
     return [{"entry_id": entry_id, "account": line.account, "amount": line.amount, "currency": line.currency,
              "party_type": line.party[0] if line.party else None,
-             "party_id": line.party[1] if line.party else None} for line in lines]
+             "party_id": line.party[1] if line.party else None, "entry_date": entry_date, "rule": rule}
+            for line in lines]
 
 
 def post_many(session: Session, drafts: list[Draft]) -> int:
@@ -148,7 +149,8 @@ def post_many(session: Session, drafts: list[Draft]) -> int:
         {"entry_date": d.entry_date, "period": period_of(d.entry_date), "source_type": d.source_type,
          "source_id": str(d.source_id), "rule": d.rule, "memo": d.memo[:300], "actor": d.actor[:80],
          "created_at": now} for d in todo]).all()
-    session.execute(insert(JournalLine), [row for entry_id, d in zip(ids, todo) for row in _line_rows(entry_id, d.lines)])
+    session.execute(insert(JournalLine), [row for entry_id, d in zip(ids, todo)
+                                          for row in _line_rows(entry_id, d.lines, d.entry_date, d.rule)])
     session.execute(update(JournalEntry).where(JournalEntry.id.in_(ids)).values(sealed_at=now)
                     .execution_options(synchronize_session=False))
     return len(ids)
@@ -176,7 +178,7 @@ def post(session: Session, *, rule: str, source_type: str, source_id, entry_date
         with session.begin_nested():
             session.add(entry)
             session.flush()
-            session.execute(insert(JournalLine), _line_rows(entry.id, lines))
+            session.execute(insert(JournalLine), _line_rows(entry.id, lines, entry_date, rule))
             entry.sealed_at = clock.now()  # the database checks the balance as it seals
             session.flush()
     except IntegrityError:  # the same source and rule, posted by another transaction meanwhile
@@ -208,26 +210,93 @@ def reverse(session: Session, entry_id: int, *, entry_date: date, actor: str, re
                 entry_date=entry_date, lines=lines, memo=reason.strip(), actor=actor, reverses_id=entry_id)
 
 
-def trial_balance(session: Session, *, until: date | None = None) -> dict[tuple[str, str], int]:
-    """(account, currency) -> balance of the sealed entries (dated up to ``until``)."""
-    stmt = (select(JournalLine.account, JournalLine.currency, func.sum(JournalLine.amount))
-            .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
-            .where(JournalEntry.sealed_at.is_not(None))
-            .group_by(JournalLine.account, JournalLine.currency))
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _kept_before(session: Session, until: date | None) -> str | None:
+    """The last closed month whose balances are kept and that ends by ``until``."""
+    stmt = select(func.max(PeriodBalance.period))
     if until is not None:
-        stmt = stmt.where(JournalEntry.entry_date <= until)
-    return {(account, currency): int(total) for account, currency, total in session.execute(stmt)}
+        stmt = stmt.where(PeriodBalance.period < period_of(until + timedelta(days=1)))
+    return session.scalar(stmt)
+
+
+def balances(session: Session, *, until: date | None = None, party: tuple[str, int] | None = None,
+             account: str | None = None, currency: str | None = None) -> dict[tuple[str, str], int]:
+    """(account, currency) -> balance at the end of ``until`` (default: now), for one party
+    or account when given: the balances kept by the last closed month before it, plus the
+    lines dated after that month. Committed entries are always sealed (``post`` seals in
+    its own flush), so the lines are read alone."""
+    kept = _kept_before(session, until)
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    if kept:
+        stmt = (select(PeriodBalance.account, PeriodBalance.currency, func.sum(PeriodBalance.balance))
+                .where(PeriodBalance.period == kept).group_by(PeriodBalance.account, PeriodBalance.currency))
+        if party:
+            stmt = stmt.where(PeriodBalance.party_type == party[0], PeriodBalance.party_id == party[1])
+        if account:
+            stmt = stmt.where(PeriodBalance.account == account)
+        if currency:
+            stmt = stmt.where(PeriodBalance.currency == currency)
+        for a, c, total in session.execute(stmt):
+            totals[(a, c)] += int(total)
+    stmt = (select(JournalLine.account, JournalLine.currency, func.sum(JournalLine.amount))
+            .group_by(JournalLine.account, JournalLine.currency))
+    if kept:
+        stmt = stmt.where(JournalLine.entry_date >= _next_month(date.fromisoformat(f"{kept}-01")))
+    if until is not None:
+        stmt = stmt.where(JournalLine.entry_date <= until)
+    if party:
+        stmt = stmt.where(JournalLine.party_type == party[0], JournalLine.party_id == party[1])
+    if account:
+        stmt = stmt.where(JournalLine.account == account)
+    if currency:
+        stmt = stmt.where(JournalLine.currency == currency)
+    for a, c, total in session.execute(stmt):
+        totals[(a, c)] += int(total)
+    return dict(totals)
+
+
+def trial_balance(session: Session, *, until: date | None = None) -> dict[tuple[str, str], int]:
+    """(account, currency) -> balance of the books (at the end of ``until``)."""
+    return balances(session, until=until)
 
 
 def balance(session: Session, account: str, currency: str, *, party: tuple[str, int] | None = None) -> int:
     """The balance of one account in one currency (for one party)."""
-    stmt = (select(func.coalesce(func.sum(JournalLine.amount), 0))
-            .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
-            .where(JournalEntry.sealed_at.is_not(None), JournalLine.account == account,
-                   JournalLine.currency == currency))
-    if party is not None:
-        stmt = stmt.where(JournalLine.party_type == party[0], JournalLine.party_id == party[1])
-    return int(session.scalar(stmt))
+    return balances(session, party=party, account=account, currency=currency).get((account, currency), 0)
+
+
+def keep_balances(session: Session, period: str) -> int:
+    """Keep the books' balances at the end of ``period`` (the close does, once it passes):
+    the month before's kept balances plus the month's lines, per account, party and
+    currency. Returns how many were kept."""
+    start = date.fromisoformat(f"{period}-01")
+    end = _next_month(start)
+    kept = _kept_before(session, start - timedelta(days=1))
+    totals: dict[tuple, int] = defaultdict(int)
+    key = (JournalLine.account, JournalLine.party_type, JournalLine.party_id, JournalLine.currency)
+    if kept:
+        for a, pt, pid, c, total in session.execute(select(
+                PeriodBalance.account, PeriodBalance.party_type, PeriodBalance.party_id, PeriodBalance.currency,
+                PeriodBalance.balance).where(PeriodBalance.period == kept)):
+            totals[(a, pt, pid, c)] += int(total)
+    lines = select(*key, func.sum(JournalLine.amount)).where(JournalLine.entry_date < end).group_by(*key)
+    if kept:
+        lines = lines.where(JournalLine.entry_date >= _next_month(date.fromisoformat(f"{kept}-01")))
+    for a, pt, pid, c, total in session.execute(lines):
+        totals[(a, pt, pid, c)] += int(total)
+    rows = [{"period": period, "account": a, "party_type": pt, "party_id": pid, "currency": c, "balance": total}
+            for (a, pt, pid, c), total in totals.items() if total]
+    if rows:
+        session.execute(insert(PeriodBalance), rows)
+    return len(rows)
+
+
+def forget_balances(session: Session, period: str) -> None:
+    """A reopened month's kept balances are no longer the books'."""
+    session.execute(delete(PeriodBalance).where(PeriodBalance.period == period))
 
 
 @dataclass(frozen=True)
@@ -264,11 +333,8 @@ def _filtered(stmt, *, account, currency, party, start, end):
 def opening_balances(session: Session, *, account: str | None = None, party: tuple[str, int] | None = None,
                      currency: str | None = None, before: date) -> dict[tuple[str, str], int]:
     """(account, currency) -> the balance before ``before`` (a ledger's opening line)."""
-    stmt = (select(JournalLine.account, JournalLine.currency, func.sum(JournalLine.amount))
-            .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
-            .group_by(JournalLine.account, JournalLine.currency))
-    stmt = _filtered(stmt, account=account, currency=currency, party=party, start=None, end=before)
-    return {(a, c): int(t) for a, c, t in session.execute(stmt)}
+    return {k: v for k, v in balances(session, until=before - timedelta(days=1), party=party, account=account,
+                                      currency=currency).items() if v}
 
 
 def posted_lines(session: Session, *, account: str | None = None, party: tuple[str, int] | None = None,

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -242,32 +242,32 @@ def statement(session: Session, partner_id: int, start: date, end: date, *, curr
     party = ("partner", partner_id)
     opening = sum(amount for (account, _), amount in ledger.opening_balances(
         session, party=party, currency=currency, before=start).items() if account in STATEMENT_ACCOUNTS)
+    # COD collected: one line a day, not one a parcel (grouped in the database).
+    each = case((JournalLine.rule == "cod_collected", 0), else_=JournalLine.entry_id)
     rows = session.execute(
-        select(JournalEntry.entry_date, JournalEntry.rule, JournalEntry.memo, JournalEntry.source_type,
-               JournalEntry.source_id, func.sum(JournalLine.amount))
-        .join(JournalLine, JournalLine.entry_id == JournalEntry.id)
+        select(JournalLine.entry_date, JournalLine.rule, each.label("entry"), func.sum(JournalLine.amount),
+               func.count())
         .where(JournalLine.party_type == "partner", JournalLine.party_id == partner_id,
-               JournalLine.currency == currency, JournalLine.account.in_(STATEMENT_ACCOUNTS),
-               JournalEntry.sealed_at.is_not(None), JournalEntry.entry_date >= start,
-               JournalEntry.entry_date <= end)
-        .group_by(JournalEntry.id, JournalEntry.entry_date, JournalEntry.rule, JournalEntry.memo,
-                  JournalEntry.source_type, JournalEntry.source_id)
-        .order_by(JournalEntry.entry_date, JournalEntry.id))
+               JournalLine.entry_date >= start, JournalLine.entry_date <= end,
+               JournalLine.currency == currency, JournalLine.account.in_(STATEMENT_ACCOUNTS))
+        .group_by(JournalLine.entry_date, JournalLine.rule, each)
+        .order_by(JournalLine.entry_date, each)).all()
+    memos = dict(session.execute(select(JournalEntry.id, JournalEntry.memo).where(
+        JournalEntry.id.in_({entry for _, _, entry, _, _ in rows if entry}))).all()) if rows else {}
     lines: list[StatementLine] = []
     cod_day: dict[date, StatementLine] = {}
     shipments: dict[date, int] = {}
-    for day, rule, memo, _, _, amount in rows:
+    for day, rule, entry, amount, count in rows:
         amount = int(amount)
         if not amount:
             continue
-        if rule == "cod_collected":  # one line a day, not one a parcel
-            if day not in cod_day:
-                cod_day[day] = StatementLine(day, "COD collected", "", 0)
-                lines.append(cod_day[day])
-            cod_day[day].amount += amount
-            shipments[day] = shipments.get(day, 0) + 1
+        if rule == "cod_collected":
+            cod_day[day] = StatementLine(day, "COD collected", "", amount)
+            shipments[day] = count
+            lines.append(cod_day[day])
             continue
-        what = STATEMENT_WORDS.get(rule, rule.replace("_", " ").capitalize())
+        memo = memos.get(entry, "")
+        what = STATEMENT_WORDS.get(rule, (rule or "").replace("_", " ").capitalize())
         if rule == "invoice_issued" and memo.startswith("credit note"):
             what = "Credit note"
         lines.append(StatementLine(day, what, memo.split(" ", 1)[-1] if rule == "invoice_issued" else memo, amount))

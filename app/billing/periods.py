@@ -246,6 +246,7 @@ def close(session: Session, period: str, *, user_id: int | None) -> CloseResult:
     if result.closed:
         row.closed_at, row.closed_by = clock.now(), user_id
         row.close_report = {**result.as_dict(), "closed_at": row.closed_at.isoformat()}
+        ledger.keep_balances(session, period)
         session.flush()
     return result
 
@@ -265,6 +266,7 @@ def reopen(session: Session, period: str, *, reason: str) -> AccountingPeriod:
         raise PeriodError(f"reopen {later} first: it was closed after {period}")
     row.closed_at, row.closed_by = None, None
     row.reopened_at, row.reopen_reason = clock.now(), reason.strip()[:300]
+    ledger.forget_balances(session, period)
     session.flush()
     return row
 

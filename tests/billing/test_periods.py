@@ -159,3 +159,42 @@ def test_a_posting_in_flight_finishes_before_the_close_and_one_after_is_refused(
     with pytest.raises(DBAPIError, match="closed"):
         _fee(session, day, 2)
     session.rollback()
+
+
+def _all_lines(session, until=None):
+    """The balances summed from every line, the slow way."""
+    from sqlalchemy import func
+
+    from app.billing.models import JournalLine
+
+    stmt = select(JournalLine.account, JournalLine.currency, func.sum(JournalLine.amount)).group_by(
+        JournalLine.account, JournalLine.currency)
+    if until is not None:
+        stmt = stmt.where(JournalLine.entry_date <= until)
+    return {(a, c): int(t) for a, c, t in session.execute(stmt) if t}
+
+
+def test_balances_kept_at_the_close_give_the_same_books_and_go_when_reopened(session, day):
+    from app.billing.models import PeriodBalance
+
+    month = ledger.period_of(day)
+    first, _ = periods.bounds(month)
+    _fee(session, first, 1, amount=10_000)
+    _fee(session, day, 2, amount=20_000)
+    session.commit()
+    with time_machine.travel(_next_month(day), tick=False):
+        assert periods.close(session, month, user_id=None).closed
+        session.commit()
+        kept = {(b.account, b.currency, b.party_id): b.balance for b in session.scalars(select(PeriodBalance))}
+        assert kept == {("1300", "VND", 1): 30_000, ("4100", "VND", None): -30_000}
+        _fee(session, clock.today(), 3, amount=5_000)  # the open month
+        session.commit()
+        nonzero = {k: v for k, v in ledger.trial_balance(session).items() if v}
+        assert nonzero == _all_lines(session) == {("1300", "VND"): 35_000, ("4100", "VND"): -35_000}
+        assert ledger.trial_balance(session, until=day) == {("1300", "VND"): 30_000, ("4100", "VND"): -30_000}
+        assert ledger.balance(session, "1300", "VND", party=("partner", 1)) == 35_000
+        assert ledger.opening_balances(session, party=("partner", 1), before=clock.today()) == {("1300", "VND"): 30_000}
+        periods.reopen(session, month, reason="a late fee")
+        session.commit()
+        assert session.scalar(select(PeriodBalance.id)) is None
+        assert {k: v for k, v in ledger.trial_balance(session).items() if v} == _all_lines(session)
