@@ -255,3 +255,34 @@ def test_driver_create_onboards_a_driver_who_can_sign_in(app, network):
     again = runner.invoke(args=["driver", "create", "Other", "--phone", "+84 90 777 8899", "--hub", "SGN-GV",
                                 "--email", "other@example.com", "--password", "long enough pw"])
     assert again.exit_code != 0 and "another driver has the phone" in again.output
+
+
+def test_simulate_plays_a_past_month_that_invoices_remits_and_closes(empty_app):
+    """simulate --month: a month's orders delivered on four of its days, cash counted; the
+    month then invoices, remits and closes from the commands."""
+    from datetime import timedelta
+
+    from app import clock
+    from app.billing import ledger
+    from app.billing.models import Charge, CodCollection
+
+    runner = empty_app.test_cli_runner()
+    assert runner.invoke(args=["demo", "--orders", "20"]).exit_code == 0
+    # Two months back: the demo already played last month.
+    month = ledger.period_of((clock.today().replace(day=1) - timedelta(days=1)).replace(day=1) - timedelta(days=1))
+    result = runner.invoke(args=["simulate", "--orders", "40", "--seed", "3", "--month", month])
+    assert result.exit_code == 0, result.output
+    played = db.session.scalars(select(Charge.created_at)).all()
+    assert sum(1 for at in played if ledger.period_of(clock.local(at).date()) == month) > 20
+    assert runner.invoke(args=["simulate", "--month", ledger.period_of(clock.today())]).exit_code != 0
+    invoiced = runner.invoke(args=["billing", "invoice", "--period", month])
+    assert invoiced.exit_code == 0 and json.loads(invoiced.output)["invoices"]
+    remitted = runner.invoke(args=["billing", "remit"])
+    assert remitted.exit_code == 0 and json.loads(remitted.output)["remittances"]
+    closed = runner.invoke(args=["billing", "close", "--period", month])
+    assert closed.exit_code == 0, closed.output
+    assert json.loads(closed.output)["closed"] is True
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(CodCollection)
+                             .where(CodCollection.remittance_id.is_(None),
+                                    CodCollection.collected_at < clock.now() - timedelta(days=3))) == 0

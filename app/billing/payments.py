@@ -2,7 +2,8 @@
 
 A payment is recorded by hand or imported from a bank statement (CSV: date, amount,
 reference): each line is matched to a partner by the invoice numbers in its reference
-(or the partner's name or tax id), and recorded once (a line imported twice is skipped).
+(or the partner's name or tax id, or else the one open invoice of exactly its amount),
+and recorded once (a line imported twice is skipped).
 A payment is allocated to the invoices its reference names, then to the partner's oldest
 open invoices; what is left stays on account. Each posts ``payment_received``."""
 from __future__ import annotations
@@ -123,18 +124,29 @@ def parse_amount(raw: str, currency: str) -> int:
     return int(major) * 10 ** exp + (int((minor + "0" * exp)[:exp]) if exp else 0) * (-1 if text.startswith("-") else 1)
 
 
-def _match_partner(session: Session, reference: str) -> Partner | None:
+def _match(session: Session, reference: str, amount: int, currency: str) -> tuple[Partner | None, str]:
+    """Who paid, and the reference to record: by the invoice numbers in the reference,
+    else the partner's name or tax id in it, else the one open invoice left to pay of
+    exactly this amount (its number is then added to the reference, so the payment
+    settles it)."""
     numbers = {n.upper() for n in INVOICE_NUMBER.findall(reference)}
     if numbers:
         found = session.scalar(select(Invoice.partner_id).where(Invoice.number.in_(numbers)).limit(1))
         if found:
-            return session.get(Partner, found)
+            return session.get(Partner, found), reference
     words = reference.casefold()
     for partner in session.scalars(select(Partner)):
         if (partner.tax_id and partner.tax_id in reference) or partner.name.casefold() in words or (
                 partner.legal_name and partner.legal_name.casefold() in words):
-            return partner
-    return None
+            return partner, reference
+    paid = (select(func.coalesce(func.sum(PaymentAllocation.amount), 0))
+            .where(PaymentAllocation.invoice_id == Invoice.id).scalar_subquery())
+    same = session.execute(select(Invoice.partner_id, Invoice.number).where(
+        Invoice.kind == "invoice", Invoice.currency == currency, Invoice.total_amount - paid == amount).limit(2)).all()
+    if len(same) == 1:
+        partner_id, number = same[0]
+        return session.get(Partner, partner_id), f"{reference} (matched to {number} by its amount)"
+    return None, reference
 
 
 def import_bank_csv(session: Session, text: str, *, currency: str, user_id: int | None) -> ImportResult:
@@ -165,13 +177,13 @@ def import_bank_csv(session: Session, text: str, *, currency: str, user_id: int 
         if session.scalar(select(Payment.id).where(Payment.bank_line == key)):
             result.rows.append(BankRow(n, True, "imported before: skipped"))
             continue
-        partner = _match_partner(session, row["reference"])
+        partner, reference = _match(session, row["reference"], amount, currency)
         if partner is None:
-            result.rows.append(BankRow(n, False, "no partner matches its reference: record it by hand"))
+            result.rows.append(BankRow(n, False, "no partner matches its reference or amount: record it by hand"))
             continue
         try:
             with session.begin_nested():
-                payment = record(session, partner.id, amount, currency, day, reference=row["reference"],
+                payment = record(session, partner.id, amount, currency, day, reference=reference,
                                  source="bank_import", bank_line=key, user_id=user_id)
         except PaymentError as exc:
             result.rows.append(BankRow(n, False, str(exc)))

@@ -315,3 +315,18 @@ def test_no_charge_is_ever_on_two_invoices(session, partner, day):
     per_invoice = session.execute(select(InvoiceLine.invoice_id, func.sum(InvoiceLine.quantity))
                                   .where(InvoiceLine.code == "freight").group_by(InvoiceLine.invoice_id)).all()
     assert [q for _, q in per_invoice] == [2]
+
+
+def test_a_bank_line_with_no_reference_is_matched_by_the_amount_of_one_open_invoice(session, partner, day):
+    _delivered(session, partner, "IV-AM")
+    with time_machine.travel(_next_month(day, days=5), tick=False):
+        [invoice] = invoices.run(session, ledger.period_of(day)).invoices
+        session.commit()
+        text = f"date,amount,reference\n{clock.today()},{invoice.total_amount},CK thanh toan\n"
+        [row] = payments.import_bank_csv(session, text, currency="VND", user_id=None).rows
+        session.commit()
+    assert row.ok and row.partner == partner.name
+    assert invoices.status_of(invoice, invoices.paid_amount(session, invoice)) == "paid"
+    from app.billing.models import Payment
+
+    assert session.scalars(select(Payment.reference)).one() == f"CK thanh toan (matched to {invoice.number} by its amount)"

@@ -21,7 +21,7 @@ def test_finance_reads_the_books_of_the_demo_month(page, demo, session, tmp_path
     page.wait_for_url("**/console/finance/")
     books = page.locator("#books-today").inner_text()
     assert "VND" in books and books.rstrip().endswith("0 VND")  # debits = credits
-    page.screenshot(path=str(shots(tmp_path) / "finance.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "finance.png"), full_page=True)
 
     page.click("nav.tabs a:has-text('Trial balance')")
     assert "1305 Unbilled receivables" in page.locator("#trial-balance").inner_text()
@@ -30,13 +30,13 @@ def test_finance_reads_the_books_of_the_demo_month(page, demo, session, tmp_path
     page.click(f"#ledger a:has-text('{partner}')")
     page.wait_for_url("**/console/finance/ledger?party=partner*")
     assert page.locator("#ledger tr").count() > 2
-    page.screenshot(path=str(shots(tmp_path) / "finance-ledger.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "finance-ledger.png"), full_page=True)
 
     month = ledger.period_of(clock.today())
     page.goto(f"/console/finance/periods/{month}")
     assert "The month has ended" in page.locator("#checks").inner_text()
     assert page.locator("#check-month_over.error").count() == 1  # the current month cannot close yet
-    page.screenshot(path=str(shots(tmp_path) / "finance-close.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "finance-close.png"), full_page=True)
     assert page.errors == []
 
 
@@ -91,7 +91,7 @@ def test_finance_runs_last_month_from_invoices_to_the_close(page, demo, last_mon
     page.click("#invoices tr:nth-child(2) a >> nth=0")
     number = page.locator("h1").inner_text().split()[1]
     total = page.locator("#total").inner_text()
-    page.screenshot(path=str(shots(tmp_path) / "finance-invoice.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "finance-invoice.png"), full_page=True)
 
     # The partner paid that invoice by bank transfer.
     page.goto("/console/finance/payments")
