@@ -29,7 +29,7 @@ def _month(session, partner, day):
         fees.collect_fees(session, [s.id])
         shipments.append(s.id)
     session.commit()
-    first = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    first = (day.replace(day=1) + timedelta(days=32)).replace(day=3)  # the month over, its COD due (T+2)
     with time_machine.travel(datetime.combine(first, time(9), clock.network_zone()), tick=False):
         invoices.run(session, ledger.period_of(day))
         [r] = remittances.run(session).remittances

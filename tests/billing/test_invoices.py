@@ -95,12 +95,18 @@ def test_weekly_partners_get_an_invoice_a_week(session, partner, day):
     partner.billing_cycle = "weekly"
     session.commit()
     _delivered(session, partner, "IV-W")
-    weeks = invoices.windows(ledger.period_of(day), "weekly")
+    # The delivery's week ends on Sunday; it is invoiced with the month that Sunday is in.
+    sunday = day + timedelta(days=6 - day.weekday())
+    month = ledger.period_of(sunday)
+    weeks = invoices.windows(month, "weekly")
     assert all(end - start == timedelta(days=7) and start.weekday() == 0 for start, end in weeks)
-    with time_machine.travel(_next_month(day, days=8), tick=False):
-        made = invoices.run(session, ledger.period_of(day)).invoices
+    assert any(start <= day < end for start, end in weeks)
+    with time_machine.travel(datetime.combine(max(sunday + timedelta(days=2), (sunday.replace(day=1) + timedelta(
+            days=32)).replace(day=1)), time(9), clock.network_zone()), tick=False):
+        made = invoices.run(session, month).invoices
         session.commit()
     assert len(made) == 1 and made[0].period_end - made[0].period_start == timedelta(days=6)
+    assert made[0].period_start <= day <= made[0].period_end
 
 
 def test_a_credit_note_corrects_part_of_an_invoice_and_is_posted(session, partner, day):

@@ -100,7 +100,7 @@ def test_open_invoices_are_netted_when_the_partner_agreed(session, partner, day)
     partner.net_cod_against_invoices = True
     session.commit()
     _cod(session, partner, "RM-N1", amount=100_000)
-    next_month = _at((day.replace(day=1) + timedelta(days=32)).replace(day=1), 0)
+    next_month = _at((day.replace(day=1) + timedelta(days=32)).replace(day=3), 0)  # the COD is due (T+2)
     with time_machine.travel(next_month, tick=False):
         [invoice] = invoices.run(session, ledger.period_of(day)).invoices
         session.commit()
@@ -118,7 +118,7 @@ def test_cod_fully_netted_is_paid_without_a_transfer(session, partner, day):
     for i in range(3):
         fees.collect_fees(session, [deliver_direct(session, partner, f"RM-F{i}").id])  # fees, no COD
     _cod(session, partner, "RM-F-cod", amount=10_000)
-    next_month = _at((day.replace(day=1) + timedelta(days=32)).replace(day=1), 0)
+    next_month = _at((day.replace(day=1) + timedelta(days=32)).replace(day=3), 0)  # the COD is due (T+2)
     with time_machine.travel(next_month, tick=False):
         invoices.run(session, ledger.period_of(day))
         [r] = remittances.run(session).remittances
