@@ -95,3 +95,35 @@ def ready_at_centre(session, partner, n, *, prefix="SO-P"):
     hubs.scan_in_many(session, centre, ids, actor="u")
     session.commit()
     return centre, ids
+
+
+def twice_at_once(app, work, *, at):
+    """Run ``work(session)`` in two threads at the same moment (each in its own app
+    context and transaction, committed), the clock at ``at``. Returns what each returned
+    and the errors raised."""
+    import threading
+
+    import time_machine
+
+    from app.db import db
+
+    made, errors = [], []
+    barrier = threading.Barrier(2)
+
+    def once():
+        with app.app_context(), time_machine.travel(at, tick=True):
+            try:
+                barrier.wait()
+                made.append(work(db.session))
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - handed to the test
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=once) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return made, errors

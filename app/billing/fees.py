@@ -4,6 +4,7 @@ the charge and does nothing more."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.billing import posting
 from app.billing.models import Charge, CodCollection
-from app.billing.money import Money
+from app.billing.money import Money, round_minor
 from app.billing.rating import (
     Rate,
     Shipped,
@@ -144,6 +145,43 @@ def fee_totals(session: Session, *, only=None) -> dict:
         "cod": [{"currency": c, "count": n, "due": int(due or 0), "collected": int(got or 0)}
                 for c, n, due, got in session.execute(cod)],
     }
+
+
+class AdjustmentError(ValueError):
+    pass
+
+
+def adjust(session: Session, shipment_id: int, amount: int, *, reason: str, user_id: int | None,
+           actor: str) -> Charge:
+    """A correction of what a shipment is charged, as a new line (never an edit): ``amount``
+    VAT included, more (positive) or less (negative), with a reason; its VAT at the rate
+    of the shipment's quote. Billed on the partner's next invoice; posted now. Flushes."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise AdjustmentError("say why the charge is adjusted")
+    if not isinstance(amount, int) or amount == 0:
+        raise AdjustmentError("the amount is a whole number of minor units, not zero")
+    [shipment] = shipments.lock_shipments(session, [shipment_id]) or [None]
+    if shipment is None:
+        raise AdjustmentError(f"no shipment {shipment_id}")
+    charged = sum(c.amount for c in session.scalars(select(Charge).where(Charge.shipment_id == shipment_id)))
+    if charged + amount < 0:
+        raise AdjustmentError(f"the shipment is charged {Money(charged, shipment.quoted_fee_currency)} in all: "
+                              "it cannot be credited more")
+    vat_bp = (shipment.quote or {}).get("vat_bp", 0)
+    vat = round_minor(Decimal(amount) * vat_bp / (10_000 + vat_bp))
+    card = (shipment.quote or {}).get("card") or session.scalar(select(Charge.rate_card_id).where(
+        Charge.shipment_id == shipment_id).limit(1))
+    if card is None:
+        raise AdjustmentError("the shipment has no quote or charge to adjust")
+    charge = Charge(partner_id=shipment.partner_id, shipment_id=shipment_id, kind="adjustment", amount=amount,
+                    vat_amount=vat, currency=shipment.quoted_fee_currency, rate_card_id=card,
+                    breakdown={"lines": [["adjustment", amount - vat]], "vat": vat, "total": amount,
+                               "reason": reason[:200], "by": user_id})
+    session.add(charge)
+    session.flush()
+    posting.post(session, "fee_charged", charge, actor=actor)
+    return charge
 
 
 def money_of(session: Session, shipment_id: int) -> tuple[list[Charge], CodCollection | None]:

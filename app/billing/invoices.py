@@ -47,7 +47,8 @@ SERIES = {"invoice": "INV", "credit_note": "CN"}
 CYCLES = ("monthly", "weekly")
 #: What a charge of each kind is, when its breakdown has no lines (charges made before
 #: rate cards kept them).
-KIND_CODES = {"delivery_fee": "freight", "return_fee": "return", "failed_attempt_fee": "failed_attempt"}
+KIND_CODES = {"delivery_fee": "freight", "return_fee": "return", "failed_attempt_fee": "failed_attempt",
+              "adjustment": "adjustment"}
 
 
 class InvoiceError(ValueError):
@@ -75,18 +76,19 @@ def take_number(row: DocumentSeries) -> str:
 # -- periods -----------------------------------------------------------------------------
 
 def windows(period: str, cycle: str) -> list[tuple[date, date]]:
-    """The billing periods of a month for a cycle: the month; or the weeks (Monday to
-    Sunday) that end in it. Each is [start, end)."""
+    """The billing periods of a month for a cycle, each [start, end): the month; or its
+    weeks, Monday to Sunday, cut at the month's first and last day (a week across two
+    months is invoiced in two parts, so that every month's charges are on its own invoices
+    and the month can close)."""
     year, month = map(int, period.split("-"))
     start = date(year, month, 1)
     end = (start + timedelta(days=32)).replace(day=1)
     if cycle == "monthly":
         return [(start, end)]
-    sunday = start + timedelta(days=(6 - start.weekday()) % 7)
-    out = []
-    while sunday < end:
-        out.append((sunday - timedelta(days=6), sunday + timedelta(days=1)))
-        sunday += timedelta(days=7)
+    out, monday = [], start - timedelta(days=start.weekday())
+    while monday < end:
+        out.append((max(monday, start), min(monday + timedelta(days=7), end)))
+        monday += timedelta(days=7)
     return out
 
 

@@ -230,30 +230,26 @@ def balances(session: Session, *, until: date | None = None, party: tuple[str, i
     its own flush), so the lines are read alone."""
     kept = _kept_before(session, until)
     totals: dict[tuple[str, str], int] = defaultdict(int)
-    if kept:
-        stmt = (select(PeriodBalance.account, PeriodBalance.currency, func.sum(PeriodBalance.balance))
-                .where(PeriodBalance.period == kept).group_by(PeriodBalance.account, PeriodBalance.currency))
+
+    def narrowed(model, amount, *where):
+        stmt = (select(model.account, model.currency, func.sum(amount)).where(*where)
+                .group_by(model.account, model.currency))
         if party:
-            stmt = stmt.where(PeriodBalance.party_type == party[0], PeriodBalance.party_id == party[1])
+            stmt = stmt.where(model.party_type == party[0], model.party_id == party[1])
         if account:
-            stmt = stmt.where(PeriodBalance.account == account)
+            stmt = stmt.where(model.account == account)
         if currency:
-            stmt = stmt.where(PeriodBalance.currency == currency)
-        for a, c, total in session.execute(stmt):
-            totals[(a, c)] += int(total)
-    stmt = (select(JournalLine.account, JournalLine.currency, func.sum(JournalLine.amount))
-            .group_by(JournalLine.account, JournalLine.currency))
+            stmt = stmt.where(model.currency == currency)
+        return stmt
+
+    lines = []
     if kept:
-        stmt = stmt.where(JournalLine.entry_date >= _next_month(date.fromisoformat(f"{kept}-01")))
+        for a, c, total in session.execute(narrowed(PeriodBalance, PeriodBalance.balance, PeriodBalance.period == kept)):
+            totals[(a, c)] += int(total)
+        lines.append(JournalLine.entry_date >= _next_month(date.fromisoformat(f"{kept}-01")))
     if until is not None:
-        stmt = stmt.where(JournalLine.entry_date <= until)
-    if party:
-        stmt = stmt.where(JournalLine.party_type == party[0], JournalLine.party_id == party[1])
-    if account:
-        stmt = stmt.where(JournalLine.account == account)
-    if currency:
-        stmt = stmt.where(JournalLine.currency == currency)
-    for a, c, total in session.execute(stmt):
+        lines.append(JournalLine.entry_date <= until)
+    for a, c, total in session.execute(narrowed(JournalLine, JournalLine.amount, *lines)):
         totals[(a, c)] += int(total)
     return dict(totals)
 

@@ -78,13 +78,16 @@ class Charge(Base):
     Corrections are new rows."""
 
     __tablename__ = "charges"
-    #: A shipment is charged each kind of fee once, whatever redelivers the job.
-    __table_args__ = (UniqueConstraint("shipment_id", "kind"),)
+    #: A shipment is charged each kind of fee once, whatever redelivers the job; finance's
+    #: adjustments (corrections before or after invoicing) are as many as it makes.
+    __table_args__ = (Index("uq_charges_fee", "shipment_id", "kind", unique=True,
+                            sqlite_where=text("kind <> 'adjustment'"),
+                            postgresql_where=text("kind <> 'adjustment'")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
     shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"))
-    #: delivery_fee or return_fee.
+    #: delivery_fee, return_fee, failed_attempt_fee, or adjustment (by finance, with a reason).
     kind: Mapped[str] = mapped_column(String(20))
     #: What the partner pays, VAT included.
     amount: Mapped[int] = mapped_column(BigInteger)

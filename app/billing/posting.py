@@ -35,7 +35,7 @@ from app.billing.rating import LINES
 #: Card and transfer COD are held by a provider until it pays out: the party of 1150.
 PROVIDERS = {"card": 1, "transfer": 2}
 #: Which income account a fee goes to, by the charge's kind.
-REVENUE = {"delivery_fee": "4100", "return_fee": "4200", "failed_attempt_fee": "4200"}
+REVENUE = {"delivery_fee": "4100", "return_fee": "4200", "failed_attempt_fee": "4200", "adjustment": "4100"}
 #: How finance settles a cash difference at the door (short or over payment).
 SETTLEMENTS = {
     "partner_accepts": "the partner is owed what the customer paid (the rest was settled between them)",

@@ -40,6 +40,7 @@ LINES = {
     "insurance": ("Insurance", "4300"),
     "return": ("Return to sender", "4200"),
     "failed_attempt": ("Failed delivery attempt", "4200"),
+    "adjustment": ("Adjustment", "4100"),
 }
 
 

@@ -2,10 +2,18 @@
 from __future__ import annotations
 
 import base64
-
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -14,16 +22,36 @@ from app.auth import services as accounts
 from app.auth.models import STAFF_ROLES, User
 from app.auth.web import roles_required
 from app.billing import claims
-from app.billing.fees import SettlementError, money_of, open_cod_differences, settle_cod_difference
+from app.billing.fees import (
+    SettlementError,
+    money_of,
+    open_cod_differences,
+    settle_cod_difference,
+)
 from app.billing.money import Money
 from app.billing.posting import SETTLEMENTS
 from app.console.acting import acting, actor
-from app.crm.notifications import notifications_of
+from app.crm import services as crm
 from app.crm.models import Partner
+from app.crm.notifications import notifications_of
 from app.db import db
+from app.delivery.models import Driver
+from app.delivery.planning import PlanningError, load_onto_van, reschedule
+from app.delivery.services import (
+    FAILURE_REASON_WORDS,
+    DeliveryError,
+    attempts_of,
+    hand_back,
+    proof_for,
+)
 from app.forms import day_of, id_of
+from app.hubs.bags import BagError, open_bags, sort_to_bag
 from app.hubs.models import Hub
+from app.hubs.routing import hubs_able_to_deliver, load_network
+from app.hubs.services import ScanRefused, all_hubs, scan_at_station
 from app.orders import console_reads
+from app.orders.changes import ChangeRefused, change_dropoff_address, reroute
+from app.orders.intake import AddressIn, IntakeError, locate_address
 from app.orders.lifecycle import (
     ADDRESS_CHANGE_ANY_HUB,
     ADDRESS_CHANGE_SAME_HUB,
@@ -33,18 +61,16 @@ from app.orders.lifecycle import (
     Status,
 )
 from app.orders.models import Order, Shipment
-from app.crm import services as crm
-from app.hubs.services import ScanRefused, all_hubs, scan_at_station
-from app.webhooks.services import disabled_endpoints
-from app.hubs.routing import hubs_able_to_deliver, load_network
-from app.orders.changes import ChangeRefused, change_dropoff_address, reroute
-from app.orders.intake import AddressIn, IntakeError, locate_address
-from app.orders.shipments import MAX_CODE_TRIES, TransitionError, get_by_tracking_number, history, lock_shipments, transition
+from app.orders.shipments import (
+    MAX_CODE_TRIES,
+    TransitionError,
+    get_by_tracking_number,
+    history,
+    lock_shipments,
+    transition,
+)
 from app.orders.shipments import unlock_delivery_code as unlock_code
-from app.delivery.planning import PlanningError, load_onto_van, reschedule
-from app.delivery.models import Driver
-from app.delivery.services import FAILURE_REASON_WORDS, DeliveryError, attempts_of, hand_back, proof_for
-from app.hubs.bags import BagError, open_bags, sort_to_bag
+from app.webhooks.services import disabled_endpoints
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 
@@ -257,6 +283,26 @@ def settle_cod(shipment_id: int):
                   {"due": cod.amount_due, "collected": cod.amount_collected, "note": cod.settlement_note,
                    "outcome": outcome})
         act.said("Cash difference settled; the shipment is closed.")
+    return redirect(url_for("console.shipment", shipment_id=shipment_id))
+
+
+@bp.post("/shipments/<id:shipment_id>/adjust")
+@roles_required("admin", "finance")
+def adjust_charge(shipment_id: int):
+    """Finance corrects what a shipment is charged with a new line (billed on the next
+    invoice), never by editing one."""
+    from app.billing.fees import AdjustmentError, adjust
+    from app.billing.payments import PaymentError, parse_amount
+
+    found = _visible_shipment(shipment_id)
+    reason = request.form.get("reason", "")
+    with acting("Not adjusted", AdjustmentError, PaymentError) as act:
+        raw = request.form.get("amount", "").strip()
+        sign = -1 if raw.startswith("-") else 1
+        amount = sign * parse_amount(raw.lstrip("+-"), found.quoted_fee_currency)
+        charge = adjust(db.session, found.id, amount, reason=reason, user_id=current_user.id, actor=actor())
+        act.audit("charge.adjusted", "shipment", found.id, {"amount": amount, "reason": reason.strip()})
+        act.said(f"Adjusted by {format_money(charge.amount, charge.currency)}: on the partner's next invoice.")
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 from datetime import datetime, time, timedelta
 
 import pypdfium2
@@ -21,7 +20,7 @@ from app.billing.documents import Company
 from app.billing.models import Charge, Invoice, InvoiceLine, PaymentAllocation
 from app.crm.models import Partner
 from app.outbox import OutboxMessage
-from tests.factories import deliver_direct
+from tests.factories import deliver_direct, twice_at_once
 
 
 def _next_month(day, at=time(9), days=1):
@@ -91,22 +90,23 @@ def test_a_period_that_has_not_ended_is_not_invoiced(session, partner, day):
     assert invoices.run(session, ledger.period_of(day)).invoices == []
 
 
-def test_weekly_partners_get_an_invoice_a_week(session, partner, day):
+def test_weekly_partners_get_an_invoice_a_week_cut_at_the_months_end(session, partner, day):
     partner.billing_cycle = "weekly"
     session.commit()
     _delivered(session, partner, "IV-W")
-    # The delivery's week ends on Sunday; it is invoiced with the month that Sunday is in.
-    sunday = day + timedelta(days=6 - day.weekday())
-    month = ledger.period_of(sunday)
+    month = ledger.period_of(day)
+    start, end = invoices.windows(month, "monthly")[0]
     weeks = invoices.windows(month, "weekly")
-    assert all(end - start == timedelta(days=7) and start.weekday() == 0 for start, end in weeks)
-    assert any(start <= day < end for start, end in weeks)
-    with time_machine.travel(datetime.combine(max(sunday + timedelta(days=2), (sunday.replace(day=1) + timedelta(
-            days=32)).replace(day=1)), time(9), clock.network_zone()), tick=False):
+    # Monday to Sunday, cut at the month's ends, covering it without a gap.
+    assert weeks[0][0] == start and weeks[-1][1] == end
+    assert all(a[1] == b[0] for a, b in zip(weeks, weeks[1:]))
+    assert all(0 < (e - s).days <= 7 and (s == start or s.weekday() == 0) for s, e in weeks)
+    with time_machine.travel(_next_month(day, days=2), tick=False):
         made = invoices.run(session, month).invoices
         session.commit()
-    assert len(made) == 1 and made[0].period_end - made[0].period_start == timedelta(days=6)
-    assert made[0].period_start <= day <= made[0].period_end
+    [invoice] = made
+    assert invoice.period_start <= day <= invoice.period_end < end
+    assert (invoice.period_end - invoice.period_start).days <= 6
 
 
 def test_a_credit_note_corrects_part_of_an_invoice_and_is_posted(session, partner, day):
@@ -174,31 +174,13 @@ def test_two_runs_at_once_make_one_set_of_numbers(app, session, network, day, ba
     """PostgreSQL: the series' row is locked from the first number to the commit."""
     if backend != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite runs one writer at a time")
-    from app.db import db
 
     for p in session.scalars(select(Partner)):
         for i in range(2):
             _delivered(session, p, f"IV-R{p.id}-{i}")
     month = ledger.period_of(day)
-    made, errors = [], []
-    barrier = threading.Barrier(2)
-
-    def run_once():
-        with app.app_context(), time_machine.travel(_next_month(day), tick=True):
-            try:
-                barrier.wait()
-                made.append([i.number for i in invoices.run(db.session, month).invoices])
-                db.session.commit()
-            except Exception as exc:  # pragma: no cover - reported below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run_once) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    made, errors = twice_at_once(app, lambda s: [i.number for i in invoices.run(s, month).invoices],
+                                 at=_next_month(day))
     assert errors == []
     numbers = sorted(n for run in made for n in run)
     partners = session.scalar(select(func.count()).select_from(Partner))
@@ -336,3 +318,35 @@ def test_a_bank_line_with_no_reference_is_matched_by_the_amount_of_one_open_invo
     from app.billing.models import Payment
 
     assert session.scalars(select(Payment.reference)).one() == f"CK thanh toan (matched to {invoice.number} by its amount)"
+
+
+def test_an_adjustment_is_a_new_line_billed_on_the_next_invoice(session, partner, day):
+    """A correction never edits a charge: it is a line of its own (several per shipment),
+    posted, and billed on the partner's next invoice, even when the fee was invoiced."""
+    from app.billing.fees import AdjustmentError, adjust
+
+    shipment = _delivered(session, partner, "IV-ADJ")
+    [fee] = session.scalars(select(Charge).where(Charge.shipment_id == shipment.id))
+    with pytest.raises(AdjustmentError, match="say why"):
+        adjust(session, shipment.id, -1_000, reason="", user_id=None, actor="user:1")
+    with pytest.raises(AdjustmentError, match="cannot be credited more"):
+        adjust(session, shipment.id, -(fee.amount + 1), reason="too much", user_id=None, actor="user:1")
+    session.rollback()
+    with time_machine.travel(_next_month(day), tick=False):
+        [first] = invoices.run(session, ledger.period_of(day)).invoices
+        session.commit()
+        adjust(session, shipment.id, -10_800, reason="weighed again: 2 kg, not 5", user_id=None, actor="user:1")
+        adjust(session, shipment.id, 5_400, reason="a second attempt we forgot", user_id=None, actor="user:1")
+        session.commit()
+        session.expire_all()
+        adjustments = list(session.scalars(select(Charge).where(Charge.kind == "adjustment").order_by(Charge.id)))
+        assert [(a.amount, a.vat_amount) for a in adjustments] == [(-10_800, -800), (5_400, 400)]
+        assert session.get(Charge, fee.id).amount == fee.amount  # the fee itself is untouched
+    with time_machine.travel(_next_month(day) + timedelta(days=32), tick=False):
+        [second] = invoices.run(session, ledger.period_of(clock.today().replace(day=1) - timedelta(days=1))).invoices
+        session.commit()
+    assert second.total_amount == -5_400 and first.total_amount == fee.amount
+    assert [(line.code, line.quantity, line.net_amount) for line in invoices.lines_of(session, second.id)] == [
+        ("adjustment", 2, -5_000)]
+    p = ("partner", partner.id)
+    assert ledger.balance(session, "1300", "VND", party=p) == fee.amount - 5_400

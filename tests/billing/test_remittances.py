@@ -3,7 +3,6 @@ the partner's cycle (T+N), netting of open invoices, the payout file, "paid" onc
 remitted twice or left out; drivers' shortages and the providers' clearing balances."""
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import datetime, time, timedelta
 
@@ -19,7 +18,7 @@ from app.billing.models import CashHandover, CodCollection, Remittance
 from app.crm.models import Partner
 from app.delivery.models import Driver
 from app.outbox import OutboxMessage
-from tests.factories import deliver_direct
+from tests.factories import deliver_direct, twice_at_once
 
 
 def _at(day, days=0, hour=10):
@@ -129,29 +128,11 @@ def test_cod_fully_netted_is_paid_without_a_transfer(session, partner, day):
 def test_two_remittance_runs_at_once_make_one_set(app, session, network, day, backend):
     if backend != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite runs one writer at a time")
-    from app.db import db
 
     for p in session.scalars(select(Partner)):
         _cod(session, p, f"RM-C{p.id}")
-    made, errors = [], []
-    barrier = threading.Barrier(2)
-
-    def run_once():
-        with app.app_context(), time_machine.travel(_at(day, 3), tick=True):
-            try:
-                barrier.wait()
-                made.append([r.number for r in remittances.run(db.session).remittances])
-                db.session.commit()
-            except Exception as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run_once) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    made, errors = twice_at_once(app, lambda s: [r.number for r in remittances.run(s).remittances],
+                                 at=_at(day, 3))
     partners = session.scalar(select(func.count()).select_from(Partner))
     assert errors == [] and sorted(map(len, made)) == [0, partners]
     assert sorted(int(n[-6:]) for run in made for n in run) == list(range(1, partners + 1))

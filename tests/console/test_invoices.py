@@ -139,3 +139,29 @@ def test_a_month_not_over_is_not_offered_nor_run(client, users, session, day):
                                                            "csrf_token": csrf_of(page)}, follow_redirects=True)
     assert "Not run: choose a month that has ended" in r.get_data(as_text=True)
     assert f'<option value="{ledger.period_of(day)}">' not in page
+
+
+def test_finance_adjusts_a_shipments_charge_on_its_page(client, users, session, partner):
+    from app.billing.models import Charge
+
+    with client.application.app_context():
+        shipment = deliver_direct(session, partner, "CI-ADJ")
+        fees.collect_fees(session, [shipment.id])
+        session.commit()
+        sid = shipment.id
+    _sign_in_finance(client, session)
+    page = client.get(f"/console/shipments/{sid}").get_data(as_text=True)
+    assert 'id="adjust"' in page
+    bad = client.post(f"/console/shipments/{sid}/adjust", data={"amount": "-1,000", "reason": " ",
+                                                               "csrf_token": csrf_of(page)}, follow_redirects=True)
+    assert "Not adjusted: say why the charge is adjusted" in bad.get_data(as_text=True)
+    done = client.post(f"/console/shipments/{sid}/adjust", data={"amount": "-1,080", "reason": "goodwill",
+                                                                "csrf_token": csrf_of(page)}, follow_redirects=True)
+    text = done.get_data(as_text=True)
+    assert "Adjusted by -1,080 VND" in text and "goodwill" in text
+    assert session.scalars(select(Charge.amount).where(Charge.kind == "adjustment")).one() == -1_080
+    dispatcher = client.application.test_client()
+    sign_in(dispatcher, "disp@test.example")
+    assert 'id="adjust"' not in dispatcher.get(f"/console/shipments/{sid}").get_data(as_text=True)
+    assert dispatcher.post(f"/console/shipments/{sid}/adjust", data={"amount": "1", "reason": "x"}).status_code in (
+        400, 403)
