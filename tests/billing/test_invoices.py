@@ -350,3 +350,24 @@ def test_an_adjustment_is_a_new_line_billed_on_the_next_invoice(session, partner
         ("adjustment", 2, -5_000)]
     p = ("partner", partner.id)
     assert ledger.balance(session, "1300", "VND", party=p) == fee.amount - 5_400
+
+
+def test_the_partners_webhook_hears_invoice_issued_once(app, session, partner, day):
+    from app.webhooks import services as webhooks
+    from app.webhooks.models import WebhookDelivery
+    from workers.jobs import run_pending
+
+    webhooks.create_endpoint(session, partner, url="http://127.0.0.1:9/hook", event_types=["invoice.issued"],
+                             allow_private=True)
+    session.commit()
+    _delivered(session, partner, "IV-WH")
+    with time_machine.travel(_next_month(day), tick=False):
+        [invoice] = invoices.run(session, ledger.period_of(day)).invoices
+        session.commit()
+        run_pending()
+        run_pending()
+    session.rollback()
+    [delivery] = session.scalars(select(WebhookDelivery).where(WebhookDelivery.event_type == "invoice.issued"))
+    assert delivery.payload["id"] == f"evt_invoice_{invoice.id}"
+    assert delivery.payload["data"]["number"] == invoice.number
+    assert delivery.payload["data"]["total"] == {"amount": invoice.total_amount, "currency": "VND"}
