@@ -20,7 +20,7 @@ from app.api.schemas import (
     Strict,
 )
 from app.billing import invoices, payments, remittances
-from app.billing.documents import Company, remittance_pdf
+from app.billing.documents import Company
 from app.billing.models import Invoice, Remittance
 from app.db import db
 
@@ -164,13 +164,9 @@ class RemittancePdf(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema)
     def get(self, remittance_id):
         """The remittance statement as a PDF."""
-        from app.crm.models import Partner
-
         found = _own_remittance(remittance_id)
-        data = remittance_pdf(found, db.session.get(Partner, found.partner_id),
-                              list(remittances.statement_rows(db.session, found)),
-                              remittances.netted_invoices(db.session, found.id),
-                              Company.from_config(current_app.config), font=current_app.config.get("WAYBILL_LABEL_FONT"))
+        data = remittances.pdf_of(db.session, found, company=Company.from_config(current_app.config),
+                                  font=current_app.config.get("WAYBILL_LABEL_FONT"))
         return Response(data, mimetype="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{found.number}.pdf"'})
 

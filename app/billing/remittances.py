@@ -285,9 +285,17 @@ def payout_file(session: Session) -> str:
     return out.getvalue()
 
 
+def pdf_of(session: Session, remittance: Remittance, *, company, font: str | None = None) -> bytes:
+    """The remittance statement as a PDF: every shipment, the invoices netted, the payout."""
+    from app.billing.documents import remittance_pdf
+
+    return remittance_pdf(remittance, session.get(Partner, remittance.partner_id),
+                          list(statement_rows(session, remittance)), netted_invoices(session, remittance.id),
+                          company, font=font)
+
+
 def email_for(session: Session, remittance_id: int, *, company, font: str | None = None):
     """(to, subject, body, attachments) telling the partner its COD was paid."""
-    from app.billing.documents import remittance_pdf
     from app.billing.invoices import billing_address_of
 
     remittance = session.get(Remittance, remittance_id)
@@ -301,8 +309,7 @@ def email_for(session: Session, remittance_id: int, *, company, font: str | None
             + (f", less {Money(remittance.netted_amount, remittance.currency)} of invoices netted"
                if remittance.netted_amount else "")
             + f"). Remittance {remittance.number}; the statement lists every shipment.\n\n{company.name}\n")
-    pdf = remittance_pdf(remittance, partner, list(statement_rows(session, remittance)),
-                         netted_invoices(session, remittance.id), company, font=font)
+    pdf = pdf_of(session, remittance, company=company, font=font)
     return to, f"Waybill COD remittance {remittance.number}", body, (
         (f"{remittance.number}.pdf", pdf, "application/pdf"),
         (f"{remittance.number}.csv", "".join(statement_csv(session, remittance)).encode(), "text/csv"))

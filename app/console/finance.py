@@ -41,6 +41,11 @@ def party_of(text: str | None) -> tuple[str, int] | None:
 PROVIDER_NAMES = {1: "card acquirer", 2: "bank transfers"}
 
 
+def partners_by_id() -> dict[int, Partner]:
+    """Every partner by id, in name order (the finance pages' pickers and tables)."""
+    return {p.id: p for p in db.session.scalars(select(Partner).order_by(Partner.name))}
+
+
 def party_names(parties) -> dict[tuple[str, int], str]:
     """Who each (kind, id) is, in words."""
     wanted: dict[str, set[int]] = {}

@@ -25,17 +25,13 @@ from app.billing.models import Invoice
 from app.billing.money import EXPONENTS, Money
 from app.billing.payments import PaymentError
 from app.console.acting import acting
-from app.console.finance import FINANCE_ROLES
+from app.console.finance import FINANCE_ROLES, partners_by_id
 from app.console.views import bp
 from app.crm.models import Partner
 from app.db import db
 from app.forms import day_of, id_of
 
 STATUSES = ("issued", "overdue", "partially_paid", "paid")
-
-
-def _partners() -> dict[int, Partner]:
-    return {p.id: p for p in db.session.query(Partner).order_by(Partner.name)}
 
 
 def _last_months(n: int = 6) -> list[str]:
@@ -54,7 +50,7 @@ def invoice_list():
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
     rows = invoices.invoices_of(db.session, partner_id=partner_id, status=status,
                                 before_id=id_of(request.args.get("before")))
-    return render_template("console/invoices.html", rows=rows, partners=_partners(), partner_id=partner_id,
+    return render_template("console/invoices.html", rows=rows, partners=partners_by_id(), partner_id=partner_id,
                            status=status, statuses=STATUSES, months=_last_months(), status_of=invoices.status_of)
 
 
@@ -120,17 +116,12 @@ def csv_response(found: Invoice) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{found.number}.csv"'})
 
 
-def money_of(raw: str, currency: str) -> int:
-    """'1,250,000' or '12.50' in major units -> minor units (PaymentError if not)."""
-    return payments.parse_amount(raw, currency)
-
-
 @bp.post("/finance/invoices/<id:invoice_id>/credit-note")
 @roles_required(*FINANCE_ROLES)
 def credit_note(invoice_id: int):
     found = _invoice_or_404(invoice_id)
     with acting("No credit note", InvoiceError, PaymentError) as act:
-        amount = money_of(request.form.get("amount", ""), found.currency)
+        amount = payments.parse_amount(request.form.get("amount", ""), found.currency)
         note = invoices.credit_note(db.session, found.id, amount, reason=request.form.get("reason", ""),
                                     user_id=current_user.id)
         act.audit("credit_note.issued", "invoice", note.id, {"number": note.number, "corrects": found.number,
@@ -142,7 +133,7 @@ def credit_note(invoice_id: int):
 @bp.get("/finance/payments")
 @roles_required(*FINANCE_ROLES)
 def payment_list():
-    return render_template("console/payments.html", rows=payments.payments_of(db.session), partners=_partners(),
+    return render_template("console/payments.html", rows=payments.payments_of(db.session), partners=partners_by_id(),
                            today=clock.today(), currencies=sorted(EXPONENTS), result=None)
 
 
@@ -158,7 +149,7 @@ def record_payment():
         day = day_of(form.get("received_on"))
         if day is None or partner_id is None:
             raise PaymentError("say who paid and on which day")
-        payment = payments.record(db.session, partner_id, money_of(form.get("amount", ""), currency), currency, day,
+        payment = payments.record(db.session, partner_id, payments.parse_amount(form.get("amount", ""), currency), currency, day,
                                   reference=form.get("reference", ""), user_id=current_user.id)
         act.audit("payment.recorded", "payment", payment.id, {"partner_id": partner_id, "amount": payment.amount,
                                                               "reference": payment.reference})
@@ -184,7 +175,7 @@ def import_payments():
             "recorded": result.recorded, "rows": len(result.rows)})
         act.said(f"{result.recorded} payment{'s' if result.recorded != 1 else ''} recorded from "
                  f"{len(result.rows)} line{'s' if len(result.rows) != 1 else ''}.")
-    return render_template("console/payments.html", rows=payments.payments_of(db.session), partners=_partners(),
+    return render_template("console/payments.html", rows=payments.payments_of(db.session), partners=partners_by_id(),
                            today=clock.today(), currencies=sorted(EXPONENTS), result=result)
 
 
@@ -193,7 +184,7 @@ def import_payments():
 def ageing():
     on = day_of(request.args.get("on")) or clock.today()
     return render_template("console/ageing.html", rows=payments.ageing(db.session, on=on), on=on,
-                           partners=_partners(), buckets=[b[0] for b in payments.BUCKETS])
+                           partners=partners_by_id(), buckets=[b[0] for b in payments.BUCKETS])
 
 
 def _statement_args(partner: Partner):

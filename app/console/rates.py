@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from app import clock
 from app.auth.web import roles_required
@@ -24,7 +23,7 @@ from app.billing.rating import (
     lines_in_words,
 )
 from app.console.acting import acting
-from app.console.finance import FINANCE_ROLES
+from app.console.finance import FINANCE_ROLES, partners_by_id
 from app.console.views import bp
 from app.crm.models import Partner
 from app.db import db
@@ -34,15 +33,11 @@ from app.forms import day_of
 ZONE_ROWS, BAND_COLUMNS = 6, 8
 
 
-def _partners() -> dict[int, Partner]:
-    return {p.id: p for p in db.session.scalars(select(Partner).order_by(Partner.name))}
-
-
 @bp.get("/finance/rates")
 @roles_required(*FINANCE_ROLES)
 def rate_cards():
     today = clock.today()
-    return render_template("console/rates.html", cards=cards.cards_on(db.session, today), partners=_partners(),
+    return render_template("console/rates.html", cards=cards.cards_on(db.session, today), partners=partners_by_id(),
                            fuel=cards.fuel_history(db.session), fuel_now=fuel_bp_on(db.session, today),
                            tomorrow=today + timedelta(days=1), levels=SERVICE_LEVELS)
 
@@ -178,9 +173,9 @@ def new_rate_card():
         base = db.session.get(RateCard, int(request.args["from"])) if request.args.get("from", "").isdigit() else None
         partner = request.args.get("partner", "")
         overrides = {"effective_from": tomorrow.isoformat()}
-        if partner.isdigit():
-            overrides.update(partner_id=int(partner), name=f"{_partners()[int(partner)].name} contract"
-                             if int(partner) in _partners() else "")
+        found = db.session.get(Partner, int(partner)) if partner.isdigit() else None
+        if found is not None:
+            overrides.update(partner_id=found.id, name=f"{found.name} contract")
         form = _form_of(base, **overrides)
         return _render_form(form, None)
     form = request.form
@@ -203,7 +198,7 @@ def new_rate_card():
 
 
 def _render_form(form, shown):
-    return render_template("console/rate_card_form.html", form=form, shown=shown, partners=_partners(),
+    return render_template("console/rate_card_form.html", form=form, shown=shown, partners=partners_by_id(),
                            levels=SERVICE_LEVELS, zone_rows=ZONE_ROWS, band_columns=BAND_COLUMNS,
                            lines=lines_in_words(shown.breakdown) if shown else [], words=LINES)
 

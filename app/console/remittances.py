@@ -20,23 +20,19 @@ from sqlalchemy import select
 from app import clock
 from app.auth.web import roles_required
 from app.billing import ledger, posting, remittances
-from app.billing.documents import Company, remittance_pdf
+from app.billing.documents import Company
 from app.billing.models import CashDeposit, Remittance
 from app.billing.money import EXPONENTS, Money
 from app.billing.payments import PaymentError, parse_amount
 from app.billing.remittances import RemittanceError
 from app.console.acting import acting
-from app.console.finance import FINANCE_ROLES, PROVIDER_NAMES
+from app.console.finance import FINANCE_ROLES, PROVIDER_NAMES, partners_by_id
 from app.console.views import bp
 from app.crm.models import Partner
 from app.db import db
 from app.delivery.models import Driver
 from app.forms import day_of, id_of
 from app.hubs.models import Hub
-
-
-def _partners() -> dict[int, Partner]:
-    return {p.id: p for p in db.session.scalars(select(Partner).order_by(Partner.name))}
 
 
 def _hubs() -> dict[int, Hub]:
@@ -48,7 +44,7 @@ def _hubs() -> dict[int, Hub]:
 def remittance_list():
     status = request.args.get("status") if request.args.get("status") in ("approved", "paid") else None
     return render_template("console/remittances.html", rows=remittances.remittances_of(
-        db.session, partner_id=id_of(request.args.get("partner")), status=status), partners=_partners(),
+        db.session, partner_id=id_of(request.args.get("partner")), status=status), partners=partners_by_id(),
         payable=remittances.cod_payable(db.session), status=status, today=clock.today())
 
 
@@ -90,10 +86,8 @@ def remittance(remittance_id: int):
 
 
 def remittance_pdf_response(found: Remittance) -> Response:
-    data = remittance_pdf(found, db.session.get(Partner, found.partner_id),
-                          list(remittances.statement_rows(db.session, found)),
-                          remittances.netted_invoices(db.session, found.id), Company.from_config(current_app.config),
-                          font=current_app.config.get("WAYBILL_LABEL_FONT"))
+    data = remittances.pdf_of(db.session, found, company=Company.from_config(current_app.config),
+                              font=current_app.config.get("WAYBILL_LABEL_FONT"))
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{found.number}.pdf"'})
 
@@ -175,22 +169,15 @@ def balances():
                            held=[h for h in held if h[2]], providers=PROVIDER_NAMES, today=clock.today())
 
 
-def _money_field(raw: str, currency: str) -> int:
-    try:
-        return parse_amount(raw, currency)
-    except PaymentError as exc:
-        raise RemittanceError(str(exc)) from None
-
-
 @bp.post("/finance/balances/drivers/<id:driver_id>")
 @roles_required(*FINANCE_ROLES)
 def settle_driver(driver_id: int):
     form = request.form
-    with acting("Not settled", RemittanceError) as act:
+    with acting("Not settled", RemittanceError, PaymentError) as act:
         currency = form.get("currency", "")
         if currency not in EXPONENTS:
             raise RemittanceError("choose the currency")
-        row = remittances.settle_shortage(db.session, driver_id, _money_field(form.get("amount", ""), currency),
+        row = remittances.settle_shortage(db.session, driver_id, parse_amount(form.get("amount", ""), currency),
                                           currency, how=form.get("how", ""), note=form.get("note", ""),
                                           user_id=current_user.id)
         act.audit("driver.shortage_settled", "driver", driver_id, {"amount": row.amount, "how": row.how,
@@ -203,11 +190,11 @@ def settle_driver(driver_id: int):
 @roles_required(*FINANCE_ROLES)
 def provider_paid(provider_id: int):
     form = request.form
-    with acting("Not recorded", RemittanceError) as act:
+    with acting("Not recorded", RemittanceError, PaymentError) as act:
         currency = form.get("currency", "")
         if currency not in EXPONENTS:
             raise RemittanceError("choose the currency")
-        row = remittances.provider_payout(db.session, provider_id, _money_field(form.get("amount", ""), currency),
+        row = remittances.provider_payout(db.session, provider_id, parse_amount(form.get("amount", ""), currency),
                                           currency, received_on=day_of(form.get("received_on")) or clock.today(),
                                           reference=form.get("reference", ""), user_id=current_user.id)
         act.audit("provider.paid_out", "provider_payout", row.id, {"provider_id": provider_id, "amount": row.amount})

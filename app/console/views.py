@@ -297,9 +297,7 @@ def adjust_charge(shipment_id: int):
     found = _visible_shipment(shipment_id)
     reason = request.form.get("reason", "")
     with acting("Not adjusted", AdjustmentError, PaymentError) as act:
-        raw = request.form.get("amount", "").strip()
-        sign = -1 if raw.startswith("-") else 1
-        amount = sign * parse_amount(raw.lstrip("+-"), found.quoted_fee_currency)
+        amount = parse_amount(request.form.get("amount", "").strip(), found.quoted_fee_currency)
         charge = adjust(db.session, found.id, amount, reason=reason, user_id=current_user.id, actor=actor())
         act.audit("charge.adjusted", "shipment", found.id, {"amount": amount, "reason": reason.strip()})
         act.said(f"Adjusted by {format_money(charge.amount, charge.currency)}: on the partner's next invoice.")

@@ -65,6 +65,10 @@ def test_invoices_remittances_and_the_statement_through_the_api(client, keys, se
     assert detail["netted_invoices"] == [{"number": invoice.number, "amount": listed["total"]}]
     assert detail["bank_reference"] == "VCB-1"
     assert client.get(f"/api/v1/remittances/{remittance.id}/csv", headers=auth(keys[0])).status_code == 200
+    statement_pdf = _pdf_text(client.get(f"/api/v1/remittances/{remittance.id}/pdf", headers=auth(keys[0])).data)
+    flat = "".join(statement_pdf.split())  # the PDF's lines wrap where they will
+    assert remittance.number in flat and "ĐỐISOÁT" in flat
+    assert f"{remittance.payout_amount:,} VND" in statement_pdf and invoice.number in statement_pdf  # netted
 
     start = day.replace(day=1)
     with time_machine.travel(datetime.combine(start + timedelta(days=40), time(9), clock.network_zone()),
