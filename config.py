@@ -76,6 +76,13 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "WAYBILL_MAX_DELIVERY_ATTEMPTS": env_int(env, "WAYBILL_MAX_DELIVERY_ATTEMPTS", 3),
         #: Local time zone of the network: promised dates and the day of pickup runs.
         "WAYBILL_TIMEZONE": env_str(env, "WAYBILL_TIMEZONE", "Asia/Ho_Chi_Minh"),
+        #: When the office works, local time: the clocks of case SLAs run only then. Days
+        #: not named, and the country's public holidays (``holidays``), are closed.
+        "WAYBILL_BUSINESS_HOURS": env_str(env, "WAYBILL_BUSINESS_HOURS", "Mon-Fri 08:00-17:30; Sat 08:00-12:00"),
+        #: Days past its promised day after which a parcel still on its way gets a case.
+        "WAYBILL_LATE_CASE_DAYS": env_int(env, "WAYBILL_LATE_CASE_DAYS", 2),
+        #: ISO country whose public holidays close the office (and, later, the hubs).
+        "WAYBILL_COUNTRY": env_str(env, "WAYBILL_COUNTRY", "VN"),
         #: Currency of fees when a partner has none of its own.
         "WAYBILL_CURRENCY": env_str(env, "WAYBILL_CURRENCY", "VND"),
         #: Base of links in customer messages and on labels (the public tracking page).

@@ -80,7 +80,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     api_blueprints = api.init_app(app)
 
     from app.auth import web as auth_web
-    from app.console import cash, finance, invoices, linehaul, orders, partners, people, rates, remittances, runsheets  # noqa: F401  (their routes join the console blueprint)
+    from app.console import cash, crm, finance, invoices, linehaul, orders, partners, people, rates, remittances, runsheets  # noqa: F401  (their routes join the console blueprint)
     from app.console.views import bp as console_bp
     from app.driver.views import bp as driver_bp
 

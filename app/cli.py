@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 
+from app.auth.models import ROLES
 from app.db import db
 from app.words import counted
 
@@ -183,8 +184,7 @@ def register_user_commands(app: Flask) -> None:
 
     @user_group.command("create")
     @click.argument("email")
-    @click.option("--role", required=True, type=click.Choice(
-        ("admin", "dispatcher", "hub_operator", "finance", "account_manager", "driver", "partner")))
+    @click.option("--role", required=True, type=click.Choice(ROLES))
     @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
                   help="At least 10 characters; asked for when left out")
     @click.option("--name", default="")

@@ -135,6 +135,7 @@ STAFF = (
     ("hub_operator", "d7@waybill.demo", "Hoa Hub Operator (SGN-D7)"),
     ("finance", "finance@waybill.demo", "Phuc Finance"),
     ("account_manager", "accounts@waybill.demo", "Mai Account Manager"),
+    ("customer_service", "care@waybill.demo", "Lan Customer Service"),
     ("driver", "driver@waybill.demo", ""),
     ("partner", "shop@waybill.demo", "Partner staff"),
 )

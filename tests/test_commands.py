@@ -51,7 +51,8 @@ def test_demo_seeds_every_state_then_refuses_to_reseed(empty_app):
     from app.auth.services import sign_in
 
     logins = {entry["role"]: entry for entry in summary["logins"]}
-    assert set(logins) == {"admin", "dispatcher", "hub_operator", "finance", "account_manager", "driver", "partner"}
+    assert set(logins) == {"admin", "dispatcher", "hub_operator", "finance", "account_manager", "customer_service",
+                           "driver", "partner"}
     for entry in logins.values():
         assert sign_in(db.session, entry["email"], entry["password"]).role == entry["role"]
     db.session.rollback()

@@ -11,6 +11,7 @@ from flask import current_app
 
 from app import clock
 from app.db import db
+from app.crm import cases
 from app.delivery import services as delivery
 from app.hubs import services as hubs
 from app.api.idempotency import prune_idempotency_keys
@@ -66,6 +67,20 @@ def partner_events(outbox_ids: list[int]) -> None:
     webhook endpoints; then have them sent."""
     run_outbox_jobs(outbox_ids)
     deliver_webhooks.send()
+
+
+@dramatiq.actor(queue_name="cases", **RETRIES)
+def case_work(outbox_ids: list[int]) -> None:
+    """Open the cases events call for; e-mail the threads' messages and the SLA warnings."""
+    run_outbox_jobs(outbox_ids)
+
+
+@dramatiq.actor(queue_name="cases", max_retries=3)
+def watch_cases() -> None:
+    """Open a case for each parcel late by some days; warn owners of SLA targets near."""
+    days = current_app.config["WAYBILL_LATE_CASE_DAYS"]
+    _commit_or_rollback(lambda: cases.open_for_late(db.session, days=days))
+    _commit_or_rollback(lambda: cases.due_warnings(db.session))
 
 
 @dramatiq.actor(queue_name="webhooks", max_retries=3)
@@ -141,10 +156,11 @@ def prune() -> None:
 TOPIC_ACTORS = {"notify_customer": notify_customer, "collect_fees": collect_fees,
                 "webhook": fan_out_webhooks, "endpoint_disabled": tell_endpoint_disabled,
                 "invoice_email": finance_documents, "remittance_email": finance_documents,
-                "partner_event": partner_events}
+                "partner_event": partner_events, "open_case": case_work, "case_email": case_work,
+                "case_warning": case_work}
 ALL = (notify_customer, send_notifications, collect_fees, fan_out_webhooks, tell_endpoint_disabled, deliver_webhooks,
        send_webhooks, schedule_pickups, dispatch_linehauls, return_exhausted, prune, finance_documents,
-       partner_events)
+       partner_events, case_work, watch_cases)
 
 
 def bind(broker: dramatiq.Broker) -> None:

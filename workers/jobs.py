@@ -77,10 +77,19 @@ def _partner_events(session: Session, rows: list[OutboxMessage]) -> list[OutboxM
     return []
 
 
+def _open_cases(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    """Cases that events call for (a parcel lost or damaged, a third failed attempt)."""
+    from app.crm import cases
+
+    cases.open_for_events(session, [(r.payload["shipment_id"], r.payload["seq"]) for r in rows])
+    return []
+
+
 HANDLERS = {
     "collect_fees": _collect_fees,
     "webhook": _fan_out_webhooks,
     "partner_event": _partner_events,
+    "open_case": _open_cases,
 }
 
 
@@ -105,12 +114,42 @@ def _document_email(kind: str, key: str):
     return prepare
 
 
+def _case_email(session: Session, row: OutboxMessage):
+    """An e-mail of a case's thread to the customer or the partner."""
+    from app.crm import cases
+
+    found = cases.email_for(session, row.payload["message_id"], public_url=current_app.config["WAYBILL_PUBLIC_URL"])
+    if found is None:
+        return None
+    mailer, _ = _carriers()
+    to, subject, body = found
+    message_id = f"<outbox-{row.id}@waybill.local>"
+    return lambda: mailer.send(to, subject, body, message_id=message_id)
+
+
+def _case_warning(session: Session, row: OutboxMessage):
+    """An e-mail to a case's owner: one of its SLA targets is near or past."""
+    from app.auth.models import User
+    from app.crm import cases
+
+    case = cases.case_of(session, row.payload["case_id"])
+    owner = session.get(User, case.owner_id) if case is not None and case.owner_id else None
+    if owner is None or not owner.active:
+        return None
+    mailer, _ = _carriers()
+    subject, body = cases.warning_text(case, row.payload["target"], public_url=current_app.config["WAYBILL_PUBLIC_URL"])
+    message_id = f"<outbox-{row.id}@waybill.local>"
+    return lambda: mailer.send(owner.email, subject, body, message_id=message_id)
+
+
 #: Outbox topic -> prepare(session, row) returning the network call to make, or None.
 #: The call is made after the commit, and the row marked done in a commit of its own.
 SENDERS = {
     "endpoint_disabled": _endpoint_disabled_notice,
     "invoice_email": _document_email("invoice", "invoice_id"),
     "remittance_email": _document_email("remittance", "remittance_id"),
+    "case_email": _case_email,
+    "case_warning": _case_warning,
 }
 
 
@@ -120,8 +159,14 @@ def _mark_invoice_emailed(session: Session, payload: dict) -> None:
     invoices.mark_emailed(session, payload["invoice_id"])
 
 
+def _mark_case_email_sent(session: Session, payload: dict) -> None:
+    from app.crm import cases
+
+    cases.mark_sent(session, payload["message_id"])
+
+
 #: What a sent row's topic records, in the commit that marks it done.
-SENT = {"invoice_email": _mark_invoice_emailed}
+SENT = {"invoice_email": _mark_invoice_emailed, "case_email": _mark_case_email_sent}
 
 
 def _plan_notifications(session: Session, rows: list[OutboxMessage]):

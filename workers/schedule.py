@@ -26,6 +26,7 @@ SCHEDULE = (
     Periodic("return_exhausted", every=600),
     Periodic("deliver_webhooks", every=5),
     Periodic("send_notifications", every=60),
+    Periodic("watch_cases", every=300),
     Periodic("prune", every=3600),
 )
 

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app import clock
 from app.db import Base, UTCDateTime
 
-#: Every role; the first five are staff and use the console.
-ROLES = ("admin", "dispatcher", "hub_operator", "finance", "account_manager", "driver", "partner")
-STAFF_ROLES = frozenset(ROLES[:5])
+#: Every role; the first six are staff and use the console.
+ROLES = ("admin", "dispatcher", "hub_operator", "finance", "account_manager", "customer_service", "driver", "partner")
+STAFF_ROLES = frozenset(ROLES[:6])
 
 
 class User(Base):

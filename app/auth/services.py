@@ -221,6 +221,19 @@ def audit(session: Session, user: User | None, action: str, *, object_type: str 
     return entry
 
 
+def staff_with_roles(session: Session, roles) -> list[User]:
+    """Active users who have one of ``roles``, by name."""
+    return list(session.scalars(select(User).where(User.role.in_(list(roles)), User.active.is_(True))
+                                .order_by(User.name, User.email)))
+
+
+def audit_entries_about(session: Session, object_type: str, object_id: str, *, limit: int = 100) -> list[AuditEntry]:
+    """The audit entries about one object, newest first."""
+    return list(session.scalars(select(AuditEntry).where(AuditEntry.object_type == object_type,
+                                                         AuditEntry.object_id == object_id)
+                                .order_by(AuditEntry.id.desc()).limit(limit)))
+
+
 def audit_entries(session: Session, *, before_id: int | None = None, limit: int = 100) -> list[AuditEntry]:
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if before_id:

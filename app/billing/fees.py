@@ -4,6 +4,7 @@ the charge and does nothing more."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import distinct, func, select
@@ -189,3 +190,12 @@ def money_of(session: Session, shipment_id: int) -> tuple[list[Charge], CodColle
     charges = list(session.scalars(select(Charge).where(Charge.shipment_id == shipment_id).order_by(Charge.id)))
     cod = session.scalars(select(CodCollection).where(CodCollection.shipment_id == shipment_id)).first()
     return charges, cod
+
+
+def charged_between(session: Session, partner_id: int, start: datetime, end: datetime) -> tuple[int, int, str | None]:
+    """(net revenue, shipments charged, currency) of a partner's charges made in [start, end)."""
+    row = session.execute(
+        select(func.coalesce(func.sum(Charge.amount - Charge.vat_amount), 0),
+               func.count(distinct(Charge.shipment_id)), func.min(Charge.currency))
+        .where(Charge.partner_id == partner_id, Charge.created_at >= start, Charge.created_at < end)).one()
+    return int(row[0]), int(row[1]), row[2]

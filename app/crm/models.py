@@ -1,10 +1,21 @@
-"""Partners (retailers) with their API keys and pickup locations; end customers; the
-notifications sent to them."""
+"""Accounts (partners: retailers) with their contacts, API keys and pickup locations; end
+customers; the notifications sent to them; activities on any record; customer-service
+cases and their threads."""
 from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import ForeignKey, Index, String, Time, UniqueConstraint, false, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    String,
+    Time,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
@@ -18,7 +29,13 @@ class Partner(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     #: ISO 4217 code in which this partner is charged and COD is remitted.
     currency: Mapped[str] = mapped_column(String(3))
+    #: True while its API keys work and orders are taken: the status is onboarding or active.
     active: Mapped[bool] = mapped_column(default=True)
+    #: prospect, onboarding, active, paused, churned (``accounts.STATUSES``).
+    status: Mapped[str] = mapped_column(String(12), default="active", server_default="active")
+    #: The account manager who owns the account. (Added after both tables exist: users
+    #: also point at partners.)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", use_alter=True))
     #: Where Waybill writes to the partner's engineers (a webhook endpoint disabled, ...).
     contact_email: Mapped[str | None] = mapped_column(String(254))
     #: The customer must tell the driver a one-time code (sent with "out for delivery").
@@ -132,3 +149,119 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Contact(Base):
+    """One of an account's people: what they do for it and which messages they get."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    #: E.164.
+    phone: Mapped[str | None] = mapped_column(String(32))
+    #: Some of billing, operations, technical, escalation (``accounts.CONTACT_ROLES``).
+    roles: Mapped[list] = mapped_column(JSON, default=list)
+    #: Some of invoices, remittances, webhook_alerts, cases, reports (``accounts.SUBSCRIPTIONS``):
+    #: what Waybill e-mails this person.
+    subscriptions: Mapped[list] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class Activity(Base):
+    """A call, e-mail, meeting, note or task on an account, lead, case or customer: with
+    the orders, cases and messages it makes the record's timeline."""
+
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_subject", "subject_type", "subject_id"),
+                      Index("ix_activities_open_tasks", "owner_id", "due_at",
+                            sqlite_where=text("kind = 'task' AND done_at IS NULL"),
+                            postgresql_where=text("kind = 'task' AND done_at IS NULL")))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: partner, lead, case or customer.
+    subject_type: Mapped[str] = mapped_column(String(10))
+    subject_id: Mapped[int]
+    #: call, email, meeting, note, task.
+    kind: Mapped[str] = mapped_column(String(10))
+    summary: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str | None] = mapped_column(String(4000))
+    #: A task's due moment and owner; a task is open until done.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the owner was reminded of the task (once).
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class Case(Base):
+    """A customer-service case: a problem with a shipment, an account or a customer,
+    followed from report to resolution under a service-level agreement."""
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_queue_open", "queue", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: damaged, lost, late, wrong_address, cod_dispute, failed_delivery, return_request, feedback.
+    type: Mapped[str] = mapped_column(String(20))
+    #: new, open, waiting, resolved, closed.
+    status: Mapped[str] = mapped_column(String(10), default="new")
+    #: low, normal, high, urgent: sets the SLA's targets.
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    #: The team that works it: customer_service, claims, finance.
+    queue: Mapped[str] = mapped_column(String(20))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"), index=True)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    #: staff, portal, api, tracking (the customer), auto (an event).
+    opened_via: Mapped[str] = mapped_column(String(10))
+    #: What opened an automatic case ("event:<shipment>:<seq>", "late:<shipment>"): one case each.
+    trigger: Mapped[str | None] = mapped_column(String(60), unique=True)
+    #: The reporter's name and e-mail when it is not a known contact or customer.
+    reporter_name: Mapped[str | None] = mapped_column(String(200))
+    reporter_email: Mapped[str | None] = mapped_column(String(254))
+    # -- the SLA: due moments in business time; a case waiting on someone pauses its clock.
+    first_response_due: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolution_due: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Business seconds that were left to resolve it when it began waiting.
+    paused_seconds_left: Mapped[int | None] = mapped_column(BigInteger)
+    #: When the owner was warned that a target was near (once per target).
+    response_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: compensation, claim, reschedule, reroute, redelivery, explained (``cases.OUTCOMES``).
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    #: What the outcome did: the credit note's number, the new day, the amount, ...
+    outcome_details: Mapped[dict | None] = mapped_column(JSON)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class CaseMessage(Base):
+    """One entry of a case's thread: an internal note, an e-mail to the customer or the
+    partner (sent through the outbox), a reply received, or a change of status."""
+
+    __tablename__ = "case_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: note, to_customer, to_partner, from_customer, from_partner, status, warning.
+    kind: Mapped[str] = mapped_column(String(14))
+    body: Mapped[str] = mapped_column(String(4000))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Kept as written at the time: a staff member's, a partner user's or a customer's name.
+    author_name: Mapped[str] = mapped_column(String(200))
+    #: Where an e-mail goes, and when the carrier took it.
+    recipient: Mapped[str | None] = mapped_column(String(254))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

@@ -3,14 +3,14 @@ sheets with every stop's who, where and what to collect, read in a few queries."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.crm.models import Partner, PickupLocation
 from app.delivery import planning
-from app.delivery.models import Driver, PickupRun, RunSheet, RunSheetStop
+from app.delivery.models import DeliveryAttempt, Driver, PickupRun, RunSheet, RunSheetStop
 from app.delivery.services import drivers_of
 from app.hubs.models import Hub
 from app.orders.lifecycle import Status
@@ -235,3 +235,13 @@ def pickup_parcels(session: Session, run_ids: list[int]) -> dict[int, list[str]]
                 .order_by(Shipment.tracking_number)):
             out[run_id].append(number)
     return out
+
+
+def failure_reasons(session: Session, partner_id: int, *, since: datetime) -> list[tuple[str, int]]:
+    """(reason code, failed attempts) of a partner's shipments since ``since``, the most first."""
+    count = func.count()
+    return [(r or "unknown", n) for r, n in session.execute(
+        select(DeliveryAttempt.reason_code, count).join(Shipment, Shipment.id == DeliveryAttempt.shipment_id)
+        .where(Shipment.partner_id == partner_id, DeliveryAttempt.outcome == "failed",
+               DeliveryAttempt.created_at >= since)
+        .group_by(DeliveryAttempt.reason_code).order_by(count.desc()))]

@@ -103,6 +103,8 @@ class Shipment(Base):
         # The dashboard's late and at-risk counts, today's intake and volume, on-time rate.
         Index("ix_shipments_status_promised", "status", "promised_date"),
         Index("ix_shipments_created_at", "created_at"),
+        #: An account's figures by week.
+        Index("ix_shipments_partner_created", "partner_id", "created_at"),
         Index("ix_shipments_delivered_at", "delivered_at", postgresql_include=["promised_date"]),
     )
 

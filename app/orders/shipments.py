@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Iterable, Sequence
 
 from flask import current_app
@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 from app import clock
 from app.orders import lifecycle
-from app.orders.lifecycle import Event, Facts, Status, TransitionError
+from app.orders.lifecycle import TERMINAL, Event, Facts, Status, TransitionError
 from app.orders.models import Order, Parcel, Shipment, ShipmentEvent
 from app.outbox import OutboxMessage, add_outbox
 
@@ -26,6 +26,8 @@ __all__ = ["transition", "TransitionError", "TransitionResult", "lock_shipments"
 CUSTOMER_MILESTONES = frozenset({Event.PICKED_UP, Event.OUT_FOR_DELIVERY, Event.DELIVERED, Event.DELIVERY_FAILED})
 #: Event types after which fees are collected and the shipment closed.
 FEE_EVENTS = frozenset({Event.DELIVERED, Event.RETURNED})
+#: Customer service opens a case by itself after this many failed attempts.
+CASE_AFTER_FAILED_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,9 @@ def _write_outbox(session: Session, shipment: Shipment, event: ShipmentEvent) ->
                    shipment.id)
     if event.type in FEE_EVENTS:
         add_outbox(session, "collect_fees", {"shipment_id": shipment.id}, shipment.id)
+    if event.type == Event.LOST or (event.type == Event.DELIVERY_FAILED
+                                    and shipment.failed_attempts == CASE_AFTER_FAILED_ATTEMPTS):
+        add_outbox(session, "open_case", {"shipment_id": shipment.id, "seq": event.seq}, shipment.id)
 
 
 _INSERT_EVENT = insert(ShipmentEvent.__table__)
@@ -303,6 +308,25 @@ def events_with_orders(session: Session, keys: Sequence[tuple[int, int]]) -> lis
     return list(session.scalars(
         select(ShipmentEvent).where(tuple_(ShipmentEvent.shipment_id, ShipmentEvent.seq).in_(keys))
         .options(selectinload(ShipmentEvent.shipment).selectinload(Shipment.order))))
+
+
+def event_of(session: Session, shipment_id: int, seq: int) -> ShipmentEvent | None:
+    return session.scalars(select(ShipmentEvent).where(ShipmentEvent.shipment_id == shipment_id,
+                                                       ShipmentEvent.seq == seq)).first()
+
+
+#: Not delivered, returned or ended: a shipment in these is late once its day has passed.
+UNDELIVERED = tuple(s.value for s in Status if s not in TERMINAL | {Status.DELIVERED, Status.RETURNED,
+                                                                   Status.RETURNING_TO_SENDER})
+
+
+def late_shipments(session: Session, *, promised_before: date, limit: int = 500) -> list[tuple[int, str, date]]:
+    """(id, tracking number, promised day) of shipments still on the way to the customer
+    whose promised day is before ``promised_before``, the oldest first."""
+    return [tuple(r) for r in session.execute(
+        select(Shipment.id, Shipment.tracking_number, Shipment.promised_date)
+        .where(Shipment.promised_date < promised_before, Shipment.status.in_(UNDELIVERED))
+        .order_by(Shipment.promised_date, Shipment.id).limit(limit))]
 
 
 def count_customer_milestones(session: Session, *, only: Iterable[int] | None = None) -> int:

@@ -453,3 +453,17 @@ def prune(session: Session, *, before: datetime) -> int:
     session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(old)))
     return session.execute(delete(WebhookDelivery).where(WebhookDelivery.status != "pending",
                                                          WebhookDelivery.finished_at < before)).rowcount
+
+
+def health_of(session: Session, partner_id: int, *, since: datetime) -> list[tuple[WebhookEndpoint, dict[str, int]]]:
+    """Each of the partner's endpoints with its deliveries created since ``since``, by
+    status (pending, succeeded, failed, cancelled)."""
+    endpoints = endpoints_of(session, partner_id)
+    counts: dict[int, dict[str, int]] = {e.id: {} for e in endpoints}
+    if endpoints:
+        for endpoint_id, status, n in session.execute(
+                select(WebhookDelivery.endpoint_id, WebhookDelivery.status, func.count())
+                .where(WebhookDelivery.endpoint_id.in_(list(counts)), WebhookDelivery.created_at >= since)
+                .group_by(WebhookDelivery.endpoint_id, WebhookDelivery.status)):
+            counts[endpoint_id][status] = n
+    return [(e, counts[e.id]) for e in endpoints]

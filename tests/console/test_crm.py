@@ -1,0 +1,160 @@
+"""The account and case pages: an account manager sees an account whole and changes it;
+customer service works a case from report to a compensation finance can see; nobody
+else reaches them."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from app.auth.models import AuditEntry
+from app.auth.services import create_user
+from app.billing import fees
+from app.billing.models import Charge
+from app.crm import cases
+from app.crm import services as crm
+from app.crm.models import Case, Contact
+from app.outbox import OutboxMessage
+from tests.auth.conftest import PASSWORD, csrf_of, sign_in
+from tests.factories import deliver_direct
+
+
+def _as(client, session, role, email):
+    with client.application.app_context():
+        create_user(session, email, role=role, password=PASSWORD, name=role.replace("_", " ").title())
+        session.commit()
+    sign_in(client, email)
+
+
+def test_an_account_manager_sees_the_account_whole_and_pauses_it(client, users, session, partner):
+    with client.application.app_context():
+        shipment = deliver_direct(session, partner, "ACC-1")
+        fees.collect_fees(session, [shipment.id])
+        cases.open_case(session, "late", "Slow week", "Three parcels late", opened_via="staff",
+                        shipment_id=shipment.id)
+        _, key = crm.issue_api_key(session, partner)
+        session.commit()
+        partner_id = partner.id
+    _as(client, session, "account_manager", "am@test.example")
+    page = client.get(f"/console/crm/accounts/{partner_id}").get_data(as_text=True)
+    assert 'id="weeks"' in page and "Slow week" in page and 'id="balance"' in page
+    week_row = re.search(r'<tr><td>(\d\d \w\w\w \d{4})</td><td class="num">(\d+)</td><td class="num">(\d+)</td>', page)
+    assert week_row and (week_row[2], week_row[3]) == ("1", "1")  # this week: one created, one delivered
+    assert "shipments" in page and "Revenue since" in page
+
+    r = client.post(f"/console/crm/accounts/{partner_id}/status", data={"status": "paused", "csrf_token": csrf_of(page)},
+                    follow_redirects=True)
+    assert "is paused: its API keys are refused" in r.get_data(as_text=True)
+    with client.application.app_context():
+        assert crm.partner_for_api_key(session, key) is None
+    assert session.scalars(select(AuditEntry.action).where(AuditEntry.object_type == "partner")).all()[-1] == \
+        "partner.status_changed"
+    r = client.post(f"/console/crm/accounts/{partner_id}/status", data={"status": "prospect",
+                                                                         "csrf_token": csrf_of(page)},
+                    follow_redirects=True)
+    assert "Not changed: an account that is paused cannot become prospect" in r.get_data(as_text=True)
+
+
+def test_contacts_are_checked_and_get_what_their_roles_get(client, users, session, partner):
+    _as(client, session, "account_manager", "am@test.example")
+    path = f"/console/crm/accounts/{partner.id}"
+    token = csrf_of(client.get(path).get_data(as_text=True))
+    r = client.post(f"{path}/contacts", data={"name": "Hoa", "email": "not-an-address", "roles": ["billing"],
+                                              "default_subscriptions": "on", "csrf_token": token},
+                    follow_redirects=True)
+    assert "Not added: &#39;not-an-address&#39; is not an e-mail address" in r.get_data(as_text=True)
+    r = client.post(f"{path}/contacts", data={"name": "Hoa", "email": "Hoa@Shop.example", "phone": "0903 555 111",
+                                              "roles": ["billing", "escalation"], "default_subscriptions": "on",
+                                              "csrf_token": token}, follow_redirects=True)
+    assert "Hoa added." in r.get_data(as_text=True)
+    contact = session.scalars(select(Contact)).one()
+    assert (contact.email, contact.phone) == ("hoa@shop.example", "+84903555111")
+    assert contact.subscriptions == ["cases", "invoices", "remittances"]
+    # A case's e-mail to the partner goes to whoever gets cases.
+    with client.application.app_context():
+        case = cases.open_case(session, "feedback", "", "hi", opened_via="staff", partner_id=partner.id)
+        assert cases.recipient_for(session, case, "to_partner") == "hoa@shop.example"
+        session.rollback()
+
+
+def test_a_task_logged_on_an_account_waits_in_its_owners_list_until_done(client, users, session, partner):
+    _as(client, session, "account_manager", "am@test.example")
+    path = f"/console/crm/accounts/{partner.id}"
+    token = csrf_of(client.get(path).get_data(as_text=True))
+    r = client.post(f"{path}/activities", data={"kind": "task", "summary": "Send the new rate card", "csrf_token": token},
+                    follow_redirects=True)
+    assert "Not logged: a task has a due date" in r.get_data(as_text=True)
+    client.post(f"{path}/activities", data={"kind": "task", "summary": "Send the new rate card",
+                                            "due_day": "2030-01-02", "due_time": "10:00", "csrf_token": token})
+    client.post(f"{path}/activities", data={"kind": "call", "summary": "Talked about Tết volumes",
+                                            "csrf_token": token})
+    page = client.get(path).get_data(as_text=True)
+    assert "Talked about Tết volumes" in page and "Send the new rate card — due 02 Jan 10:00" in page
+    home = client.get("/console/crm/accounts").get_data(as_text=True)
+    task_id = re.search(r'/console/crm/activities/(\d+)/done', home)[1]
+    r = client.post(f"/console/crm/activities/{task_id}/done",
+                    data={"csrf_token": token, "back": "/console/crm/accounts"}, follow_redirects=True)
+    assert "Done: Send the new rate card" in r.get_data(as_text=True)
+    page = client.get("/console/crm/accounts").get_data(as_text=True)
+    assert "Send the new rate card" not in page and "Nothing due." in page
+
+
+def test_customer_service_works_a_damaged_parcel_case_to_a_compensation(client, users, session, partner):
+    with client.application.app_context():
+        shipment = deliver_direct(session, partner, "CS-1", email="lan@example.com")
+        fees.collect_fees(session, [shipment.id])
+        session.commit()
+        tracking_number, shipment_id = shipment.tracking_number, shipment.id
+    _as(client, session, "customer_service", "care@test.example")
+    page = client.get("/console/crm/cases").get_data(as_text=True)
+    r = client.post("/console/crm/cases", data={"type": "damaged", "tracking_number": "NOPE", "body": "crushed",
+                                                "csrf_token": csrf_of(page)}, follow_redirects=True)
+    assert "Not opened: no shipment NOPE" in r.get_data(as_text=True)
+    r = client.post("/console/crm/cases", data={"type": "damaged", "tracking_number": tracking_number.lower(),
+                                                "subject": "Box crushed", "body": "The customer sent a photo",
+                                                "csrf_token": csrf_of(page)})
+    case_id = int(r.headers["Location"].rsplit("/", 1)[1])
+    page = client.get(f"/console/crm/cases/{case_id}").get_data(as_text=True)
+    assert re.search(r'class="countdown">\d+ h \d\d min left<', page)  # high priority: 2 business hours at most
+    assert "lan@example.com" in page
+
+    client.post(f"/console/crm/cases/{case_id}/reply", data={"kind": "to_customer", "body": "Sorry! We refund the fee.",
+                                                             "csrf_token": csrf_of(page)})
+    assert session.scalars(select(OutboxMessage.topic).where(OutboxMessage.topic == "case_email")).all() == [
+        "case_email"]
+    r = client.post(f"/console/crm/cases/{case_id}/resolve", data={"outcome": "compensation", "amount": "10,000",
+                                                                   "note": "fee refunded", "csrf_token": csrf_of(page)},
+                    follow_redirects=True)
+    text = r.get_data(as_text=True)
+    assert "Case #%d resolved: 10,000 VND off the shipment&#39;s charges." % case_id in text
+    assert 'id="outcome"' in text and "Compensated" in text
+    session.expire_all()
+    adjustment = session.scalars(select(Charge).where(Charge.shipment_id == shipment_id,
+                                                      Charge.kind == "adjustment")).one()
+    assert adjustment.amount == -10_000
+    assert session.get(Case, case_id).status == "resolved"
+    # Finance sees it on the shipment's charges (billed on the next invoice).
+    finance = client.application.test_client()
+    with client.application.app_context():
+        create_user(session, "money@test.example", role="finance", password=PASSWORD)
+        session.commit()
+    sign_in(finance, "money@test.example")
+    assert "fee refunded" in finance.get(f"/console/shipments/{shipment_id}").get_data(as_text=True)
+
+
+def test_a_dispatcher_works_cases_but_cannot_compensate_and_a_hub_operator_sees_none(client, users, session, partner):
+    with client.application.app_context():
+        case = cases.open_case(session, "feedback", "", "hi", opened_via="staff", partner_id=partner.id)
+        session.commit()
+        case_id = case.id
+    sign_in(client, "disp@test.example")
+    page = client.get(f"/console/crm/cases/{case_id}").get_data(as_text=True)
+    assert 'value="compensation"' not in page
+    r = client.post(f"/console/crm/cases/{case_id}/resolve", data={"outcome": "compensation", "amount": "1",
+                                                                   "note": "x", "csrf_token": csrf_of(page)})
+    assert r.status_code == 403
+    assert client.get(f"/console/crm/accounts/{partner.id}").status_code == 403
+    operator = client.application.test_client()
+    sign_in(operator, "d7@test.example")
+    assert operator.get("/console/crm/cases").status_code == 403
+    assert client.get("/console/crm/cases/99999").status_code == 404
