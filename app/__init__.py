@@ -83,10 +83,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.console import cash, crm, finance, invoices, linehaul, orders, partners, people, rates, remittances, runsheets  # noqa: F401  (their routes join the console blueprint)
     from app.console.views import bp as console_bp
     from app.driver.views import bp as driver_bp
+    from app.portal.views import bp as portal_bp
 
     auth_web.init_app(app, api_blueprints)
     app.register_blueprint(console_bp)
     app.register_blueprint(driver_bp)
+    app.register_blueprint(portal_bp)
 
     from app.cli import register_commands
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.billing.models import RateCard
+from app.crm import accounts
 from app.crm import services as crm
 from app.crm.models import Partner
 from app.delivery import services as delivery
@@ -77,6 +78,16 @@ BILLING = {
                           "billing_email": "ap@mekonghome.example", "bank_account": "ACB 2233445566",
                           "billing_cycle": "weekly"},
 }
+#: The demo accounts' people: (name, e-mail, phone, roles).
+CONTACTS = {
+    "Saigon Books": [("Trần Thị Mai", "ketoan@saigonbooks.example", "0903 111 222", ["billing"]),
+                     ("Lê Văn Hùng", "hung@saigonbooks.example", "0903 111 333", ["operations", "escalation"])],
+    "Ben Thanh Fashion": [("Phạm Ngọc Anh", "anh@benthanhfashion.example", "0912 222 444",
+                           ["billing", "escalation"]),
+                          ("Võ Minh Khoa", "dev@benthanhfashion.example", "0912 222 555", ["technical"])],
+    "Mekong Home Goods": [("Đặng Thu Trang", "trang@mekonghome.example", "0938 333 666",
+                           ["billing", "operations", "escalation"])],
+}
 _GAZETTEER = GazetteerGeocoder()
 
 FIRST_NAMES = ("An", "Binh", "Chi", "Dung", "Giang", "Hoa", "Khanh", "Lan", "Minh", "Nam",
@@ -114,6 +125,8 @@ def seed_network(session: Session) -> dict:
         partner = crm.create_partner(session, name, currency=CURRENCY)
         for field_name, value in BILLING.get(name, {}).items():
             setattr(partner, field_name, value)
+        for contact_name, email, phone, roles in CONTACTS.get(name, ()):
+            accounts.add_contact(session, partner.id, contact_name, email=email, phone=phone, roles=roles)
         _, key = crm.issue_api_key(session, partner)
         partners.append({"id": partner.id, "name": name, "api_key": key})
     rng = random.Random(7)

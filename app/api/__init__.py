@@ -102,6 +102,7 @@ def init_app(app: Flask) -> tuple:
     from app.api.orders import blp as orders_blp
     from app.api.webhooks import blp as webhooks_blp
     from app.api.finance import blp as finance_blp
+    from app.api.cases import blp as cases_blp
 
     api.register_blueprint(orders_blp)
     api.register_blueprint(finance_blp)
@@ -110,11 +111,12 @@ def init_app(app: Flask) -> tuple:
     api.register_blueprint(inbound_setup_blp)
     api.register_blueprint(inbound_blp)
     api.register_blueprint(keys_blp)
+    api.register_blueprint(cases_blp)
     from app.api.schemas import InboundEnvelopeSchema
     from app.api import ratelimit
 
     if "InboundEnvelope" not in api.spec.components.schemas:  # the inbound route's body, documented by name
         api.spec.components.schema("InboundEnvelope", schema=InboundEnvelopeSchema)
-    blueprints = (orders_blp, network_blp, webhooks_blp, inbound_setup_blp, inbound_blp, keys_blp, finance_blp)
+    blueprints = (orders_blp, network_blp, webhooks_blp, inbound_setup_blp, inbound_blp, keys_blp, finance_blp, cases_blp)
     ratelimit.init_app(app, blueprints)
     return blueprints

@@ -227,6 +227,12 @@ def staff_with_roles(session: Session, roles) -> list[User]:
                                 .order_by(User.name, User.email)))
 
 
+def users_of_partner(session: Session, partner_id: int) -> list[User]:
+    """A partner's own logins, active ones first."""
+    return list(session.scalars(select(User).where(User.partner_id == partner_id, User.role == "partner")
+                                .order_by(User.active.desc(), User.email)))
+
+
 def audit_entries_about(session: Session, object_type: str, object_id: str, *, limit: int = 100) -> list[AuditEntry]:
     """The audit entries about one object, newest first."""
     return list(session.scalars(select(AuditEntry).where(AuditEntry.object_type == object_type,

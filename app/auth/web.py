@@ -139,6 +139,8 @@ def _home_for(user) -> str:
         return url_for("console.dashboard")
     if user.role == "driver":
         return url_for("driver.home")
+    if user.role == "partner" and user.partner_id is not None:
+        return url_for("portal.home")
     return url_for("public.find")
 
 

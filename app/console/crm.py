@@ -18,14 +18,16 @@ from app.billing.money import Money
 from app.console.acting import acting
 from app.console.views import bp
 from app.crm import accounts as book
-from app.crm import cases
+from app.crm import cases, notifications
+from app.crm import customers as known
 from app.crm import services as crm
-from app.crm.models import Activity, Case, Contact, Partner
+from app.crm.models import Activity, Case, Contact, Customer, Partner
 from app.db import db
 from app.delivery import reads as delivery_reads
 from app.delivery.services import FAILURE_REASON_WORDS
 from app.forms import day_of
 from app.orders import console_reads, shipments
+from app.orders.lifecycle import public_status
 from app.orders.models import Shipment
 from app.webhooks import services as webhooks
 
@@ -130,6 +132,8 @@ def _timeline(partner: Partner, limit: int = 60) -> list[tuple[datetime, str, st
                       f"{inv.number}: {Money(inv.total_amount, inv.currency)}",
                       url_for("console.invoice", invoice_id=inv.id)))
     for entry in people.audit_entries_about(session, "partner", str(partner.id), limit=limit):
+        if not entry.action.startswith("partner."):
+            continue  # an activity's own entry: the activity is on the timeline already
         what = entry.action.split(".", 1)[-1].replace("_", " ")
         items.append((entry.at, "change", f"{what} by {entry.user_email or 'Waybill'}", None))
     items.sort(key=lambda i: i[0], reverse=True)
@@ -391,3 +395,89 @@ def case_resolve(case_id: int):
         act.said(f"Case #{found.id} resolved{done}.")
     return redirect(url_for("console.case", case_id=case_id))
 
+
+
+# -- customers ----------------------------------------------------------------------------
+
+def _customer(customer_id: int) -> Customer:
+    found = db.session.get(Customer, customer_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/crm/customers")
+@roles_required(*CASE_ROLES)
+def customers():
+    q = (request.args.get("q") or "").strip()
+    found = known.find(db.session, q) if q else []
+    if len(found) == 1 and request.args.get("go") != "0":
+        return redirect(url_for("console.customer", customer_id=found[0].id))
+    return render_template("console/crm_customers.html", q=q, found=found)
+
+
+@bp.get("/crm/customers/<id:customer_id>")
+@roles_required(*CASE_ROLES)
+def customer(customer_id: int):
+    session = db.session
+    record = _customer(customer_id)
+    person = known.root_of(session, record)
+    ids = known.family(session, person.id)
+    return render_template(
+        "console/crm_customer.html", record=record, person=person,
+        records=[session.get(Customer, i) for i in ids],
+        orders=console_reads.customer_orders(session, ids), messages=notifications.messages_of_customers(session, ids),
+        cases=cases.find_cases(session, status=None, customer_ids=ids, limit=50),
+        merges=[m for i in ids for m in known.merges_of(session, i)], duplicates=known.duplicates(session, person),
+        languages=known.LANGUAGES, times=known.TIMES, tz=clock.network_zone(), public_status=public_status)
+
+
+@bp.post("/crm/customers/<id:customer_id>/preferences")
+@roles_required(*CASE_ROLES)
+def customer_preferences(customer_id: int):
+    record = _customer(customer_id)
+    form = request.form
+    with acting("Not saved", known.CustomerError) as act:
+        known.set_preferences(db.session, record, language=form.get("language") or None,
+                              instructions=form.get("instructions"), safe_place=form.get("safe_place"),
+                              preferred_time=form.get("preferred_time") or None,
+                              notify_email=form.get("notify_email") == "on", notify_sms=form.get("notify_sms") == "on",
+                              email=form.get("email"))
+        known.set_consent(db.session, record, marketing=form.get("marketing_consent") == "on")
+        known.opt_out(db.session, record, out=form.get("opted_out") == "on")
+        act.audit("customer.preferences_changed", "customer", record.id,
+                  {"language": record.language, "consent": record.marketing_consent,
+                   "opted_out": record.opted_out_at is not None})
+        act.said("Saved: every message from now follows these wishes.")
+    return redirect(url_for("console.customer", customer_id=customer_id))
+
+
+@bp.post("/crm/customers/<id:customer_id>/merge")
+@roles_required(*CASE_ROLES)
+def merge_customer(customer_id: int):
+    survivor = _customer(customer_id)
+    form = request.form
+    with acting("Not merged", known.CustomerError) as act:
+        other = db.session.get(Customer, int(form["other_id"])) if (form.get("other_id") or "").isdigit() else None
+        if other is None:
+            found = known.find(db.session, form.get("other", ""))
+            if len(found) != 1:
+                raise known.CustomerError("name the other record by its phone or e-mail (one record)")
+            other = found[0]
+        record = known.merge(db.session, survivor, other, reason=form.get("reason", ""), user_id=current_user.id)
+        act.audit("customer.merged", "customer", record.survivor_id, {"merged": record.merged_id,
+                                                                       "merge": record.id, "reason": record.reason})
+        act.said(f"{other.phone} merged into this customer: their orders, messages and cases are one person's.")
+    return redirect(url_for("console.customer", customer_id=customer_id))
+
+
+@bp.post("/crm/customers/merges/<id:merge_id>/undo")
+@roles_required(*CASE_ROLES)
+def undo_customer_merge(merge_id: int):
+    with acting("Not undone", known.CustomerError) as act:
+        record = known.undo_merge(db.session, merge_id, user_id=current_user.id)
+        act.audit("customer.merge_undone", "customer", record.survivor_id, {"merged": record.merged_id,
+                                                                             "merge": record.id})
+        act.said("Merge undone: the two records are apart again, each with its own orders and messages.")
+    back = request.form.get("back") or ""
+    return redirect(back if back.startswith("/console/") else url_for("console.customers"))

@@ -492,9 +492,11 @@ def thread(session: Session, case_id: int, *, public_only: bool = False) -> list
 
 def find_cases(session: Session, *, status: str | None = "open", queue: str | None = None,
                owner_id: int | None = None, partner_id: int | None = None, shipment_id: int | None = None,
-               customer_id: int | None = None, limit: int = 200) -> list[Case]:
+               customer_id: int | None = None, customer_ids: list[int] | None = None, limit: int = 200) -> list[Case]:
     """Cases, the most urgent first: ``status`` "open" means new, open or waiting."""
     stmt = select(Case)
+    if customer_ids is not None:
+        stmt = stmt.where(Case.customer_id.in_(customer_ids))
     if status == "open":
         stmt = stmt.where(Case.status.in_(OPEN_STATUSES))
     elif status:

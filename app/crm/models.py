@@ -96,18 +96,50 @@ class PickupLocation(Base):
 
 
 class Customer(Base):
-    """An end customer, known by phone number across partners."""
+    """An end customer, one per person across partners: known by phone number (E.164),
+    found by e-mail too; two records of one person are merged (``merged_into_id``), never
+    deleted, so that a merge can be undone."""
 
     __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: E.164-like normalised phone number: digits with a leading +.
+    #: E.164 (``phonenumbers``), e.g. +84903123456.
     phone: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str | None] = mapped_column(String(254))
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
     notify_email: Mapped[bool] = mapped_column(default=True)
     notify_sms: Mapped[bool] = mapped_column(default=True)
+    #: "vi" or "en": the language of their messages and pages (None: the network's).
+    language: Mapped[str | None] = mapped_column(String(5))
+    #: For the driver: how to find the door, where to leave a parcel, when they are in.
+    instructions: Mapped[str | None] = mapped_column(String(300))
+    safe_place: Mapped[str | None] = mapped_column(String(200))
+    #: morning, afternoon, evening (None: any time).
+    preferred_time: Mapped[str | None] = mapped_column(String(10))
+    #: They agreed to hear of offers (campaigns); when they said so either way.
+    marketing_consent: Mapped[bool] = mapped_column(default=False, server_default=false())
+    consent_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: They asked for no messages at all (only the one carrying a delivery code still goes).
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: This record is the same person as that one (a merge); it stays for the undo.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class CustomerMerge(Base):
+    """One merge of a customer record into another, and its undoing (rows are only added
+    to and closed, never deleted)."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    merged_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undone_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Notification(Base):

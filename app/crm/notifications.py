@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.billing.money import Money
+from app.crm.customers import roots
 from app.crm.messaging import Mailer, SmsGateway, new_message_id, new_reference
 from app.crm.models import Customer, Notification, Partner
 from app.orders import shipments
@@ -87,6 +88,7 @@ def plan_and_claim(session: Session, keys: list[tuple[int, int]], *, public_url:
     events = shipments.events_with_orders(session, keys)
     customers = {c.id: c for c in session.scalars(select(Customer).where(
         Customer.id.in_({e.shipment.order.customer_id for e in events})))}
+    people = roots(session, customers)
     done = set(session.execute(select(Notification.event_id, Notification.channel).where(
         Notification.event_id.in_([e.id for e in events]))).all())
     url = public_url.rstrip("/")
@@ -94,7 +96,11 @@ def plan_and_claim(session: Session, keys: list[tuple[int, int]], *, public_url:
     planned, failures = [], []
     for event in events:
         shipment, order = event.shipment, event.shipment.order
-        customer = customers[order.customer_id]
+        # A merged record speaks through its survivor: the same person's wishes.
+        customer = people[order.customer_id]
+        if customer.opted_out_at is not None and not (event.type == Event.OUT_FOR_DELIVERY
+                                                      and shipment.delivery_code):
+            continue  # they asked for no messages: only a delivery code they need still goes
         if shipment.partner_id not in partners:
             partners[shipment.partner_id] = session.get(Partner, shipment.partner_id)
         try:
@@ -104,10 +110,11 @@ def plan_and_claim(session: Session, keys: list[tuple[int, int]], *, public_url:
             continue
         email = order.recipient_email or customer.email
         if (event.id, "email") not in done and customer.notify_email and email:
-            planned.append(_message(event, customer, "email", email, subject, body, new_message_id(), now))
+            planned.append(_message(event, customers[order.customer_id], "email", email, subject, body,
+                                    new_message_id(), now))
         if (event.id, "sms") not in done and customer.notify_sms:
             text = body if len(body) <= 300 else body[:297] + "..."
-            planned.append(_message(event, customer, "sms", order.recipient_phone, None, text,
+            planned.append(_message(event, customers[order.customer_id], "sms", order.recipient_phone, None, text,
                                     new_reference(), now))
     missing = set(keys) - {(e.shipment_id, e.seq) for e in events}
     failures += [(key, LookupError(f"no event {key}")) for key in missing]
@@ -223,3 +230,9 @@ def notifications_of(session: Session, shipment_id: int) -> list[Notification]:
     """What the customer was sent about a shipment, oldest first."""
     return list(session.scalars(select(Notification).where(Notification.shipment_id == shipment_id)
                                 .order_by(Notification.id)))
+
+
+def messages_of_customers(session: Session, customer_ids: list[int], *, limit: int = 100) -> list[Notification]:
+    """What was sent (or is to be) to these customer records, newest first."""
+    return list(session.scalars(select(Notification).where(Notification.customer_id.in_(customer_ids))
+                                .order_by(Notification.id.desc()).limit(limit)))

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 import time
 from dataclasses import dataclass
 
+import phonenumbers
 from sqlalchemy import Connection, bindparam, event, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -26,24 +26,18 @@ class InvalidPhone(ValueError):
 
 
 def normalise_phone(phone: str, country: str = "VN") -> str:
-    """Digits with a leading + ("0903 123 456" in VN -> "+84903123456")."""
-    raw = phone.strip()
-    digits = re.sub(r"\D", "", raw)
-    if raw.startswith("+"):
-        number = "+" + digits
-    elif raw.startswith("00"):
-        number = "+" + digits[2:]
-    elif digits.startswith("0") and country in CALLING_CODES:
-        number = "+" + CALLING_CODES[country] + digits[1:]
-    else:
-        number = "+" + digits
-    if not 8 <= len(number) - 1 <= 15:
+    """E.164 (``phonenumbers``): "0903 123 456" in VN -> "+84903123456"; a number written
+    with + or 00 keeps its own country. Raises InvalidPhone for what cannot be a number."""
+    raw = (phone or "").strip()
+    if raw.startswith("00"):
+        raw = "+" + raw[2:]
+    try:
+        number = phonenumbers.parse(raw, (country or "VN").upper())
+    except phonenumbers.NumberParseException:
+        raise InvalidPhone(f"{phone!r} is not a phone number") from None
+    if not phonenumbers.is_possible_number(number):
         raise InvalidPhone(f"{phone!r} is not a phone number")
-    return number
-
-
-#: Country calling codes for numbers written in national form (leading 0).
-CALLING_CODES = {"VN": "84", "TH": "66", "ID": "62", "MY": "60", "PH": "63", "SG": "65", "GB": "44"}
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def create_partner(session: Session, name: str, *, currency: str) -> Partner:

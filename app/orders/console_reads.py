@@ -222,3 +222,13 @@ def partner_weeks(session: Session, partner_id: int, *, weeks: int, today: date,
         week.returned += returned
         week.failed_attempts += int(failed)
     return out
+
+
+def customer_orders(session: Session, customer_ids: list[int], *, limit: int = 100) -> list[tuple]:
+    """(shipment id, tracking number, status, outcome, partner, reference, promised day,
+    created) of the orders to these customer records, newest first."""
+    return list(session.execute(
+        select(Shipment.id, Shipment.tracking_number, Shipment.status, Shipment.outcome, Partner.name,
+               Order.reference, Shipment.promised_date, Order.created_at)
+        .join(Shipment, Shipment.order_id == Order.id).join(Partner, Partner.id == Order.partner_id)
+        .where(Order.customer_id.in_(customer_ids)).order_by(Order.id.desc()).limit(limit)))

@@ -96,7 +96,7 @@ def _prepare(session: Session, partner: Partner, data: OrderIn, now: datetime) -
     reference = data.reference.strip()
     rows = {
         "customer": {"phone": recipient_phone, "name": data.dropoff.name.strip(),
-                     "email": data.dropoff.email},
+                     "email": data.dropoff.email.strip().lower() if data.dropoff.email else None},
         "address": address_row(data.dropoff.address, places["dropoff"]),
         "order": {
             "partner_id": partner.id, "reference": reference, "service_level": data.service_level,

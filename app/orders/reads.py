@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from app.crm.services import InvalidPhone, normalise_phone
 from app.hubs.routing import hub_codes
 from app.orders.lifecycle import PUBLIC_STATUS, public_status
 from app.orders.models import Order, Shipment, ShipmentEvent
@@ -80,10 +81,18 @@ def _public_filter(status: str):
 def list_orders(session: Session, partner_id: int, *, status: str | None = None,
                 reference: str | None = None, created_since: datetime | None = None,
                 updated_since: datetime | None = None, before_id: int | None = None,
-                limit: int = 50) -> tuple[list[dict], int | None]:
-    """The partner's orders, newest first, and the id to continue before (None at the end)."""
+                search: str | None = None, limit: int = 50) -> tuple[list[dict], int | None]:
+    """The partner's orders, newest first, and the id to continue before (None at the end).
+    ``search``: a tracking number, the partner's reference or the recipient's phone."""
     stmt = (select(Order, Shipment).join(Shipment, Shipment.order_id == Order.id)
             .where(Order.partner_id == partner_id).order_by(Order.id.desc()).limit(limit + 1))
+    if search:
+        found = [Shipment.tracking_number == search.upper().replace(" ", ""), Order.reference == search]
+        try:
+            found.append(Order.recipient_phone == normalise_phone(search))
+        except InvalidPhone:
+            pass
+        stmt = stmt.where(or_(*found))
     if status:
         stmt = stmt.where(_public_filter(status))
     if reference:
@@ -97,6 +106,10 @@ def list_orders(session: Session, partner_id: int, *, status: str | None = None,
     rows = session.execute(stmt).all()
     page = [_resource(o, s) for o, s in rows[:limit]]
     return page, (page[-1]["id"] if len(rows) > limit else None)
+
+
+def tracking_number_of(session: Session, shipment_id: int) -> str | None:
+    return session.scalar(select(Shipment.tracking_number).where(Shipment.id == shipment_id))
 
 
 def shipment_id_of(session: Session, partner_id: int, order_id: int) -> int | None:

@@ -20,6 +20,8 @@ REQUESTS = {
     ("POST", "/api/v1/webhook-endpoints/<id:endpoint_id>/replay"): {"event_id": "evt_1"},
     ("GET", "/api/v1/webhook-endpoints/<id:endpoint_id>/deliveries"): None,
     ("POST", "/api/v1/api-keys/<prefix>/revoke"): None,
+    ("GET", "/api/v1/cases/<id:case_id>"): None,
+    ("POST", "/api/v1/cases/<id:case_id>/messages"): {"message": "any news?"},
 }
 
 
@@ -50,7 +52,10 @@ def test_another_partner_gets_404(app, client, keys, method, rule):
     a, b = ({"Authorization": f"Bearer {k}"} for k in keys[:2])
     order = post(client, keys[0]).get_json()
     endpoint = client.post("/api/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/h"}, headers=a).get_json()
+    case = client.post("/api/v1/cases", json={"type": "late", "tracking_number": order["tracking_number"],
+                                              "message": "late"}, headers=a).get_json()
     path = (rule.replace("<id:order_id>", str(order["id"]))
+            .replace("<id:case_id>", str(case["id"]))
             .replace("<tracking_number>", order["tracking_number"])
             .replace("<id:endpoint_id>", str(endpoint["id"]))
             .replace("<prefix>", "_".join(keys[0].split("_")[:2])))

@@ -232,7 +232,8 @@ def test_pickup_counts_agree_with_the_list_and_a_second_pickup_sits_under_the_fi
         assert stop.parcels == 3
         delivery.confirm_pickup(session, run, actor="d", shipment_ids=ids[:2])  # the third is not ready
         session.commit()
-        runs = session.scalars(select(PickupRun).where(PickupRun.pickup_location_id == run.pickup_location_id)).all()
+        runs = session.scalars(select(PickupRun).where(PickupRun.pickup_location_id == run.pickup_location_id)
+                               .order_by(PickupRun.id)).all()
         assert len(runs) == 2
     sign_in(client, "disp@test.example")
     page = client.get(f"/console/pickups?date={day.isoformat()}").get_data(as_text=True)

@@ -1,0 +1,1 @@
+"""The partner portal: a partner's people and their own account, under /portal."""

@@ -1,0 +1,1 @@
+from tests.auth.conftest import client, users  # noqa: F401 (fixtures)
