@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: install run test bench clean chromium
+.PHONY: install run test bench clean chromium messages
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ test: install chromium
 
 bench: install
 	$(BIN)/python -m bench
+
+#: New English text in the code and templates added to each language's catalogue (to translate).
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location -o instance/messages.pot .
+	$(BIN)/pybabel update -i instance/messages.pot -d app/translations --width 100 --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) node_modules instance/waybill.db* .pytest_cache

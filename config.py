@@ -76,6 +76,9 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "WAYBILL_MAX_DELIVERY_ATTEMPTS": env_int(env, "WAYBILL_MAX_DELIVERY_ATTEMPTS", 3),
         #: Local time zone of the network: promised dates and the day of pickup runs.
         "WAYBILL_TIMEZONE": env_str(env, "WAYBILL_TIMEZONE", "Asia/Ho_Chi_Minh"),
+        #: The language of pages and messages when neither the person nor the browser says
+        #: ("vi" or "en").
+        "WAYBILL_DEFAULT_LANGUAGE": env_str(env, "WAYBILL_DEFAULT_LANGUAGE", "vi"),
         #: When the office works, local time: the clocks of case SLAs run only then. Days
         #: not named, and the country's public holidays (``holidays``), are closed.
         "WAYBILL_BUSINESS_HOURS": env_str(env, "WAYBILL_BUSINESS_HOURS", "Mon-Fri 08:00-17:30; Sat 08:00-12:00"),
@@ -141,6 +144,12 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "MAIL_TIMEOUT": env_int(env, "MAIL_TIMEOUT", 15),
         #: "log" writes SMS to the log; gateways for real providers plug in behind SmsGateway.
         "SMS_GATEWAY": env_str(env, "SMS_GATEWAY", "log"),
+        #: SMS_GATEWAY=http: where to POST each message, the bearer token, the sender
+        #: (brand name) shown on the phone, and seconds a try may take.
+        "SMS_GATEWAY_URL": env_str(env, "SMS_GATEWAY_URL"),
+        "SMS_GATEWAY_TOKEN": env_str(env, "SMS_GATEWAY_TOKEN"),
+        "SMS_SENDER": env_str(env, "SMS_SENDER", "Waybill"),
+        "SMS_GATEWAY_TIMEOUT": env_int(env, "SMS_GATEWAY_TIMEOUT", 10),
         #: Seconds after which a relayed but unprocessed outbox row is handed over again.
         "OUTBOX_LEASE_SECONDS": env_int(env, "OUTBOX_LEASE_SECONDS", 300),
         #: Threads of the in-process worker (embedded mode).

@@ -51,11 +51,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from app import models  # noqa: F401  (every table registered before the first query)
-    from app import words
+    from app import i18n, words
     from app.db import db
 
     app.add_template_filter(words.counted, "counted")
     app.add_template_filter(words.plural, "plural")
+    i18n.init_app(app)
 
     db.init_app(app)
     from app.auth.services import use_password_profile

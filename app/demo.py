@@ -338,3 +338,32 @@ def seed_month(sim, period: str, n: int) -> dict:
                     break
                 sim.drain()
     return {"period": period, "orders": len(made)}
+
+
+#: Shops the sales team is talking to: (company, person, e-mail, phone, parcels a month, stage, discount %).
+LEADS = (
+    ("Hoa Sen Cosmetics", "Lê Thị Hồng", "hong@hoasen.example", "0938 111 001", 1_200, "new", None),
+    ("Phố Cổ Tea", "Trần Minh Đức", "duc@phocotea.example", "0938 111 002", 450, "qualified", None),
+    ("Mekong Kids", "Ngô Thanh Vy", "vy@mekongkids.example", "0938 111 003", 2_500, "proposal", 10),
+    ("Sài Gòn Sneakers", "Phạm Quốc Bảo", "bao@sgsneakers.example", "0938 111 004", 6_000, "negotiation", 15),
+)
+
+
+def seed_leads(session: Session) -> int:
+    """A few leads along the pipeline, owned by the demo account manager."""
+    from app.auth.models import User
+    from app.crm import pipeline
+
+    owner = session.scalars(select(User.id).where(User.role == "account_manager").order_by(User.id)).first()
+    for company, person, email, phone, parcels, stage, discount in LEADS:
+        lead = pipeline.add_lead(session, company=company, contact_name=person, email=email, phone=phone,
+                                 monthly_parcels=parcels, source="web" if stage == "new" else "manual",
+                                 owner_id=owner, created_by=owner, currency=CURRENCY)
+        if stage != "new":
+            pipeline.move(session, lead, "qualified", by=owner)
+        if discount is not None:
+            pipeline.propose(session, lead, discount_bp=discount * 100, by=owner)
+        if stage == "negotiation":
+            pipeline.move(session, lead, "negotiation", by=owner)
+    session.flush()
+    return len(LEADS)

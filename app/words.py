@@ -22,3 +22,23 @@ def without_accents(text: str) -> str:
     """Vietnamese (or any Latin) text without its accents: "Quận 7" -> "Quan 7"."""
     text = text.replace("đ", "d").replace("Đ", "D")
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+#: The commonest Vietnamese family names (with and without accents): a name that starts
+#: with one is written family name first ("Nguyễn Văn An": An is what people call him).
+FAMILY_NAMES = frozenset(without_accents(n).lower() for n in (
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô",
+    "Dương", "Lý", "Đinh", "Đoàn", "Trương", "Lâm", "Mai", "Trịnh", "Đào", "Cao", "Lương", "Tô", "Tạ", "Hà",
+    "Quách", "Thái", "Châu", "Lưu", "Vương", "Phùng", "Kiều", "Triệu", "Văn", "Tăng", "Thân", "La", "Đàm",
+))
+
+
+def given_name(full_name: str) -> str:
+    """What a person is called by: the last word of a Vietnamese name written family name
+    first ("Nguyễn Văn An" -> "An"), else the first word ("Lan Nguyen" -> "Lan")."""
+    words = (full_name or "").split()
+    if not words:
+        return ""
+    if len(words) > 1 and without_accents(words[0]).lower() in FAMILY_NAMES:
+        return words[-1]
+    return words[0]

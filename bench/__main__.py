@@ -4,6 +4,7 @@
     python -m bench --orders 2000 --only intake,lifecycle
     python -m bench --only pages          # console pages over a million shipments (seeded once)
     python -m bench --only finance        # invoice run, close checks, statement, trial balance (ditto)
+    python -m bench --only crm            # account page, customer search, a campaign to 100,000 (ditto)
 
 PostgreSQL + Redis run when BENCH_DATABASE_URL and REDIS_URL are set. The PostgreSQL
 database is emptied: point it at a database kept for benchmarks.
@@ -215,7 +216,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=10_000, help="orders in the lifecycle run")
     parser.add_argument("--intake-orders", type=int, default=3_000)
-    parser.add_argument("--only", default="intake,lifecycle,memory,http,pages,finance")
+    parser.add_argument("--only", default="intake,lifecycle,memory,http,pages,finance,crm")
     parser.add_argument("--page-shipments", type=int, default=1_000_000, help="shipments behind the page-speed run")
     parser.add_argument("--reseed", action="store_true", help="seed the page-speed database again")
     parser.add_argument("--worker-processes", type=int, default=2)
@@ -256,6 +257,12 @@ def main() -> None:
 
             bench_finance(pages_database(pg, suffix="finance"), make_app, fresh_database, emit,
                           n=args.page_shipments, reseed=args.reseed)
+        if "crm" in only and backend != "sqlite":
+            from bench.crm import bench_crm
+            from bench.pages import pages_database
+
+            bench_crm(pages_database(pg, suffix="crm"), make_app, fresh_database, emit, n=args.page_shipments,
+                      reseed=args.reseed)
 
 
 if __name__ == "__main__":

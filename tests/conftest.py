@@ -130,6 +130,9 @@ def make_test_app(url: str, **overrides):
               "SECRET_KEY": "test", "WAYBILL_MAX_DELIVERY_ATTEMPTS": 3,
               "WAYBILL_ROUTE_SECONDS": 0, "WAYBILL_PHOTO_DIR": tempfile.mkdtemp(prefix="waybill-photos-"),
               "WAYBILL_TRACK_RATE_LIMIT": "10000 per minute",
+              # Pages in English unless a test asks for Vietnamese (a test client sends no
+              # Accept-Language; the product's default is the network's, Vietnamese).
+              "WAYBILL_DEFAULT_LANGUAGE": "en",
               # argon2id at its lowest cost: a sign-in costs a millisecond, not a tenth of a
               # second (tests/auth checks that production keeps RFC 9106's profile).
               "WAYBILL_PASSWORD_PROFILE": "CHEAPEST"}

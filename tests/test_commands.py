@@ -74,6 +74,10 @@ def test_demo_seeds_every_state_then_refuses_to_reseed(empty_app):
     pickups = db.session.scalar(select(func.count()).select_from(RunSheetStop).join(RunSheet).where(
         RunSheet.driver_id == driver.driver_id, RunSheetStop.kind == "pickup"))
     assert pickups > 0  # and the day's pickups
+    from app.crm.pipeline import board
+
+    stages = {stage: n for stage, (n, _) in board(db.session).items()}
+    assert [stages[s] for s in ("new", "qualified", "proposal", "negotiation")] == [1, 1, 1, 1]  # the sales team's leads
     again = runner.invoke(args=["demo", "--if-empty"])
     assert again.exit_code == 0 and "already has data" in again.output
     assert runner.invoke(args=["demo"]).exit_code != 0

@@ -17,7 +17,9 @@ from app.hubs import services as hubs
 from app.api.idempotency import prune_idempotency_keys
 from app.outbox import prune_processed
 from app.webhooks import services as webhooks
-from workers.jobs import run_outbox_jobs, send_notifications as send_due_notifications
+from workers.jobs import queue_campaigns as queue_due_campaigns
+from workers.jobs import run_outbox_jobs, send_campaign_messages
+from workers.jobs import send_notifications as send_due_notifications
 
 RETRIES = {"max_retries": 20, "min_backoff": 1_000, "max_backoff": 600_000}
 
@@ -81,6 +83,23 @@ def watch_cases() -> None:
     days = current_app.config["WAYBILL_LATE_CASE_DAYS"]
     _commit_or_rollback(lambda: cases.open_for_late(db.session, days=days))
     _commit_or_rollback(lambda: cases.due_warnings(db.session))
+
+
+@dramatiq.actor(queue_name="campaigns", max_retries=3, time_limit=30 * 60 * 1000)
+def run_campaigns() -> None:
+    """Queue the campaigns whose moment has come, then have their messages sent by as many
+    senders as there are workers free."""
+    queued = queue_due_campaigns()
+    for _ in range(4 if queued else 1):
+        send_campaigns.send()
+
+
+@dramatiq.actor(queue_name="campaigns", max_retries=3, time_limit=30 * 60 * 1000)
+def send_campaigns() -> None:
+    """Send campaign messages (a few thousand a run); another run is asked for while any remain."""
+    sent, failed = send_campaign_messages()
+    if sent + failed:
+        send_campaigns.send()
 
 
 @dramatiq.actor(queue_name="webhooks", max_retries=3)
@@ -160,7 +179,7 @@ TOPIC_ACTORS = {"notify_customer": notify_customer, "collect_fees": collect_fees
                 "case_warning": case_work}
 ALL = (notify_customer, send_notifications, collect_fees, fan_out_webhooks, tell_endpoint_disabled, deliver_webhooks,
        send_webhooks, schedule_pickups, dispatch_linehauls, return_exhausted, prune, finance_documents,
-       partner_events, case_work, watch_cases)
+       partner_events, case_work, watch_cases, run_campaigns, send_campaigns)
 
 
 def bind(broker: dramatiq.Broker) -> None:

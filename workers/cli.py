@@ -80,6 +80,7 @@ def register_commands(app: Flask) -> None:
             raise click.ClickException("the database already has data; demo needs an empty one")
         network = demo_data.seed_network(session)
         logins = demo_data.seed_users(session)
+        demo_data.seed_leads(session)
         session.commit()
         # Last month, played and done by the workers: finance's month to invoice, remit and close.
         past = Simulation(session, drain=run_pending, rng=random.Random(41), only=set())

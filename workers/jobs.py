@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.billing.fees import collect_fees
 from app.crm import notifications
-from app.crm.messaging import make_mailer, make_sms_gateway
+from app.crm.messaging import SmsRefused, make_mailer, make_sms_gateway
 from app.db import db
 from app.outbox import OutboxMessage, lock_unprocessed, mark_processed
 from app.webhooks import services as webhooks
@@ -265,8 +265,9 @@ def send_claimed(messages: list) -> tuple[int, int]:
             provider = notifications.send(message, mailer=mailer, sms=sms)
         except Exception as exc:
             log.warning("%s %s to %s failed: %s", message.channel, message.id, message.recipient, exc)
-            error = f"{type(exc).__name__}: {exc}"
-            record_with_retries(session, lambda: notifications.record_failure(session, message.id, error))
+            error, permanent = f"{type(exc).__name__}: {exc}", isinstance(exc, SmsRefused)
+            record_with_retries(session, lambda: notifications.record_failure(session, message.id, error,
+                                                                              permanent=permanent))
             failed += 1
             continue
         proofs.append((message.id, provider, clock.now()))
@@ -324,3 +325,56 @@ def run_pending(limit: int = 100_000, batch: int = 100) -> int:
     done = sum(run_outbox_jobs(ids[i:i + batch]) for i in range(0, len(ids), batch))
     send_notifications(limit=limit)
     return done
+
+
+def queue_campaigns() -> list[int]:
+    """Queue the campaigns whose moment has come, a chunk of customers per commit.
+    Returns the ids of those queued."""
+    from app.crm import campaigns
+
+    session = db.session
+    with committed(session):
+        started = campaigns.start_due(session)
+    queuing = started + [c.id for c in campaigns.campaigns(session) if c.status == "queuing" and c.id not in started]
+    session.rollback()
+    for campaign_id in queuing:
+        while True:
+            with committed(session):
+                if not campaigns.queue_chunk(session, campaign_id):
+                    break
+    return queuing
+
+
+def send_campaign_messages(*, limit: int = 2_000) -> tuple[int, int]:
+    """Send pending campaign messages, a claim at a time, with no transaction open while
+    sending; each outcome in a commit of its own. Returns (sent, failed)."""
+    from app.crm import campaigns
+
+    session = db.session
+    mailer, sms = _carriers()
+    config = current_app.config
+    sent = failed = 0
+    while sent + failed < limit:
+        with committed(session):
+            batch = campaigns.claim(session, public_url=config["WAYBILL_PUBLIC_URL"], secret=config["SECRET_KEY"])
+        if not batch:
+            break
+        done = []
+        for message in batch:
+            try:
+                if message.channel == "email":
+                    mailer.send(message.recipient, message.subject or "", message.body, message_id=message.message_id)
+                else:
+                    sms.send(message.recipient, message.body, reference=message.message_id)
+            except Exception as exc:  # one refused message must not stop the campaign
+                error, permanent = f"{type(exc).__name__}: {exc}", isinstance(exc, SmsRefused)
+                record_with_retries(session, lambda: campaigns.record_failure(session, message.id, error,
+                                                                              permanent=permanent))
+                failed += 1
+                continue
+            done.append(message.id)
+            sent += 1
+        record_with_retries(session, lambda: campaigns.record_sent(session, done))
+    with committed(session):
+        campaigns.finish_sent(session)
+    return sent, failed

@@ -27,6 +27,7 @@ SCHEDULE = (
     Periodic("deliver_webhooks", every=5),
     Periodic("send_notifications", every=60),
     Periodic("watch_cases", every=300),
+    Periodic("run_campaigns", every=60),
     Periodic("prune", every=3600),
 )
 

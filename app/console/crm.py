@@ -5,9 +5,12 @@ Waybill knows of it) for account managers; cases (queues, SLA clocks, threads, o
 for customer service."""
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app import clock
@@ -15,18 +18,21 @@ from app.auth import services as people
 from app.auth.web import roles_required
 from app.billing import fees, invoices, payments, remittances
 from app.billing.money import Money
+from app.billing.rating import SERVICE_LEVELS
 from app.console.acting import acting
 from app.console.views import bp
 from app.crm import accounts as book
-from app.crm import cases, notifications
+from app.crm import campaigns, cases, csat, notifications, pipeline, wording
 from app.crm import customers as known
 from app.crm import services as crm
-from app.crm.models import Activity, Case, Contact, Customer, Partner
+from app.crm.models import Activity, Campaign, Case, Contact, Customer, Lead, Partner
 from app.db import db
 from app.delivery import reads as delivery_reads
 from app.delivery.services import FAILURE_REASON_WORDS
 from app.forms import day_of
+from app.hubs.services import all_hubs
 from app.orders import console_reads, shipments
+from app.orders.intake import AddressIn, IntakeError, locate_address
 from app.orders.lifecycle import public_status
 from app.orders.models import Shipment
 from app.webhooks import services as webhooks
@@ -108,6 +114,7 @@ def account(partner_id: int):
         keys=crm.api_keys_of(session, partner.id),
         endpoints=webhooks.health_of(session, partner.id, since=clock.now() - timedelta(days=1)),
         statement=statement, cod=cod, revenue=revenue, month_start=month_start,
+        csat=csat.scores_of(session, partner.id, since=since), csat_comments=csat.comments_of(session, partner.id),
         reason_words=FAILURE_REASON_WORDS, invoices=invoices.invoices_of(session, partner_id=partner.id, limit=5),
         timeline=_timeline(partner), owners=people.staff_with_roles(session, ACCOUNT_ROLES),
         statuses=book.STATUSES, moves=book.MOVES[partner.status], contact_roles=book.CONTACT_ROLES,
@@ -219,14 +226,17 @@ def _due(form) -> datetime | None:
 @bp.post("/crm/<subject>/<id:subject_id>/activities")
 @roles_required(*CASE_ROLES)
 def log_activity(subject: str, subject_id: int):
-    if subject not in ("accounts", "cases"):
+    if subject not in ("accounts", "cases", "leads"):
         abort(404)
-    subject_type = "partner" if subject == "accounts" else "case"
+    subject_type = {"accounts": "partner", "cases": "case", "leads": "lead"}[subject]
+    if subject_type in ("partner", "lead") and current_user.role not in ACCOUNT_ROLES:
+        abort(403)
     if subject_type == "partner":
-        if current_user.role not in ACCOUNT_ROLES:
-            abort(403)
         _partner(subject_id)
         back = url_for("console.account", partner_id=subject_id) + "#timeline"
+    elif subject_type == "lead":
+        _lead(subject_id)
+        back = url_for("console.lead", lead_id=subject_id) + "#activities"
     else:
         _case(subject_id)
         back = url_for("console.case", case_id=subject_id)
@@ -481,3 +491,305 @@ def undo_customer_merge(merge_id: int):
         act.said("Merge undone: the two records are apart again, each with its own orders and messages.")
     back = request.form.get("back") or ""
     return redirect(back if back.startswith("/console/") else url_for("console.customers"))
+
+
+# -- the sales pipeline ---------------------------------------------------------------------
+
+def _lead(lead_id: int) -> Lead:
+    found = db.session.get(Lead, lead_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _int(raw: str | None, name: str) -> int:
+    raw = (raw or "").replace(",", "").replace(".", "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        raise pipeline.PipelineError(f"{name}: a whole number")
+    return int(raw)
+
+
+@bp.get("/crm/pipeline")
+@roles_required(*ACCOUNT_ROLES)
+def pipeline_board():
+    session = db.session
+    mine = request.args.get("mine") == "1"
+    found = pipeline.leads(session, owner_id=current_user.id if mine else None)
+    by_stage = {stage: [lead for lead in found if lead.stage == stage] for stage in pipeline.STAGES}
+    return render_template("console/crm_pipeline.html", by_stage=by_stage, board=pipeline.board(session),
+                           funnel=pipeline.funnel(session), stages=pipeline.STAGES, mine=mine,
+                           owners={u.id: u for u in people.staff_with_roles(session, ACCOUNT_ROLES)},
+                           levels=SERVICE_LEVELS, currency=current_app.config["WAYBILL_CURRENCY"])
+
+
+def _lead_fields(form) -> dict:
+    return {"company": form.get("company", ""), "contact_name": form.get("contact_name", ""),
+            "email": form.get("email"), "phone": form.get("phone"),
+            "monthly_parcels": _int(form.get("monthly_parcels"), "parcels a month"),
+            "typical_grams": _int(form.get("typical_grams"), "weight") or 1000,
+            "service_level": form.get("service_level") or "standard",
+            "typical_cod": _int(form.get("typical_cod"), "cash on delivery"),
+            "pickup_address": form.get("pickup_address"), "note": form.get("note")}
+
+
+@bp.post("/crm/leads")
+@roles_required(*ACCOUNT_ROLES)
+def add_lead():
+    made = None
+    with acting("Not added", pipeline.PipelineError) as act:
+        lead = pipeline.add_lead(db.session, **_lead_fields(request.form), source="manual",
+                                 owner_id=current_user.id, created_by=current_user.id,
+                                 currency=current_app.config["WAYBILL_CURRENCY"])
+        act.audit("lead.added", "lead", lead.id, {"company": lead.company})
+        act.said(f"{lead.company} added.")
+        made = lead.id
+    return redirect(url_for("console.lead", lead_id=made) if made else url_for("console.pipeline_board"))
+
+
+@bp.post("/crm/leads/import")
+@roles_required(*ACCOUNT_ROLES)
+def import_leads():
+    file = request.files.get("file")
+    try:
+        text = (file.read() if file else b"").decode("utf-8-sig")
+    except UnicodeDecodeError:
+        flash("Not imported: the file is not UTF-8 text; save it as CSV UTF-8")
+        return redirect(url_for("console.pipeline_board"))
+    taken, refused = [], []
+    for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        try:
+            with db.session.begin_nested():
+                fields = _lead_fields({k.strip(): (v or "") for k, v in row.items() if k})
+                taken.append(pipeline.add_lead(db.session, **fields, source="import", owner_id=current_user.id,
+                                               created_by=current_user.id,
+                                               currency=current_app.config["WAYBILL_CURRENCY"]))
+        except pipeline.PipelineError as exc:
+            refused.append(f"line {line}: {exc}")
+    people.audit(db.session, current_user, "leads.imported", details={"taken": len(taken), "refused": refused[:50]},
+                 ip=request.remote_addr)
+    db.session.commit()
+    flash(f"{len(taken)} leads imported, {len(refused)} refused" + (": " + "; ".join(refused[:10]) if refused else "."))
+    return redirect(url_for("console.pipeline_board"))
+
+
+@bp.get("/crm/leads/<id:lead_id>")
+@roles_required(*ACCOUNT_ROLES)
+def lead(lead_id: int, onboarded=None, status: int = 200):
+    found = _lead(lead_id)
+    session = db.session
+    return render_template(
+        "console/crm_lead.html", lead=found, changes=pipeline.stage_changes(session, found.id),
+        activities=book.activities_of(session, "lead", found.id), moves=sorted(pipeline.MOVES[found.stage] - {
+            "proposal", "won", "lost"}), levels=SERVICE_LEVELS, onboarded=onboarded, tz=clock.network_zone(),
+        activity_kinds=book.ACTIVITY_KINDS, owners=people.staff_with_roles(session, ACCOUNT_ROLES),
+        partner=session.get(Partner, found.partner_id) if found.partner_id else None), status
+
+
+@bp.post("/crm/leads/<id:lead_id>/stage")
+@roles_required(*ACCOUNT_ROLES)
+def lead_stage(lead_id: int):
+    found = _lead(lead_id)
+    stage = request.form.get("stage", "")
+    with acting("Not moved", pipeline.PipelineError) as act:
+        before = found.stage
+        pipeline.move(db.session, found, stage, by=current_user.id)
+        act.audit("lead.moved", "lead", found.id, {"from": before, "to": stage})
+        act.said(f"{found.company} is {stage}.")
+    return redirect(url_for("console.lead", lead_id=lead_id))
+
+
+@bp.post("/crm/leads/<id:lead_id>/offer")
+@roles_required(*ACCOUNT_ROLES)
+def lead_offer(lead_id: int):
+    found = _lead(lead_id)
+    form = request.form
+    with acting("No offer", pipeline.PipelineError) as act:
+        try:
+            percent = Decimal((form.get("discount") or "0").replace(",", ".").strip() or "0")
+        except InvalidOperation:
+            raise pipeline.PipelineError("the discount is a percentage, e.g. 12.5") from None
+        offer = pipeline.propose(db.session, found, discount_bp=int(percent * 100),
+                                 service_level=form.get("service_level") or None, by=current_user.id)
+        act.audit("lead.offered", "lead", found.id, {"discount_bp": found.offer["discount_bp"],
+                                                     "price": offer.price.amount})
+        act.said(f"Offer made: {offer.price} a parcel (list {offer.list_price}), "
+                 f"{Money(found.value_amount, found.currency)} a month.")
+    return redirect(url_for("console.lead", lead_id=lead_id))
+
+
+@bp.post("/crm/leads/<id:lead_id>/lose")
+@roles_required(*ACCOUNT_ROLES)
+def lose_lead(lead_id: int):
+    found = _lead(lead_id)
+    with acting("Not changed", pipeline.PipelineError) as act:
+        pipeline.lose(db.session, found, request.form.get("reason", ""), by=current_user.id)
+        act.audit("lead.lost", "lead", found.id, {"reason": found.lost_reason})
+        act.said(f"{found.company} lost: {found.lost_reason}.")
+    return redirect(url_for("console.lead", lead_id=lead_id))
+
+
+@bp.post("/crm/leads/<id:lead_id>/win")
+@roles_required(*ACCOUNT_ROLES)
+def win_lead(lead_id: int):
+    form = request.form
+    pickup = None
+    if (form.get("line1") or "").strip():
+        _lead(lead_id)
+        db.session.rollback()  # the geocoder may take seconds: no transaction is held across it
+        try:
+            pickup = locate_address(AddressIn(line1=form.get("line1", ""), district=form.get("district", ""),
+                                              city=form.get("city", ""), country="VN", postal_code=""))
+        except IntakeError as exc:
+            flash(f"Not won: the pickup address: {exc}")
+            return redirect(url_for("console.lead", lead_id=lead_id))
+    found = _lead(lead_id)
+    onboarded = None
+    with acting("Not won", pipeline.PipelineError) as act:
+        onboarded = pipeline.win(db.session, found, pickup=pickup, by=current_user.id)
+        act.audit("lead.won", "lead", found.id, {"partner": onboarded.partner.id, "login": onboarded.login_email,
+                                                 "contract": onboarded.contract.id})
+        act.said(f"{found.company} won and onboarding: hand over the login and the API key below (shown once).")
+    if onboarded is None:
+        return redirect(url_for("console.lead", lead_id=lead_id))
+    return lead(lead_id, onboarded=onboarded, status=201)
+
+
+# -- message templates ------------------------------------------------------------------------
+
+@bp.route("/crm/messages", methods=["GET", "POST"])
+@roles_required(*ACCOUNT_ROLES)
+def message_templates():
+    """The wording of customer messages: pick an event, channel, language and partner;
+    see the current wording; preview and save a template (rendered in the sandbox)."""
+    session = db.session
+    source = request.form if request.method == "POST" else request.args
+    event = source.get("event") if source.get("event") in wording.EVENTS else wording.EVENTS[0]
+    channel = source.get("channel") if source.get("channel") in wording.CHANNELS else "sms"
+    language = source.get("language") if source.get("language") in wording.LANGUAGES else "vi"
+    raw_partner = source.get("partner_id") or ""
+    partner_id = int(raw_partner) if raw_partner.isdigit() and session.get(Partner, int(raw_partner)) else None
+    current = wording.load(session).find(event, channel, language, partner_id)
+    own = current is not None and current.partner_id == partner_id
+    subject, body = (current.subject, current.body) if current else ("", "")
+    preview, error = None, None
+    if request.method == "POST":
+        subject, body = request.form.get("subject", ""), request.form.get("body", "")
+        action = request.form.get("action")
+        if action == "default":
+            with acting("Not changed") as act:
+                if own:
+                    wording.remove(session, current)
+                    act.audit("template.removed", "message_template", current.id, {"key": current.key})
+                act.said("Back to the default wording.")
+            return redirect(url_for("console.message_templates", event=event, channel=channel, language=language,
+                                    partner_id=partner_id or ""))
+        try:
+            preview = wording.check(event, channel, subject, body)
+        except wording.WordingError as exc:
+            error = str(exc)
+        if action == "save" and error is None:
+            with acting("Not saved", wording.WordingError) as act:
+                row = wording.save(session, event=event, channel=channel, language=language, partner_id=partner_id,
+                                   subject=subject, body=body, user_id=current_user.id)
+                act.audit("template.saved", "message_template", row.id, {"key": row.key})
+                act.said("Saved: the next messages use it.")
+            return redirect(url_for("console.message_templates", event=event, channel=channel, language=language,
+                                    partner_id=partner_id or ""))
+    return render_template("console/crm_messages.html", events=wording.EVENTS, channels=wording.CHANNELS,
+                           languages=wording.LANGUAGES, event=event, channel=channel, language=language,
+                           partner_id=partner_id, partners=crm.all_partners(session), current=current, own=own,
+                           subject=subject or "", body=body or "", preview=preview, error=error,
+                           variables=wording.VARIABLES[event], templates=wording.templates(session),
+                           sms_limit=wording.SMS_LIMIT), 422 if error else 200
+
+
+# -- campaigns --------------------------------------------------------------------------------
+
+def _segment(form) -> dict:
+    numbers = {}
+    for name in ("min_shipments", "days", "last_within_days", "inactive_days"):
+        raw = (form.get(name) or "").strip()
+        if raw:
+            if not raw.isdigit():
+                raise campaigns.CampaignError(f"{name.replace('_', ' ')}: a whole number")
+            numbers[name] = int(raw)
+    hubs = [int(h) for h in form.getlist("hub_ids") if h.isdigit()]
+    return {**numbers, "hub_ids": hubs, "language": form.get("language") or None}
+
+
+@bp.route("/crm/campaigns", methods=["GET", "POST"])
+@roles_required(*ACCOUNT_ROLES)
+def campaign_list():
+    session = db.session
+    form = request.form if request.method == "POST" else {}
+    audience, error = None, None
+    if request.method == "POST":
+        try:
+            segment = campaigns.check_segment(_segment(request.form))
+            audience = campaigns.audience(session, segment, request.form.get("channel", "sms"))
+        except campaigns.CampaignError as exc:
+            error = str(exc)
+        if request.form.get("action") == "create" and error is None:
+            made = None
+            with acting("Not made", campaigns.CampaignError) as act:
+                campaign = campaigns.create(session, name=form.get("name", ""), channel=form.get("channel", ""),
+                                            subject=form.get("subject"), body=form.get("body", ""),
+                                            segment=segment, user_id=current_user.id)
+                act.audit("campaign.created", "campaign", campaign.id, {"name": campaign.name,
+                                                                       "segment": campaign.segment})
+                act.said(f"{campaign.name}: a draft, for {audience[1]:,} customers; schedule it to send.")
+                made = campaign.id
+            if made:
+                return redirect(url_for("console.campaign", campaign_id=made))
+    return render_template("console/crm_campaigns.html", campaigns=campaigns.campaigns(session), form=form,
+                           audience=audience, error=error, hubs=all_hubs(session), languages=wording.LANGUAGES,
+                           results={c.id: campaigns.results(session, c.id) for c in campaigns.campaigns(session)},
+                           tz=clock.network_zone()), 422 if error else 200
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    found = db.session.get(Campaign, campaign_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/crm/campaigns/<id:campaign_id>")
+@roles_required(*ACCOUNT_ROLES)
+def campaign(campaign_id: int):
+    found = _campaign(campaign_id)
+    session = db.session
+    return render_template("console/crm_campaign.html", campaign=found, results=campaigns.results(session, found.id),
+                           audience=campaigns.audience(session, found.segment, found.channel),
+                           preview=wording.render(found.body, {"name": "An",
+                                                               "unsubscribe_link": "https://…/unsubscribe/…"}),
+                           hubs={h.id: h for h in all_hubs(session)}, tz=clock.network_zone(),
+                           now=clock.local().strftime("%Y-%m-%dT%H:%M"))
+
+
+@bp.post("/crm/campaigns/<id:campaign_id>/schedule")
+@roles_required(*ACCOUNT_ROLES)
+def schedule_campaign(campaign_id: int):
+    found = _campaign(campaign_id)
+    with acting("Not scheduled", campaigns.CampaignError) as act:
+        try:
+            at = datetime.fromisoformat(request.form.get("at", "")).replace(tzinfo=clock.network_zone())
+        except ValueError:
+            raise campaigns.CampaignError("say when (day and time)") from None
+        campaigns.schedule(db.session, found, at)
+        act.audit("campaign.scheduled", "campaign", found.id, {"at": at.isoformat()})
+        act.said(f"{found.name} goes out at {at:%d %b %H:%M}.")
+    return redirect(url_for("console.campaign", campaign_id=campaign_id))
+
+
+@bp.post("/crm/campaigns/<id:campaign_id>/cancel")
+@roles_required(*ACCOUNT_ROLES)
+def cancel_campaign(campaign_id: int):
+    found = _campaign(campaign_id)
+    with acting("Not cancelled", campaigns.CampaignError) as act:
+        dropped = campaigns.cancel(db.session, found)
+        act.audit("campaign.cancelled", "campaign", found.id, {"dropped": dropped})
+        act.said(f"{found.name} cancelled: {dropped:,} messages not sent.")
+    return redirect(url_for("console.campaign", campaign_id=campaign_id))

@@ -297,3 +297,142 @@ class CaseMessage(Base):
     recipient: Mapped[str | None] = mapped_column(String(254))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class Lead(Base):
+    """A company that may ship with us, from first contact to won (an account with a
+    contract) or lost (with why)."""
+
+    __tablename__ = "leads"
+    __table_args__ = (Index("ix_leads_stage", "stage", "owner_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company: Mapped[str] = mapped_column(String(200))
+    contact_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    #: E.164.
+    phone: Mapped[str | None] = mapped_column(String(32))
+    #: web (the "ship with us" form), import, manual.
+    source: Mapped[str] = mapped_column(String(10))
+    #: new, qualified, proposal, negotiation, won, lost (``pipeline.STAGES``).
+    stage: Mapped[str] = mapped_column(String(12), default="new")
+    lost_reason: Mapped[str | None] = mapped_column(String(200))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: What they ship: parcels a month, their usual weight, service and cash on delivery.
+    monthly_parcels: Mapped[int] = mapped_column(default=0, server_default="0")
+    typical_grams: Mapped[int] = mapped_column(default=1000, server_default="1000")
+    service_level: Mapped[str] = mapped_column(String(20), default="standard", server_default="standard")
+    typical_cod: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: Where their parcels are picked up (text, located when they are onboarded).
+    pickup_address: Mapped[str | None] = mapped_column(String(300))
+    note: Mapped[str | None] = mapped_column(String(2000))
+    #: The offer (proposal): a draft contract card and its quote for the typical parcel.
+    offer: Mapped[dict | None] = mapped_column(JSON)
+    #: Expected revenue a month (minor units of ``currency``): the offer's price x parcels.
+    value_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    currency: Mapped[str] = mapped_column(String(3), default="VND", server_default="VND")
+    #: The account it became (won).
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
+    stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class LeadStageChange(Base):
+    """A lead moved from one stage to another: the funnel's conversions are counted from these."""
+
+    __tablename__ = "lead_stage_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    from_stage: Mapped[str | None] = mapped_column(String(12))
+    to_stage: Mapped[str] = mapped_column(String(12))
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
+
+
+class CsatResponse(Base):
+    """A customer's score (1-5) of a delivery, from the link in the "delivered" message:
+    one per shipment (answering again changes it)."""
+
+    __tablename__ = "csat_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), unique=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    score: Mapped[int]
+    comment: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    __table_args__ = (Index("ix_csat_partner_created", "partner_id", "created_at"),)
+
+
+class MessageTemplate(Base):
+    """The wording of one customer message: per event, channel, language and partner
+    (none: the network's); Jinja text rendered in a sandbox (``crm.wording``)."""
+
+    __tablename__ = "message_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: "event:channel:language:partner id (0: the network's)": one template each.
+    key: Mapped[str] = mapped_column(String(60), unique=True)
+    event: Mapped[str] = mapped_column(String(30))
+    channel: Mapped[str] = mapped_column(String(10))
+    language: Mapped[str] = mapped_column(String(5))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(String(2000))
+    active: Mapped[bool] = mapped_column(default=True)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class Campaign(Base):
+    """A message to a segment of customers (or the contacts of accounts), sent from a
+    moment on through the outbox, honouring opt-out and consent."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: sms or email.
+    channel: Mapped[str] = mapped_column(String(10))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    #: Jinja text (``crm.wording`` sandbox): ``{{ name }}``, ``{{ unsubscribe_link }}``.
+    body: Mapped[str] = mapped_column(String(2000))
+    #: Who gets it (``campaigns.SEGMENT_RULES``): hubs, volume, last shipment, language.
+    segment: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: draft, scheduled, queuing, sending, done, cancelled.
+    status: Mapped[str] = mapped_column(String(10), default="draft")
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Customers queued so far (the next chunk starts after this id).
+    queued_through: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CampaignMessage(Base):
+    """One customer's message of a campaign: written once (unique per campaign and
+    customer), claimed by a sender for a hold, marked sent in a commit of its own."""
+
+    __tablename__ = "campaign_messages"
+    __table_args__ = (UniqueConstraint("campaign_id", "customer_id"),
+                      Index("ix_campaign_messages_due", "campaign_id", "id",
+                            sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    recipient: Mapped[str | None] = mapped_column(String(254))
+    #: pending, sent, failed, opted_out (matched, but asked for nothing or gave no consent).
+    status: Mapped[str] = mapped_column(String(10))
+    #: The id the carrier sees: the same in every try.
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -10,45 +10,80 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
+from flask import current_app
+from flask_babel import format_currency, format_date
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, distinct, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.billing.money import Money
+from app.billing.money import EXPONENTS
+from app.crm import csat
 from app.crm.customers import roots
+from app.crm.wording import SMS_LIMIT, Wordings
+from app.crm.wording import load as load_wordings
 from app.crm.messaging import Mailer, SmsGateway, new_message_id, new_reference
 from app.crm.models import Customer, Notification, Partner
+from app.i18n import speaking
+from app.words import given_name
 from app.orders import shipments
 from app.orders.lifecycle import FAILURE_REASONS, Event
 from app.orders.models import Shipment, ShipmentEvent
 
 
-def _text(event: ShipmentEvent, shipment: Shipment, partner: Partner, url: str) -> tuple[str, str]:
-    tn = shipment.tracking_number
-    order = shipment.order
-    if event.type == Event.PICKED_UP:
-        subject = f"Your {partner.name} parcel is on its way ({tn})"
-        body = (f"{partner.name} has handed your parcel {tn} to us. "
-                f"We expect to deliver it by {shipment.promised_date:%d %b %Y}.")
-    elif event.type == Event.OUT_FOR_DELIVERY:
-        subject = f"Your parcel {tn} is out for delivery today"
-        body = f"Your parcel {tn} from {partner.name} is out for delivery today."
-        if order.cod_amount:
-            body += f" Please have {Money(order.cod_amount, order.cod_currency)} ready."
-        if shipment.delivery_code:
-            body += f" Give the driver this code to receive it: {shipment.delivery_code}."
-    elif event.type == Event.DELIVERED:
-        subject = f"Your parcel {tn} has been delivered"
-        body = f"Your parcel {tn} from {partner.name} has been delivered."
-    elif event.type == Event.DELIVERY_FAILED:
-        reason = FAILURE_REASONS.get(event.reason or "")
-        why = reason.customer if reason else "we could not deliver it"
-        subject = f"We could not deliver your parcel {tn}"
-        body = f"We tried to deliver your parcel {tn} today, but {why}. We will try again."
-    else:
-        raise ValueError(f"no customer message for {event.type}")
-    return subject, f"{body}\nTrack it: {url}/track/{tn}"
+def _money(amount: int, currency: str) -> str:
+    """Money as the reader's language writes it ("250.000 ₫", "₫250,000")."""
+    return format_currency(Decimal(amount).scaleb(-EXPONENTS[currency]), currency)
+
+
+def _texts(event: ShipmentEvent, shipment: Shipment, partner: Partner, url: str, language: str | None,
+           wordings: Wordings | None = None) -> dict[str, tuple[str | None, str]]:
+    """channel -> (subject, body) of the message about ``event``, in ``language`` (the
+    customer's): the partner's or the network's template for it when there is one
+    (``crm.wording``), else Waybill's own wording."""
+    with speaking(language) as spoken:
+        tn, shop = shipment.tracking_number, partner.name
+        order = shipment.order
+        link = f"{url}/track/{tn}"
+        variables = {"name": given_name(order.recipient_name), "shop": shop, "tracking_number": tn, "link": link}
+        if event.type == Event.PICKED_UP:
+            variables["promised_day"] = format_date(shipment.promised_date, "d MMMM yyyy")
+            subject = _("Your %(shop)s parcel is on its way (%(number)s)", shop=shop, number=tn)
+            body = _("%(shop)s has handed your parcel %(number)s to us. We expect to deliver it by %(day)s.",
+                     shop=shop, number=tn, day=variables["promised_day"])
+        elif event.type == Event.OUT_FOR_DELIVERY:
+            variables["cod"] = _money(order.cod_amount, order.cod_currency) if order.cod_amount else ""
+            variables["code"] = shipment.delivery_code or ""
+            subject = _("Your parcel %(number)s is out for delivery today", number=tn)
+            body = _("Your parcel %(number)s from %(shop)s is out for delivery today.", number=tn, shop=shop)
+            if order.cod_amount:
+                body += " " + _("Please have %(amount)s ready.", amount=variables["cod"])
+            if shipment.delivery_code:
+                body += " " + _("Give the driver this code to receive it: %(code)s.", code=shipment.delivery_code)
+        elif event.type == Event.DELIVERED:
+            token = csat.token_for(current_app.config["SECRET_KEY"], shipment.id)
+            variables["feedback_link"] = f"{url}/feedback/{token}"
+            subject = _("Your parcel %(number)s has been delivered", number=tn)
+            body = _("Your parcel %(number)s from %(shop)s has been delivered.", number=tn, shop=shop)
+            body += "\n" + _("How did we do? One tap to tell us: %(link)s", link=variables["feedback_link"])
+        elif event.type == Event.DELIVERY_FAILED:
+            reason = FAILURE_REASONS.get(event.reason or "")
+            variables["reason"] = _(reason.customer) if reason else _("we could not deliver it")
+            subject = _("We could not deliver your parcel %(number)s", number=tn)
+            body = _("We tried to deliver your parcel %(number)s today, but %(why)s. We will try again.",
+                     number=tn, why=variables["reason"])
+        else:
+            raise ValueError(f"no customer message for {event.type}")
+        default = (subject, body + "\n" + _("Track it: %(link)s", link=link))
+        out = {}
+        for channel in ("email", "sms"):
+            worded = wordings.render(event.type, channel, spoken, partner.id, variables) if wordings else None
+            if worded is not None and channel == "email" and worded[0] is None:
+                worded = (default[0], worded[1])
+            out[channel] = worded or default
+        return out
 
 
 #: Wait after each failed try; after the last one the message is given up.
@@ -89,6 +124,7 @@ def plan_and_claim(session: Session, keys: list[tuple[int, int]], *, public_url:
     customers = {c.id: c for c in session.scalars(select(Customer).where(
         Customer.id.in_({e.shipment.order.customer_id for e in events})))}
     people = roots(session, customers)
+    wordings = load_wordings(session)
     done = set(session.execute(select(Notification.event_id, Notification.channel).where(
         Notification.event_id.in_([e.id for e in events]))).all())
     url = public_url.rstrip("/")
@@ -104,16 +140,18 @@ def plan_and_claim(session: Session, keys: list[tuple[int, int]], *, public_url:
         if shipment.partner_id not in partners:
             partners[shipment.partner_id] = session.get(Partner, shipment.partner_id)
         try:
-            subject, body = _text(event, shipment, partners[shipment.partner_id], url)
+            texts = _texts(event, shipment, partners[shipment.partner_id], url, customer.language, wordings)
         except Exception as exc:  # one event's failure must not hold back the others
             failures.append(((event.shipment_id, event.seq), exc))
             continue
         email = order.recipient_email or customer.email
         if (event.id, "email") not in done and customer.notify_email and email:
+            subject, body = texts["email"]
             planned.append(_message(event, customers[order.customer_id], "email", email, subject, body,
                                     new_message_id(), now))
         if (event.id, "sms") not in done and customer.notify_sms:
-            text = body if len(body) <= 300 else body[:297] + "..."
+            body = texts["sms"][1]
+            text = body if len(body) <= SMS_LIMIT else body[:SMS_LIMIT - 3] + "..."
             planned.append(_message(event, customers[order.customer_id], "sms", order.recipient_phone, None, text,
                                     new_reference(), now))
     missing = set(keys) - {(e.shipment_id, e.seq) for e in events}
@@ -197,16 +235,17 @@ def record_sent(session: Session, proofs: list[tuple[int, str, datetime]]) -> No
         session.execute(_RECORD_SENT, [{"b_id": i, "b_provider": p, "b_at": at} for i, p, at in proofs])
 
 
-def record_failure(session: Session, notification_id: int, error: str, *, now: datetime | None = None) -> None:
+def record_failure(session: Session, notification_id: int, error: str, *, now: datetime | None = None,
+                   permanent: bool = False) -> None:
     """The carrier refused or could not be reached: try again later, or give up after
-    the last attempt."""
+    the last attempt (at once when the refusal is ``permanent``: a bad number)."""
     now = now or clock.now()
     message = session.get(Notification, notification_id, with_for_update={"key_share": True})
     if message is None or message.status != "pending":
         return
     message.attempts += 1
     message.last_error, message.claimed_until = error[:300], None
-    if message.attempts >= MAX_ATTEMPTS:
+    if message.attempts >= MAX_ATTEMPTS or permanent:
         message.status, message.next_attempt_at = "failed", None
     else:
         message.next_attempt_at = now + RETRY_DELAYS[message.attempts - 1]

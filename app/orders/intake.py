@@ -268,3 +268,21 @@ def insert_address(conn, row: dict) -> int:
     return conn.execute(_INSERT_ADDRESSES, row).scalar_one()
 
 
+
+
+def add_pickup_location(session: Session, partner_id: int, *, name: str, phone: str, address: AddressIn) -> int:
+    """A partner's pickup place before its first order (onboarding): ``address`` located
+    already (``locate_address``, outside any transaction). The same place found again is
+    the same location. Returns its id; flushes."""
+    session.flush()
+    conn = session.connection()
+    key = _address_key(address)
+    found = crm.find_pickup_location_id(conn, partner_id, key)
+    if found is None:
+        placed = address.placed
+        if placed is None or isinstance(placed, Exception):
+            raise IntakeError([{"field": "pickup.address", "message": f"cannot be placed on the map ({placed or 'not located'})"}])
+        found = crm.add_pickup_location_id(conn, partner_id, name=name[:200], phone=phone[:32],
+                                           address_id=insert_address(conn, address_row(address, placed)),
+                                           address_key=key)
+    return found

@@ -124,6 +124,12 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
     _t("declare_lost", {S.ON_HOLD}, S.LOST, E.LOST, needs_reason=True),
 )}
 
+def N_(text: str) -> str:
+    """Marks ``text`` for translation (``pybabel extract -k N_``) where it is defined;
+    it is translated where it is shown."""
+    return text
+
+
 @dataclass(frozen=True)
 class FailureReason:
     """Why a delivery attempt failed, as each reader is told it."""
@@ -138,15 +144,15 @@ class FailureReason:
 
 #: The reasons a failed attempt may give (``fail_attempt`` needs one), named once.
 FAILURE_REASONS: dict[str, FailureReason] = {
-    "not_home": FailureReason("nobody at home", "Not at home", "nobody was at home"),
-    "refused": FailureReason("refused by the customer", "Refused", "the parcel was refused"),
-    "wrong_address": FailureReason("wrong address", "Wrong address", "the address could not be found"),
-    "access_restricted": FailureReason("could not get in", "No access", "we could not get in"),
-    "business_closed": FailureReason("business closed", "Business closed", "the business was closed"),
-    "unsafe": FailureReason("unsafe to deliver", "Unsafe", "it was not safe to deliver"),
+    "not_home": FailureReason("nobody at home", "Not at home", N_("nobody was at home")),
+    "refused": FailureReason("refused by the customer", "Refused", N_("the parcel was refused")),
+    "wrong_address": FailureReason("wrong address", "Wrong address", N_("the address could not be found")),
+    "access_restricted": FailureReason("could not get in", "No access", N_("we could not get in")),
+    "business_closed": FailureReason("business closed", "Business closed", N_("the business was closed")),
+    "unsafe": FailureReason("unsafe to deliver", "Unsafe", N_("it was not safe to deliver")),
     "customer_rescheduled": FailureReason("the customer asked for another day", "Customer asked for another day",
-                                          "you asked for another day"),
-    "damaged": FailureReason("parcel damaged", "Parcel damaged", "the parcel was damaged"),
+                                          N_("you asked for another day")),
+    "damaged": FailureReason("parcel damaged", "Parcel damaged", N_("the parcel was damaged")),
 }
 
 #: The event recorded when a shipment is created (not a transition: there is no source).

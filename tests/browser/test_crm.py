@@ -78,3 +78,46 @@ def test_an_account_manager_reads_an_account_and_adds_a_contact(page, demo, sess
     assert "Quarterly review" in page.locator("#timeline").inner_text()
     page.screenshot(path=str(shots(tmp_path) / "account.png"), full_page=True)
     assert page.errors == []
+
+
+def test_an_account_manager_works_a_lead_from_proposal_to_won_and_onboarded(page, demo, browser, live_server,
+                                                                             tmp_path):
+    sign_in(page, demo["logins"]["account_manager"])
+    page.wait_for_url("**/console/")
+    page.goto("/console/crm/pipeline")
+    page.fill("#company", "Lotus Mart")
+    page.fill("#contact_name", "Phạm Minh Tú")
+    page.fill("#email", "tu@lotus.example")
+    page.fill("#phone", "0912 345 678")
+    page.fill("#monthly_parcels", "3000")
+    page.click("#new-lead button")
+    page.wait_for_url("**/console/crm/leads/*")
+    page.select_option("#stage", "qualified")
+    page.click("#facts form button")
+    page.fill("#discount", "12")
+    page.click("#offer button")
+    assert "Offer made" in page.locator(".flash").inner_text()
+    assert page.locator("#lead-stage").inner_text() == "proposal"
+    assert "12" in page.locator("#offer-price").inner_text()
+    page.select_option("#stage", "negotiation")
+    page.click("#facts form button")
+    page.fill("#line1", "45 Le Loi")
+    page.fill("#district", "District 1")
+    page.click("#win button")
+    assert page.locator("#lead-stage").inner_text() == "won"
+    key = page.locator("#new-key").inner_text()
+    password = page.locator("#new-password").inner_text()
+    assert key.startswith("wbk_") and len(password) >= 10
+    page.screenshot(path=str(shots(tmp_path) / "lead-won.png"), full_page=True)
+    page.click("#onboarded a:has-text('Lotus Mart')")
+    page.wait_for_url("**/console/crm/accounts/*")
+    assert page.locator("#account-status").inner_text() == "onboarding"
+    assert "Won from lead" in page.locator("#timeline").inner_text()
+    assert page.errors == []
+    # The new account's person signs in to the portal with what was handed over.
+    context = browser.new_context(base_url=live_server)
+    shop = context.new_page()
+    sign_in(shop, {"email": "tu@lotus.example", "password": password})
+    shop.wait_for_url("**/portal/orders")
+    assert "Lotus Mart" in shop.locator("h1").inner_text()
+    context.close()

@@ -128,7 +128,7 @@ def test_customer_service_works_a_damaged_parcel_case_to_a_compensation(client, 
                                                                    "note": "fee refunded", "csrf_token": csrf_of(page)},
                     follow_redirects=True)
     text = r.get_data(as_text=True)
-    assert "Case #%d resolved: 10,000 VND off the shipment&#39;s charges." % case_id in text
+    assert f"Case #{case_id} resolved: 10,000 VND off the shipment&#39;s charges." in text
     assert 'id="outcome"' in text and "Compensated" in text
     session.expire_all()
     adjustment = session.scalars(select(Charge).where(Charge.shipment_id == shipment_id,
@@ -202,3 +202,45 @@ def test_customer_service_finds_a_customer_by_phone_merges_a_second_number_and_u
                            .order_by(AuditEntry.id)).all() == [
         "customer.preferences_changed", "customer.merged", "customer.merge_undone"]
     assert session.get(Customer, b_id).merged_into_id is None
+
+
+def test_an_account_manager_works_a_lead_from_the_form_to_an_onboarded_account(client, users, session, network):
+    from app.crm.models import Lead
+
+    # A shop fills in the public form (no login).
+    visitor = client.application.test_client()
+    form = visitor.get("/ship-with-us").get_data(as_text=True)
+    r = visitor.post("/ship-with-us", data={"company": "Lotus Mart", "contact_name": "Phạm Minh Tú",
+                                            "csrf_token": csrf_of(form)})
+    assert r.status_code == 422 and "give a phone number or an e-mail address" in r.get_data(as_text=True)
+    r = visitor.post("/ship-with-us", data={"company": "Lotus Mart", "contact_name": "Phạm Minh Tú",
+                                            "email": "tu@lotus.example", "monthly_parcels": "3,000",
+                                            "csrf_token": csrf_of(form)})
+    assert "Thank you, Tú" in r.get_data(as_text=True)
+    lead = session.scalars(select(Lead)).one()
+    assert (lead.source, lead.stage, lead.monthly_parcels) == ("web", "new", 3000)
+
+    _as(client, session, "account_manager", "am@test.example")
+    board = client.get("/console/crm/pipeline").get_data(as_text=True)
+    assert "Lotus Mart" in board and 'id="stage-new"' in board
+    path = f"/console/crm/leads/{lead.id}"
+    page = client.get(path).get_data(as_text=True)
+    client.post(f"{path}/stage", data={"stage": "qualified", "csrf_token": csrf_of(page)})
+    r = client.post(f"{path}/offer", data={"discount": "abc", "csrf_token": csrf_of(page)}, follow_redirects=True)
+    assert "No offer: the discount is a percentage" in r.get_data(as_text=True)
+    r = client.post(f"{path}/offer", data={"discount": "12.5", "service_level": "standard",
+                                           "csrf_token": csrf_of(page)}, follow_redirects=True)
+    assert "Offer made:" in r.get_data(as_text=True) and 'id="lead-stage">proposal' in r.get_data(as_text=True)
+    r = client.post(f"{path}/win", data={"line1": "45 Le Loi", "district": "District 1", "city": "Ho Chi Minh City",
+                                         "csrf_token": csrf_of(page)})
+    assert r.status_code == 201
+    page = r.get_data(as_text=True)
+    key = re.search(r'id="new-key">([^<]+)<', page)[1]
+    password = re.search(r'id="new-password">([^<]+)<', page)[1]
+    assert key not in client.get(path).get_data(as_text=True)  # shown once
+    # The shop's person signs in to its portal.
+    shop = client.application.test_client()
+    sign_in(shop, "tu@lotus.example", password)
+    assert shop.get("/portal/orders").status_code == 200
+    with client.application.app_context():
+        assert crm.partner_for_api_key(session, key).name == "Lotus Mart"

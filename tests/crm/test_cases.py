@@ -38,6 +38,7 @@ def test_sla_targets_count_business_hours_and_skip_a_public_holiday(session, par
         assert case.status == "new" and case.queue == "customer_service"
         [response, resolution] = cases.clocks(case)
         assert response.state == "running" and response.left == timedelta(hours=4)
+        assert resolution.due == case.resolution_due and resolution.left == timedelta(hours=24)
     with time_machine.travel(local(2026, 9, 3, 10, 30), tick=False):
         [response, _] = cases.clocks(case)
         assert response.state == "at_risk" and response.left == timedelta(minutes=30)

@@ -16,9 +16,9 @@ from app.billing.models import Invoice, Remittance
 from app.crm import cases
 from app.crm import services as crm
 from app.crm.models import Case, CaseMessage, Partner, PickupLocation
+from app.delivery.services import proof_for
 from app.orders.models import Order, Shipment
 from app.webhooks import services as webhooks
-from app.delivery.services import proof_for
 from tests.auth.conftest import PASSWORD, csrf_of, sign_in
 from tests.console.test_losses import _jpeg
 from tests.factories import create, deliver_direct, order_in
@@ -64,7 +64,7 @@ def test_one_order_whole_its_label_a_cancel_and_a_case(client, shop, session):
     assert 'id="history"' in page and "created" in page and 'id="cancel"' in page
     label = client.get(f"{path}/label")
     assert label.status_code == 200 and label.data.startswith(b"%PDF")
-    r = client.post(f"/portal/cases", data={"type": "wrong_address", "tracking_number": shop["tracking_number"],
+    r = client.post("/portal/cases", data={"type": "wrong_address", "tracking_number": shop["tracking_number"],
                                             "body": "The customer moved to District 3", "csrf_token": csrf_of(page)})
     case_id = int(r.headers["Location"].rsplit("/", 1)[1])
     case = session.get(Case, case_id)
@@ -115,7 +115,7 @@ def test_a_csv_upload_takes_the_good_rows_and_says_what_is_wrong_with_the_others
     reference = csv_import.template().splitlines()[1].split(",")[0]
     good = example.replace(reference, "UP-GOOD", 1)
     bad = example.replace(reference, "UP-BAD", 1).replace("standard", "overnight", 1)
-    body = "\n".join([header, good, bad]) + "\n"
+    body = f"{header}\n{good}\n{bad}\n"
     r = client.post("/portal/upload", data={"file": (io.BytesIO(body.encode()), "orders.csv"),
                                             "csrf_token": csrf_of(page)}, content_type="multipart/form-data")
     text = r.get_data(as_text=True)

@@ -79,7 +79,7 @@ def test_relay_and_actors_notify_charge_and_close(app, session, partner, smtp):
     # The SMTP server got the three emails, addressed to the customer.
     assert len(smtp.messages) == 3
     assert {m["To"] for m in smtp.messages} == {"lan@example.com"}
-    assert any("Please have 250,000 VND ready" in m.get_content() for m in smtp.messages)
+    assert any("Please have ₫250,000 ready" in m.get_content() for m in smtp.messages)  # money as English writes it
 
 
 def test_redelivered_messages_neither_notify_nor_charge_twice(app, session, partner, smtp):

@@ -1,0 +1,111 @@
+"""Languages: every piece of English text the code and templates mark has its Vietnamese,
+with the same placeholders; the tracking page and the customers' messages speak the
+reader's language; Vietnamese names are called by the given name."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from sqlalchemy import select
+
+from app.words import given_name
+from tests.auth.conftest import client  # noqa: F401 (fixture: each request its own app context)
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None, "N_": None}
+METHODS = [("app/**.py", "python"), ("app/**/templates/**.html", "jinja2")]
+
+
+def _marked() -> set[str]:
+    return {message for _, _, message, _, _ in extract_from_dir(str(ROOT), METHODS, keywords=KEYWORDS)
+            if isinstance(message, str)}
+
+
+def _catalogue(language: str):
+    with (ROOT / "app" / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        return read_po(f)
+
+
+def test_every_message_id_has_its_vietnamese_with_the_same_placeholders():
+    marked = _marked()
+    assert len(marked) > 60  # the tracking page, its problem form, the customers' messages
+    vi = {m.id: m.string for m in _catalogue("vi") if m.id}
+    missing = sorted(marked - {k for k, v in vi.items() if v})
+    assert missing == [], f"no Vietnamese for {missing[:5]}: run `make messages` and translate"
+    for english, vietnamese in vi.items():
+        assert sorted(re.findall(r"%\(\w+\)s", english)) == sorted(re.findall(r"%\(\w+\)s", vietnamese)), english
+
+
+@pytest.mark.parametrize("name, called", [("Nguyễn Văn An", "An"), ("Trần Thị Hoa", "Hoa"), ("nguyen van an", "an"),
+                                          ("Lan Nguyen", "Lan"), ("Khanh", "Khanh"), ("", "")])
+def test_vietnamese_names_are_called_by_the_given_name(name, called):
+    assert given_name(name) == called
+
+
+def _shipment(session, partner, name="Nguyễn Văn An", phone="0903 123 456"):
+    from tests.factories import create, order_in
+
+    order = order_in("VI-1")
+    order.dropoff.name, order.dropoff.phone = name, phone
+    shipment = create(session, partner, order)
+    session.commit()
+    return shipment
+
+
+def test_the_tracking_page_speaks_vietnamese_when_asked_or_when_the_browser_does(client, session, partner):
+    with client.application.app_context():
+        path = f"/track/{_shipment(session, partner).tracking_number}"
+    english = client.get(path).get_data(as_text=True)
+    assert "Order received" in english and "For An in" in english and "Nguyễn in" not in english
+    page = client.get(path, headers={"Accept-Language": "vi-VN,vi;q=0.9,en;q=0.5"}).get_data(as_text=True)
+    assert 'lang="vi"' in page and "Đã nhận đơn hàng" in page and "Gửi An tại" in page and "Báo cáo sự cố" in page
+    assert re.search(r"Dự kiến giao trước <strong>(thứ|chủ nhật)", page, re.IGNORECASE)  # the day in Vietnamese
+    r = client.get(f"{path}?lang=vi")
+    assert "lang=vi" in r.headers["Set-Cookie"]
+    assert "Đã nhận đơn hàng" in client.get(path).get_data(as_text=True)  # remembered
+    assert "Order received" in client.get(f"{path}?lang=en").get_data(as_text=True)
+
+
+def test_a_customer_who_reads_vietnamese_gets_messages_in_vietnamese(app, session, partner):
+    from app.crm.models import Customer, Notification
+    from app.crm.notifications import plan_notifications
+    from app.orders.shipments import transition
+    from tests.factories import create, order_in
+
+    order = order_in("VI-2", cod=250_000)
+    order.dropoff.phone = "0903 999 111"
+    shipment = create(session, partner, order)
+    session.get(Customer, shipment.order.customer_id).language = "vi"
+    for step in ("schedule_pickup", "pick_up", "receive_at_centre", "dispatch_for_delivery"):
+        transition(session, shipment.id, step, actor="t")
+    plan_notifications(session, [(shipment.id, shipment.last_event_seq)], public_url="http://w")
+    sms = session.scalars(select(Notification).where(Notification.channel == "sms")).one()
+    assert sms.body.startswith(f"Kiện hàng {shipment.tracking_number} từ ")
+    assert "Vui lòng chuẩn bị sẵn 250.000\xa0₫." in sms.body  # money as Vietnamese writes it
+    assert f"Theo dõi đơn hàng: http://w/track/{shipment.tracking_number}" in sms.body
+
+
+def test_a_customer_reports_a_problem_only_with_the_phones_last_digits_and_a_case_opens(client, session, partner):
+    from app.crm.models import Case
+
+    with client.application.app_context():
+        shipment = _shipment(session, partner, phone="0903 123 456")
+        shipment_id, path = shipment.id, f"/track/{shipment.tracking_number}"
+    page = client.get(f"{path}?lang=vi").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    r = client.post(f"{path}/problem", data={"type": "late", "phone_end": "9999", "message": "Chưa nhận được",
+                                             "csrf_token": token}, follow_redirects=True)
+    assert "Đó không phải là 4 số cuối" in r.get_data(as_text=True)
+    with client.application.app_context():
+        assert session.scalars(select(Case)).all() == []
+    r = client.post(f"{path}/problem", data={"type": "late", "phone_end": "3456", "message": "Chưa nhận được hàng",
+                                             "email": "An@Example.com", "csrf_token": token}, follow_redirects=True)
+    text = r.get_data(as_text=True)
+    with client.application.app_context():
+        case = session.scalars(select(Case)).one()
+        assert f"chúng tôi đã mở yêu cầu #{case.id}" in text
+        assert (case.opened_via, case.shipment_id, case.reporter_email, case.reporter_name) == (
+            "tracking", shipment_id, "an@example.com", "Nguyễn Văn An")
