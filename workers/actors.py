@@ -11,7 +11,7 @@ from flask import current_app
 
 from app import clock
 from app.db import db
-from app.crm import cases
+from app.crm import accounts, cases
 from app.delivery import services as delivery
 from app.hubs import services as hubs
 from app.api.idempotency import prune_idempotency_keys
@@ -79,10 +79,12 @@ def case_work(outbox_ids: list[int]) -> None:
 
 @dramatiq.actor(queue_name="cases", max_retries=3)
 def watch_cases() -> None:
-    """Open a case for each parcel late by some days; warn owners of SLA targets near."""
+    """Open a case for each parcel late by some days; warn owners of SLA targets near;
+    remind owners of tasks that fall due."""
     days = current_app.config["WAYBILL_LATE_CASE_DAYS"]
     _commit_or_rollback(lambda: cases.open_for_late(db.session, days=days))
     _commit_or_rollback(lambda: cases.due_warnings(db.session))
+    _commit_or_rollback(lambda: accounts.remind_due_tasks(db.session))
 
 
 @dramatiq.actor(queue_name="campaigns", max_retries=3, time_limit=30 * 60 * 1000)
@@ -176,7 +178,7 @@ TOPIC_ACTORS = {"notify_customer": notify_customer, "collect_fees": collect_fees
                 "webhook": fan_out_webhooks, "endpoint_disabled": tell_endpoint_disabled,
                 "invoice_email": finance_documents, "remittance_email": finance_documents,
                 "partner_event": partner_events, "open_case": case_work, "case_email": case_work,
-                "case_warning": case_work}
+                "case_warning": case_work, "task_reminder": case_work}
 ALL = (notify_customer, send_notifications, collect_fees, fan_out_webhooks, tell_endpoint_disabled, deliver_webhooks,
        send_webhooks, schedule_pickups, dispatch_linehauls, return_exhausted, prune, finance_documents,
        partner_events, case_work, watch_cases, run_campaigns, send_campaigns)

@@ -142,9 +142,26 @@ def _case_warning(session: Session, row: OutboxMessage):
     return lambda: mailer.send(owner.email, subject, body, message_id=message_id)
 
 
+def _task_reminder(session: Session, row: OutboxMessage):
+    """An e-mail to a task's owner: its moment has come."""
+    from app.auth.models import User
+    from app.crm import accounts
+    from app.crm.models import Activity
+
+    task = session.get(Activity, row.payload["activity_id"])
+    owner = session.get(User, task.owner_id) if task is not None and task.owner_id else None
+    if owner is None or not owner.active or task.done_at is not None:
+        return None
+    mailer, _ = _carriers()
+    subject, body = accounts.reminder_text(task, public_url=current_app.config["WAYBILL_PUBLIC_URL"])
+    message_id = f"<outbox-{row.id}@waybill.local>"
+    return lambda: mailer.send(owner.email, subject, body, message_id=message_id)
+
+
 #: Outbox topic -> prepare(session, row) returning the network call to make, or None.
 #: The call is made after the commit, and the row marked done in a commit of its own.
 SENDERS = {
+    "task_reminder": _task_reminder,
     "endpoint_disabled": _endpoint_disabled_notice,
     "invoice_email": _document_email("invoice", "invoice_id"),
     "remittance_email": _document_email("remittance", "remittance_id"),

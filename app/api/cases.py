@@ -18,9 +18,7 @@ from app.orders import reads
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Cases: problems reported to customer service")
 blp.before_request(require_partner)
 
-#: What a partner may report (the rest are opened by Waybill's staff and events).
-PARTNER_TYPES = ("damaged", "lost", "late", "wrong_address", "cod_dispute", "failed_delivery", "return_request",
-                 "feedback")
+PARTNER_TYPES = cases.PARTNER_TYPES
 
 
 class CaseInSchema(Strict):
@@ -88,11 +86,11 @@ class Cases(MethodView):
         """Report a problem; customer service answers within the first-response target."""
         shipment_id = None
         if data["tracking_number"]:
-            found = reads.tracking_resource(db.session, g.partner.id, data["tracking_number"])
-            if found is None:
+            try:
+                shipment_id = cases.shipment_for(db.session, data["tracking_number"], partner_id=g.partner.id)
+            except cases.CaseError:
                 raise ApiError(422, "validation_failed", "no parcel of yours has that tracking number",
-                               details={"json": {"tracking_number": ["not one of your parcels"]}})
-            shipment_id = reads.shipment_id_of(db.session, g.partner.id, found["order_id"])
+                               details={"json": {"tracking_number": ["not one of your parcels"]}}) from None
         case = cases.open_case(db.session, data["type"], data["subject"], data["message"], opened_via="api",
                                shipment_id=shipment_id, partner_id=g.partner.id,
                                author_name=f"{g.partner.name} (API)")

@@ -249,10 +249,18 @@ class Claim(Base):
     reason: Mapped[str] = mapped_column(String(500))
     #: A photo of the damage or of the search, under WAYBILL_PHOTO_DIR.
     evidence_ref: Mapped[str | None] = mapped_column(String(255))
-    #: "open" until the claims flow (CRM) accepts, pays or rejects it.
+    #: open, accepted (owed: posted), paid (posted), rejected.
     status: Mapped[str] = mapped_column(String(12), default="open")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    #: What Waybill agreed to pay (at most the declared value), and when; the case it came from.
+    accepted_amount: Mapped[int | None] = mapped_column(BigInteger)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    #: When it left the bank, and the bank's reference.
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paid_reference: Mapped[str | None] = mapped_column(String(100))
+    rejected_reason: Mapped[str | None] = mapped_column(String(300))
 
 
 class CashHandover(Base):

@@ -223,6 +223,7 @@ STATEMENT_ACCOUNTS = ("1300", "2100", "2300")
 STATEMENT_WORDS = {"invoice_issued": "Invoice", "payment_received": "Payment received",
                    "cod_collected": "COD collected", "cod_difference_settled": "COD difference settled",
                    "remittance_netted": "Invoices netted from COD", "remittance_paid": "COD remitted",
+                   "claim_accepted": "Claim accepted (lost or damaged parcel)", "claim_paid": "Claim paid",
                    "reversal": "Correction"}
 
 

@@ -23,6 +23,7 @@ from app.billing.models import (
     CashDeposit,
     CashHandover,
     Charge,
+    Claim,
     CodCollection,
     DriverSettlement,
     Invoice,
@@ -151,6 +152,18 @@ def shortage_settled(settlement: DriverSettlement) -> list[Line]:
                   Line("1310", -settlement.amount, settlement.currency, ("driver", settlement.driver_id)))
 
 
+def claim_accepted(claim: Claim) -> list[Line]:
+    """Waybill owes the partner for a parcel lost or damaged: an expense and a liability."""
+    return _lines(Line("5100", claim.accepted_amount, claim.currency),
+                  Line("2300", -claim.accepted_amount, claim.currency, ("partner", claim.partner_id)))
+
+
+def claim_paid(claim: Claim) -> list[Line]:
+    """The claim paid to the partner from the bank."""
+    return _lines(Line("2300", claim.accepted_amount, claim.currency, ("partner", claim.partner_id)),
+                  Line("1200", -claim.accepted_amount, claim.currency))
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
@@ -177,6 +190,8 @@ RULES = {r.name: r for r in (
     Rule("remittance_paid", "remittance", remittance_paid, lambda r: f"COD remitted: {r.number}"),
     Rule("clearing_settled", "provider_payout", clearing_settled,
          lambda p: f"payout from {p.provider_id == 1 and 'the card acquirer' or 'bank transfers'}: {p.reference}"),
+    Rule("claim_accepted", "claim", claim_accepted, lambda c: f"{c.kind} parcel claim, shipment {c.shipment_id}"),
+    Rule("claim_paid", "claim", claim_paid, lambda c: f"claim paid: {c.paid_reference}"),
     Rule("shortage_settled", "driver_settlement", shortage_settled,
          lambda s: f"driver {s.driver_id}'s shortage {s.how.replace('_', ' ')}: {s.note}"),
 )}

@@ -31,7 +31,7 @@ from app.delivery import reads as delivery_reads
 from app.delivery.services import FAILURE_REASON_WORDS
 from app.forms import day_of
 from app.hubs.services import all_hubs
-from app.orders import console_reads, shipments
+from app.orders import console_reads
 from app.orders.intake import AddressIn, IntakeError, locate_address
 from app.orders.lifecycle import public_status
 from app.orders.models import Shipment
@@ -44,11 +44,16 @@ COMPENSATION_ROLES = ("admin", "customer_service", "finance")
 WEEKS = 12
 
 
-def _partner(partner_id: int) -> Partner:
-    partner = db.session.get(Partner, partner_id)
-    if partner is None:
+def _row(model, row_id: int):
+    """The row of ``model`` with this id, or a 404."""
+    found = db.session.get(model, row_id)
+    if found is None:
         abort(404)
-    return partner
+    return found
+
+
+def _partner(partner_id: int) -> Partner:
+    return _row(Partner, partner_id)
 
 
 def _name() -> str:
@@ -255,9 +260,7 @@ def log_activity(subject: str, subject_id: int):
 @bp.post("/crm/activities/<id:activity_id>/done")
 @roles_required(*CASE_ROLES)
 def complete_task(activity_id: int):
-    activity = db.session.get(Activity, activity_id)
-    if activity is None:
-        abort(404)
+    activity = _row(Activity, activity_id)
     with acting("Not done", book.AccountError) as act:
         book.complete_task(db.session, activity)
         act.audit("activity.done", activity.subject_type, activity.subject_id, {"activity": activity.id})
@@ -269,10 +272,7 @@ def complete_task(activity_id: int):
 # -- cases --------------------------------------------------------------------------------
 
 def _case(case_id: int) -> Case:
-    case = cases.case_of(db.session, case_id)
-    if case is None:
-        abort(404)
-    return case
+    return _row(Case, case_id)
 
 
 @bp.get("/crm/cases")
@@ -299,13 +299,8 @@ def open_case():
     form = request.form
     made = None
     with acting("Not opened", cases.CaseError) as act:
-        shipment_id = None
         number = (form.get("tracking_number") or "").strip()
-        if number:
-            shipment = shipments.get_by_tracking_number(db.session, number)
-            if shipment is None:
-                raise cases.CaseError(f"no shipment {number}")
-            shipment_id = shipment.id
+        shipment_id = cases.shipment_for(db.session, number) if number else None
         priority = form.get("priority") or None
         case = cases.open_case(db.session, form.get("type", ""), form.get("subject", ""), form.get("body", ""),
                                opened_via="staff", shipment_id=shipment_id, priority=priority,
@@ -387,11 +382,11 @@ def case_resolve(case_id: int):
     found = _case(case_id)
     form = request.form
     outcome = form.get("outcome", "")
-    if outcome == "compensation" and current_user.role not in COMPENSATION_ROLES:
+    if outcome in ("compensation", "claim") and current_user.role not in COMPENSATION_ROLES:
         abort(403)
     with acting("Not resolved", cases.CaseError, payments.PaymentError) as act:
         amount = None
-        if outcome == "compensation":
+        if outcome == "compensation" or (outcome == "claim" and (form.get("amount") or "").strip()):
             currency = (found.partner_id and _partner(found.partner_id).currency) or "VND"
             amount = payments.parse_amount(form.get("amount", ""), currency)
         details = cases.resolve(db.session, found, outcome, note=form.get("note", ""), author_id=current_user.id,
@@ -402,6 +397,8 @@ def case_resolve(case_id: int):
             done = f": credit note {details['credit_note']} for {Money(details['amount'], details['currency'])}"
         elif "adjustment_id" in details:
             done = f": {Money(details['amount'], details['currency'])} off the shipment's charges"
+        elif "claim_id" in details:
+            done = f": {Money(details['amount'], details['currency'])} owed to the partner, for finance to pay"
         act.said(f"Case #{found.id} resolved{done}.")
     return redirect(url_for("console.case", case_id=case_id))
 
@@ -410,10 +407,7 @@ def case_resolve(case_id: int):
 # -- customers ----------------------------------------------------------------------------
 
 def _customer(customer_id: int) -> Customer:
-    found = db.session.get(Customer, customer_id)
-    if found is None:
-        abort(404)
-    return found
+    return _row(Customer, customer_id)
 
 
 @bp.get("/crm/customers")
@@ -496,10 +490,7 @@ def undo_customer_merge(merge_id: int):
 # -- the sales pipeline ---------------------------------------------------------------------
 
 def _lead(lead_id: int) -> Lead:
-    found = db.session.get(Lead, lead_id)
-    if found is None:
-        abort(404)
-    return found
+    return _row(Lead, lead_id)
 
 
 def _int(raw: str | None, name: str) -> int:
@@ -750,10 +741,7 @@ def campaign_list():
 
 
 def _campaign(campaign_id: int) -> Campaign:
-    found = db.session.get(Campaign, campaign_id)
-    if found is None:
-        abort(404)
-    return found
+    return _row(Campaign, campaign_id)
 
 
 @bp.get("/crm/campaigns/<id:campaign_id>")

@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from app import clock
 from app.auth.web import roles_required
-from app.billing import ledger, posting, remittances
+from app.billing import claims, ledger, posting, remittances
 from app.billing.documents import Company
-from app.billing.models import CashDeposit, Remittance
+from app.billing.models import CashDeposit, Claim, Remittance
 from app.billing.money import EXPONENTS, Money
 from app.billing.payments import PaymentError, parse_amount
 from app.billing.remittances import RemittanceError
@@ -200,3 +200,24 @@ def provider_paid(provider_id: int):
         act.audit("provider.paid_out", "provider_payout", row.id, {"provider_id": provider_id, "amount": row.amount})
         act.said(f"Recorded {Money(row.amount, currency)} from the {PROVIDER_NAMES[provider_id]}.")
     return redirect(url_for("console.balances"))
+
+
+@bp.get("/finance/claims")
+@roles_required(*FINANCE_ROLES)
+def claim_list():
+    """Claims customer service accepted (lost or damaged parcels), for finance to pay."""
+    return render_template("console/claims.html", claims=claims.claims_to_pay(db.session),
+                           partners=partners_by_id(), tz=clock.network_zone())
+
+
+@bp.post("/finance/claims/<id:claim_id>/paid")
+@roles_required(*FINANCE_ROLES)
+def claim_paid(claim_id: int):
+    claim = db.session.get(Claim, claim_id)
+    if claim is None:
+        abort(404)
+    with acting("Not paid", claims.ClaimError) as act:
+        claims.pay(db.session, claim, reference=request.form.get("reference", ""), actor=f"user:{current_user.id}")
+        act.audit("claim.paid", "claim", claim.id, {"amount": claim.accepted_amount, "reference": claim.paid_reference})
+        act.said(f"Claim for shipment {claim.shipment_id} paid: {Money(claim.accepted_amount, claim.currency)}.")
+    return redirect(url_for("console.claim_list"))

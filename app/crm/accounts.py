@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.crm.models import Activity, Contact, Partner
 from app.crm.services import InvalidPhone, forget_api_keys, normalise_phone
+from app.outbox import add_outbox
 
 #: An account's life: a prospect signs, is onboarded, ships (active), may pause or leave.
 STATUSES = ("prospect", "onboarding", "active", "paused", "churned")
@@ -158,3 +159,25 @@ def open_tasks(session: Session, *, owner_id: int | None = None, limit: int = 20
     if owner_id is not None:
         stmt = stmt.where(Activity.owner_id == owner_id)
     return list(session.scalars(stmt.order_by(Activity.due_at, Activity.id).limit(limit)))
+
+
+def remind_due_tasks(session: Session, *, limit: int = 200) -> list[int]:
+    """Open tasks whose moment has come, marked reminded (once each) with an e-mail to
+    their owner written to the outbox. Returns their ids."""
+    due = list(session.scalars(select(Activity).where(
+        Activity.kind == "task", Activity.done_at.is_(None), Activity.reminded_at.is_(None),
+        Activity.owner_id.is_not(None), Activity.due_at <= clock.now())
+        .order_by(Activity.due_at).limit(limit).with_for_update(skip_locked=True)))
+    for task in due:
+        task.reminded_at = clock.now()
+        add_outbox(session, "task_reminder", {"activity_id": task.id})
+    session.flush()
+    return [t.id for t in due]
+
+
+def reminder_text(activity: Activity, *, public_url: str) -> tuple[str, str]:
+    where = {"partner": f"/console/crm/accounts/{activity.subject_id}", "lead": f"/console/crm/leads/{activity.subject_id}",
+             "case": f"/console/crm/cases/{activity.subject_id}",
+             "customer": f"/console/crm/customers/{activity.subject_id}"}[activity.subject_type]
+    return (f"Due now: {activity.summary}",
+            f"{activity.summary}\n(due {clock.local(activity.due_at):%d %b %H:%M})\n{public_url.rstrip('/')}{where}")

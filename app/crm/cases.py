@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import clock, workdays
-from app.billing import fees, invoices
+from app.billing import claims, fees, invoices
 from app.billing.models import Charge, Invoice
 from app.crm.accounts import recipients
 from app.crm.models import Case, CaseMessage, Customer, Partner
@@ -41,6 +41,8 @@ TYPES = {
     "feedback": ("customer_service", "low", "Feedback"),
 }
 QUEUES = ("customer_service", "claims", "finance")
+#: What partners may report (portal, API); the rest come from staff and events.
+PARTNER_TYPES = tuple(TYPES)
 #: Priority -> (first response, resolution), in business hours.
 SLA_TARGETS = {
     "urgent": (timedelta(hours=1), timedelta(hours=8)),
@@ -58,6 +60,7 @@ CHANNELS = ("staff", "portal", "api", "tracking", "auto")
 #: What a case may end with; each but "explained" is done through another module.
 OUTCOMES = {
     "compensation": "Compensated (credit to the partner)",
+    "claim": "Claim accepted (declared value owed to the partner)",
     "reschedule": "Delivery rescheduled",
     "explained": "Explained, nothing to do",
 }
@@ -130,6 +133,16 @@ def open_case(session: Session, type_: str, subject: str, body: str, *, opened_v
     kind = {"portal": "from_partner", "api": "from_partner", "tracking": "from_customer"}.get(opened_via, "note")
     _message(session, case, kind, body, author_id=author_id, author_name=author_name or _who(opened_via))
     return case
+
+
+def shipment_for(session: Session, tracking_number: str, *, partner_id: int | None = None) -> int:
+    """The shipment a case is about, by its tracking number (within one partner's when
+    ``partner_id`` is given: another's is not found). Raises CaseError."""
+    number = (tracking_number or "").strip()
+    shipment = shipments.get_by_tracking_number(session, number)
+    if shipment is None or (partner_id is not None and shipment.partner_id != partner_id):
+        raise CaseError(f"no parcel {number}" + (" of yours" if partner_id is not None else ""))
+    return shipment.id
 
 
 def _who(opened_via: str) -> str:
@@ -333,7 +346,9 @@ def resolve(session: Session, case: Case, outcome: str, *, note: str, author_id:
     """End the case with ``outcome``, done through the module it belongs to, in this
     transaction: a compensation credits the partner (a credit note on the invoice that
     billed the shipment, or a negative adjustment of its charges before it is billed); a
-    reschedule puts the delivery off to ``day``. Returns what was done. Flushes."""
+    claim accepts the parcel's claim (``amount``, default its declared value: owed to the
+    partner, posted); a reschedule puts the delivery off to ``day``. Returns what was
+    done. Flushes."""
     if outcome not in OUTCOMES:
         raise CaseError(f"outcome must be one of {', '.join(OUTCOMES)}")
     if case.status not in OPEN_STATUSES:
@@ -343,10 +358,19 @@ def resolve(session: Session, case: Case, outcome: str, *, note: str, author_id:
         raise CaseError("say how it was resolved")
     details: dict = {}
     actor = f"case:{case.id}"
-    if outcome in ("compensation", "reschedule") and case.shipment_id is None:
+    if outcome in ("compensation", "reschedule", "claim") and case.shipment_id is None:
         raise CaseError(f"a {outcome} needs the case's shipment")
     if outcome == "compensation":
         details = _compensate(session, case, amount, note=note, author_id=author_id, actor=actor)
+    elif outcome == "claim":
+        claim = claims.claim_of(session, case.shipment_id)
+        if claim is None:
+            raise CaseError("the parcel has no claim: declare it lost or damaged on the shipment's page first")
+        try:
+            claims.accept(session, claim, amount=amount, case_id=case.id, actor=actor)
+        except claims.ClaimError as exc:
+            raise CaseError(str(exc)) from None
+        details = {"claim_id": claim.id, "amount": claim.accepted_amount, "currency": claim.currency}
     elif outcome == "reschedule":
         if day is None:
             raise CaseError("say which day to deliver on")

@@ -22,15 +22,15 @@ from app import clock
 from app.billing.money import EXPONENTS
 from app.crm import csat
 from app.crm.customers import roots
-from app.crm.wording import SMS_LIMIT, Wordings
-from app.crm.wording import load as load_wordings
 from app.crm.messaging import Mailer, SmsGateway, new_message_id, new_reference
 from app.crm.models import Customer, Notification, Partner
+from app.crm.wording import SMS_LIMIT, Wordings
+from app.crm.wording import load as load_wordings
 from app.i18n import speaking
-from app.words import given_name
 from app.orders import shipments
 from app.orders.lifecycle import FAILURE_REASONS, Event
 from app.orders.models import Shipment, ShipmentEvent
+from app.words import given_name
 
 
 def _money(amount: int, currency: str) -> str:

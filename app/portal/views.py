@@ -44,9 +44,7 @@ from app.webhooks import services as webhooks
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
 
-#: Cases a partner may open from the portal (the rest come from events and staff).
-PARTNER_CASE_TYPES = ("damaged", "lost", "late", "wrong_address", "cod_dispute", "failed_delivery",
-                      "return_request", "feedback")
+PARTNER_CASE_TYPES = cases.PARTNER_TYPES
 PAGE = 50
 
 
@@ -238,13 +236,8 @@ def open_case():
     form = request.form
     made = None
     with acting("Not opened", cases.CaseError) as act:
-        shipment_id = None
         number = (form.get("tracking_number") or "").strip()
-        if number:
-            found = reads.tracking_resource(db.session, g.account.id, number)
-            if found is None:
-                raise cases.CaseError(f"no parcel {number} of yours")
-            shipment_id = reads.shipment_id_of(db.session, g.account.id, found["order_id"])
+        shipment_id = cases.shipment_for(db.session, number, partner_id=g.account.id) if number else None
         type_ = form.get("type", "")
         if type_ not in PARTNER_CASE_TYPES:
             raise cases.CaseError("choose what the problem is")

@@ -111,7 +111,7 @@ def test_customer_service_works_a_damaged_parcel_case_to_a_compensation(client, 
     page = client.get("/console/crm/cases").get_data(as_text=True)
     r = client.post("/console/crm/cases", data={"type": "damaged", "tracking_number": "NOPE", "body": "crushed",
                                                 "csrf_token": csrf_of(page)}, follow_redirects=True)
-    assert "Not opened: no shipment NOPE" in r.get_data(as_text=True)
+    assert "Not opened: no parcel NOPE" in r.get_data(as_text=True)
     r = client.post("/console/crm/cases", data={"type": "damaged", "tracking_number": tracking_number.lower(),
                                                 "subject": "Box crushed", "body": "The customer sent a photo",
                                                 "csrf_token": csrf_of(page)})
@@ -225,6 +225,9 @@ def test_an_account_manager_works_a_lead_from_the_form_to_an_onboarded_account(c
     assert "Lotus Mart" in board and 'id="stage-new"' in board
     path = f"/console/crm/leads/{lead.id}"
     page = client.get(path).get_data(as_text=True)
+    client.post(f"/console/crm/leads/{lead.id}/activities", data={"kind": "call", "summary": "Called Tú: 3,000 a month",
+                                                                 "csrf_token": csrf_of(page)})
+    assert "Called Tú: 3,000 a month" in client.get(path).get_data(as_text=True)
     client.post(f"{path}/stage", data={"stage": "qualified", "csrf_token": csrf_of(page)})
     r = client.post(f"{path}/offer", data={"discount": "abc", "csrf_token": csrf_of(page)}, follow_redirects=True)
     assert "No offer: the discount is a percentage" in r.get_data(as_text=True)
@@ -244,3 +247,30 @@ def test_an_account_manager_works_a_lead_from_the_form_to_an_onboarded_account(c
     assert shop.get("/portal/orders").status_code == 200
     with client.application.app_context():
         assert crm.partner_for_api_key(session, key).name == "Lotus Mart"
+
+
+def test_finance_pays_a_claim_customer_service_accepted(client, users, session, partner):
+    from app.billing import claims
+    from app.billing.models import Claim
+    from app.orders.intake import ParcelIn
+    from app.orders.shipments import transition
+    from tests.factories import create, order_in
+
+    with client.application.app_context():
+        parcels = [ParcelIn(weight_grams=900, length_cm=20, width_cm=20, height_cm=10,
+                            declared_value_amount=300_000, declared_value_currency="VND")]
+        shipment = create(session, partner, order_in("CL-1", parcels=parcels))
+        transition(session, shipment.id, "hold", actor="t", reason="wet")
+        claim = claims.declare_loss(session, shipment.id, kind="lost", reason="gone", currency="VND", evidence_ref=None,
+                                    user_id=None, actor="t")
+        claims.accept(session, claim, amount=250_000, actor="t")
+        session.commit()
+        claim_id = claim.id
+    _as(client, session, "finance", "money@test.example")
+    page = client.get("/console/finance/claims").get_data(as_text=True)
+    assert f'id="claim-{claim_id}"' in page and "250,000 VND" in page
+    r = client.post(f"/console/finance/claims/{claim_id}/paid", data={"reference": "VCB-1", "csrf_token": csrf_of(page)},
+                    follow_redirects=True)
+    assert "paid: 250,000 VND" in r.get_data(as_text=True) and "Nothing to pay." in r.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Claim, claim_id).paid_reference == "VCB-1"

@@ -241,3 +241,55 @@ def users_for_cases(session, network):
     user = create_user(session, "care@test.example", role="customer_service", password="correct horse battery")
     session.commit()
     return user
+
+
+def test_a_task_that_falls_due_reminds_its_owner_once_by_e_mail(app, session, partner, users_for_cases):
+    from app.crm import accounts
+    from workers.jobs import run_outbox_jobs
+
+    owner = users_for_cases
+    with time_machine.travel(local(2026, 10, 5, 9, 0), tick=False):
+        task = accounts.log_activity(session, "partner", partner.id, "task", "Call about Tết volumes",
+                                     due_at=local(2026, 10, 5, 14, 0), owner_id=owner.id)
+        assert accounts.remind_due_tasks(session) == []  # not yet
+    with time_machine.travel(local(2026, 10, 5, 14, 1), tick=False):
+        assert accounts.remind_due_tasks(session) == [task.id]
+        assert accounts.remind_due_tasks(session) == []  # once
+        session.commit()
+        [row] = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "task_reminder")).all()
+        subject, body = accounts.reminder_text(task, public_url="http://w")
+        assert subject == "Due now: Call about Tết volumes" and f"/console/crm/accounts/{partner.id}" in body
+        run_outbox_jobs([row.id])  # the log carrier takes it; the row is done
+        session.expire_all()
+        assert session.get(OutboxMessage, row.id).processed_at is not None
+
+
+def test_a_lost_parcels_case_accepts_its_claim_and_finance_pays_it_both_posted(session, partner):
+    from app.billing import claims
+    from app.billing.ledger import balance
+    from app.billing.models import Claim
+    from app.orders.intake import ParcelIn
+
+    parcels = [ParcelIn(weight_grams=900, length_cm=20, width_cm=20, height_cm=10, declared_value_amount=400_000,
+                        declared_value_currency="VND")]
+    shipment = create(session, partner, order_in("CASE-CL1", parcels=parcels))
+    no_claim = cases.open_case(session, "lost", "", "Never arrived", opened_via="staff", shipment_id=shipment.id)
+    with pytest.raises(CaseError, match="no claim"):
+        cases.resolve(session, no_claim, "claim", note="pay", author_id=None, author_name="Lan")
+    _hold_and_declare(session, shipment.id)
+    claim = session.scalars(select(Claim)).one()
+    assert claim.amount == 400_000
+    with pytest.raises(CaseError, match="at most the declared value"):
+        cases.resolve(session, no_claim, "claim", note="pay", author_id=None, author_name="Lan", amount=500_000)
+    details = cases.resolve(session, no_claim, "claim", note="declared value", author_id=None, author_name="Lan")
+    assert details == {"claim_id": claim.id, "amount": 400_000, "currency": "VND"}
+    party = ("partner", partner.id)
+    assert balance(session, "2300", "VND", party=party) == -400_000  # owed to the partner
+    assert balance(session, "5100", "VND") == 400_000
+    with pytest.raises(claims.ClaimError, match="bank's reference"):
+        claims.pay(session, claim, reference=" ", actor="t")
+    claims.pay(session, claim, reference="VCB-778899", actor="t")
+    assert claim.status == "paid" and balance(session, "2300", "VND", party=party) == 0
+    assert balance(session, "1200", "VND") == -400_000
+    with pytest.raises(claims.ClaimError, match="the claim is paid"):
+        claims.pay(session, claim, reference="again", actor="t")

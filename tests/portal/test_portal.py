@@ -236,3 +236,16 @@ def test_every_portal_page_needs_a_partner_login(client, users, app):
         for method, rule in routes:
             if method == "GET":
                 assert c.get(re.sub(r"<(?:\w+:)?\w+>", "1", rule)).status_code == 403, (role, rule)
+
+
+def test_a_case_cannot_name_another_accounts_parcel(client, shop, session, network):
+    with client.application.app_context():
+        other = session.get(Partner, network["partners"][1]["id"])
+        theirs = create(session, other, order_in("THEIRS-1")).tracking_number
+        session.commit()
+    page = client.get("/portal/cases").get_data(as_text=True)
+    r = client.post("/portal/cases", data={"type": "late", "tracking_number": theirs, "body": "where?",
+                                           "csrf_token": csrf_of(page)}, follow_redirects=True)
+    assert f"Not opened: no parcel {theirs} of yours" in r.get_data(as_text=True)
+    with client.application.app_context():
+        assert session.scalars(select(Case)).all() == []
