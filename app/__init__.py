@@ -56,6 +56,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.add_template_filter(words.counted, "counted")
     app.add_template_filter(words.plural, "plural")
+    app.add_template_filter(words.given_name, "given_name")
     i18n.init_app(app)
 
     db.init_app(app)

@@ -19,9 +19,10 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_ge
 METHODS = [("app/**.py", "python"), ("app/**/templates/**.html", "jinja2")]
 
 
-def _marked() -> set[str]:
-    return {message for _, _, message, _, _ in extract_from_dir(str(ROOT), METHODS, keywords=KEYWORDS)
-            if isinstance(message, str)}
+def _marked() -> set:
+    """Every message id the code and templates mark: a string, or (singular, plural)."""
+    return {message if isinstance(message, str) else tuple(message[:2])
+            for _, _, message, _, _ in extract_from_dir(str(ROOT), METHODS, keywords=KEYWORDS)}
 
 
 def _catalogue(language: str):
@@ -33,10 +34,13 @@ def test_every_message_id_has_its_vietnamese_with_the_same_placeholders():
     marked = _marked()
     assert len(marked) > 60  # the tracking page, its problem form, the customers' messages
     vi = {m.id: m.string for m in _catalogue("vi") if m.id}
-    missing = sorted(marked - {k for k, v in vi.items() if v})
+    missing = sorted(map(str, marked - {k for k, v in vi.items() if v and all(v if isinstance(v, tuple) else [v])}))
     assert missing == [], f"no Vietnamese for {missing[:5]}: run `make messages` and translate"
+    placeholder = re.compile(r"%\(\w+\)s|\{\w+\}")  # %(name)s in Python, {name} in the driver's script
     for english, vietnamese in vi.items():
-        assert sorted(re.findall(r"%\(\w+\)s", english)) == sorted(re.findall(r"%\(\w+\)s", vietnamese)), english
+        english = english[0] if isinstance(english, tuple) else english
+        for text in (vietnamese if isinstance(vietnamese, tuple) else (vietnamese,)):
+            assert sorted(placeholder.findall(english)) == sorted(placeholder.findall(text)), english
 
 
 @pytest.mark.parametrize("name, called", [("Nguyễn Văn An", "An"), ("Trần Thị Hoa", "Hoa"), ("nguyen van an", "an"),
@@ -109,3 +113,26 @@ def test_a_customer_reports_a_problem_only_with_the_phones_last_digits_and_a_cas
         assert f"chúng tôi đã mở yêu cầu #{case.id}" in text
         assert (case.opened_via, case.shipment_id, case.reporter_email, case.reporter_name) == (
             "tracking", shipment_id, "an@example.com", "Nguyễn Văn An")
+
+
+def test_the_drivers_pages_speak_vietnamese_to_a_phone_that_does(client, session, partner):
+    import json
+
+    from app.auth.services import create_user
+    from app.delivery.models import Driver
+    from tests.auth.conftest import sign_in
+
+    with client.application.app_context():
+        driver = session.scalars(select(Driver)).first()
+        create_user(session, "taixe@test.example", role="driver", password="correct horse battery",
+                    driver_id=driver.id)
+        session.commit()
+    sign_in(client, "taixe@test.example", "correct horse battery")
+    page = client.get("/driver/", headers={"Accept-Language": "vi"}).get_data(as_text=True)
+    assert 'lang="vi"' in page and ">Hôm nay<" in page and "Đăng xuất" in page
+    assert "Hôm nay bạn chưa có bảng giao hàng" in page
+    words = json.loads(re.search(r"data-words='([^']+)'", page)[1].replace("&#34;", '"'))
+    assert words["scan_first"] == "Hãy quét các kiện hàng trước." and words["progress"] == "Xong {done} · còn {left}"
+    cash = client.get("/driver/cash", headers={"Accept-Language": "vi"}).get_data(as_text=True)
+    assert "Tiền mặt cần nộp:" in cash
+    assert ">Today<" in client.get("/driver/?lang=en").get_data(as_text=True)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request,
                    send_from_directory, url_for)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -65,12 +67,25 @@ def home():
                            current=current, next_stop=next_stop, expected=expected,
                            total=sum(s.parcels for s in stops),
                            left=sum(s.parcels for s in stops if s.id not in done),
-                           reasons=FAILURE_LABELS, relations=RELATION_LABELS)
+                           reasons={code: _(label) for code, label in FAILURE_LABELS.items()},
+                           relations=RELATION_LABELS, words={k: str(v) for k, v in JS_WORDS.items()})
 
 
 #: The failure reasons and relations as the driver reads them.
 FAILURE_LABELS = {code: reason.button for code, reason in FAILURE_REASONS.items()}
-RELATION_LABELS = {"self": "The recipient", "family": "Family", "neighbour": "Neighbour", "reception": "Reception"}
+RELATION_LABELS = {"self": _l("The recipient"), "family": _l("Family"), "neighbour": _l("Neighbour"),
+                   "reception": _l("Reception")}
+#: What the page's script says, in the driver's language ({name}: filled in by the script).
+JS_WORDS = {
+    "pending": _l("{n} actions waiting to be sent"), "pending_one": _l("1 action waiting to be sent"),
+    "offline": _l("(offline)"), "not_recorded": _l("Not recorded: {message}"), "done": _l("done"),
+    "progress": _l("{done} done · {left} left"), "no_scanner": _l("The camera scanner could not be loaded: type the number."),
+    "no_camera": _l("No camera: type the number. ({error})"),
+    "not_this_parcel": _l("That is not this stop's parcel ({number})."), "ask_signature": _l("Ask for a signature."),
+    "enter_amount": _l("Enter the amount received."),
+    "amount_differs": _l("That is not the amount due: say why it differs."),
+    "not_expected": _l("{number} is not expected here."), "scan_first": _l("Scan the parcels first."),
+}
 
 
 @bp.get("/sw.js")
@@ -125,14 +140,14 @@ def cash_summary():
             handover = cash.declare(db.session, driver, day, clock.network_zone(), currency, declared)
         except (ValueError, cash.CashError) as exc:
             db.session.rollback()
-            flash(f"Not handed over: {exc}" if isinstance(exc, cash.CashError)
-                  else "Not handed over: give the amount as a whole number")
+            flash(_("Not handed over: %(why)s", why=str(exc)) if isinstance(exc, cash.CashError)
+                  else _("Not handed over: give the amount as a whole number"))
         else:
             accounts.audit(db.session, current_user, "cash.declared", object_type="cash_handover",
                            object_id=handover.id, details={"declared": declared, "expected": handover.expected_amount},
                            ip=request.remote_addr)
             db.session.commit()
-            flash("Handed over: the hub will count it.")
+            flash(_("Handed over: the hub will count it."))
         return redirect(url_for("driver.cash_summary"))
     currency = current_app.config["WAYBILL_CURRENCY"]
     items = cash.collected(db.session, driver.id, day, clock.network_zone())

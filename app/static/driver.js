@@ -10,6 +10,18 @@
   var SENT = "waybill.driver.sent";
   var app, actionsUrl, csrf, sending = false;
 
+  // What the page says, in the driver's language (the page's data-words), "{name}" filled in.
+  var WORDS = null;
+  function t(key, values) {
+    if (WORDS === null) {
+      var holder = document.getElementById("driver-app");
+      try { WORDS = JSON.parse((holder && holder.dataset.words) || "{}"); } catch (e) { WORDS = {}; }
+    }
+    var text = WORDS[key] || key;
+    Object.keys(values || {}).forEach(function (name) { text = text.split("{" + name + "}").join(String(values[name])); });
+    return text;
+  }
+
   function queue() {
     try { return JSON.parse(localStorage.getItem(KEY) || "[]"); } catch (e) { return []; }
   }
@@ -24,8 +36,8 @@
     var el = document.getElementById("pending");
     if (!el) { return; }
     el.hidden = items.length === 0;
-    el.textContent = items.length + (items.length === 1 ? " action" : " actions") +
-      " waiting to be sent" + (navigator.onLine ? "" : " (offline)");
+    el.textContent = (items.length === 1 ? t("pending_one") : t("pending", {n: items.length})) +
+      (navigator.onLine ? "" : " " + t("offline"));
   }
 
   // -- sending ------------------------------------------------------------------------------
@@ -78,7 +90,7 @@
     section.querySelectorAll("form, details.fail").forEach(function (f) { f.hidden = false; });
     section.querySelector(".done-note").hidden = true;
     var error = section.querySelector(".form-error");
-    if (error) { error.hidden = false; error.textContent = "Not recorded: " + message; }
+    if (error) { error.hidden = false; error.textContent = t("not_recorded", {message: message}); }
   }
 
   function enqueue(stopId, body) {
@@ -97,7 +109,7 @@
     var section = document.getElementById("stop-" + stopId);
     if (!row || !section) { return; }
     row.classList.add("done");
-    row.querySelector(".state").textContent = "done";
+    row.querySelector(".state").textContent = t("done");
     section.querySelectorAll("form, details.fail").forEach(function (f) { f.hidden = true; });
     section.querySelector(".done-note").hidden = false;
     var total = 0, done = 0;  // parcels, not stops
@@ -106,7 +118,7 @@
       total += n;
       if (li.classList.contains("done")) { done += n; }
     });
-    document.getElementById("progress").textContent = done + " done · " + (total - done) + " left";
+    document.getElementById("progress").textContent = t("progress", {done: done, left: total - done});
   }
 
   // -- position and photos ------------------------------------------------------------------
@@ -149,7 +161,7 @@
     var script = document.createElement("script");
     script.src = app.dataset.scanner;
     script.onload = then;
-    script.onerror = function () { window.alert("The camera scanner could not be loaded: type the number."); };
+    script.onerror = function () { window.alert(t("no_scanner")); };
     document.head.appendChild(script);
   }
 
@@ -174,7 +186,7 @@
         }
       }).then(function (controls) { scanning = controls; }).catch(function (e) {
         video.hidden = true;
-        window.alert("No camera: type the number. (" + e.name + ")");
+        window.alert(t("no_camera", {error: e.name}));
       });
     });
   }
@@ -215,12 +227,12 @@
       var scanned = form.scan.value.trim().toUpperCase().replace(/\s+/g, "");
       if (scanned !== section.dataset.number) {
         error.hidden = false;
-        error.textContent = "That is not this stop's parcel (" + section.dataset.number + ").";
+        error.textContent = t("not_this_parcel", {number: section.dataset.number});
         return;
       }
       var pad = pads[stopId];
       if (pad && pad.isEmpty()) {
-        error.hidden = false; error.textContent = "Ask for a signature."; return;
+        error.hidden = false; error.textContent = t("ask_signature"); return;
       }
       if (section.dataset.kind === "return") {  // handed back to the shop, which signs
         error.hidden = true;
@@ -236,14 +248,14 @@
       if (form.cod_due) {
         var received = Number(String(form.cod_received.value).replace(/[^0-9]/g, ""));
         if (!(received >= 0) || String(form.cod_received.value).trim() === "") {
-          error.hidden = false; error.textContent = "Enter the amount received."; return;
+          error.hidden = false; error.textContent = t("enter_amount"); return;
         }
         body.cod_received = received; body.cod_method = form.cod_method.value;
         if (received !== Number(form.cod_due.value)) {
           var why = form.cod_difference_reason.value.trim();
           if (!why) {
             error.hidden = false;
-            error.textContent = "That is not the amount due: say why it differs.";
+            error.textContent = t("amount_differs");
             return;
           }
           body.cod_difference_reason = why;
@@ -283,7 +295,7 @@
       form.scan.value = "";
       if (!number) { return; }
       if (expected.indexOf(number) < 0) {
-        error.hidden = false; error.textContent = number + " is not expected here."; return;
+        error.hidden = false; error.textContent = t("not_expected", {number: number}); return;
       }
       error.hidden = true;
       scanned[number] = true;
@@ -294,7 +306,7 @@
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       var numbers = Object.keys(scanned);
-      if (!numbers.length) { error.hidden = false; error.textContent = "Scan the parcels first."; return; }
+      if (!numbers.length) { error.hidden = false; error.textContent = t("scan_first"); return; }
       withPosition({type: "pickup", pickup_run_id: Number(section.dataset.run), scanned: numbers},
                    function (b) { enqueue(stopId, b); });
     });
