@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app import clock, workdays
 from app.billing import claims, fees, invoices
-from app.billing.models import Charge, Invoice
+from app.billing.models import Invoice
 from app.crm.accounts import recipients
 from app.crm.models import Case, CaseMessage, Customer, Partner
 from app.delivery import planning
@@ -393,7 +393,7 @@ def _compensate(session: Session, case: Case, amount: int | None, *, note: str, 
                 actor: str) -> dict:
     if not isinstance(amount, int) or amount <= 0:
         raise CaseError("a compensation is an amount more than zero")
-    charges = list(session.scalars(select(Charge).where(Charge.shipment_id == case.shipment_id)))
+    charges, _ = fees.money_of(session, case.shipment_id)
     if not charges:
         raise CaseError("the shipment is not charged yet: compensate once it is delivered or returned")
     billed = next((c.invoice_id for c in charges if c.invoice_id is not None), None)
