@@ -136,3 +136,22 @@ def test_the_drivers_pages_speak_vietnamese_to_a_phone_that_does(client, session
     cash = client.get("/driver/cash", headers={"Accept-Language": "vi"}).get_data(as_text=True)
     assert "Tiền mặt cần nộp:" in cash
     assert ">Today<" in client.get("/driver/?lang=en").get_data(as_text=True)
+
+
+def test_the_portal_speaks_vietnamese_to_a_shop_whose_browser_does(client, session, partner, network):
+    from app.auth.services import create_user
+    from tests.auth.conftest import csrf_of, sign_in
+    from tests.factories import create, order_in
+
+    with client.application.app_context():
+        create(session, partner, order_in("VI-P1"))
+        create_user(session, "cuahang@test.example", role="partner", password="correct horse battery",
+                    partner_id=partner.id)
+        session.commit()
+    sign_in(client, "cuahang@test.example", "correct horse battery")
+    page = client.get("/portal/orders", headers={"Accept-Language": "vi-VN"}).get_data(as_text=True)
+    assert ">Đơn hàng<" in page and ">Yêu cầu hỗ trợ<" in page and "chưa lấy hàng" in page
+    r = client.post("/portal/cases", data={"type": "late", "body": "?", "tracking_number": "WB00000000000",
+                                           "csrf_token": csrf_of(page)},
+                    headers={"Accept-Language": "vi-VN"}, follow_redirects=True)
+    assert "Chưa mở được: no parcel WB00000000000 of yours" in r.get_data(as_text=True)  # the service's own words

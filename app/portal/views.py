@@ -19,6 +19,8 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from app import clock, photos
@@ -67,9 +69,43 @@ def _actor() -> str:
     return f"partner:{g.account.id}:user:{current_user.id}"
 
 
-@bp.app_context_processor
-def _portal_globals():
-    return {"format_status": lambda s: s.replace("_", " ")}
+#: The portal's words for what the services name, in the reader's language.
+STATUS_WORDS = {"pre_transit": _l("not picked up yet"), "in_transit": _l("in transit"),
+                "out_for_delivery": _l("out for delivery"), "delivered": _l("delivered"),
+                "failed_attempt": _l("failed attempt"), "returned": _l("returned"), "cancelled": _l("cancelled"),
+                "exception": _l("exception")}
+LEVEL_WORDS = {"standard": _l("standard"), "express": _l("express"), "same_day": _l("same day")}
+EVENT_WORDS = {
+    "created": _l("Order created"), "pickup_scheduled": _l("Pickup scheduled"), "picked_up": _l("Picked up"),
+    "arrived_at_centre": _l("At the sorting centre"), "departed_centre": _l("Left the sorting centre"),
+    "arrived_at_hub": _l("At the delivery hub"), "out_for_delivery": _l("Out for delivery"),
+    "delivered": _l("Delivered"), "delivery_failed": _l("Delivery attempt failed"),
+    "return_started": _l("Return started"), "returned": _l("Returned to you"), "closed": _l("Closed"),
+    "cancelled": _l("Cancelled"), "held": _l("Held for a check"), "released": _l("Released"),
+    "lost": _l("Declared lost"), "address_changed": _l("Address changed"), "rerouted": _l("Rerouted"),
+    "back_at_hub": _l("Back at the hub"), "rescheduled": _l("Rescheduled"),
+}
+CASE_TYPE_WORDS = {"damaged": _l("Parcel damaged"), "lost": _l("Parcel lost"), "late": _l("Parcel late"),
+                   "wrong_address": _l("Wrong address"), "cod_dispute": _l("Cash on delivery disputed"),
+                   "failed_delivery": _l("Failed delivery"), "return_request": _l("Return requested"),
+                   "feedback": _l("Feedback")}
+CASE_STATUS_WORDS = {"new": _l("new"), "open": _l("open"), "waiting": _l("waiting for you"),
+                     "resolved": _l("resolved"), "closed": _l("closed")}
+OUTCOME_WORDS = {"compensation": _l("Compensated (a credit to you)"),
+                 "claim": _l("Claim accepted (the declared value is paid to you)"),
+                 "reschedule": _l("Delivery rescheduled"), "explained": _l("Explained")}
+INVOICE_STATUS_WORDS = {"issued": _l("issued"), "overdue": _l("overdue"), "partially_paid": _l("partly paid"),
+                        "paid": _l("paid")}
+
+
+@bp.context_processor
+def _portal_words():
+    from app.driver.views import RELATION_LABELS  # the words the driver chose them by
+
+    return {"status_words": STATUS_WORDS, "level_words": LEVEL_WORDS, "event_words": EVENT_WORDS,
+            "case_type_words": CASE_TYPE_WORDS, "case_status_words": CASE_STATUS_WORDS,
+            "outcome_words": OUTCOME_WORDS, "invoice_status_words": INVOICE_STATUS_WORDS,
+            "relation_words": RELATION_LABELS}
 
 
 # -- orders -------------------------------------------------------------------------------
@@ -138,12 +174,12 @@ def cancel(order_id: int):
     shipment_id = reads.shipment_id_of(db.session, g.account.id, order_id)
     if shipment_id is None:
         abort(404)
-    with acting("Not cancelled", TransitionError, words=lambda e: "it has been picked up: too late to cancel"
+    with acting(_("Not cancelled"), TransitionError, words=lambda e: _("it has been picked up: too late to cancel")
                 if "cannot cancel" in str(e) else str(e)) as act:
         reason = (request.form.get("reason") or "").strip() or "cancelled by the shop"
         transition(db.session, shipment_id, "cancel", actor=_actor(), reason=reason[:200])
         act.audit("order.cancelled", "order", order_id, {"reason": reason[:200]})
-        act.said("Cancelled.")
+        act.said(_("Cancelled."))
     return redirect(url_for("portal.order", order_id=order_id))
 
 
@@ -159,14 +195,14 @@ def change_address(order_id: int):
                                            city=form.get("city", ""), country="VN",
                                            postal_code=form.get("postal_code") or ""))
     except IntakeError as exc:
-        flash(f"Not changed: {exc}")
+        flash(_("Not changed: %(why)s", why=str(exc)))
         return redirect(url_for("portal.order", order_id=order_id))
     order_row = db.session.get(Order, order_id)
-    with acting("Not changed", IntakeError, ChangeRefused) as act:
+    with acting(_("Not changed"), IntakeError, ChangeRefused) as act:
         change_dropoff_address(db.session, g.account, order_row, address, actor=_actor(),
                                reason=(form.get("reason") or "the shop corrected it")[:200])
         act.audit("order.address_changed", "order", order_id, {"line1": address.line1})
-        act.said("The new address is on its way to the hub.")
+        act.said(_("The new address is on its way to the hub."))
     return redirect(url_for("portal.order", order_id=order_id))
 
 
@@ -180,10 +216,10 @@ def upload():
             text = data.decode("utf-8-sig")
             parsed = csv_import.read_file(text, max_orders=1000)
         except UnicodeDecodeError:
-            flash("Not taken: the file is not UTF-8 text; save it as CSV UTF-8")
+            flash(_("Not taken: the file is not UTF-8 text; save it as CSV UTF-8"))
             return redirect(url_for("portal.upload"))
         except csv_import.CsvFileError as exc:
-            flash(f"Not taken: {exc}")
+            flash(_("Not taken: %(why)s", why=str(exc)))
             return redirect(url_for("portal.upload"))
         rows = csv_import.take_parsed(db.session, g.account, parsed, actor=_actor())
         people.audit(db.session, current_user, "orders.uploaded", object_type="partner", object_id=g.account.id,
@@ -213,12 +249,13 @@ def pickup_window(location_id: int):
     place = db.session.get(PickupLocation, location_id)
     if place is None or place.partner_id != g.account.id:
         abort(404)
-    with acting("Not changed", ValueError) as act:
+    with acting(_("Not changed"), ValueError) as act:
         crm.set_pickup_window(db.session, place.id, time.fromisoformat(request.form.get("ready_from", "")),
                               time.fromisoformat(request.form.get("ready_until", "")))
         act.audit("pickup_location.window", "pickup_location", place.id,
                   {"from": place.ready_from.isoformat(), "until": place.ready_until.isoformat()})
-        act.said(f"{place.name}: ready {place.ready_from:%H:%M}–{place.ready_until:%H:%M}.")
+        act.said(_("%(place)s: ready %(start)s–%(end)s.", place=place.name, start=f"{place.ready_from:%H:%M}",
+                   end=f"{place.ready_until:%H:%M}"))
     return redirect(url_for("portal.pickups"))
 
 
@@ -235,18 +272,18 @@ def case_list():
 def open_case():
     form = request.form
     made = None
-    with acting("Not opened", cases.CaseError) as act:
+    with acting(_("Not opened"), cases.CaseError) as act:
         number = (form.get("tracking_number") or "").strip()
         shipment_id = cases.shipment_for(db.session, number, partner_id=g.account.id) if number else None
         type_ = form.get("type", "")
         if type_ not in PARTNER_CASE_TYPES:
-            raise cases.CaseError("choose what the problem is")
+            raise cases.CaseError(_("choose what the problem is"))
         case = cases.open_case(db.session, type_, form.get("subject", ""), form.get("body", ""), opened_via="portal",
                                shipment_id=shipment_id, partner_id=g.account.id, author_id=current_user.id,
                                author_name=_name(), reporter_name=_name(), reporter_email=current_user.email)
         act.audit("case.opened", "case", case.id, {"type": case.type, "via": "portal"})
-        act.said(f"Case #{case.id} opened: our customer service answers within "
-                 f"{int(cases.SLA_TARGETS[case.priority][0].total_seconds() // 3600)} business hours.")
+        act.said(_("Case #%(id)s opened: our customer service answers within %(hours)s business hours.", id=case.id,
+                   hours=int(cases.SLA_TARGETS[case.priority][0].total_seconds() // 3600)))
         made = case.id
     if made is None:
         back = request.form.get("back") or ""
@@ -273,11 +310,11 @@ def case(case_id: int):
 @bp.post("/cases/<id:case_id>/reply")
 def case_reply(case_id: int):
     found = _case(case_id)
-    with acting("Not sent", cases.CaseError) as act:
+    with acting(_("Not sent"), cases.CaseError) as act:
         message = cases.receive(db.session, found, request.form.get("body", ""), from_="from_partner",
                                 author_name=_name(), author_id=current_user.id)
         act.audit("case.replied", "case", found.id, {"message": message.id, "via": "portal"})
-        act.said("Sent to our customer service.")
+        act.said(_("Sent to our customer service."))
     return redirect(url_for("portal.case", case_id=case_id))
 
 
@@ -349,7 +386,7 @@ def developers(new_key: str | None = None, new_secret: str | None = None, status
 
 @bp.post("/developers/keys")
 def issue_key():
-    with acting("Not issued") as act:
+    with acting(_("Not issued")) as act:
         record, key = crm.issue_api_key(db.session, g.account)
         act.audit("partner.key_issued", "partner", g.account.id, {"key": record.prefix, "via": "portal"})
     return developers(new_key=key, status=201)  # shown once, here, and nowhere else
@@ -358,10 +395,10 @@ def issue_key():
 @bp.post("/developers/keys/revoke")
 def revoke_key():
     prefix = request.form.get("prefix", "")
-    with acting("Not revoked", LookupError) as act:
+    with acting(_("Not revoked"), LookupError) as act:
         crm.revoke_api_key(db.session, prefix, partner_id=g.account.id)
         act.audit("partner.key_revoked", "partner", g.account.id, {"key": prefix, "via": "portal"})
-        act.said(f"Key {prefix} revoked: requests with it are refused within seconds.")
+        act.said(_("Key %(key)s revoked: requests with it are refused within seconds.", key=prefix))
     return redirect(url_for("portal.developers"))
 
 
@@ -369,7 +406,7 @@ def revoke_key():
 def add_endpoint():
     form = request.form
     secret = None
-    with acting("Not added", webhooks.WebhookError) as act:
+    with acting(_("Not added"), webhooks.WebhookError) as act:
         endpoint = webhooks.create_endpoint(
             db.session, g.account, url=(form.get("url") or "").strip(), event_types=form.getlist("events"),
             description=(form.get("description") or "")[:200],
@@ -391,11 +428,11 @@ def _endpoint(endpoint_id: int):
 @bp.post("/developers/endpoints/<id:endpoint_id>/delete")
 def delete_endpoint(endpoint_id: int):
     endpoint = _endpoint(endpoint_id)
-    with acting("Not deleted") as act:
+    with acting(_("Not deleted")) as act:
         url = endpoint.url
         webhooks.delete_endpoint(db.session, endpoint)
         act.audit("webhook_endpoint.deleted", "webhook_endpoint", endpoint_id, {"url": url})
-        act.said(f"{url} deleted: nothing more is sent to it.")
+        act.said(_("%(url)s deleted: nothing more is sent to it.", url=url))
     return redirect(url_for("portal.developers"))
 
 
@@ -419,11 +456,11 @@ def users():
 @bp.post("/users")
 def add_user():
     form = request.form
-    with acting("Not added", people.AccountError) as act:
+    with acting(_("Not added"), people.AccountError) as act:
         user = people.create_user(db.session, form.get("email", ""), role="partner", password=form.get("password", ""),
                                   name=(form.get("name") or "")[:200], partner_id=g.account.id)
         act.audit("user.created", "user", user.id, {"email": user.email, "role": "partner", "via": "portal"})
-        act.said(f"{user.email} can sign in now.")
+        act.said(_("%(email)s can sign in now.", email=user.email))
     return redirect(url_for("portal.users"))
 
 
@@ -434,10 +471,11 @@ def user_active(user_id: int):
         abort(404)
     active = request.form.get("active") == "on"
     if user.id == current_user.id and not active:
-        flash("Not changed: you cannot switch yourself off")
+        flash(_("Not changed: you cannot switch yourself off"))
         return redirect(url_for("portal.users"))
-    with acting("Not changed") as act:
+    with acting(_("Not changed")) as act:
         people.set_active(db.session, user, active)
         act.audit("user.activated" if active else "user.deactivated", "user", user.id, {"via": "portal"})
-        act.said(f"{user.email} {'can sign in again' if active else 'is signed out and cannot sign in'}.")
+        act.said(_("%(email)s can sign in again.", email=user.email) if active
+                 else _("%(email)s is signed out and cannot sign in.", email=user.email))
     return redirect(url_for("portal.users"))

@@ -61,7 +61,7 @@ def test_a_partner_signs_in_to_the_portal_and_finds_its_orders(client, shop, ses
 def test_one_order_whole_its_label_a_cancel_and_a_case(client, shop, session):
     path = f"/portal/orders/{shop['order_id']}"
     page = client.get(path).get_data(as_text=True)
-    assert 'id="history"' in page and "created" in page and 'id="cancel"' in page
+    assert 'id="history"' in page and "Order created" in page and 'id="cancel"' in page
     label = client.get(f"{path}/label")
     assert label.status_code == 200 and label.data.startswith(b"%PDF")
     r = client.post("/portal/cases", data={"type": "wrong_address", "tracking_number": shop["tracking_number"],
