@@ -3,10 +3,10 @@
 Text is written in English in the code and the templates (``_()`` / ``gettext``) and
 translated from ``app/translations/<lang>/LC_MESSAGES/messages.po``, compiled on start into
 the instance folder (so a checkout needs no build step and a changed catalogue is picked
-up on the next start). A page's language is, in order: ``?lang=`` (kept in a cookie), the
-signed-in person's or the customer's choice, the browser's ``Accept-Language``, then
-``WAYBILL_DEFAULT_LANGUAGE``. Messages to customers are written in their language
-(``translated``), whatever the sender's.
+up on the next start). A page's language is, in order: ``?lang=``, the signed-in person's
+choice (``users.language``, set from the page header), the one remembered in a cookie (a
+``?lang=`` before), the browser's ``Accept-Language``, then ``WAYBILL_DEFAULT_LANGUAGE``.
+Messages to customers are written in their language, whatever the sender's.
 """
 from __future__ import annotations
 
@@ -77,14 +77,13 @@ def select_language() -> str:
     if forced in LANGUAGES:
         return forced
     if has_request_context():
-        chosen = request.args.get("lang") or request.cookies.get(COOKIE)
-        if chosen in LANGUAGES:
-            return chosen
         from flask_login import current_user
 
+        asked = request.args.get("lang")
         preferred = getattr(current_user, "language", None) if current_user else None
-        if preferred in LANGUAGES:
-            return preferred
+        for chosen in (asked, preferred, request.cookies.get(COOKIE)):
+            if chosen in LANGUAGES:
+                return chosen
         best = request.accept_languages.best_match(LANGUAGES)
         if best:
             return best

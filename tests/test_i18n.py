@@ -155,3 +155,27 @@ def test_the_portal_speaks_vietnamese_to_a_shop_whose_browser_does(client, sessi
                                            "csrf_token": csrf_of(page)},
                     headers={"Accept-Language": "vi-VN"}, follow_redirects=True)
     assert "Chưa mở được: no parcel WB00000000000 of yours" in r.get_data(as_text=True)  # the service's own words
+
+
+def test_a_person_chooses_the_language_of_their_pages_and_it_follows_their_login(client, session, partner):
+    from app.auth.models import User
+    from app.auth.services import create_user
+    from tests.auth.conftest import csrf_of, sign_in
+
+    with client.application.app_context():
+        create_user(session, "cuahang@test.example", role="partner", password="correct horse battery",
+                    partner_id=partner.id)
+        session.commit()
+    sign_in(client, "cuahang@test.example", "correct horse battery")
+    page = client.get("/portal/orders", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert ">Orders<" in page
+    r = client.post("/account/language", data={"language": "vi", "next": "/portal/orders",
+                                               "csrf_token": csrf_of(page)})
+    assert r.headers["Location"].endswith("/portal/orders")
+    assert ">Đơn hàng<" in client.get("/portal/orders", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    with client.application.app_context():
+        assert session.scalars(select(User.language).where(User.email == "cuahang@test.example")).one() == "vi"
+    other = client.application.test_client()  # another device: the login carries the choice
+    sign_in(other, "cuahang@test.example", "correct horse battery")
+    assert ">Đơn hàng<" in other.get("/portal/orders", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert client.post("/account/language", data={"language": "fr", "csrf_token": csrf_of(page)}).status_code == 400

@@ -29,6 +29,8 @@ class User(Base):
     driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
     active: Mapped[bool] = mapped_column(default=True)
+    #: "vi" or "en": the pages' language for this person (None: their browser's).
+    language: Mapped[str | None] = mapped_column(String(5))
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 

@@ -221,6 +221,17 @@ def audit(session: Session, user: User | None, action: str, *, object_type: str 
     return entry
 
 
+LANGUAGES = ("vi", "en")
+
+
+def set_language(session: Session, user: User, language: str | None) -> None:
+    """The language the person's pages speak (None: their browser's)."""
+    if language not in (None, *LANGUAGES):
+        raise AccountError(f"language is one of {', '.join(LANGUAGES)}")
+    user.language = language
+    session.flush()
+
+
 def staff_with_roles(session: Session, roles) -> list[User]:
     """Active users who have one of ``roles``, by name."""
     return list(session.scalars(select(User).where(User.role.in_(list(roles)), User.active.is_(True))

@@ -214,6 +214,20 @@ def logout_everywhere():
     return redirect(url_for("auth.login"))
 
 
+@bp.post("/account/language")
+@login_required
+def choose_language():
+    """The signed-in person chooses the language of their pages (kept on their login)."""
+    language = request.form.get("language") or None
+    try:
+        services.set_language(db.session, current_user, language)
+    except services.AccountError:
+        db.session.rollback()
+        abort(400)
+    db.session.commit()
+    return redirect(_safe_next(request.form.get("next")) or _home_for(current_user))
+
+
 class PasswordForm(FlaskForm):
     current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
     new = PasswordField("New password", validators=[DataRequired(), Length(min=services.MIN_PASSWORD_LENGTH, max=200)])
