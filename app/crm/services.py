@@ -6,6 +6,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from sqlalchemy import Connection, bindparam, event, func, select
@@ -28,11 +29,17 @@ class InvalidPhone(ValueError):
 def normalise_phone(phone: str, country: str = "VN") -> str:
     """E.164 (``phonenumbers``): "0903 123 456" in VN -> "+84903123456"; a number written
     with + or 00 keeps its own country. Raises InvalidPhone for what cannot be a number."""
-    raw = (phone or "").strip()
+    return _e164(phone or "", country or "VN")
+
+
+@lru_cache(maxsize=65_536)
+def _e164(phone: str, country: str) -> str:
+    # Parsing costs ~14 µs; a shop's own number comes with every one of its orders.
+    raw = phone.strip()
     if raw.startswith("00"):
         raw = "+" + raw[2:]
     try:
-        number = phonenumbers.parse(raw, (country or "VN").upper())
+        number = phonenumbers.parse(raw, country.upper())
     except phonenumbers.NumberParseException:
         raise InvalidPhone(f"{phone!r} is not a phone number") from None
     if not phonenumbers.is_possible_number(number):
