@@ -179,3 +179,19 @@ def test_a_person_chooses_the_language_of_their_pages_and_it_follows_their_login
     sign_in(other, "cuahang@test.example", "correct horse battery")
     assert ">Đơn hàng<" in other.get("/portal/orders", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert client.post("/account/language", data={"language": "fr", "csrf_token": csrf_of(page)}).status_code == 400
+
+
+def test_the_case_queue_speaks_vietnamese_to_customer_service(client, session, partner):
+    from app.auth.services import create_user
+    from app.crm import cases
+    from tests.auth.conftest import sign_in
+
+    with client.application.app_context():
+        cases.open_case(session, "damaged", "Hộp bị móp", "Khách gửi ảnh", opened_via="staff", partner_id=partner.id)
+        create_user(session, "cskh@test.example", role="customer_service", password="correct horse battery")
+        session.commit()
+    sign_in(client, "cskh@test.example", "correct horse battery")
+    page = client.get("/console/crm/cases", headers={"Accept-Language": "vi"}).get_data(as_text=True)
+    assert ">Hàng đợi<" in page and "Hộp bị móp" in page and ">cao<" in page  # high priority, in words
+    assert re.search(r"còn \d+ giờ \d\d phút|còn \d+ phút", page)  # the SLA countdown
+    assert "Parcel damaged" not in page  # the type's words are Vietnamese too

@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import clock
@@ -61,15 +62,20 @@ def _name() -> str:
 
 
 def span(left: timedelta | None) -> str:
-    """Business time as people say it: "2 h 05 min", "45 min", "3 d 4 h" (8-hour days
-    would mislead: the office's days differ), negative as "… over"."""
+    """Business time as people say it: "2 h 05 min left", "45 min over" (in hours, not
+    days: the office's days differ in length)."""
     if left is None:
         return ""
     over = left < timedelta(0)
     minutes = int(abs(left).total_seconds() // 60)
     hours, minutes = divmod(minutes, 60)
-    text = f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
-    return f"{text} over" if over else f"{text} left"
+    text = _("%(h)s h %(m)s min", h=hours, m=f"{minutes:02d}") if hours else _("%(m)s min", m=minutes)
+    return _("%(time)s over", time=text) if over else _("%(time)s left", time=text)
+
+
+def _case_words() -> dict:
+    return {"type_words": cases.TYPE_WORDS, "status_words": cases.STATUS_WORDS, "queue_words": cases.QUEUE_WORDS,
+            "priority_words": cases.PRIORITY_WORDS, "clock_words": cases.CLOCK_WORDS}
 
 
 # -- accounts -----------------------------------------------------------------------------
@@ -289,7 +295,7 @@ def case_list():
     return render_template("console/crm_cases.html", cases=found, clocks={c.id: cases.clocks(c, now=now) for c in found},
                            partners={p.id: p for p in crm.all_partners(db.session)}, status=status, queue=queue,
                            mine=mine, queues=cases.QUEUES, statuses=cases.STATUSES, types=cases.TYPES,
-                           priorities=cases.PRIORITIES, span=span,
+                           priorities=cases.PRIORITIES, span=span, **_case_words(),
                            owners={u.id: u for u in people.staff_with_roles(db.session, CASE_ROLES)})
 
 
@@ -330,7 +336,7 @@ def case(case_id: int):
         can_compensate=current_user.role in COMPENSATION_ROLES, credit_note=cases.credit_note_of(session, found),
         tomorrow=clock.today() + timedelta(days=1), tz=clock.network_zone(),
         recipients={k: cases.recipient_for(session, found, k) for k in cases.OUTBOUND},
-        activity_kinds=book.ACTIVITY_KINDS)
+        activity_kinds=book.ACTIVITY_KINDS, **_case_words())
 
 
 @bp.post("/crm/cases/<id:case_id>/reply")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -40,6 +41,17 @@ TYPES = {
     "return_request": ("customer_service", "normal", "Return requested"),
     "feedback": ("customer_service", "low", "Feedback"),
 }
+#: What people read for the services' names (lazy: in the reader's language).
+TYPE_WORDS = {"damaged": _l("Parcel damaged"), "lost": _l("Parcel lost"), "late": _l("Parcel late"),
+              "wrong_address": _l("Wrong address"), "cod_dispute": _l("Cash on delivery disputed"),
+              "failed_delivery": _l("Failed delivery"), "return_request": _l("Return requested"),
+              "feedback": _l("Feedback")}
+STATUS_WORDS = {"new": _l("new"), "open": _l("open"), "waiting": _l("waiting"), "resolved": _l("resolved"),
+                "closed": _l("closed")}
+QUEUE_WORDS = {"customer_service": _l("customer service"), "claims": _l("claims"), "finance": _l("finance")}
+PRIORITY_WORDS = {"urgent": _l("urgent"), "high": _l("high"), "normal": _l("normal"), "low": _l("low")}
+CLOCK_WORDS = {"first response": _l("first response"), "resolution": _l("resolution"), "met": _l("met"),
+               "breached": _l("breached"), "at_risk": _l("at risk"), "running": _l("running"), "paused": _l("paused")}
 QUEUES = ("customer_service", "claims", "finance")
 #: What partners may report (portal, API); the rest come from staff and events.
 PARTNER_TYPES = tuple(TYPES)

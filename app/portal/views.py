@@ -85,12 +85,8 @@ EVENT_WORDS = {
     "lost": _l("Declared lost"), "address_changed": _l("Address changed"), "rerouted": _l("Rerouted"),
     "back_at_hub": _l("Back at the hub"), "rescheduled": _l("Rescheduled"),
 }
-CASE_TYPE_WORDS = {"damaged": _l("Parcel damaged"), "lost": _l("Parcel lost"), "late": _l("Parcel late"),
-                   "wrong_address": _l("Wrong address"), "cod_dispute": _l("Cash on delivery disputed"),
-                   "failed_delivery": _l("Failed delivery"), "return_request": _l("Return requested"),
-                   "feedback": _l("Feedback")}
-CASE_STATUS_WORDS = {"new": _l("new"), "open": _l("open"), "waiting": _l("waiting for you"),
-                     "resolved": _l("resolved"), "closed": _l("closed")}
+CASE_TYPE_WORDS = cases.TYPE_WORDS
+CASE_STATUS_WORDS = {**cases.STATUS_WORDS, "waiting": _l("waiting for you")}
 OUTCOME_WORDS = {"compensation": _l("Compensated (a credit to you)"),
                  "claim": _l("Claim accepted (the declared value is paid to you)"),
                  "reschedule": _l("Delivery rescheduled"), "explained": _l("Explained")}
