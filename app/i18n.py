@@ -23,6 +23,8 @@ from flask_babel import (
     force_locale,
     format_date,
     format_datetime,
+    format_decimal,
+    format_percent,
     get_locale,
     gettext,
 )
@@ -60,7 +62,8 @@ def init_app(app: Flask) -> None:
                    default_translation_directories=str(target), default_timezone=app.config["WAYBILL_TIMEZONE"],
                    locale_selector=select_language)
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, LANGUAGE_NAMES=NAMES, current_language=current_language,
-                                 format_date=format_date, format_datetime=format_datetime)
+                                 format_date=format_date, format_datetime=format_datetime,
+                                 format_decimal=format_decimal, format_percent=format_percent)
 
     @app.after_request
     def _remember_language(response):

@@ -195,3 +195,24 @@ def test_the_case_queue_speaks_vietnamese_to_customer_service(client, session, p
     assert ">Hàng đợi<" in page and "Hộp bị móp" in page and ">cao<" in page  # high priority, in words
     assert re.search(r"còn \d+ giờ \d\d phút|còn \d+ phút", page)  # the SLA countdown
     assert "Parcel damaged" not in page  # the type's words are Vietnamese too
+
+
+def test_signing_in_and_the_error_pages_speak_the_browsers_language(client, session, partner):
+    from app.auth.services import create_user
+    from tests.auth.conftest import sign_in
+
+    with client.application.app_context():
+        create_user(session, "lan@test.example", role="partner", password="correct horse battery",
+                    partner_id=partner.id)
+        session.commit()
+    vi = {"Accept-Language": "vi-VN,vi;q=0.9"}
+    page = client.get("/login", headers=vi).get_data(as_text=True)
+    assert "<h1>Đăng nhập</h1>" in page and 'lang="vi"' in page
+    r = sign_in(client, "lan@test.example", "wrong horse battery", headers=vi)
+    assert r.status_code == 401 and "sai e-mail hoặc mật khẩu" in r.get_data(as_text=True)
+    assert "wrong email or password" in sign_in(client, "lan@test.example", "wrong again").get_data(as_text=True)
+    missing = client.get("/track/WB00000000000/nothing", headers=vi)
+    assert missing.status_code == 404 and "Không tìm thấy" in missing.get_data(as_text=True)
+    sign_in(client, "lan@test.example", headers=vi)
+    page = client.get("/account/password", headers=vi).get_data(as_text=True)
+    assert "Đổi mật khẩu" in page and "người dùng của đối tác" in page  # the header names the role too

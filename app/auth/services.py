@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import argon2.profiles
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -64,7 +65,7 @@ class SignInRefused(Exception):
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(_l("a password has at least %(num)s characters", num=MIN_PASSWORD_LENGTH))
     return _hasher().hash(password)
 
 
@@ -111,20 +112,20 @@ def sign_in(session: Session, email: str, password: str, *, ip: str | None = Non
     right = _verify(user.password_hash if user else _profile()[1], password)
     since = now - LOCKOUT
 
-    def refuse(why: str, message: str):
+    def refuse(why: str, message):
         audit(session, user, "sign_in_failed", details={"email": email, "why": why}, ip=ip, email=email)
         raise SignInRefused(message)
 
     if _failures(session, ip=ip, email=None, since=since) >= MAX_FAILED_PER_ADDRESS:
-        refuse("too many from this address", "too many failed sign-ins from this address: try again in 15 minutes")
+        refuse("too many from this address", _l("too many failed sign-ins from this address: try again in 15 minutes"))
     if _failures(session, ip=ip, email=email, since=since) >= MAX_FAILED_LOGINS:
-        refuse("waiting after failures", "too many failed attempts: try again in 15 minutes")
+        refuse("waiting after failures", _l("too many failed attempts: try again in 15 minutes"))
     if user is None:
-        refuse("unknown email", "wrong email or password")
+        refuse("unknown email", _l("wrong email or password"))
     if not right:
-        refuse("wrong password", "wrong email or password")
+        refuse("wrong password", _l("wrong email or password"))
     if not user.active:
-        refuse("inactive", "wrong email or password")
+        refuse("inactive", _l("wrong email or password"))
     user.last_login_at = now
     if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = _hasher().hash(password)
@@ -187,7 +188,7 @@ def open_sessions(session: Session, user_id: int) -> list[UserSession]:
 def change_password(session: Session, user: User, current: str, new: str) -> None:
     """The user's own change: the current password first. Every other session ends."""
     if not _verify(user.password_hash, current):
-        raise AccountError("the current password is wrong")
+        raise AccountError(_l("the current password is wrong"))
     user.password_hash = hash_password(new)
     keep = user.session_token
     session.execute(update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None),

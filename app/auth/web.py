@@ -8,6 +8,9 @@ from urllib.parse import urlsplit
 
 from flask import (Blueprint, Flask, abort, current_app, flash, redirect, render_template, request,
                    session, url_for)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import CSRFProtect, FlaskForm
 from flask_wtf.csrf import CSRFError
@@ -18,9 +21,13 @@ from app import clock
 from app.auth import services
 from app.db import db
 from app.errors import page_error
-from app.words import plural
 
 login_manager = LoginManager()
+
+#: What each role is called on a page (the header says who is signed in).
+ROLE_WORDS = {"admin": _l("administrator"), "dispatcher": _l("dispatcher"), "hub_operator": _l("hub operator"),
+              "finance": _l("finance"), "account_manager": _l("account manager"),
+              "customer_service": _l("customer service"), "driver": _l("driver"), "partner": _l("partner's user")}
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Sign in to continue."
 csrf = CSRFProtect()
@@ -59,6 +66,7 @@ def init_app(app: Flask, api_blueprints=()) -> None:
     for blueprint in api_blueprints:  # key- or signature-authenticated, no cookies: no CSRF
         csrf.exempt(blueprint)
     app.register_blueprint(bp)
+    app.jinja_env.globals["role_words"] = ROLE_WORDS
     app.before_request(_enforce_timeouts)
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_refused)
@@ -88,8 +96,8 @@ def _enforce_timeouts():
         logout_user()
         session.clear()
         if _wants_json():
-            return {"error": "signed_out", "message": "Your session ended: sign in again."}, 401
-        flash("Your session ended: sign in again.")
+            return {"error": "signed_out", "message": _("Your session ended: sign in again.")}, 401
+        flash(_("Your session ended: sign in again."))
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
     session["seen_at"] = now
     return None
@@ -130,8 +138,8 @@ def roles_required(*roles: str):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(_l("say your e-mail")), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("say your password")), Length(max=200)])
 
 
 def _home_for(user) -> str:
@@ -210,7 +218,7 @@ def logout_everywhere():
     db.session.commit()
     logout_user()
     session.clear()
-    flash(f"Signed out on {count} {plural(count, 'device')}.")
+    flash(ngettext("Signed out on %(num)s device.", "Signed out on %(num)s devices.", count))
     return redirect(url_for("auth.login"))
 
 
@@ -229,9 +237,12 @@ def choose_language():
 
 
 class PasswordForm(FlaskForm):
-    current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
-    new = PasswordField("New password", validators=[DataRequired(), Length(min=services.MIN_PASSWORD_LENGTH, max=200)])
-    again = PasswordField("New password again", validators=[DataRequired(), EqualTo("new", "the two new passwords differ")])
+    current = PasswordField(_l("Current password"), validators=[DataRequired(_l("say it")), Length(max=200)])
+    new = PasswordField(_l("New password"), validators=[
+        DataRequired(_l("say it")), Length(min=services.MIN_PASSWORD_LENGTH, max=200,
+                                           message=_l("at least %(min)d characters"))])
+    again = PasswordField(_l("New password again"), validators=[DataRequired(_l("say it")),
+                                                                 EqualTo("new", _l("the two new passwords differ"))])
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -249,7 +260,7 @@ def change_password():
         else:
             services.audit(db.session, current_user, "password_changed", ip=request.remote_addr)
             db.session.commit()
-            flash("Password changed; other devices are signed out.")
+            flash(_("Password changed; other devices are signed out."))
             return redirect(_home_for(current_user))
     elif form.errors:
         error = "; ".join(f"{form[name].label.text}: {' '.join(msgs)}" for name, msgs in form.errors.items())

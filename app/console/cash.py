@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import clock
 from app.auth.web import roles_required
 from app.billing import cash
 from app.console.acting import acting
-from app.console.views import bp, hub_for_work
+from app.console.views import bp, format_money, hub_for_work
 from app.db import db
 from app.delivery.models import Driver
 
@@ -32,12 +33,12 @@ def _cash_words(exc: Exception) -> str:
 @roles_required(*CASH_ROLES)
 def confirm_cash(hub_id: int, handover_id: int):
     hub = hub_for_work(hub_id)
-    with acting("Not recorded", ValueError, cash.CashError, words=_cash_words) as act:
+    with acting(_("Not recorded"), ValueError, cash.CashError, words=_cash_words) as act:
         received = int(request.form.get("received", "").replace(",", "").strip())
         handover = cash.confirm(db.session, handover_id, received, user_id=current_user.id, hub_id=hub.id,
                                 note=request.form.get("note"))
         act.audit("cash.counted", "cash_handover", handover.id, {
             "received": received, "expected": handover.expected_amount, "difference": handover.difference})
-        act.said(f"Counted: difference {handover.difference:,} {handover.currency}." if handover.difference
-                 else "Counted: it matches.")
+        act.said(_("Counted: difference %(amount)s.", amount=format_money(handover.difference, handover.currency))
+                 if handover.difference else _("Counted: it matches."))
     return redirect(url_for("console.hub_cash", hub_id=hub.id))

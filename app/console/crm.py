@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -20,8 +21,9 @@ from app.auth.web import roles_required
 from app.billing import fees, invoices, payments, remittances
 from app.billing.money import Money
 from app.billing.rating import SERVICE_LEVELS
+from app.console import words
 from app.console.acting import acting
-from app.console.views import bp
+from app.console.views import bp, format_money
 from app.crm import accounts as book
 from app.crm import campaigns, cases, csat, notifications, pipeline, wording
 from app.crm import customers as known
@@ -29,13 +31,13 @@ from app.crm import services as crm
 from app.crm.models import Activity, Campaign, Case, Contact, Customer, Lead, Partner
 from app.db import db
 from app.delivery import reads as delivery_reads
-from app.delivery.services import FAILURE_REASON_WORDS
 from app.forms import day_of
 from app.hubs.services import all_hubs
 from app.orders import console_reads
 from app.orders.intake import AddressIn, IntakeError, locate_address
 from app.orders.lifecycle import public_status
 from app.orders.models import Shipment
+from app.orders.words import named
 from app.webhooks import services as webhooks
 
 ACCOUNT_ROLES = ("admin", "account_manager")
@@ -71,11 +73,6 @@ def span(left: timedelta | None) -> str:
     hours, minutes = divmod(minutes, 60)
     text = _("%(h)s h %(m)s min", h=hours, m=f"{minutes:02d}") if hours else _("%(m)s min", m=minutes)
     return _("%(time)s over", time=text) if over else _("%(time)s left", time=text)
-
-
-def _case_words() -> dict:
-    return {"type_words": cases.TYPE_WORDS, "status_words": cases.STATUS_WORDS, "queue_words": cases.QUEUE_WORDS,
-            "priority_words": cases.PRIORITY_WORDS, "clock_words": cases.CLOCK_WORDS}
 
 
 # -- accounts -----------------------------------------------------------------------------
@@ -126,7 +123,7 @@ def account(partner_id: int):
         endpoints=webhooks.health_of(session, partner.id, since=clock.now() - timedelta(days=1)),
         statement=statement, cod=cod, revenue=revenue, month_start=month_start,
         csat=csat.scores_of(session, partner.id, since=since), csat_comments=csat.comments_of(session, partner.id),
-        reason_words=FAILURE_REASON_WORDS, invoices=invoices.invoices_of(session, partner_id=partner.id, limit=5),
+        invoices=invoices.invoices_of(session, partner_id=partner.id, limit=5), status_of=invoices.status_of,
         timeline=_timeline(partner), owners=people.staff_with_roles(session, ACCOUNT_ROLES),
         statuses=book.STATUSES, moves=book.MOVES[partner.status], contact_roles=book.CONTACT_ROLES,
         subscriptions=book.SUBSCRIPTIONS, activity_kinds=book.ACTIVITY_KINDS, tz=tz,
@@ -138,22 +135,25 @@ def _timeline(partner: Partner, limit: int = 60) -> list[tuple[datetime, str, st
     session = db.session
     items: list[tuple[datetime, str, str, str | None]] = []
     for a in book.activities_of(session, "partner", partner.id)[:limit]:
-        text = a.summary + (f" — due {clock.local(a.due_at):%d %b %H:%M}" if a.due_at else "")
+        text = a.summary
+        if a.due_at:
+            text += " — " + _("due %(when)s", when=format_datetime(a.due_at, "dd MMM HH:mm"))
         if a.kind == "task" and a.done_at:
-            text += " (done)"
+            text += " (" + _("done") + ")"
         items.append((a.created_at, a.kind, text, None))
     for c in cases.find_cases(session, status=None, partner_id=partner.id, limit=limit):
-        items.append((c.created_at, "case", f"Case #{c.id} {c.subject} ({c.status})",
+        items.append((c.created_at, "case", _("Case #%(id)s %(subject)s (%(status)s)", id=c.id, subject=c.subject,
+                                              status=named(c.status, cases.STATUS_WORDS)),
                       url_for("console.case", case_id=c.id)))
-    for inv in invoices.invoices_of(session, partner_id=partner.id, limit=limit):
-        items.append((datetime.combine(inv.issued_on, time(0), clock.network_zone()), inv.kind.replace("_", " "),
-                      f"{inv.number}: {Money(inv.total_amount, inv.currency)}",
+    for inv, _paid in invoices.invoices_of(session, partner_id=partner.id, limit=limit):
+        items.append((datetime.combine(inv.issued_on, time(0), clock.network_zone()), inv.kind,
+                      f"{inv.number}: {format_money(inv.total_amount, inv.currency)}",
                       url_for("console.invoice", invoice_id=inv.id)))
     for entry in people.audit_entries_about(session, "partner", str(partner.id), limit=limit):
         if not entry.action.startswith("partner."):
             continue  # an activity's own entry: the activity is on the timeline already
         what = entry.action.split(".", 1)[-1].replace("_", " ")
-        items.append((entry.at, "change", f"{what} by {entry.user_email or 'Waybill'}", None))
+        items.append((entry.at, "change", _("%(what)s by %(who)s", what=what, who=entry.user_email or "Waybill"), None))
     items.sort(key=lambda i: i[0], reverse=True)
     return items[:limit]
 
@@ -163,10 +163,12 @@ def _timeline(partner: Partner, limit: int = 60) -> list[tuple[datetime, str, st
 def account_status(partner_id: int):
     partner = _partner(partner_id)
     status = request.form.get("status", "")
-    with acting("Not changed", book.AccountError) as act:
+    with acting(_("Not changed"), book.AccountError) as act:
         before = book.set_status(db.session, partner, status)
         act.audit("partner.status_changed", "partner", partner.id, {"from": before, "to": status})
-        act.said(f"{partner.name} is {status}" + ("" if partner.active else ": its API keys are refused."))
+        said = named(status, words.ACCOUNT_STATUS_WORDS)
+        act.said(_("%(name)s is %(status)s.", name=partner.name, status=said) if partner.active
+                 else _("%(name)s is %(status)s: its API keys are refused.", name=partner.name, status=said))
     return redirect(url_for("console.account", partner_id=partner.id))
 
 
@@ -179,11 +181,12 @@ def account_owner(partner_id: int):
     owner_id = int(raw) if raw.isdigit() and int(raw) in owners else None
     if raw and owner_id is None:
         abort(400)
-    with acting("Not changed") as act:
+    with acting(_("Not changed")) as act:
         book.set_owner(db.session, partner, owner_id)
         act.audit("partner.owner_changed", "partner", partner.id, {"owner": owner_id})
-        act.said(f"{partner.name} is owned by {owners[owner_id].name or owners[owner_id].email}" if owner_id
-                 else f"{partner.name} has no owner.")
+        act.said(_("%(name)s is owned by %(owner)s.", name=partner.name,
+                   owner=owners[owner_id].name or owners[owner_id].email) if owner_id
+                 else _("%(name)s has no owner.", name=partner.name))
     return redirect(url_for("console.account", partner_id=partner.id))
 
 
@@ -200,10 +203,10 @@ def add_contact(partner_id: int):
     fields = _contact_form()
     if request.form.get("default_subscriptions") == "on":
         fields["subscriptions"] = None
-    with acting("Not added", book.AccountError) as act:
+    with acting(_("Not added"), book.AccountError) as act:
         contact = book.add_contact(db.session, partner.id, fields.pop("name"), **fields)
         act.audit("partner.contact_added", "partner", partner.id, {"contact": contact.id, "name": contact.name})
-        act.said(f"{contact.name} added.")
+        act.said(_("%(name)s added.", name=contact.name))
     return redirect(url_for("console.account", partner_id=partner.id) + "#contacts")
 
 
@@ -215,10 +218,10 @@ def edit_contact(partner_id: int, contact_id: int):
     if contact is None or contact.partner_id != partner.id:
         abort(404)
     fields = _contact_form()
-    with acting("Not changed", book.AccountError) as act:
+    with acting(_("Not changed"), book.AccountError) as act:
         book.update_contact(db.session, contact, active=request.form.get("active") == "on", **fields)
         act.audit("partner.contact_changed", "partner", partner.id, {"contact": contact.id})
-        act.said(f"{contact.name} saved.")
+        act.said(_("%(name)s saved.", name=contact.name))
     return redirect(url_for("console.account", partner_id=partner.id) + "#contacts")
 
 
@@ -252,14 +255,14 @@ def log_activity(subject: str, subject_id: int):
         _case(subject_id)
         back = url_for("console.case", case_id=subject_id)
     form = request.form
-    with acting("Not logged", book.AccountError) as act:
+    with acting(_("Not logged"), book.AccountError) as act:
         owner = form.get("owner_id", "")
         activity = book.log_activity(
             db.session, subject_type, subject_id, form.get("kind", ""), form.get("summary", ""),
             body=form.get("body"), due_at=_due(form), created_by=current_user.id,
             owner_id=int(owner) if owner.isdigit() else current_user.id)
         act.audit("activity.logged", subject_type, subject_id, {"activity": activity.id, "kind": activity.kind})
-        act.said(f"{activity.kind.capitalize()} logged.")
+        act.said(_("Logged: %(kind)s.", kind=named(activity.kind, words.ACTIVITY_WORDS)))
     return redirect(back)
 
 
@@ -267,10 +270,10 @@ def log_activity(subject: str, subject_id: int):
 @roles_required(*CASE_ROLES)
 def complete_task(activity_id: int):
     activity = _row(Activity, activity_id)
-    with acting("Not done", book.AccountError) as act:
+    with acting(_("Not done"), book.AccountError) as act:
         book.complete_task(db.session, activity)
         act.audit("activity.done", activity.subject_type, activity.subject_id, {"activity": activity.id})
-        act.said(f"Done: {activity.summary}")
+        act.said(_("Done: %(what)s", what=activity.summary))
     return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/console/")
                     else url_for("console.accounts"))
 
@@ -295,7 +298,7 @@ def case_list():
     return render_template("console/crm_cases.html", cases=found, clocks={c.id: cases.clocks(c, now=now) for c in found},
                            partners={p.id: p for p in crm.all_partners(db.session)}, status=status, queue=queue,
                            mine=mine, queues=cases.QUEUES, statuses=cases.STATUSES, types=cases.TYPES,
-                           priorities=cases.PRIORITIES, span=span, **_case_words(),
+                           priorities=cases.PRIORITIES, span=span,
                            owners={u.id: u for u in people.staff_with_roles(db.session, CASE_ROLES)})
 
 
@@ -304,7 +307,7 @@ def case_list():
 def open_case():
     form = request.form
     made = None
-    with acting("Not opened", cases.CaseError) as act:
+    with acting(_("Not opened"), cases.CaseError) as act:
         number = (form.get("tracking_number") or "").strip()
         shipment_id = cases.shipment_for(db.session, number) if number else None
         priority = form.get("priority") or None
@@ -313,7 +316,7 @@ def open_case():
                                author_id=current_user.id, author_name=_name())
         case.owner_id = current_user.id
         act.audit("case.opened", "case", case.id, {"type": case.type, "shipment": shipment_id})
-        act.said(f"Case #{case.id} opened.")
+        act.said(_("Case #%(id)s opened.", id=case.id))
         made = case.id
     if made is None:
         return redirect(url_for("console.case_list"))
@@ -336,7 +339,7 @@ def case(case_id: int):
         can_compensate=current_user.role in COMPENSATION_ROLES, credit_note=cases.credit_note_of(session, found),
         tomorrow=clock.today() + timedelta(days=1), tz=clock.network_zone(),
         recipients={k: cases.recipient_for(session, found, k) for k in cases.OUTBOUND},
-        activity_kinds=book.ACTIVITY_KINDS, **_case_words())
+        activity_kinds=book.ACTIVITY_KINDS)
 
 
 @bp.post("/crm/cases/<id:case_id>/reply")
@@ -344,11 +347,11 @@ def case(case_id: int):
 def case_reply(case_id: int):
     found = _case(case_id)
     kind = request.form.get("kind", "note")
-    with acting("Not sent", cases.CaseError) as act:
+    with acting(_("Not sent"), cases.CaseError) as act:
         message = cases.reply(db.session, found, kind, request.form.get("body", ""), author_id=current_user.id,
                               author_name=_name(), wait=request.form.get("wait") == "on")
         act.audit("case.replied", "case", found.id, {"message": message.id, "kind": kind})
-        act.said("Note added." if kind == "note" else f"E-mail to {message.recipient} on its way.")
+        act.said(_("Note added.") if kind == "note" else _("E-mail to %(to)s on its way.", to=message.recipient))
     return redirect(url_for("console.case", case_id=case_id) + "#thread")
 
 
@@ -357,11 +360,11 @@ def case_reply(case_id: int):
 def case_status(case_id: int):
     found = _case(case_id)
     status = request.form.get("status", "")
-    with acting("Not changed", cases.CaseError) as act:
+    with acting(_("Not changed"), cases.CaseError) as act:
         before = found.status
         cases.set_status(db.session, found, status, author_id=current_user.id, author_name=_name())
         act.audit("case.status_changed", "case", found.id, {"from": before, "to": status})
-        act.said(f"Case #{found.id} is {status}.")
+        act.said(_("Case #%(id)s is %(status)s.", id=found.id, status=named(status, cases.STATUS_WORDS)))
     return redirect(url_for("console.case", case_id=case_id))
 
 
@@ -373,12 +376,12 @@ def case_assign(case_id: int):
     owners = {u.id for u in people.staff_with_roles(db.session, CASE_ROLES)}
     raw = form.get("owner_id", "")
     owner_id = int(raw) if raw.isdigit() and int(raw) in owners else None
-    with acting("Not changed", cases.CaseError) as act:
+    with acting(_("Not changed"), cases.CaseError) as act:
         cases.assign(db.session, found, owner_id=owner_id, queue=form.get("queue", found.queue),
                      priority=form.get("priority", found.priority), author_id=current_user.id, author_name=_name())
         act.audit("case.assigned", "case", found.id, {"owner": owner_id, "queue": found.queue,
                                                        "priority": found.priority})
-        act.said(f"Case #{found.id} saved.")
+        act.said(_("Case #%(id)s saved.", id=found.id))
     return redirect(url_for("console.case", case_id=case_id))
 
 
@@ -390,7 +393,7 @@ def case_resolve(case_id: int):
     outcome = form.get("outcome", "")
     if outcome in ("compensation", "claim") and current_user.role not in COMPENSATION_ROLES:
         abort(403)
-    with acting("Not resolved", cases.CaseError, payments.PaymentError) as act:
+    with acting(_("Not resolved"), cases.CaseError, payments.PaymentError) as act:
         amount = None
         if outcome == "compensation" or (outcome == "claim" and (form.get("amount") or "").strip()):
             currency = (found.partner_id and _partner(found.partner_id).currency) or "VND"
@@ -398,14 +401,17 @@ def case_resolve(case_id: int):
         details = cases.resolve(db.session, found, outcome, note=form.get("note", ""), author_id=current_user.id,
                                 author_name=_name(), amount=amount, day=day_of(form.get("day")))
         act.audit("case.resolved", "case", found.id, {"outcome": outcome, **details})
-        done = ""
+        amount = format_money(details["amount"], details["currency"]) if "amount" in details else ""
         if "credit_note" in details:
-            done = f": credit note {details['credit_note']} for {Money(details['amount'], details['currency'])}"
+            act.said(_("Case #%(id)s resolved: credit note %(number)s for %(amount)s.", id=found.id,
+                       number=details["credit_note"], amount=amount))
         elif "adjustment_id" in details:
-            done = f": {Money(details['amount'], details['currency'])} off the shipment's charges"
+            act.said(_("Case #%(id)s resolved: %(amount)s off the shipment's charges.", id=found.id, amount=amount))
         elif "claim_id" in details:
-            done = f": {Money(details['amount'], details['currency'])} owed to the partner, for finance to pay"
-        act.said(f"Case #{found.id} resolved{done}.")
+            act.said(_("Case #%(id)s resolved: %(amount)s owed to the partner, for finance to pay.", id=found.id,
+                       amount=amount))
+        else:
+            act.said(_("Case #%(id)s resolved.", id=found.id))
     return redirect(url_for("console.case", case_id=case_id))
 
 
@@ -447,7 +453,7 @@ def customer(customer_id: int):
 def customer_preferences(customer_id: int):
     record = _customer(customer_id)
     form = request.form
-    with acting("Not saved", known.CustomerError) as act:
+    with acting(_("Not saved"), known.CustomerError) as act:
         known.set_preferences(db.session, record, language=form.get("language") or None,
                               instructions=form.get("instructions"), safe_place=form.get("safe_place"),
                               preferred_time=form.get("preferred_time") or None,
@@ -458,7 +464,7 @@ def customer_preferences(customer_id: int):
         act.audit("customer.preferences_changed", "customer", record.id,
                   {"language": record.language, "consent": record.marketing_consent,
                    "opted_out": record.opted_out_at is not None})
-        act.said("Saved: every message from now follows these wishes.")
+        act.said(_("Saved: every message from now follows these wishes."))
     return redirect(url_for("console.customer", customer_id=customer_id))
 
 
@@ -467,7 +473,7 @@ def customer_preferences(customer_id: int):
 def merge_customer(customer_id: int):
     survivor = _customer(customer_id)
     form = request.form
-    with acting("Not merged", known.CustomerError) as act:
+    with acting(_("Not merged"), known.CustomerError) as act:
         other = db.session.get(Customer, int(form["other_id"])) if (form.get("other_id") or "").isdigit() else None
         if other is None:
             found = known.find(db.session, form.get("other", ""))
@@ -477,18 +483,19 @@ def merge_customer(customer_id: int):
         record = known.merge(db.session, survivor, other, reason=form.get("reason", ""), user_id=current_user.id)
         act.audit("customer.merged", "customer", record.survivor_id, {"merged": record.merged_id,
                                                                        "merge": record.id, "reason": record.reason})
-        act.said(f"{other.phone} merged into this customer: their orders, messages and cases are one person's.")
+        act.said(_("%(phone)s merged into this customer: their orders, messages and cases are one person's.",
+                   phone=other.phone))
     return redirect(url_for("console.customer", customer_id=customer_id))
 
 
 @bp.post("/crm/customers/merges/<id:merge_id>/undo")
 @roles_required(*CASE_ROLES)
 def undo_customer_merge(merge_id: int):
-    with acting("Not undone", known.CustomerError) as act:
+    with acting(_("Not undone"), known.CustomerError) as act:
         record = known.undo_merge(db.session, merge_id, user_id=current_user.id)
         act.audit("customer.merge_undone", "customer", record.survivor_id, {"merged": record.merged_id,
                                                                              "merge": record.id})
-        act.said("Merge undone: the two records are apart again, each with its own orders and messages.")
+        act.said(_("Merge undone: the two records are apart again, each with its own orders and messages."))
     back = request.form.get("back") or ""
     return redirect(back if back.startswith("/console/") else url_for("console.customers"))
 
@@ -535,12 +542,12 @@ def _lead_fields(form) -> dict:
 @roles_required(*ACCOUNT_ROLES)
 def add_lead():
     made = None
-    with acting("Not added", pipeline.PipelineError) as act:
+    with acting(_("Not added"), pipeline.PipelineError) as act:
         lead = pipeline.add_lead(db.session, **_lead_fields(request.form), source="manual",
                                  owner_id=current_user.id, created_by=current_user.id,
                                  currency=current_app.config["WAYBILL_CURRENCY"])
         act.audit("lead.added", "lead", lead.id, {"company": lead.company})
-        act.said(f"{lead.company} added.")
+        act.said(_("%(name)s added.", name=lead.company))
         made = lead.id
     return redirect(url_for("console.lead", lead_id=made) if made else url_for("console.pipeline_board"))
 
@@ -552,7 +559,7 @@ def import_leads():
     try:
         text = (file.read() if file else b"").decode("utf-8-sig")
     except UnicodeDecodeError:
-        flash("Not imported: the file is not UTF-8 text; save it as CSV UTF-8")
+        flash(_("Not imported: the file is not UTF-8 text; save it as CSV UTF-8"))
         return redirect(url_for("console.pipeline_board"))
     taken, refused = [], []
     for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
@@ -567,7 +574,8 @@ def import_leads():
     people.audit(db.session, current_user, "leads.imported", details={"taken": len(taken), "refused": refused[:50]},
                  ip=request.remote_addr)
     db.session.commit()
-    flash(f"{len(taken)} leads imported, {len(refused)} refused" + (": " + "; ".join(refused[:10]) if refused else "."))
+    flash(_("%(taken)s leads imported, %(refused)s refused", taken=len(taken), refused=len(refused))
+          + (": " + "; ".join(refused[:10]) if refused else "."))
     return redirect(url_for("console.pipeline_board"))
 
 
@@ -589,11 +597,11 @@ def lead(lead_id: int, onboarded=None, status: int = 200):
 def lead_stage(lead_id: int):
     found = _lead(lead_id)
     stage = request.form.get("stage", "")
-    with acting("Not moved", pipeline.PipelineError) as act:
+    with acting(_("Not moved"), pipeline.PipelineError) as act:
         before = found.stage
         pipeline.move(db.session, found, stage, by=current_user.id)
         act.audit("lead.moved", "lead", found.id, {"from": before, "to": stage})
-        act.said(f"{found.company} is {stage}.")
+        act.said(_("%(name)s is %(stage)s.", name=found.company, stage=named(stage, words.STAGE_WORDS)))
     return redirect(url_for("console.lead", lead_id=lead_id))
 
 
@@ -602,7 +610,7 @@ def lead_stage(lead_id: int):
 def lead_offer(lead_id: int):
     found = _lead(lead_id)
     form = request.form
-    with acting("No offer", pipeline.PipelineError) as act:
+    with acting(_("No offer"), pipeline.PipelineError) as act:
         try:
             percent = Decimal((form.get("discount") or "0").replace(",", ".").strip() or "0")
         except InvalidOperation:
@@ -611,8 +619,10 @@ def lead_offer(lead_id: int):
                                  service_level=form.get("service_level") or None, by=current_user.id)
         act.audit("lead.offered", "lead", found.id, {"discount_bp": found.offer["discount_bp"],
                                                      "price": offer.price.amount})
-        act.said(f"Offer made: {offer.price} a parcel (list {offer.list_price}), "
-                 f"{Money(found.value_amount, found.currency)} a month.")
+        act.said(_("Offer made: %(price)s a parcel (list %(list)s), %(month)s a month.",
+                   price=format_money(offer.price.amount, offer.price.currency),
+                   list=format_money(offer.list_price.amount, offer.list_price.currency),
+                   month=format_money(found.value_amount, found.currency)))
     return redirect(url_for("console.lead", lead_id=lead_id))
 
 
@@ -620,10 +630,10 @@ def lead_offer(lead_id: int):
 @roles_required(*ACCOUNT_ROLES)
 def lose_lead(lead_id: int):
     found = _lead(lead_id)
-    with acting("Not changed", pipeline.PipelineError) as act:
+    with acting(_("Not changed"), pipeline.PipelineError) as act:
         pipeline.lose(db.session, found, request.form.get("reason", ""), by=current_user.id)
         act.audit("lead.lost", "lead", found.id, {"reason": found.lost_reason})
-        act.said(f"{found.company} lost: {found.lost_reason}.")
+        act.said(_("%(name)s lost: %(why)s.", name=found.company, why=found.lost_reason))
     return redirect(url_for("console.lead", lead_id=lead_id))
 
 
@@ -639,15 +649,16 @@ def win_lead(lead_id: int):
             pickup = locate_address(AddressIn(line1=form.get("line1", ""), district=form.get("district", ""),
                                               city=form.get("city", ""), country="VN", postal_code=""))
         except IntakeError as exc:
-            flash(f"Not won: the pickup address: {exc}")
+            flash(_("Not won: the pickup address: %(why)s", why=exc))
             return redirect(url_for("console.lead", lead_id=lead_id))
     found = _lead(lead_id)
     onboarded = None
-    with acting("Not won", pipeline.PipelineError) as act:
+    with acting(_("Not won"), pipeline.PipelineError) as act:
         onboarded = pipeline.win(db.session, found, pickup=pickup, by=current_user.id)
         act.audit("lead.won", "lead", found.id, {"partner": onboarded.partner.id, "login": onboarded.login_email,
                                                  "contract": onboarded.contract.id})
-        act.said(f"{found.company} won and onboarding: hand over the login and the API key below (shown once).")
+        act.said(_("%(name)s won and onboarding: hand over the login and the API key below (shown once).",
+                   name=found.company))
     if onboarded is None:
         return redirect(url_for("console.lead", lead_id=lead_id))
     return lead(lead_id, onboarded=onboarded, status=201)
@@ -675,11 +686,11 @@ def message_templates():
         subject, body = request.form.get("subject", ""), request.form.get("body", "")
         action = request.form.get("action")
         if action == "default":
-            with acting("Not changed") as act:
+            with acting(_("Not changed")) as act:
                 if own:
                     wording.remove(session, current)
                     act.audit("template.removed", "message_template", current.id, {"key": current.key})
-                act.said("Back to the default wording.")
+                act.said(_("Back to the default wording."))
             return redirect(url_for("console.message_templates", event=event, channel=channel, language=language,
                                     partner_id=partner_id or ""))
         try:
@@ -687,11 +698,11 @@ def message_templates():
         except wording.WordingError as exc:
             error = str(exc)
         if action == "save" and error is None:
-            with acting("Not saved", wording.WordingError) as act:
+            with acting(_("Not saved"), wording.WordingError) as act:
                 row = wording.save(session, event=event, channel=channel, language=language, partner_id=partner_id,
                                    subject=subject, body=body, user_id=current_user.id)
                 act.audit("template.saved", "message_template", row.id, {"key": row.key})
-                act.said("Saved: the next messages use it.")
+                act.said(_("Saved: the next messages use it."))
             return redirect(url_for("console.message_templates", event=event, channel=channel, language=language,
                                     partner_id=partner_id or ""))
     return render_template("console/crm_messages.html", events=wording.EVENTS, channels=wording.CHANNELS,
@@ -730,13 +741,14 @@ def campaign_list():
             error = str(exc)
         if request.form.get("action") == "create" and error is None:
             made = None
-            with acting("Not made", campaigns.CampaignError) as act:
+            with acting(_("Not made"), campaigns.CampaignError) as act:
                 campaign = campaigns.create(session, name=form.get("name", ""), channel=form.get("channel", ""),
                                             subject=form.get("subject"), body=form.get("body", ""),
                                             segment=segment, user_id=current_user.id)
                 act.audit("campaign.created", "campaign", campaign.id, {"name": campaign.name,
                                                                        "segment": campaign.segment})
-                act.said(f"{campaign.name}: a draft, for {audience[1]:,} customers; schedule it to send.")
+                act.said(_("%(name)s: a draft, for %(num)s customers; schedule it to send.", name=campaign.name,
+                           num=format_decimal(audience[1])))
                 made = campaign.id
             if made:
                 return redirect(url_for("console.campaign", campaign_id=made))
@@ -767,14 +779,14 @@ def campaign(campaign_id: int):
 @roles_required(*ACCOUNT_ROLES)
 def schedule_campaign(campaign_id: int):
     found = _campaign(campaign_id)
-    with acting("Not scheduled", campaigns.CampaignError) as act:
+    with acting(_("Not scheduled"), campaigns.CampaignError) as act:
         try:
             at = datetime.fromisoformat(request.form.get("at", "")).replace(tzinfo=clock.network_zone())
         except ValueError:
             raise campaigns.CampaignError("say when (day and time)") from None
         campaigns.schedule(db.session, found, at)
         act.audit("campaign.scheduled", "campaign", found.id, {"at": at.isoformat()})
-        act.said(f"{found.name} goes out at {at:%d %b %H:%M}.")
+        act.said(_("%(name)s goes out at %(when)s.", name=found.name, when=format_datetime(at, "dd MMM HH:mm")))
     return redirect(url_for("console.campaign", campaign_id=campaign_id))
 
 
@@ -782,8 +794,8 @@ def schedule_campaign(campaign_id: int):
 @roles_required(*ACCOUNT_ROLES)
 def cancel_campaign(campaign_id: int):
     found = _campaign(campaign_id)
-    with acting("Not cancelled", campaigns.CampaignError) as act:
+    with acting(_("Not cancelled"), campaigns.CampaignError) as act:
         dropped = campaigns.cancel(db.session, found)
         act.audit("campaign.cancelled", "campaign", found.id, {"dropped": dropped})
-        act.said(f"{found.name} cancelled: {dropped:,} messages not sent.")
+        act.said(_("%(name)s cancelled: %(num)s messages not sent.", name=found.name, num=format_decimal(dropped)))
     return redirect(url_for("console.campaign", campaign_id=campaign_id))

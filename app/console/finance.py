@@ -14,6 +14,8 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import format_date
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -34,7 +36,7 @@ FINANCE_ROLES = ("admin", "finance")
 
 def party_of(text: str | None) -> tuple[str, int] | None:
     """``partner:3`` -> ("partner", 3); anything else -> None."""
-    kind, _, ident = (text or "").partition(":")
+    kind, _sep, ident = (text or "").partition(":")
     return (kind, int(ident)) if kind in {"partner", "driver", "hub", "provider"} and ident.isdigit() else None
 
 
@@ -83,7 +85,7 @@ def finance():
 def _by_currency(balances: dict[tuple[str, str], int]) -> dict[str, dict[str, int]]:
     """currency -> {"debit": ..., "credit": ..., "net": ...} over the accounts."""
     out: dict[str, dict[str, int]] = {}
-    for (_, currency), amount in balances.items():
+    for (_account, currency), amount in balances.items():
         row = out.setdefault(currency, {"debit": 0, "credit": 0, "net": 0})
         row["debit" if amount > 0 else "credit"] += abs(amount)
         row["net"] += amount
@@ -145,10 +147,10 @@ def journal_entry(entry_id: int):
 def reverse_entry(entry_id: int):
     """A correction: the entry's lines negated, dated today (in the open month)."""
     reason = request.form.get("reason", "")
-    with acting("Not reversed", ledger.LedgerError) as act:
+    with acting(_("Not reversed"), ledger.LedgerError) as act:
         undo = ledger.reverse(db.session, entry_id, entry_date=clock.today(), actor=actor(), reason=reason)
         act.audit("journal_entry.reversed", "journal_entry", entry_id, {"reversal": undo.id, "reason": reason})
-        act.said(f"Reversed by entry {undo.id}, dated {undo.entry_date:%d %b %Y}.")
+        act.said(_("Reversed by entry %(num)s, dated %(day)s.", num=undo.id, day=format_date(undo.entry_date, "dd MMM yyyy")))
     return redirect(url_for("console.journal_entry", entry_id=entry_id))
 
 
@@ -191,7 +193,7 @@ def period(period: str):
 @roles_required(*FINANCE_ROLES)
 def close_period(period: str):
     period = _period_or_404(period)
-    with acting("Not closed", periods.PeriodError) as act:
+    with acting(_("Not closed"), periods.PeriodError) as act:
         result = periods.close(db.session, period, user_id=current_user.id)
         blocking = [c for c in result.checks if not c.ok]
         if blocking:
@@ -199,7 +201,7 @@ def close_period(period: str):
                                       f"block{'' if len(blocking) > 1 else 's'} the close: "
                                       + "; ".join(c.rule for c in blocking))
         act.audit("period.closed", "period", period, {"trial_balance": result.trial_balance})
-        act.said(f"{period} is closed: no entry can be dated in it now.")
+        act.said(_("%(period)s is closed: no entry can be dated in it now.", period=period))
     return redirect(url_for("console.period", period=period))
 
 
@@ -228,10 +230,10 @@ def close_report(period: str):
 def reopen_period(period: str):
     period = _period_or_404(period)
     reason = request.form.get("reason", "")
-    with acting("Not reopened", periods.PeriodError) as act:
+    with acting(_("Not reopened"), periods.PeriodError) as act:
         periods.reopen(db.session, period, reason=reason)
         act.audit("period.reopened", "period", period, {"reason": reason.strip()})
-        act.said(f"{period} is open again.")
+        act.said(_("%(period)s is open again.", period=period))
     return redirect(url_for("console.period", period=period))
 
 

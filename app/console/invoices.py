@@ -14,6 +14,8 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from app import clock
@@ -22,11 +24,11 @@ from app.billing import invoices, ledger, payments
 from app.billing.documents import Company, statement_pdf
 from app.billing.invoices import InvoiceError
 from app.billing.models import Invoice
-from app.billing.money import EXPONENTS, Money
+from app.billing.money import EXPONENTS
 from app.billing.payments import PaymentError
 from app.console.acting import acting
 from app.console.finance import FINANCE_ROLES, partners_by_id
-from app.console.views import bp
+from app.console.views import bp, format_money
 from app.crm.models import Partner
 from app.db import db
 from app.forms import day_of, id_of
@@ -37,7 +39,7 @@ STATUSES = ("issued", "overdue", "partially_paid", "paid")
 def _last_months(n: int = 6) -> list[str]:
     first = clock.today().replace(day=1)
     months = []
-    for _ in range(n):
+    for _month in range(n):
         first = (first - timedelta(days=1)).replace(day=1)
         months.append(ledger.period_of(first))
     return months
@@ -59,14 +61,16 @@ def invoice_list():
 def run_invoices():
     period = request.form.get("period", "")
     if period not in _last_months(24):
-        flash("Not run: choose a month that has ended")
+        flash(_("Not run: choose a month that has ended"))
         return redirect(url_for("console.invoice_list"))
-    with acting("Not run", InvoiceError) as act:
+    with acting(_("Not run"), InvoiceError) as act:
         result = invoices.run(db.session, period, user_id=current_user.id)
         act.audit("invoices.run", "period", period, {"numbers": [i.number for i in result.invoices]})
-        act.said(f"{len(result.invoices)} invoice{'s' if len(result.invoices) != 1 else ''} issued for {period}"
-                 + (f" ({result.invoices[0].number} – {result.invoices[-1].number}), e-mailed to the partners."
-                    if result.invoices else ": nothing was left to invoice."))
+        issued = ngettext("%(num)s invoice issued for %(period)s", "%(num)s invoices issued for %(period)s",
+                          len(result.invoices), period=period)
+        act.said(issued + (_(" (%(first)s – %(last)s), e-mailed to the partners.", first=result.invoices[0].number,
+                              last=result.invoices[-1].number) if result.invoices
+                           else _(": nothing was left to invoice.")))
     return redirect(url_for("console.invoice_list"))
 
 
@@ -120,13 +124,14 @@ def csv_response(found: Invoice) -> Response:
 @roles_required(*FINANCE_ROLES)
 def credit_note(invoice_id: int):
     found = _invoice_or_404(invoice_id)
-    with acting("No credit note", InvoiceError, PaymentError) as act:
+    with acting(_("No credit note"), InvoiceError, PaymentError) as act:
         amount = payments.parse_amount(request.form.get("amount", ""), found.currency)
         note = invoices.credit_note(db.session, found.id, amount, reason=request.form.get("reason", ""),
                                     user_id=current_user.id)
         act.audit("credit_note.issued", "invoice", note.id, {"number": note.number, "corrects": found.number,
                                                              "amount": amount, "reason": note.reason})
-        act.said(f"Credit note {note.number} for {Money(amount, found.currency)} issued and e-mailed.")
+        act.said(_("Credit note %(number)s for %(amount)s issued and e-mailed.", number=note.number,
+                   amount=format_money(amount, found.currency)))
     return redirect(url_for("console.invoice", invoice_id=invoice_id))
 
 
@@ -141,7 +146,7 @@ def payment_list():
 @roles_required(*FINANCE_ROLES)
 def record_payment():
     form = request.form
-    with acting("Not recorded", PaymentError) as act:
+    with acting(_("Not recorded"), PaymentError) as act:
         partner_id = id_of(form.get("partner_id"))
         currency = form.get("currency", "")
         if currency not in EXPONENTS:
@@ -153,7 +158,8 @@ def record_payment():
                                   reference=form.get("reference", ""), user_id=current_user.id)
         act.audit("payment.recorded", "payment", payment.id, {"partner_id": partner_id, "amount": payment.amount,
                                                               "reference": payment.reference})
-        act.said(f"Payment of {Money(payment.amount, currency)} recorded and allocated to the oldest invoices.")
+        act.said(_("Payment of %(amount)s recorded and allocated to the oldest invoices.",
+                   amount=format_money(payment.amount, currency)))
     return redirect(url_for("console.payment_list"))
 
 
@@ -163,7 +169,7 @@ def import_payments():
     upload = request.files.get("statement")
     currency = request.form.get("currency", "")
     result = None
-    with acting("Not imported", PaymentError, UnicodeDecodeError,
+    with acting(_("Not imported"), PaymentError, UnicodeDecodeError,
                 words=lambda e: "the file is not UTF-8 text" if isinstance(e, UnicodeDecodeError) else str(e)) as act:
         if upload is None or not upload.filename:
             raise PaymentError("choose the bank statement's CSV file")
@@ -173,8 +179,8 @@ def import_payments():
                                           user_id=current_user.id)
         act.audit("payments.imported", "bank_statement", upload.filename[:60], {
             "recorded": result.recorded, "rows": len(result.rows)})
-        act.said(f"{result.recorded} payment{'s' if result.recorded != 1 else ''} recorded from "
-                 f"{len(result.rows)} line{'s' if len(result.rows) != 1 else ''}.")
+        act.said(ngettext("%(num)s payment recorded", "%(num)s payments recorded", result.recorded) + " "
+                 + ngettext("from %(num)s line.", "from %(num)s lines.", len(result.rows)))
     return render_template("console/payments.html", rows=payments.payments_of(db.session), partners=partners_by_id(),
                            today=clock.today(), currencies=sorted(EXPONENTS), result=result)
 
@@ -234,7 +240,7 @@ def partner_billing(partner_id: int):
     partner = _partner_or_404(partner_id)
     if request.method == "POST":
         form = request.form
-        with acting("Not saved", ValueError) as act:
+        with acting(_("Not saved"), ValueError) as act:
             before = {f: getattr(partner, f) for f in (*BILLING_FIELDS, "billing_cycle", "payment_terms_days",
                                                        "remittance_days", "net_cod_against_invoices")}
             for name in BILLING_FIELDS:
@@ -252,7 +258,7 @@ def partner_billing(partner_id: int):
             after = {f: getattr(partner, f) for f in before}
             act.audit("partner.billing_changed", "partner", partner.id,
                       {k: [before[k], after[k]] for k in before if before[k] != after[k]})
-            act.said("Billing settings saved.")
+            act.said(_("Billing settings saved."))
         return redirect(url_for("console.partner_billing", partner_id=partner.id))
     return render_template("console/partner_billing.html", partner=partner, cycles=invoices.CYCLES,
                            invoices=invoices.invoices_of(db.session, partner_id=partner.id, limit=12),

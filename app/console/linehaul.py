@@ -3,6 +3,8 @@ local hub unloads a trip by scanning and gets a discrepancy report."""
 from __future__ import annotations
 
 from flask import abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from app import clock
 from app.auth.web import roles_required
@@ -12,7 +14,6 @@ from app.db import db
 from app.forms import id_of
 from app.hubs import bags
 from app.hubs.models import Hub, LinehaulTrip
-from app.words import counted
 
 
 @bp.get("/hubs/<id:hub_id>/linehaul")
@@ -28,10 +29,11 @@ def linehaul(hub_id: int):
 @roles_required(*ACTING_ROLES)
 def close_bag(hub_id: int, bag_id: int):
     hub = hub_for_work(hub_id)
-    with acting("Not closed", bags.BagError) as act:
+    with acting(_("Not closed"), bags.BagError) as act:
         bag = bags.close_bag(db.session, bag_id, hub.id)
         act.audit("bag.closed", "bag", bag.id, {"code": bag.code, "parcels": len(bag.items)})
-        act.said(f"Bag {bag.code} closed with {counted(len(bag.items), 'parcel')}.")
+        act.said(ngettext("Bag %(code)s closed with %(num)s parcel.", "Bag %(code)s closed with %(num)s parcels.",
+                          len(bag.items), code=bag.code))
     return redirect(url_for("console.linehaul", hub_id=hub.id))
 
 
@@ -42,11 +44,13 @@ def dispatch_trip(hub_id: int):
     to = db.session.get(Hub, id_of(request.form.get("to")) or 0)
     if to is None:
         abort(400, description="to: the hub the trip goes to")
-    with acting("No trip", bags.BagError) as act:
+    with acting(_("No trip"), bags.BagError) as act:
         done = bags.dispatch_trip(db.session, hub, to.id, actor=actor())
         act.audit("trip.dispatched", "trip", done.trip.id, {"to": to.code, "bags": done.bags, "parcels": done.parcels})
-        act.said(f"Trip {done.trip.id} to {to.code} left with {counted(len(done.bags), 'bag')}, "
-                 f"{counted(done.parcels, 'parcel')}." + "".join(f" {n} stayed: {why}." for n, why in done.dropped))
+        act.said(_("Trip %(num)s to %(hub)s left with %(bags)s, %(parcels)s.", num=done.trip.id, hub=to.code,
+                   bags=ngettext("%(num)s bag", "%(num)s bags", len(done.bags)),
+                   parcels=ngettext("%(num)s parcel", "%(num)s parcels", done.parcels))
+                 + "".join(" " + _("%(number)s stayed: %(why)s.", number=n, why=why) for n, why in done.dropped))
     return redirect(url_for("console.linehaul", hub_id=hub.id))
 
 
@@ -86,10 +90,11 @@ def receive_trip(hub_id: int, trip_id: int):
 @roles_required(*ACTING_ROLES)
 def finish_trip(hub_id: int, trip_id: int):
     hub = hub_for_work(hub_id)
-    with acting("Not finished", bags.BagError) as act:
+    with acting(_("Not finished"), bags.BagError) as act:
         report = bags.finish_receiving(db.session, hub, _trip(hub, trip_id).id, actor=actor())
         act.audit("trip.received", "trip", trip_id, {"received": report.received, "missing": report.missing,
                                                      "unexpected": report.unexpected})
-        act.said(f"Trip {trip_id} received: {counted(report.received, 'parcel')}, {len(report.missing)} missing "
-                 f"(held), {len(report.unexpected)} unexpected.")
+        act.said(_("Trip %(num)s received: %(parcels)s, %(missing)s missing (held), %(unexpected)s unexpected.",
+                   num=trip_id, parcels=ngettext("%(num)s parcel", "%(num)s parcels", report.received),
+                   missing=len(report.missing), unexpected=len(report.unexpected)))
     return redirect(url_for("console.receive_trip", hub_id=hub.id, trip_id=trip_id))

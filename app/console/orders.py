@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import clock
@@ -91,8 +93,9 @@ def new_order():
                            details={"partner": partner.name, "reference": created.reference, "by": "phone"},
                            ip=request.remote_addr)
             db.session.commit()
-            flash(f"Order {created.reference} taken: {created.tracking_number}, "
-                  f"fee {created.quote}, promised {created.promised_date:%a %d %b}.")
+            flash(_("Order %(reference)s taken: %(number)s, fee %(fee)s, promised %(day)s.", reference=created.reference,
+                    number=created.tracking_number, fee=created.quote,
+                    day=format_date(created.promised_date, "EEE dd MMM")))
             return redirect(url_for("console.shipment", shipment_id=created.shipment_id))
     return render_template("console/order_new.html", partners=partners, form=form, errors=errors,
                            levels=SERVICE_LEVELS), 422 if errors else 200

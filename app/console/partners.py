@@ -4,6 +4,7 @@ delivery code on or off, and see its pickup places (windows are set on the picku
 from __future__ import annotations
 
 from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from app import clock
 from app.auth.web import roles_required
@@ -35,7 +36,7 @@ def partners():
 def create_partner():
     name, email = request.form.get("name", ""), request.form.get("email", "").strip() or None
     made = None
-    with acting("Not added", ValueError) as act:
+    with acting(_("Not added"), ValueError) as act:
         partner = crm.create_partner(db.session, name, currency=current_app.config["WAYBILL_CURRENCY"])
         partner.contact_email = email
         record, key = crm.issue_api_key(db.session, partner)
@@ -57,7 +58,7 @@ def _partner(partner_id: int) -> Partner:
 @roles_required(*PARTNER_ROLES)
 def issue_key(partner_id: int):
     partner = _partner(partner_id)
-    with acting("Not issued") as act:
+    with acting(_("Not issued")) as act:
         record, key = crm.issue_api_key(db.session, partner)
         act.audit("partner.key_issued", "partner", partner.id, {"key": record.prefix})
     return _page(new_key=(partner.name, key), status=201)
@@ -68,10 +69,10 @@ def issue_key(partner_id: int):
 def revoke_key(partner_id: int):
     partner = _partner(partner_id)
     prefix = request.form.get("prefix", "")
-    with acting("Not revoked", LookupError) as act:
+    with acting(_("Not revoked"), LookupError) as act:
         crm.revoke_api_key(db.session, prefix, partner_id=partner.id)
         act.audit("partner.key_revoked", "partner", partner.id, {"key": prefix})
-        act.said(f"Key {prefix} revoked: requests with it are refused within seconds.")
+        act.said(_("Key %(prefix)s revoked: requests with it are refused within seconds.", prefix=prefix))
     return redirect(url_for("console.partners"))
 
 
@@ -79,9 +80,10 @@ def revoke_key(partner_id: int):
 @roles_required(*PARTNER_ROLES)
 def delivery_code(partner_id: int):
     partner = _partner(partner_id)
-    with acting("Not changed") as act:
+    with acting(_("Not changed")) as act:
         partner.delivery_code_required = request.form.get("required") == "on"
         act.audit("partner.delivery_code", "partner", partner.id, {"required": partner.delivery_code_required})
-        act.said(f"{partner.name}: customers {'give' if partner.delivery_code_required else 'no longer give'} "
-                 "the driver a one-time code.")
+        act.said(_("%(name)s: customers give the driver a one-time code.", name=partner.name)
+                 if partner.delivery_code_required
+                 else _("%(name)s: customers no longer give the driver a one-time code.", name=partner.name))
     return redirect(url_for("console.partners"))

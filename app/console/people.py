@@ -4,22 +4,28 @@ own hub) onboard drivers with their login, vehicle, capacity and working days.""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from babel.dates import get_day_names
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
 from app import clock
 from app.auth import services as accounts
 from app.auth.models import ROLES, User
-from app.auth.web import roles_required
+from app.auth.web import ROLE_WORDS, roles_required
 from app.console.acting import acting
 from app.console.views import bp, hubs_by_id, scope_hub
 from app.db import db
 from app.delivery import services as delivery
 from app.delivery.models import Driver
 from app.forms import id_of
-from app.words import counted
 
-WEEKDAYS = (("1", "Mon"), ("2", "Tue"), ("3", "Wed"), ("4", "Thu"), ("5", "Fri"), ("6", "Sat"), ("7", "Sun"))
+def weekdays() -> list[tuple[str, str]]:
+    """The days of a driver's week, "1" (Monday) to "7", named short in the reader's language."""
+    names = get_day_names("abbreviated", locale=get_locale())
+    return [(str(i + 1), names[i]) for i in range(7)]
 
 
 @bp.get("/people")
@@ -31,19 +37,19 @@ def people():
     logins = {u.driver_id: u for u in db.session.scalars(select(User).where(User.driver_id.is_not(None)))}
     sessions = {u.id: len(accounts.open_sessions(db.session, u.id)) for u in users}
     return render_template("console/people.html", users=users, drivers=drivers, logins=logins, sessions=sessions,
-                           hubs=hubs_by_id(), roles=ROLES, weekdays=WEEKDAYS, tz=clock.network_zone())
+                           hubs=hubs_by_id(), roles=ROLES, weekdays=weekdays(), tz=clock.network_zone())
 
 
 @bp.post("/people/users")
 @roles_required("admin")
 def create_login():
     form = request.form
-    with acting("Not created", accounts.AccountError) as act:
+    with acting(_("Not created"), accounts.AccountError) as act:
         user = accounts.create_user(db.session, form.get("email", ""), role=form.get("role", ""),
                                     password=form.get("password", ""), name=form.get("name", ""),
                                     hub_id=id_of(form.get("hub")))
         act.audit("user.created", "user", user.id, {"email": user.email, "role": user.role})
-        act.said(f"{user.email} ({user.role.replace('_', ' ')}) can sign in.")
+        act.said(_("%(email)s (%(role)s) can sign in.", email=user.email, role=ROLE_WORDS.get(user.role, user.role)))
     return redirect(url_for("console.people"))
 
 
@@ -62,18 +68,20 @@ def _user(user_id: int) -> User:
 def change_login(user_id: int, what: str):
     user = _user(user_id)
     if user.id == current_user.id and what == "deactivate":
-        flash("You cannot deactivate yourself.")
+        flash(_("You cannot deactivate yourself."))
         return redirect(url_for("console.people"))
-    with acting("Not changed", accounts.AccountError) as act:
+    with acting(_("Not changed"), accounts.AccountError) as act:
         if what in ("deactivate", "activate"):
             accounts.set_active(db.session, user, what == "activate")
-            act.said(f"{user.email}: {'active' if user.active else 'deactivated, signed out everywhere'}.")
+            act.said(_("%(email)s: active.", email=user.email) if user.active
+                     else _("%(email)s: deactivated, signed out everywhere.", email=user.email))
         elif what == "reset":
             accounts.reset_password(db.session, user, request.form.get("password", ""))
-            act.said(f"{user.email}: new password set; tell them in person. Signed out everywhere.")
+            act.said(_("%(email)s: new password set; tell them in person. Signed out everywhere.", email=user.email))
         else:
             count = accounts.sign_out_everywhere(db.session, user)
-            act.said(f"{user.email}: signed out on {counted(count, 'device')}.")
+            act.said(ngettext("%(email)s: signed out on %(num)s device.", "%(email)s: signed out on %(num)s devices.",
+                              count, email=user.email))
         act.audit(f"user.{what.replace('-', '_')}", "user", user.id, {"email": user.email})
     return redirect(url_for("console.people"))
 
@@ -85,20 +93,20 @@ def onboard_driver():
     form = request.form
     hub_id = scope_hub() or id_of(form.get("hub"))
     if hub_id is None or hub_id not in hubs_by_id():
-        flash("Not created: choose the driver's hub")
+        flash(_("Not created: choose the driver's hub"))
         return redirect(url_for("console.people"))
     try:
         capacity = int(form.get("capacity", "40") or 40)
     except ValueError:
         capacity = 0
-    with acting("Not created", delivery.DeliveryError, accounts.AccountError) as act:
+    with acting(_("Not created"), delivery.DeliveryError, accounts.AccountError) as act:
         driver = delivery.create_driver(db.session, name=form.get("name", ""), phone=form.get("phone", ""),
                                         hub_id=hub_id, capacity=capacity, vehicle=form.get("vehicle", ""),
                                         working_days="".join(form.getlist("days")))
         user = accounts.create_user(db.session, form.get("email", ""), role="driver", password=form.get("password", ""),
                                     name=driver.name, driver_id=driver.id)
         act.audit("driver.created", "driver", driver.id, {"name": driver.name, "hub": hub_id, "login": user.email})
-        act.said(f"Driver {driver.name} created; they sign in at /login as {user.email}.")
+        act.said(_("Driver %(name)s created; they sign in at /login as %(email)s.", name=driver.name, email=user.email))
     return redirect(url_for("console.people"))
 
 
@@ -109,11 +117,12 @@ def change_driver(driver_id: int, what: str):
     driver = db.session.get(Driver, driver_id)
     if driver is None or (scope_hub() and driver.hub_id != scope_hub()):
         abort(404)
-    with acting("Not changed") as act:
+    with acting(_("Not changed")) as act:
         driver.active = what == "activate"
         login = db.session.scalars(select(User).where(User.driver_id == driver.id)).first()
         if login is not None:
             accounts.set_active(db.session, login, driver.active)
         act.audit(f"driver.{what}d", "driver", driver.id, {"name": driver.name})
-        act.said(f"Driver {driver.name}: {'active' if driver.active else 'deactivated; their login too'}.")
+        act.said(_("Driver %(name)s: active.", name=driver.name) if driver.active
+                 else _("Driver %(name)s: deactivated; their login too.", name=driver.name))
     return redirect(url_for("console.people"))

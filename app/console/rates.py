@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date, format_decimal
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import clock
@@ -101,7 +103,7 @@ def draft_from_form(form) -> cards.Draft:
     pairs = {}
     for line in (form.get("hub_pairs") or "").splitlines():
         if line.strip():
-            pair, _, zone = line.partition("=")
+            pair, _sep, zone = line.partition("=")
             pairs[pair.strip().upper().replace(" ", "")] = zone.strip()
     remote_km = (form.get("remote_beyond_km") or "").strip()
     try:
@@ -184,15 +186,16 @@ def new_rate_card():
             draft = draft_from_form(form)
             shown = cards.preview(draft, _preview_input(form), fuel_bp=fuel_bp_on(db.session, draft.effective_from))
         except CardError as exc:
-            flash(f"Cannot preview: {exc}")
+            flash(_("Cannot preview: %(why)s", why=exc))
             return _render_form(form, None)
         return _render_form(form, shown)
-    with acting("Not saved", CardError) as act:
+    with acting(_("Not saved"), CardError) as act:
         row = cards.save(db.session, draft_from_form(form), user_id=current_user.id)
         act.audit("rate_card.created", "rate_card", row.id, {
             "partner_id": row.partner_id, "service_level": row.service_level, "currency": row.currency,
             "effective_from": row.effective_from.isoformat(), "note": row.note})
-        act.said(f"Saved: {row.name} takes effect on {row.effective_from:%d %b %Y}.")
+        act.said(_("Saved: %(name)s takes effect on %(day)s.", name=row.name,
+                   day=format_date(row.effective_from, "dd MMM yyyy")))
         return redirect(url_for("console.rate_card", card_id=row.id))
     return _render_form(form, None)
 
@@ -206,12 +209,13 @@ def _render_form(form, shown):
 @bp.post("/finance/rates/fuel")
 @roles_required(*FINANCE_ROLES)
 def set_fuel_surcharge():
-    with acting("Not saved", CardError) as act:
+    with acting(_("Not saved"), CardError) as act:
         day = day_of(request.form.get("effective_from"))
         if day is None:
             raise CardError("say from which day")
         rate_bp = _percent_bp(request.form, "percent", "fuel surcharge")
         cards.set_fuel(db.session, day, rate_bp, user_id=current_user.id)
         act.audit("fuel_surcharge.set", "fuel_surcharge", day.isoformat(), {"percent": rate_bp / 100})
-        act.said(f"Fuel surcharge {rate_bp / 100:g} % from {day:%d %b %Y}.")
+        act.said(_("Fuel surcharge %(percent)s %% from %(day)s.", percent=format_decimal(rate_bp / 100),
+                   day=format_date(day, "dd MMM yyyy")))
     return redirect(url_for("console.rate_cards"))

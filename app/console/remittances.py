@@ -14,6 +14,9 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -22,12 +25,12 @@ from app.auth.web import roles_required
 from app.billing import claims, ledger, posting, remittances
 from app.billing.documents import Company
 from app.billing.models import CashDeposit, Claim, Remittance
-from app.billing.money import EXPONENTS, Money
+from app.billing.money import EXPONENTS
 from app.billing.payments import PaymentError, parse_amount
 from app.billing.remittances import RemittanceError
 from app.console.acting import acting
 from app.console.finance import FINANCE_ROLES, PROVIDER_NAMES, partners_by_id
-from app.console.views import bp
+from app.console.views import bp, format_money
 from app.crm.models import Partner
 from app.db import db
 from app.delivery.models import Driver
@@ -51,14 +54,14 @@ def remittance_list():
 @bp.post("/finance/remittances/run")
 @roles_required(*FINANCE_ROLES)
 def run_remittances():
-    with acting("Not run", RemittanceError) as act:
+    with acting(_("Not run"), RemittanceError) as act:
         result = remittances.run(db.session, user_id=current_user.id)
         act.audit("remittances.run", "remittance_run", clock.today().isoformat(),
                   {"numbers": [r.number for r in result.remittances]})
         made = result.remittances
-        act.said(f"{len(made)} remittance{'s' if len(made) != 1 else ''} approved"
-                 + (f": {sum(r.shipments for r in made):,} shipments. Download the payout file for the bank."
-                    if made else ": no COD is due today."))
+        act.said(ngettext("%(num)s remittance approved", "%(num)s remittances approved", len(made))
+                 + (_(": %(num)s shipments. Download the payout file for the bank.",
+                      num=format_decimal(sum(r.shipments for r in made))) if made else _(": no COD is due today.")))
     return redirect(url_for("console.remittance_list"))
 
 
@@ -114,10 +117,11 @@ def remittance_as_csv(remittance_id: int):
 def remittance_paid(remittance_id: int):
     found = _remittance_or_404(remittance_id)
     reference = request.form.get("bank_reference", "")
-    with acting("Not recorded", RemittanceError) as act:
+    with acting(_("Not recorded"), RemittanceError) as act:
         remittances.mark_paid(db.session, found.id, bank_reference=reference, user_id=current_user.id)
         act.audit("remittance.paid", "remittance", found.id, {"number": found.number, "bank_reference": reference})
-        act.said(f"{found.number} is paid: {Money(found.payout_amount, found.currency)}; the partner is told.")
+        act.said(_("%(number)s is paid: %(amount)s; the partner is told.", number=found.number,
+                   amount=format_money(found.payout_amount, found.currency)))
     return redirect(url_for("console.remittance", remittance_id=found.id))
 
 
@@ -132,7 +136,7 @@ def deposit_list():
 @roles_required(*FINANCE_ROLES)
 def make_deposit():
     form = request.form
-    with acting("Not recorded", RemittanceError) as act:
+    with acting(_("Not recorded"), RemittanceError) as act:
         hub_id, currency = id_of(form.get("hub_id")), form.get("currency", "")
         if hub_id is None or currency not in EXPONENTS:
             raise RemittanceError("choose the hub and the currency")
@@ -140,7 +144,7 @@ def make_deposit():
                                    user_id=current_user.id, deposited_on=day_of(form.get("deposited_on")))
         act.audit("cash.deposited", "cash_deposit", slip.id, {"hub_id": hub_id, "amount": slip.amount,
                                                               "bank_reference": slip.bank_reference})
-        act.said(f"Deposited {Money(slip.amount, currency)}: slip #{slip.id}.")
+        act.said(_("Deposited %(amount)s: slip #%(num)s.", amount=format_money(slip.amount, currency), num=slip.id))
         return redirect(url_for("console.deposit_slip", deposit_id=slip.id))
     return redirect(url_for("console.deposit_list"))
 
@@ -173,7 +177,7 @@ def balances():
 @roles_required(*FINANCE_ROLES)
 def settle_driver(driver_id: int):
     form = request.form
-    with acting("Not settled", RemittanceError, PaymentError) as act:
+    with acting(_("Not settled"), RemittanceError, PaymentError) as act:
         currency = form.get("currency", "")
         if currency not in EXPONENTS:
             raise RemittanceError("choose the currency")
@@ -182,7 +186,8 @@ def settle_driver(driver_id: int):
                                           user_id=current_user.id)
         act.audit("driver.shortage_settled", "driver", driver_id, {"amount": row.amount, "how": row.how,
                                                                    "note": row.note})
-        act.said(f"Settled {Money(row.amount, currency)} ({row.how.replace('_', ' ')}).")
+        act.said(_("Settled %(amount)s (%(how)s).", amount=format_money(row.amount, currency),
+                   how=_("written off") if row.how == "written_off" else _("repaid")))
     return redirect(url_for("console.balances"))
 
 
@@ -190,7 +195,7 @@ def settle_driver(driver_id: int):
 @roles_required(*FINANCE_ROLES)
 def provider_paid(provider_id: int):
     form = request.form
-    with acting("Not recorded", RemittanceError, PaymentError) as act:
+    with acting(_("Not recorded"), RemittanceError, PaymentError) as act:
         currency = form.get("currency", "")
         if currency not in EXPONENTS:
             raise RemittanceError("choose the currency")
@@ -198,7 +203,8 @@ def provider_paid(provider_id: int):
                                           currency, received_on=day_of(form.get("received_on")) or clock.today(),
                                           reference=form.get("reference", ""), user_id=current_user.id)
         act.audit("provider.paid_out", "provider_payout", row.id, {"provider_id": provider_id, "amount": row.amount})
-        act.said(f"Recorded {Money(row.amount, currency)} from the {PROVIDER_NAMES[provider_id]}.")
+        act.said(_("Recorded %(amount)s from the %(provider)s.", amount=format_money(row.amount, currency),
+                   provider=PROVIDER_NAMES[provider_id]))
     return redirect(url_for("console.balances"))
 
 
@@ -216,8 +222,9 @@ def claim_paid(claim_id: int):
     claim = db.session.get(Claim, claim_id)
     if claim is None:
         abort(404)
-    with acting("Not paid", claims.ClaimError) as act:
+    with acting(_("Not paid"), claims.ClaimError) as act:
         claims.pay(db.session, claim, reference=request.form.get("reference", ""), actor=f"user:{current_user.id}")
         act.audit("claim.paid", "claim", claim.id, {"amount": claim.accepted_amount, "reference": claim.paid_reference})
-        act.said(f"Claim for shipment {claim.shipment_id} paid: {Money(claim.accepted_amount, claim.currency)}.")
+        act.said(_("Claim for shipment %(num)s paid: %(amount)s.", num=claim.shipment_id,
+                   amount=format_money(claim.accepted_amount, claim.currency)))
     return redirect(url_for("console.claim_list"))

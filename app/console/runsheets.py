@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from app import clock
@@ -15,12 +27,11 @@ from app.console.acting import acting, actor
 from app.console.views import ACTING_ROLES, bp, hub_for_work, hubs_by_id, scope_hub
 from app.crm import services as crm
 from app.db import db
-from app.forms import day_of, id_of
 from app.delivery import manifest, planning, reads
 from app.delivery.models import PickupRun, RunSheet, RunSheetStop
 from app.delivery.services import drivers_of
+from app.forms import day_of, id_of
 from app.hubs.models import Hub
-from app.words import counted
 
 
 def _day() -> date:
@@ -59,14 +70,15 @@ def run_sheets(hub_id: int):
 @roles_required(*ACTING_ROLES)
 def plan_run_sheets(hub_id: int):
     hub, day = hub_for_work(hub_id), _day()
-    with acting("Not planned", planning.PlanningError) as act:
+    with acting(_("Not planned"), planning.PlanningError) as act:
         sheets = planning.plan_run_sheets(db.session, hub.id, day,
                                           seconds=current_app.config["WAYBILL_ROUTE_SECONDS"])
         stops = sum(len(s.stops) for s in sheets)
         act.audit("run_sheets.planned", "hub", hub.id, {"hub": hub.code, "date": day.isoformat(),
                                                         "sheets": len(sheets), "stops": stops})
-        act.said(f"Planned {counted(stops, 'stop')} on {counted(len(sheets), 'run sheet')}." if sheets
-                 else "Nothing to plan: no parcels ready and no pickups waiting.")
+        act.said(_("Planned %(stops)s on %(sheets)s.", stops=ngettext("%(num)s stop", "%(num)s stops", stops),
+                   sheets=ngettext("%(num)s run sheet", "%(num)s run sheets", len(sheets))) if sheets
+                 else _("Nothing to plan: no parcels ready and no pickups waiting."))
     return _back(hub.id, day)
 
 
@@ -84,7 +96,7 @@ def move_stop(stop_id: int):
         planning.move_stop(db.session, stop_id, to or 0)
     except planning.PlanningError as exc:
         db.session.rollback()
-        message = f"Not moved: {exc}"
+        message = _("Not moved: %(why)s", why=exc)
     else:
         accounts.audit(db.session, current_user, "run_sheets.stop_moved", object_type="run_sheet",
                        object_id=stop.run_sheet_id, details={"stop": stop_id, "from": sheet.id, "driver": to},
@@ -103,10 +115,10 @@ def move_stop(stop_id: int):
 @roles_required(*ACTING_ROLES)
 def optimise_run_sheet(sheet_id: int):
     sheet = _sheet(sheet_id)
-    with acting("Not re-ordered", planning.PlanningError) as act:
+    with acting(_("Not re-ordered"), planning.PlanningError) as act:
         planning.optimise_sheet(db.session, sheet.id, seconds=current_app.config["WAYBILL_ROUTE_SECONDS"])
         act.audit("run_sheets.optimised", "run_sheet", sheet.id, {"km": sheet.planned_km})
-        act.said(f"Run sheet {sheet.id} re-ordered: {sheet.planned_km:.1f} km.")
+        act.said(_("Run sheet %(num)s re-ordered: %(km)s km.", num=sheet.id, km=format_decimal(sheet.planned_km, "0.0")))
     return _back(sheet.hub_id, sheet.run_date)
 
 
@@ -116,14 +128,16 @@ def dispatch_run_sheet(sheet_id: int):
     sheet = _sheet(sheet_id)
     planned_for = sheet.run_date
     reason = request.form.get("early_reason", "").strip()
-    with acting("Not dispatched", planning.PlanningError) as act:
+    with acting(_("Not dispatched"), planning.PlanningError) as act:
         done = planning.dispatch_run_sheet(db.session, sheet.id, actor=actor(), early_reason=reason)
         details = {"sent": done.sent, "dropped": [n for n, _ in done.dropped]}
         if sheet.run_date != planned_for:
             details.update(planned_for=planned_for.isoformat(), early_reason=reason)
         act.audit("run_sheets.dispatched", "run_sheet", sheet.id, details)
-        act.said(f"Run sheet {sheet.id} dispatched: {counted(done.sent, 'parcel')} out for delivery."
-                 + "".join(f" {number} stayed: {why}." for number, why in done.dropped))
+        act.said(ngettext("Run sheet %(sheet)s dispatched: %(num)s parcel out for delivery.",
+                          "Run sheet %(sheet)s dispatched: %(num)s parcels out for delivery.", done.sent, sheet=sheet.id)
+                 + "".join(" " + _("%(number)s stayed: %(why)s.", number=number, why=why)
+                           for number, why in done.dropped))
     return _back(sheet.hub_id, sheet.run_date)
 
 
@@ -171,24 +185,24 @@ def assign_pickup(run_id: int):
     if run is None:
         abort(404)
     driver_id = id_of(request.form.get("driver")) or 0
-    with acting("Not assigned", planning.PlanningError) as act:
+    with acting(_("Not assigned"), planning.PlanningError) as act:
         try:
             planning.assign_pickup(db.session, run.id, driver_id, hub_id=scope_hub())
         except LookupError:
             abort(404)
         act.audit("pickup.assigned", "pickup_run", run.id, {"driver": driver_id})
-        act.said(f"Pickup {run.id} assigned.")
+        act.said(_("Pickup %(num)s assigned.", num=run.id))
     return redirect(url_for("console.pickups", date=run.run_date.isoformat()))
 
 
 @bp.post("/pickup-locations/<id:location_id>/window")
 @roles_required("admin", "dispatcher", "account_manager")
 def pickup_window(location_id: int):
-    with acting("Window not changed", ValueError) as act:
+    with acting(_("Window not changed"), ValueError) as act:
         ready_from = time.fromisoformat(request.form.get("ready_from", ""))
         ready_until = time.fromisoformat(request.form.get("ready_until", ""))
         place = crm.set_pickup_window(db.session, location_id, ready_from, ready_until)
         act.audit("pickup_location.window", "pickup_location", place.id,
                   {"from": ready_from.isoformat(), "until": ready_until.isoformat()})
-        act.said(f"{place.name}: ready {ready_from:%H:%M}–{ready_until:%H:%M}.")
+        act.said(_("%(name)s: ready %(start)s–%(end)s.", name=place.name, start=f"{ready_from:%H:%M}", end=f"{ready_until:%H:%M}"))
     return redirect(url_for("console.pickups", date=request.form.get("date") or clock.today().isoformat()))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 from datetime import date, timedelta
+from decimal import Decimal
 
 from flask import (
     Blueprint,
@@ -14,6 +15,9 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import format_date, format_decimal
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -28,8 +32,9 @@ from app.billing.fees import (
     open_cod_differences,
     settle_cod_difference,
 )
-from app.billing.money import Money
+from app.billing.money import EXPONENTS
 from app.billing.posting import SETTLEMENTS
+from app.console import words as console_words
 from app.console.acting import acting, actor
 from app.crm import services as crm
 from app.crm.models import Partner
@@ -38,7 +43,6 @@ from app.db import db
 from app.delivery.models import Driver
 from app.delivery.planning import PlanningError, load_onto_van, reschedule
 from app.delivery.services import (
-    FAILURE_REASON_WORDS,
     DeliveryError,
     attempts_of,
     hand_back,
@@ -70,6 +74,7 @@ from app.orders.shipments import (
     transition,
 )
 from app.orders.shipments import unlock_delivery_code as unlock_code
+from app.orders.words import named
 from app.webhooks.services import disabled_endpoints
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
@@ -90,7 +95,19 @@ def base64_filter(text: str) -> str:
 
 @bp.app_template_global()
 def format_money(amount: int, currency: str) -> str:
-    return str(Money(amount, currency))
+    """An amount as the reader writes numbers ("1,250,000 VND"; "1.250.000 VND" in Vietnamese)."""
+    exponent = EXPONENTS[currency]
+    return f"{format_decimal(Decimal(amount).scaleb(-exponent), format='#,##0' + ('.' + '0' * exponent if exponent else ''))} {currency}"
+
+
+@bp.app_template_filter("named")
+def named_filter(code: str | None, words: dict) -> str:
+    return named(code, words)
+
+
+@bp.context_processor
+def _console_words() -> dict:
+    return console_words.all_words()
 
 
 def scope_hub() -> int | None:
@@ -183,7 +200,7 @@ def shipment(shipment_id: int):
                            notifications=notifications_of(db.session, found.id),
                            proof=proof_for(db.session, found.id), attempts=attempts,
                            who=actor_names({e.actor for e in events} | {f"driver:{a.driver_id}" for a in attempts}),
-                           reason_words=FAILURE_REASON_WORDS, code_locked=found.delivery_code_failures >= MAX_CODE_TRIES,
+                           code_locked=found.delivery_code_failures >= MAX_CODE_TRIES,
                            can_unlock=current_user.role in ("admin", "dispatcher"),
                            can_settle=current_user.role in ("admin", "finance"), settlements=SETTLEMENTS,
                            can_declare_loss=(current_user.role in ("admin", "dispatcher")
@@ -199,7 +216,7 @@ def actor_names(actors: set[str]) -> dict[str, str]:
     kinds = {"user": User, "driver": Driver, "partner": Partner}
     ids: dict[str, set[int]] = {}
     for who in actors:
-        kind, _, ident = who.partition(":")
+        kind, _sep, ident = who.partition(":")
         if kind in kinds and ident.isdigit():
             ids.setdefault(kind, set()).add(int(ident))
     names = {}
@@ -207,16 +224,17 @@ def actor_names(actors: set[str]) -> dict[str, str]:
         model = kinds[kind]
         for row in db.session.scalars(select(model).where(model.id.in_(wanted))):
             label = row.name or getattr(row, "email", "") or f"{kind} {row.id}"
-            names[f"{kind}:{row.id}"] = {"driver": f"driver {label}", "partner": f"{label} (partner)"}.get(kind, label)
+            names[f"{kind}:{row.id}"] = (_("driver %(name)s", name=label) if kind == "driver"
+                                         else _("%(name)s (partner)", name=label) if kind == "partner" else label)
     for who in actors:
-        kind, _, rest = who.partition(":")
+        kind, _sep, rest = who.partition(":")
         if who not in names:
             names[who] = "Waybill" if kind == "system" else who if not rest else f"{kind} {rest}"
     return names
 
 
 #: What the console may do to a shipment from its page, and who may.
-ACTIONS = {"hold": "Put on hold", "release": "Release", "cancel": "Cancel"}
+ACTIONS = {"hold": _l("Put on hold"), "release": _l("Release"), "cancel": _l("Cancel")}
 ACTING_ROLES = ("admin", "dispatcher", "hub_operator")
 
 
@@ -234,10 +252,10 @@ def shipment_action(shipment_id: int):
     action, reason = request.form.get("action", ""), request.form.get("reason", "").strip()
     if action not in ACTIONS:
         abort(400)
-    with acting("Not done", TransitionError) as act:
+    with acting(_("Not done"), TransitionError) as act:
         transition(db.session, found.id, action, actor=actor(), reason=reason or None)
         act.audit(f"shipment.{TRANSITIONS[action].event}", "shipment", found.id, {"reason": reason} if reason else None)
-        act.said(f"{ACTIONS[action]}: done.")
+        act.said(_("%(action)s: done.", action=ACTIONS[action]))
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -263,10 +281,10 @@ def change_address(shipment_id: int):
     partner = db.session.get(Partner, found.partner_id)
     db.session.commit()  # the reads end here: no transaction is open while the geocoder works
     locate_address(address)
-    with acting("Address not changed", IntakeError, ChangeRefused, words=_refusal_words) as act:
+    with acting(_("Address not changed"), IntakeError, ChangeRefused, words=_refusal_words) as act:
         change_dropoff_address(db.session, partner, order, address, actor=actor(), reason=reason)
         act.audit("order.address_changed", "shipment", found.id, {"to": address.line1, "reason": reason})
-        act.said("Address changed: routed and priced again.")
+        act.said(_("Address changed: routed and priced again."))
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -276,13 +294,13 @@ def settle_cod(shipment_id: int):
     """Finance settles a short or over payment at the door; the shipment closes."""
     found = _visible_shipment(shipment_id)
     note, outcome = request.form.get("note", ""), request.form.get("outcome", "")
-    with acting("Not settled", SettlementError, TransitionError) as act:
+    with acting(_("Not settled"), SettlementError, TransitionError) as act:
         cod = settle_cod_difference(db.session, found.id, user_id=current_user.id, note=note, actor=actor(),
                                     outcome=outcome)
         act.audit("cod.difference_settled", "shipment", found.id,
                   {"due": cod.amount_due, "collected": cod.amount_collected, "note": cod.settlement_note,
                    "outcome": outcome})
-        act.said("Cash difference settled; the shipment is closed.")
+        act.said(_("Cash difference settled; the shipment is closed."))
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -296,11 +314,12 @@ def adjust_charge(shipment_id: int):
 
     found = _visible_shipment(shipment_id)
     reason = request.form.get("reason", "")
-    with acting("Not adjusted", AdjustmentError, PaymentError) as act:
+    with acting(_("Not adjusted"), AdjustmentError, PaymentError) as act:
         amount = parse_amount(request.form.get("amount", "").strip(), found.quoted_fee_currency)
         charge = adjust(db.session, found.id, amount, reason=reason, user_id=current_user.id, actor=actor())
         act.audit("charge.adjusted", "shipment", found.id, {"amount": amount, "reason": reason.strip()})
-        act.said(f"Adjusted by {format_money(charge.amount, charge.currency)}: on the partner's next invoice.")
+        act.said(_("Adjusted by %(amount)s: on the partner's next invoice.",
+                   amount=format_money(charge.amount, charge.currency)))
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -311,10 +330,10 @@ def hand_back_to_shop(shipment_id: int):
     it): the return is complete, as when a driver hands it back."""
     found = _visible_shipment(shipment_id)
     received_by = request.form.get("received_by", "").strip()
-    with acting("Not handed back", DeliveryError, TransitionError) as act:
+    with acting(_("Not handed back"), DeliveryError, TransitionError) as act:
         hand_back(db.session, found.id, received_by=received_by, signature_svg=None, driver_id=None, actor=actor())
         act.audit("shipment.returned", "shipment", found.id, {"received_by": received_by})
-        act.said("Handed back to the shop: the return is complete.")
+        act.said(_("Handed back to the shop: the return is complete."))
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -325,7 +344,7 @@ def declare_loss(shipment_id: int):
     partner is told and its declared value is owed (a claim)."""
     found = _visible_shipment(shipment_id)
     form, upload = request.form, request.files.get("photo")
-    with acting("Not declared", claims.ClaimError, photos.PhotoError, TransitionError) as act:
+    with acting(_("Not declared"), claims.ClaimError, photos.PhotoError, TransitionError) as act:
         evidence = photos.save_photo(upload.read(photos.MAX_PHOTO_BYTES + 1), photos.photo_dir()) \
             if upload and upload.filename else None
         claim = claims.declare_loss(db.session, found.id, kind=form.get("kind", ""), reason=form.get("reason", ""),
@@ -333,7 +352,8 @@ def declare_loss(shipment_id: int):
                                     user_id=current_user.id, actor=actor())
         act.audit(f"shipment.declared_{claim.kind}", "shipment", found.id,
                   {"reason": claim.reason, "claim": f"{claim.amount} {claim.currency}"})
-        act.said(f"Declared {claim.kind}: the partner is told; {format_money(claim.amount, claim.currency)} owed as a claim.")
+        act.said(_("Declared %(kind)s: the partner is told; %(amount)s owed as a claim.",
+                   kind=named(claim.kind, console_words.CLAIM_WORDS), amount=format_money(claim.amount, claim.currency)))
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -350,10 +370,10 @@ def unlock_delivery_code(shipment_id: int):
     """After too many wrong codes at the door, a dispatcher (who has spoken to the
     customer) lets the driver try again."""
     found = _visible_shipment(shipment_id)
-    with acting("Not unlocked") as act:
+    with acting(_("Not unlocked")) as act:
         unlock_code(db.session, found.id)
         act.audit("shipment.delivery_code_unlocked", "shipment", found.id)
-        act.said("Delivery code unlocked: the driver can try again.")
+        act.said(_("Delivery code unlocked: the driver can try again."))
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -362,10 +382,10 @@ def unlock_delivery_code(shipment_id: int):
 def reroute_shipment(shipment_id: int):
     found = _visible_shipment(shipment_id)
     hub_code, reason = request.form.get("hub", ""), request.form.get("reason", "")
-    with acting("Not rerouted", ChangeRefused) as act:
+    with acting(_("Not rerouted"), ChangeRefused) as act:
         reroute(db.session, found.id, hub_code, actor=actor(), reason=reason)
         act.audit("shipment.rerouted", "shipment", found.id, {"to": hub_code, "reason": reason.strip()})
-        act.said(f"Rerouted: {hub_code} delivers it now.")
+        act.said(_("Rerouted: %(hub)s delivers it now.", hub=hub_code))
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -375,12 +395,12 @@ def reschedule_shipment(shipment_id: int):
     """Put delivery off to a later day (the customer asked), with a reason."""
     found = _visible_shipment(shipment_id)
     day, reason = _date(request.form.get("not_before")), request.form.get("reason", "")
-    with acting("Not rescheduled", PlanningError) as act:
+    with acting(_("Not rescheduled"), PlanningError) as act:
         if day is None:
             raise PlanningError("give the day, as YYYY-MM-DD")
         reschedule(db.session, found.id, day, today=clock.today(), actor=actor(), reason=reason)
         act.audit("shipment.rescheduled", "shipment", found.id, {"not_before": day.isoformat(), "reason": reason.strip()})
-        act.said(f"Rescheduled: not delivered before {day:%a %d %b %Y}.")
+        act.said(_("Rescheduled: not delivered before %(day)s.", day=format_date(day, "EEE dd MMM yyyy")))
     return redirect(url_for("console.shipment", shipment_id=shipment_id))
 
 
@@ -406,7 +426,7 @@ def hub_for_work(hub_id: int) -> Hub:
 
 
 #: What the scan station does with a scan: receive, sort into a bag (centres), load a van.
-SCAN_MODES = {"in": "Scan in", "bag": "Sort to bag", "out": "Scan out to a van"}
+SCAN_MODES = {"in": _l("Scan in"), "bag": _l("Sort to bag"), "out": _l("Scan out to a van")}
 
 
 @bp.route("/hubs/<id:hub_id>/scan", methods=["GET", "POST"])

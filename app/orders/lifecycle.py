@@ -144,15 +144,15 @@ class FailureReason:
 
 #: The reasons a failed attempt may give (``fail_attempt`` needs one), named once.
 FAILURE_REASONS: dict[str, FailureReason] = {
-    "not_home": FailureReason("nobody at home", N_("Not at home"), N_("nobody was at home")),
-    "refused": FailureReason("refused by the customer", N_("Refused"), N_("the parcel was refused")),
-    "wrong_address": FailureReason("wrong address", N_("Wrong address"), N_("the address could not be found")),
-    "access_restricted": FailureReason("could not get in", N_("No access"), N_("we could not get in")),
-    "business_closed": FailureReason("business closed", N_("Business closed"), N_("the business was closed")),
-    "unsafe": FailureReason("unsafe to deliver", N_("Unsafe"), N_("it was not safe to deliver")),
-    "customer_rescheduled": FailureReason("the customer asked for another day", N_("Customer asked for another day"),
+    "not_home": FailureReason(N_("nobody at home"), N_("Not at home"), N_("nobody was at home")),
+    "refused": FailureReason(N_("refused by the customer"), N_("Refused"), N_("the parcel was refused")),
+    "wrong_address": FailureReason(N_("wrong address"), N_("Wrong address"), N_("the address could not be found")),
+    "access_restricted": FailureReason(N_("could not get in"), N_("No access"), N_("we could not get in")),
+    "business_closed": FailureReason(N_("business closed"), N_("Business closed"), N_("the business was closed")),
+    "unsafe": FailureReason(N_("unsafe to deliver"), N_("Unsafe"), N_("it was not safe to deliver")),
+    "customer_rescheduled": FailureReason(N_("the customer asked for another day"), N_("Customer asked for another day"),
                                           N_("you asked for another day")),
-    "damaged": FailureReason("parcel damaged", N_("Parcel damaged"), N_("the parcel was damaged")),
+    "damaged": FailureReason(N_("parcel damaged"), N_("Parcel damaged"), N_("the parcel was damaged")),
 }
 
 #: The event recorded when a shipment is created (not a transition: there is no source).

@@ -36,7 +36,7 @@ from app.crm.models import Partner, PickupLocation
 from app.db import db
 from app.delivery.services import FAILURE_REASON_WORDS, proof_for
 from app.forms import day_of
-from app.orders import csv_import, labels, reads
+from app.orders import csv_import, labels, reads, words
 from app.orders.changes import ChangeRefused, change_dropoff_address
 from app.orders.intake import AddressIn, IntakeError, locate_address
 from app.orders.lifecycle import PUBLIC_VOCABULARY, TransitionError
@@ -70,21 +70,9 @@ def _actor() -> str:
 
 
 #: The portal's words for what the services name, in the reader's language.
-STATUS_WORDS = {"pre_transit": _l("not picked up yet"), "in_transit": _l("in transit"),
-                "out_for_delivery": _l("out for delivery"), "delivered": _l("delivered"),
-                "failed_attempt": _l("failed attempt"), "returned": _l("returned"), "cancelled": _l("cancelled"),
-                "exception": _l("exception")}
-LEVEL_WORDS = {"standard": _l("standard"), "express": _l("express"), "same_day": _l("same day")}
-EVENT_WORDS = {
-    "created": _l("Order created"), "pickup_scheduled": _l("Pickup scheduled"), "picked_up": _l("Picked up"),
-    "arrived_at_centre": _l("At the sorting centre"), "departed_centre": _l("Left the sorting centre"),
-    "arrived_at_hub": _l("At the delivery hub"), "out_for_delivery": _l("Out for delivery"),
-    "delivered": _l("Delivered"), "delivery_failed": _l("Delivery attempt failed"),
-    "return_started": _l("Return started"), "returned": _l("Returned to you"), "closed": _l("Closed"),
-    "cancelled": _l("Cancelled"), "held": _l("Held for a check"), "released": _l("Released"),
-    "lost": _l("Declared lost"), "address_changed": _l("Address changed"), "rerouted": _l("Rerouted"),
-    "back_at_hub": _l("Back at the hub"), "rescheduled": _l("Rescheduled"),
-}
+STATUS_WORDS = words.PUBLIC_STATUS_WORDS
+LEVEL_WORDS = words.LEVEL_WORDS
+EVENT_WORDS = words.EVENT_WORDS
 CASE_TYPE_WORDS = cases.TYPE_WORDS
 CASE_STATUS_WORDS = {**cases.STATUS_WORDS, "waiting": _l("waiting for you")}
 OUTCOME_WORDS = {"compensation": _l("Compensated (a credit to you)"),

@@ -56,7 +56,7 @@ def test_the_scan_box_jumps_to_a_shipment_and_shows_its_timeline(page, demo, ses
     assert timeline[0].startswith("created") and timeline[-1].startswith("closed")
     assert any(t.startswith("delivered") for t in timeline)
     assert "delivery fee" in page.locator("#charges").inner_text()
-    assert "delivered\tsms to +84" in page.locator("#notifications").inner_text()  # every customer has a phone
+    assert "delivered\tSMS to +84" in page.locator("#notifications").inner_text()  # every customer has a phone
     page.screenshot(path=str(shots(tmp_path) / "shipment.png"), full_page=True)
     # By the partner's reference, from the search page.
     page.goto("/console/shipments")

@@ -33,6 +33,14 @@ def test_customer_service_resolves_a_damaged_parcel_with_a_compensation_finance_
     assert re.fullmatch(r"(2 h 00|1 h 59) min left", page.locator("#sla-first-response .countdown").inner_text())
     assert page.locator("#sla-first-response .badge").inner_text() == "running"
     page.screenshot(path=str(shots(tmp_path) / "case.png"), full_page=True)
+    # The same page in Vietnamese, the countdown included; then back to English.
+    case_url = page.url
+    page.goto(case_url + "?lang=vi")
+    assert re.fullmatch(r"còn (2 giờ 00|1 giờ 59) phút", page.locator("#sla-first-response .countdown").inner_text())
+    assert page.locator("#sla-first-response .badge").inner_text() == "đang tính"
+    assert page.locator("#resolve h2").inner_text() == "Giải quyết"
+    page.screenshot(path=str(shots(tmp_path) / "case-vi.png"), full_page=True)
+    page.goto(case_url + "?lang=en")
 
     page.select_option("#reply-kind", "to_customer")
     page.fill("#reply textarea", "We are sorry about the damage: the shipping fee is refunded to the shop.")
