@@ -6,8 +6,10 @@ def forget_all() -> None:
     from app.billing.rating import invalidate_rate_cards
     from app.crm.services import forget_api_keys, forget_pickup_locations
     from app.hubs.routing import invalidate_network
+    from app.orders.promises import forget_loads
 
     forget_api_keys()
     forget_pickup_locations()
     invalidate_network()
     invalidate_rate_cards()
+    forget_loads()

@@ -38,7 +38,8 @@ def test_every_message_id_has_its_vietnamese_with_the_same_placeholders():
     assert missing == [], f"no Vietnamese for {missing[:5]}: run `make messages` and translate"
     placeholder = re.compile(r"%\(\w+\)s|\{\w+\}")  # %(name)s in Python, {name} in the driver's script
     for english, vietnamese in vi.items():
-        english = english[0] if isinstance(english, tuple) else english
+        # Vietnamese has one form for every number: it says what the English plural says.
+        english = english[1] if isinstance(english, tuple) else english
         for text in (vietnamese if isinstance(vietnamese, tuple) else (vietnamese,)):
             assert sorted(placeholder.findall(english)) == sorted(placeholder.findall(text)), english
 
@@ -67,6 +68,7 @@ def test_the_tracking_page_speaks_vietnamese_when_asked_or_when_the_browser_does
     page = client.get(path, headers={"Accept-Language": "vi-VN,vi;q=0.9,en;q=0.5"}).get_data(as_text=True)
     assert 'lang="vi"' in page and "Đã nhận đơn hàng" in page and "Gửi An tại" in page and "Báo cáo sự cố" in page
     assert re.search(r"Dự kiến giao trước <strong>(thứ|chủ nhật)", page, re.IGNORECASE)  # the day in Vietnamese
+    assert re.search(r'id="promise-reason">lấy hàng [^<]*, giao ', page)  # and why, in Vietnamese
     r = client.get(f"{path}?lang=vi")
     assert "lang=vi" in r.headers["Set-Cookie"]
     assert "Đã nhận đơn hàng" in client.get(path).get_data(as_text=True)  # remembered
@@ -216,3 +218,16 @@ def test_signing_in_and_the_error_pages_speak_the_browsers_language(client, sess
     sign_in(client, "lan@test.example", headers=vi)
     page = client.get("/account/password", headers=vi).get_data(as_text=True)
     assert "Đổi mật khẩu" in page and "người dùng của đối tác" in page  # the header names the role too
+
+
+def test_the_api_gives_the_promises_reason_in_the_language_asked(client, network):
+    from tests.api.test_network import BODY, auth
+
+    body = {"service_level": "express", "pickup": BODY["pickup"]["address"], "dropoff": BODY["dropoff"]["address"],
+            "parcels": BODY["parcels"]}
+    key = network["partners"][0]["api_key"]
+    english = client.post("/api/v1/quotes", headers=auth(key), json=body).get_json()["promise"]
+    vietnamese = client.post("/api/v1/quotes", headers={**auth(key), "Accept-Language": "vi"}, json=body).get_json()
+    assert "line-haul to District 7 Hub" in english["reason"]
+    assert "trung chuyển đến District 7 Hub" in vietnamese["promise"]["reason"]
+    assert vietnamese["promise"]["date"] == english["date"]

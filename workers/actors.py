@@ -14,6 +14,7 @@ from app.db import db
 from app.crm import accounts, cases
 from app.delivery import services as delivery
 from app.hubs import services as hubs
+from app.orders import promises
 from app.api.idempotency import prune_idempotency_keys
 from app.outbox import prune_processed
 from app.webhooks import services as webhooks
@@ -146,6 +147,12 @@ def dispatch_linehauls() -> None:
 
 
 @dramatiq.actor(queue_name="advance", max_retries=3)
+def watch_promises() -> None:
+    """Move the promise of each line-haul parcel still at its centre after its line-haul left."""
+    _commit_or_rollback(lambda: promises.missed_linehauls(db.session))
+
+
+@dramatiq.actor(queue_name="advance", max_retries=3)
 def return_exhausted() -> None:
     """Return to sender the shipments whose delivery attempts ran out."""
     _commit_or_rollback(lambda: delivery.return_exhausted(db.session))
@@ -181,7 +188,7 @@ TOPIC_ACTORS = {"notify_customer": notify_customer, "collect_fees": collect_fees
                 "case_warning": case_work, "task_reminder": case_work}
 ALL = (notify_customer, send_notifications, collect_fees, fan_out_webhooks, tell_endpoint_disabled, deliver_webhooks,
        send_webhooks, schedule_pickups, dispatch_linehauls, return_exhausted, prune, finance_documents,
-       partner_events, case_work, watch_cases, run_campaigns, send_campaigns)
+       partner_events, case_work, watch_cases, run_campaigns, send_campaigns, watch_promises)
 
 
 def bind(broker: dramatiq.Broker) -> None:

@@ -23,6 +23,7 @@ class Periodic:
 SCHEDULE = (
     Periodic("schedule_pickups", every=300),
     Periodic("dispatch_linehauls", every=1800),
+    Periodic("watch_promises", every=900),
     Periodic("return_exhausted", every=600),
     Periodic("deliver_webhooks", every=5),
     Periodic("send_notifications", every=60),

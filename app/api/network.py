@@ -19,6 +19,7 @@ from app.billing.rating import lines_in_words
 from app.db import db
 from app.hubs.routing import load_network
 from app.orders.intake import AddressIn, IntakeError, price
+from app.orders.promise_words import described
 from app.orders.reads import tracking_resource
 
 blp = Blueprint("network", __name__, url_prefix="/api/v1", description="The network and tracking")
@@ -69,6 +70,7 @@ class Quotes(MethodView):
                            "amount": {"amount": line["amount"], "currency": priced.fee.currency}}
                           for line in lines_in_words(rated.breakdown)],
                 "zone": rated.breakdown.get("zone"),
-                "promised_date": priced.promised_date, "route": priced.plan.kind,
+                "promised_date": priced.promised_date, "promise": described(priced.promised_date, priced.promise.basis),
+                "route": priced.plan.kind,
                 "delivery_hub": priced.plan.delivery_hub.code, "distance_km": priced.plan.distance_km,
                 "billable_grams": priced.grams}

@@ -75,6 +75,18 @@ class ChargeSchema(ma.Schema):
     charged_at = ma.fields.DateTime()
 
 
+class PromiseSchema(ma.Schema):
+    date = ma.fields.Date(metadata={"description": "The day delivery is promised"})
+    reason = ma.fields.String(metadata={"description": "Why that day, in words, in the Accept-Language asked for "
+                                                       "(English or Vietnamese): \"picked up today before 14:00, "
+                                                       "line-haul to District 7 tonight, delivered Thursday\""})
+    window = ma.fields.Dict(allow_none=True, metadata={"description": "The delivering hub's window that day "
+                                                                       "({\"from\": \"09:00\", \"until\": \"12:00\"}), if it offers one"})
+    first_date = ma.fields.Date(allow_none=True, metadata={"description": "The day first promised (at intake)"})
+    revisions = ma.fields.Integer(metadata={"description": "How many times the promise moved after a slip "
+                                                            "(each one a shipment.promise_changed webhook)"})
+
+
 class OrderSchema(ma.Schema):
     id = ma.fields.Integer()
     reference = ma.fields.String()
@@ -85,6 +97,7 @@ class OrderSchema(ma.Schema):
     service_level = ma.fields.String()
     route = ma.fields.String(metadata={"description": "direct or linehaul"})
     promised_date = ma.fields.Date()
+    promise = ma.fields.Nested(PromiseSchema)
     fee = ma.fields.Nested(MoneySchema)
     cod = ma.fields.Nested(MoneySchema, allow_none=True)
     charges = ma.fields.List(ma.fields.Nested(ChargeSchema), metadata={
@@ -218,6 +231,7 @@ class TrackingSchema(ma.Schema):
     order_id = ma.fields.Integer()
     status = ma.fields.String()
     promised_date = ma.fields.Date()
+    promise = ma.fields.Nested(PromiseSchema)
     events = ma.fields.List(ma.fields.Nested(TrackingEventSchema))
 
 
@@ -272,6 +286,7 @@ class QuoteSchema(ma.Schema):
         "description": "Freight by zone and weight, then surcharges: fuel, COD fee, remote area, insurance"})
     zone = ma.fields.String(metadata={"description": "The rate card's zone the drop-off falls in"})
     promised_date = ma.fields.Date()
+    promise = ma.fields.Nested(PromiseSchema)
     route = ma.fields.String()
     delivery_hub = ma.fields.String(metadata={"description": "Code of the hub that delivers"})
     distance_km = ma.fields.Float()

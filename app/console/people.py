@@ -4,8 +4,6 @@ own hub) onboard drivers with their login, vehicle, capacity and working days.""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from babel.dates import get_day_names
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -17,15 +15,13 @@ from app.auth.models import ROLES, User
 from app.auth.web import ROLE_WORDS, roles_required
 from app.console.acting import acting
 from app.console.views import bp, hubs_by_id, scope_hub
+from app.console.words import weekdays
 from app.db import db
 from app.delivery import services as delivery
 from app.delivery.models import Driver
 from app.forms import id_of
 
-def weekdays() -> list[tuple[str, str]]:
-    """The days of a driver's week, "1" (Monday) to "7", named short in the reader's language."""
-    names = get_day_names("abbreviated", locale=get_locale())
-    return [(str(i + 1), names[i]) for i in range(7)]
+
 
 
 @bp.get("/people")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask import (
@@ -35,6 +35,7 @@ from app.billing.fees import (
 from app.billing.money import EXPONENTS
 from app.billing.posting import SETTLEMENTS
 from app.console import words as console_words
+from app.console.words import weekdays
 from app.console.acting import acting, actor
 from app.crm import services as crm
 from app.crm.models import Partner
@@ -52,7 +53,7 @@ from app.forms import day_of, id_of
 from app.hubs.bags import BagError, open_bags, sort_to_bag
 from app.hubs.models import Hub
 from app.hubs.routing import hubs_able_to_deliver, load_network
-from app.hubs.services import ScanRefused, all_hubs, scan_at_station
+from app.hubs.services import ScanRefused, ScheduleError, all_hubs, scan_at_station, set_schedule
 from app.orders import console_reads
 from app.orders.changes import ChangeRefused, change_dropoff_address, reroute
 from app.orders.intake import AddressIn, IntakeError, locate_address
@@ -74,6 +75,7 @@ from app.orders.shipments import (
     transition,
 )
 from app.orders.shipments import unlock_delivery_code as unlock_code
+from app.orders.promise_words import explain
 from app.orders.words import named
 from app.webhooks.services import disabled_endpoints
 
@@ -183,6 +185,7 @@ def shipment(shipment_id: int):
     tz = clock.network_zone()
     return render_template("console/shipment.html", s=found, order=order, events=events, hubs=hubs_by_id(),
                            partner=db.session.get(Partner, found.partner_id), tz=tz,
+                           promise_reason=explain(found.promise_basis),
                            public=PUBLIC_STATUS.get(Status(found.status), "delivered"),
                            actions=[(a, ACTIONS[a], TRANSITIONS[a].needs_reason) for a in _allowed_actions(found)],
                            reroute_to=([h.code for h in hubs_able_to_deliver(
@@ -408,7 +411,47 @@ def reschedule_shipment(shipment_id: int):
 def hubs():
     all_hubs = [h for h in hubs_by_id().values() if not scope_hub() or h.id == scope_hub()]
     return render_template("console/hubs.html", hubs=all_hubs, map_hubs=_map_hubs(all_hubs),
-                           work=console_reads.hub_work(db.session, hubs_by_id().values()))
+                           work=console_reads.hub_work(db.session, hubs_by_id().values()), weekdays=weekdays())
+
+
+@bp.post("/hubs/<id:hub_id>/schedule")
+@roles_required("admin", "dispatcher")
+def hub_schedule(hub_id: int):
+    """A hub's working days, cut-offs, line-haul, capacity and window: what promises are
+    worked out from, from the next quote on."""
+    hub = hub_for_work(hub_id)
+    form = request.form
+
+    def clock_time(name: str, words: str, *, optional: bool = False):
+        value = (form.get(name) or "").strip()
+        if not value and optional:
+            return None
+        try:
+            return datetime.strptime(value, "%H:%M").time()
+        except ValueError:
+            raise ScheduleError(_("%(field)s: a time, HH:MM", field=words)) from None
+
+    def number(name: str, words: str):
+        value = (form.get(name) or "").strip()
+        if not value:
+            return None
+        if not value.isdigit() or int(value) > 1_000_000:
+            raise ScheduleError(_("%(field)s: a whole number", field=words))
+        return int(value)
+
+    with acting(_("Not saved"), ScheduleError) as act:
+        start, end = clock_time("window_from", _("window"), optional=True), clock_time("window_until", _("window"),
+                                                                                        optional=True)
+        changed = set_schedule(
+            db.session, hub, working_days="".join(form.getlist("days")),
+            pickup_cutoff=clock_time("pickup_cutoff", _("pickup cut-off")),
+            linehaul_departs=clock_time("linehaul_departs", _("line-haul leaves")),
+            linehaul_hours=number("linehaul_hours", _("line-haul hours")) or 0,
+            out_by=clock_time("out_by", _("out by")), daily_capacity=number("daily_capacity", _("capacity")),
+            window=(start, end) if start and end else None)
+        act.audit("hub.schedule_changed", "hub", hub.id, changed)
+        act.said(_("%(hub)s: the schedule is saved; promises from now on follow it.", hub=hub.code))
+    return redirect(url_for("console.hubs") + f"#schedule-{hub.id}")
 
 
 def _map_hubs(hubs) -> list[dict]:
@@ -501,3 +544,20 @@ def photo(name: str):
 def audit():
     entries = accounts.audit_entries(db.session, before_id=id_of(request.args.get("before")))
     return render_template("console/audit.html", entries=entries, tz=clock.network_zone())
+
+
+@bp.get("/promises")
+def promise_accuracy():
+    """How the promises due in the last days fared: kept, revised or broken, by service
+    level, delivering hub and partner."""
+    today, tz = clock.today(), clock.network_zone()
+    try:
+        days = min(max(int(request.args.get("days", 30)), 1), 366)
+    except ValueError:
+        days = 30
+    start = today - timedelta(days=days - 1)
+    tables = {by: console_reads.promise_accuracy(db.session, start, today, by=by, today=today, tz=tz)
+              for by in console_reads.ACCURACY_BY}
+    partners = {p.id: p.name for p in crm.all_partners(db.session)}
+    return render_template("console/promises.html", tables=tables, days=days, start=start, today=today,
+                           hubs=hubs_by_id(), partners=partners)

@@ -3,6 +3,8 @@ reader's language. The codes stay English in the data, the API and the audit log
 shows ``code|named(words)`` (a code with no word here shows with spaces for underscores)."""
 from __future__ import annotations
 
+from babel.dates import get_day_names
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from app.crm import cases
@@ -46,7 +48,8 @@ STAFF_EVENT_WORDS = {"created": _l("created"), "pickup_scheduled": _l("pickup sc
                      "returned": _l("returned"), "closed": _l("closed"), "cancelled": _l("cancelled"),
                      "held": _l("held"), "released": _l("released"), "lost": _l("lost"),
                      "address_changed": _l("address changed"), "rerouted": _l("rerouted"),
-                     "back_at_hub": _l("back at hub"), "rescheduled": _l("rescheduled")}
+                     "back_at_hub": _l("back at hub"), "rescheduled": _l("rescheduled"),
+                     "promise_changed": _l("promise changed")}
 HUB_KIND_WORDS = {"shipping_centre": _l("shipping centre"), "local_hub": _l("local hub")}
 BAG_WORDS = {"open": _l("open"), "closed": _l("closed"), "dispatched": _l("dispatched"), "received": _l("received"),
              "departed": _l("departed"), "arrived": _l("arrived")}
@@ -74,6 +77,13 @@ COD_METHOD_WORDS = {"cash": _l("cash"), "card": _l("card"), "transfer": _l("tran
 CYCLE_WORDS = {"monthly": _l("monthly"), "weekly": _l("weekly")}
 CHANNEL_OPENED_WORDS = {"staff": _l("staff"), "portal": _l("the portal"), "api": _l("the API"),
                         "tracking": _l("the tracking page"), "auto": _l("an event")}
+
+
+def weekdays() -> list[tuple[str, str]]:
+    """The days of a week, "1" (Monday) to "7" as a driver's or a hub's working days are
+    kept, named short in the reader's language."""
+    names = get_day_names("abbreviated", locale=get_locale())
+    return [(str(i + 1), names[i]) for i in range(7)]
 
 
 def all_words() -> dict:

@@ -27,7 +27,7 @@ from app.crm.models import Customer, Notification, Partner
 from app.crm.wording import SMS_LIMIT, Wordings
 from app.crm.wording import load as load_wordings
 from app.i18n import speaking
-from app.orders import shipments
+from app.orders import promise_words, shipments
 from app.orders.lifecycle import FAILURE_REASONS, Event
 from app.orders.models import Shipment, ShipmentEvent
 from app.words import given_name
@@ -74,6 +74,13 @@ def _texts(event: ShipmentEvent, shipment: Shipment, partner: Partner, url: str,
             subject = _("We could not deliver your parcel %(number)s", number=tn)
             body = _("We tried to deliver your parcel %(number)s today, but %(why)s. We will try again.",
                      number=tn, why=variables["reason"])
+        elif event.type == Event.PROMISE_CHANGED:
+            variables["promised_day"] = format_date(shipment.promised_date, "EEEE d MMMM")
+            variables["reason"] = promise_words.explain(shipment.promise_basis, clock.today())
+            subject = _("A new delivery day for your parcel %(number)s", number=tn)
+            body = _("Your parcel %(number)s from %(shop)s will now be delivered on %(day)s (%(why)s). "
+                     "We are sorry for the wait.", number=tn, shop=shop, day=variables["promised_day"],
+                     why=variables["reason"])
         else:
             raise ValueError(f"no customer message for {event.type}")
         default = (subject, body + "\n" + _("Track it: %(link)s", link=link))

@@ -20,7 +20,7 @@ from app.crm.models import MessageTemplate
 
 log = logging.getLogger("waybill.wording")
 
-EVENTS = ("picked_up", "out_for_delivery", "delivered", "delivery_failed")
+EVENTS = ("picked_up", "out_for_delivery", "delivered", "delivery_failed", "promise_changed")
 CHANNELS = ("sms", "email")
 LANGUAGES = ("vi", "en")
 #: What each event's template may use (every event: the common ones).
@@ -30,6 +30,7 @@ VARIABLES = {
     "out_for_delivery": COMMON + ("cod", "code"),
     "delivered": COMMON + ("feedback_link",),
     "delivery_failed": COMMON + ("reason",),
+    "promise_changed": COMMON + ("promised_day", "reason"),
     "campaign": ("name", "unsubscribe_link"),
 }
 #: Sample values for previews and for checking a template before it is saved.

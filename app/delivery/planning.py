@@ -22,7 +22,7 @@ from app.delivery import optimiser
 from app.delivery.models import Driver, PickupRun, RunSheet, RunSheetStop
 from app.delivery.services import drivers_of
 from app.hubs.models import Hub
-from app.orders import assignments, shipments
+from app.orders import assignments, promises, shipments
 from app.orders.models import Address, Order, Shipment
 from app.orders.lifecycle import RESCHEDULABLE, RESCHEDULED_EVENT, TRANSITIONS, Status
 from app.orders.shipments import TransitionError
@@ -394,6 +394,7 @@ def reschedule(session: Session, shipment_id: int, not_before: date, *, today: d
     assignments.hold_back_until(shipment, not_before)
     shipments.record_change(session, shipment, RESCHEDULED_EVENT, actor=actor, reason=reason.strip(),
                             data={"not_before": not_before.isoformat()})
+    promises.revise(session, shipment, "rescheduled", actor=actor)
     session.flush()
 
 

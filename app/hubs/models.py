@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, time
 
-from sqlalchemy import Enum, Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Enum, Float, ForeignKey, Index, Integer, String, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
@@ -34,6 +34,22 @@ class Hub(Base):
     fed_by_id: Mapped[int | None] = mapped_column(ForeignKey("hubs.id"))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # Its schedule, what delivery promises are worked out from (``orders.promises``).
+    #: The days it works, ISO weekdays ("123456": Monday to Saturday); never a public holiday.
+    working_days: Mapped[str] = mapped_column(String(7), default="123456", server_default="123456")
+    #: A centre: orders ready by then are picked up that day.
+    pickup_cutoff: Mapped[time] = mapped_column(Time, default=time(14), server_default="14:00:00")
+    #: A local hub: the line-haul to it leaves its centre then, on the centre's working days...
+    linehaul_departs: Mapped[time] = mapped_column(Time, default=time(20), server_default="20:00:00")
+    #: ... and takes this long.
+    linehaul_hours: Mapped[int] = mapped_column(Integer, default=8, server_default="8")
+    #: A parcel at the hub by then goes out for delivery that day.
+    out_by: Mapped[time] = mapped_column(Time, default=time(9), server_default="09:00:00")
+    #: Parcels its drivers can deliver a working day (None: no limit): a full day is not promised.
+    daily_capacity: Mapped[int | None] = mapped_column(Integer)
+    #: The delivery window it offers customers, if any.
+    window_from: Mapped[time | None] = mapped_column(Time)
+    window_until: Mapped[time | None] = mapped_column(Time)
 
     fed_by: Mapped["Hub | None"] = relationship(remote_side=[id])
 

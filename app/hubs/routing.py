@@ -6,6 +6,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from datetime import time as dt_time
 
 from geopy.distance import EARTH_RADIUS as EARTH_RADIUS_KM
 from sqlalchemy import select
@@ -30,10 +31,22 @@ class HubPoint:
     lon: float
     radius_km: float
     fed_by_id: int | None
+    # The schedule promises are worked out from (``Hub``'s columns say what each is).
+    working_days: str = "123456"
+    pickup_cutoff: dt_time = dt_time(14)
+    linehaul_departs: dt_time = dt_time(20)
+    linehaul_hours: int = 8
+    out_by: dt_time = dt_time(9)
+    daily_capacity: int | None = None
+    window: tuple[dt_time, dt_time] | None = None
 
     @property
     def point(self) -> Point:
         return (self.lat, self.lon)
+
+    def works_on(self, day) -> bool:
+        """Whether the hub works on ``day`` by its week (public holidays are the caller's)."""
+        return str(day.isoweekday()) in self.working_days
 
 
 @dataclass(frozen=True)
@@ -136,8 +149,10 @@ def load_network(session: Session) -> list[HubPoint]:
         if hit and now - hit[0] < NETWORK_TTL:
             return hit[1]
     hubs = session.scalars(select(Hub).where(Hub.active.is_(True)).order_by(Hub.id))
-    network = [HubPoint(h.id, h.code, h.name, h.kind, h.lat, h.lon, h.delivery_radius_km,
-                        h.fed_by_id) for h in hubs]
+    network = [HubPoint(h.id, h.code, h.name, h.kind, h.lat, h.lon, h.delivery_radius_km, h.fed_by_id,
+                        h.working_days, h.pickup_cutoff, h.linehaul_departs, h.linehaul_hours, h.out_by,
+                        h.daily_capacity, (h.window_from, h.window_until) if h.window_from and h.window_until
+                        else None) for h in hubs]
     with _cache_lock:
         _cache[key] = (now, network)
     return network

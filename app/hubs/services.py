@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import time
 from typing import Iterable
 
 from sqlalchemy import select
@@ -31,6 +32,37 @@ def create_hub(session: Session, *, code: str, name: str, kind: HubKind, city: s
     session.flush()
     invalidate_network()
     return hub
+
+
+class ScheduleError(ValueError):
+    """A hub's schedule that cannot be kept: the message names the field."""
+
+
+def set_schedule(session: Session, hub: Hub, *, working_days: str, pickup_cutoff: time, linehaul_departs: time,
+                 linehaul_hours: int, out_by: time, daily_capacity: int | None,
+                 window: tuple[time, time] | None) -> dict:
+    """Change what delivery promises are worked out from at ``hub`` (from the next quote
+    on; promises given stand). Returns what changed, for the audit log. Raises ScheduleError."""
+    days = "".join(sorted(set(working_days)))
+    if not days or any(d not in "1234567" for d in days):
+        raise ScheduleError("working days: at least one day of the week")
+    if not 0 <= linehaul_hours <= 72:
+        raise ScheduleError("line-haul hours: from 0 to 72")
+    if daily_capacity is not None and daily_capacity < 1:
+        raise ScheduleError("capacity: a number of parcels a day, or empty for no limit")
+    if window is not None and window[0] >= window[1]:
+        raise ScheduleError("window: it starts before it ends")
+    changed = {}
+    values = {"working_days": days, "pickup_cutoff": pickup_cutoff, "linehaul_departs": linehaul_departs,
+              "linehaul_hours": linehaul_hours, "out_by": out_by, "daily_capacity": daily_capacity,
+              "window_from": window[0] if window else None, "window_until": window[1] if window else None}
+    for name, value in values.items():
+        if getattr(hub, name) != value:
+            changed[name] = value.strftime("%H:%M") if isinstance(value, time) else value
+            setattr(hub, name, value)
+    session.flush()
+    invalidate_network()
+    return changed
 
 
 def scan_in(session: Session, hub: Hub, shipment_id: int, *, actor: str,

@@ -8,7 +8,7 @@ from app import clock
 from app.crm.models import Partner
 from app.hubs.models import Hub
 from app.hubs.routing import NotServiceable, load_network, route_via
-from app.orders import lifecycle
+from app.orders import lifecycle, promises
 from app.orders.intake import AddressIn, IntakeError, ParcelIn, address_row, insert_address, price
 from app.orders.models import Address, Order
 from app.orders.shipments import lock_shipments, record_change
@@ -67,6 +67,7 @@ def change_dropoff_address(session: Session, partner: Partner, order: Order, add
     record_change(session, shipment, lifecycle.ADDRESS_CHANGED_EVENT, actor=actor, reason=reason, data={
         "from": before,
         "to": {"address": _summary(address), "fee": priced.fee.amount, "hub": plan.delivery_hub.code}})
+    promises.revise(session, shipment, "address_changed", actor=actor)
     session.flush()
 
 
@@ -99,4 +100,5 @@ def reroute(session: Session, shipment_id: int, hub_code: str, *, actor: str, re
     shipment.updated_at = order.updated_at = clock.now()
     record_change(session, shipment, lifecycle.REROUTED_EVENT, actor=actor, reason=reason.strip(),
                   data={"from": before, "to": plan.delivery_hub.code})
+    promises.revise(session, shipment, "rerouted", actor=actor)
     session.flush()

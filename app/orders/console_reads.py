@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select, text, union
+from sqlalchemy import and_, func, or_, select, text, union
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -232,3 +232,48 @@ def customer_orders(session: Session, customer_ids: list[int], *, limit: int = 1
                Order.reference, Shipment.promised_date, Order.created_at)
         .join(Shipment, Shipment.order_id == Order.id).join(Partner, Partner.id == Order.partner_id)
         .where(Order.customer_id.in_(customer_ids)).order_by(Order.id.desc()).limit(limit)))
+
+
+@dataclass
+class Accuracy:
+    """How promises due in a period fared, for one service level, hub or partner."""
+
+    key: object
+    #: Delivered by the day first promised.
+    kept: int = 0
+    #: Moved after a slip, and delivered by the day the customer was told last.
+    revised: int = 0
+    #: Delivered after the last promise, or still not delivered past it.
+    broken: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.kept + self.revised + self.broken
+
+    def share(self, part: int) -> float | None:
+        return part / self.total if self.total else None
+
+
+#: What promise accuracy may be counted by.
+ACCURACY_BY = {"service_level": Order.service_level, "hub": Shipment.delivery_hub_id, "partner": Shipment.partner_id}
+
+
+def promise_accuracy(session: Session, start: date, end: date, *, by: str, today: date, tz: ZoneInfo) -> list[Accuracy]:
+    """Promises due from ``start`` to ``end`` (the last day promised, inclusive) and due by
+    ``today``: kept, revised or broken, counted ``by`` service level, hub or partner.
+    Returned, cancelled and lost parcels are not counted: they were not to be delivered."""
+    key = ACCURACY_BY[by]
+    dialect = session.get_bind().dialect.name
+    delivered_on = local_day(Shipment.delivered_at, tz, dialect)
+    delivered = Shipment.outcome == "delivered"
+    kept = and_(delivered, delivered_on <= func.coalesce(Shipment.first_promised_date, Shipment.promised_date))
+    revised = and_(delivered, delivered_on <= Shipment.promised_date, Shipment.promise_revisions > 0, ~kept)
+    counted = or_(delivered, and_(Shipment.outcome.is_(None),
+                                  Shipment.status.notin_([Status.CANCELLED.value, Status.LOST.value]),
+                                  Shipment.promised_date < today))
+    rows = session.execute(
+        select(key, func.count().filter(kept), func.count().filter(revised), func.count())
+        .join(Order, Order.id == Shipment.order_id)
+        .where(Shipment.promised_date >= start, Shipment.promised_date <= min(end, today), counted)
+        .group_by(key).order_by(key)).all()
+    return [Accuracy(k, n_kept, n_revised, total - n_kept - n_revised) for k, n_kept, n_revised, total in rows]

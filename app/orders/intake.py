@@ -24,7 +24,7 @@ from app.orders.models import Address, Order, Parcel, Shipment
 # surface names them as intake's.
 from app.orders.order_in import (AddressIn, ContactIn, IntakeError, OrderIn, ParcelIn,  # noqa: F401
                                  check, reference_taken)
-from app.orders.pricing import Priced, locate, locate_address, price, promised_date  # noqa: F401
+from app.orders.pricing import Priced, locate, locate_address, price  # noqa: F401
 from app.orders.shipments import record_created
 from app.orders.tracking import allocate_tracking_numbers
 
@@ -57,6 +57,8 @@ class CreatedOrder:
     service_level: str = ""
     cod: Money | None = None
     created_at: datetime | None = None
+    #: Why the promised day (``orders.promises``).
+    promise_basis: list | None = None
 
 
 @dataclass
@@ -76,7 +78,8 @@ class _Ready:
         cod = Money(order["cod_amount"], order["cod_currency"]) if order["cod_amount"] else None
         return CreatedOrder(order_id, shipment_id, self.rows["shipment"]["tracking_number"],
                             Status.CREATED.value, self.route, self.promised_date, self.quote,
-                            self.reference, order["service_level"], cod, order["created_at"])
+                            self.reference, order["service_level"], cod, order["created_at"],
+                            self.rows["shipment"]["promise_basis"])
 
 
 def _prepare(session: Session, partner: Partner, data: OrderIn, now: datetime) -> _Ready:
@@ -118,7 +121,8 @@ def _prepare(session: Session, partner: Partner, data: OrderIn, now: datetime) -
             "planned_legs": list(plan.legs), "distance_km": plan.distance_km, "billable_grams": grams,
             "quoted_fee_amount": quote.amount.amount, "quoted_fee_currency": quote.amount.currency,
             "quote": quote.breakdown,
-            "promised_date": priced.promised_date, "created_at": now, "updated_at": now},
+            "promised_date": priced.promised_date, "first_promised_date": priced.promised_date,
+            "promise_basis": priced.promise.basis, "promise_revisions": 0, "created_at": now, "updated_at": now},
     }
     location = {"name": data.pickup.name.strip(), "phone": pickup_phone,
                 "address": address_row(data.pickup.address, places["pickup"])}

@@ -38,7 +38,7 @@ TAKEN_CTE = "taken AS (SELECT 1 FROM orders WHERE partner_id = :o_partner_id AND
 
 
 #: The rows' columns that hold JSON.
-JSON_COLUMNS = frozenset({"planned_legs", "quote"})
+JSON_COLUMNS = frozenset({"planned_legs", "quote", "promise_basis"})
 
 
 def _plain(value):

@@ -75,6 +75,7 @@ class Event(StrEnum):
     REROUTED = "rerouted"
     BACK_AT_HUB = "back_at_hub"
     RESCHEDULED = "rescheduled"
+    PROMISE_CHANGED = "promise_changed"
 
 
 E = Event
@@ -166,6 +167,8 @@ REROUTED_EVENT = E.REROUTED
 BACK_AT_HUB_EVENT = E.BACK_AT_HUB
 #: The event recorded when delivery is put off to a later day (the status stays).
 RESCHEDULED_EVENT = E.RESCHEDULED
+#: The promised day moved later after a slip (``orders.promises.revise``): not a transition.
+PROMISE_CHANGED_EVENT = E.PROMISE_CHANGED
 #: States in which delivery can be put off: anywhere before the driver has it.
 RESCHEDULABLE = frozenset({S.CREATED, S.PICKUP_SCHEDULED, S.PICKED_UP, S.AT_SHIPPING_CENTRE,
                            S.IN_TRANSIT, S.AT_LOCAL_HUB, S.DELIVERY_FAILED})

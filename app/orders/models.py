@@ -106,6 +106,8 @@ class Shipment(Base):
         #: An account's figures by week.
         Index("ix_shipments_partner_created", "partner_id", "created_at"),
         Index("ix_shipments_delivered_at", "delivered_at", postgresql_include=["promised_date"]),
+        #: A hub's load on a day: what delivery promises count against its capacity.
+        Index("ix_shipments_hub_promised", "delivery_hub_id", "promised_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -143,6 +145,12 @@ class Shipment(Base):
     #: The quote's breakdown (``rating.Rate.breakdown``): what the delivery fee will be.
     quote: Mapped[dict | None] = mapped_column(JSON)
     promised_date: Mapped[date] = mapped_column(Date)
+    #: The day promised at intake (``promised_date`` moves when a step slips).
+    first_promised_date: Mapped[date | None] = mapped_column(Date)
+    #: Why that day (``orders.promises``): the steps, in data, for each reader's words.
+    promise_basis: Mapped[list | None] = mapped_column(JSON)
+    #: How many times the promise was moved.
+    promise_revisions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: The one-time code the customer gives the driver, when the partner asks for one.
     delivery_code: Mapped[str | None] = mapped_column(String(6))
     #: Wrong codes given for it in a row; at MAX_CODE_TRIES the code is locked until a

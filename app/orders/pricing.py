@@ -4,8 +4,7 @@ partner is charged what it was quoted."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from flask import current_app
 from sqlalchemy.orm import Session
@@ -17,19 +16,7 @@ from app.crm.models import Partner
 from app.hubs.geocoding import AddressNotPlaced, Placed, make_geocoder, place_address
 from app.hubs.routing import NotServiceable, km, load_network, plan_route
 from app.orders.order_in import AddressIn, IntakeError, ParcelIn
-
-#: Days from order to promised delivery; same-day orders after the cut-off go next day.
-TRANSIT_DAYS = {"same_day": 0, "express": 1, "standard": 2}
-SAME_DAY_CUTOFF_HOUR = 12
-
-
-def promised_date(service_level: str, now: datetime, tz: ZoneInfo) -> date:
-    local = now.astimezone(tz)
-    days = TRANSIT_DAYS[service_level]
-    if service_level == "same_day" and local.hour >= SAME_DAY_CUTOFF_HOUR:
-        days = 1
-    return local.date() + timedelta(days=days)
-
+from app.orders.promises import NoPromise, Promise, promise
 
 @dataclass(frozen=True)
 class Priced:
@@ -39,11 +26,16 @@ class Priced:
     plan: object
     grams: int
     rate: object
-    promised_date: date
+    #: When it would arrive, and why (``orders.promises``).
+    promise: Promise
 
     @property
     def fee(self) -> Money:
         return self.rate.amount
+
+    @property
+    def promised_date(self) -> date:
+        return self.promise.day
 
 
 def price(session: Session, partner: Partner, pickup: AddressIn, dropoff: AddressIn,
@@ -77,8 +69,11 @@ def price(session: Session, partner: Partner, pickup: AddressIn, dropoff: Addres
                            if p.declared_value_currency == card.currency),
         hub_pair=f"{plan.centre.code}>{plan.delivery_hub.code}",
         from_hub_km=km(plan.delivery_hub.point, dropoff_point))
-    return Priced(places, plan, grams, rate(card, shipped, fuel_bp=fuel_bp_on(session, day)),
-                  promised_date(service_level, now, tz))
+    try:
+        promised = promise(session, plan, service_level, now)
+    except NoPromise as exc:
+        raise IntakeError([{"field": "dropoff.address", "message": str(exc)}]) from None
+    return Priced(places, plan, grams, rate(card, shipped, fuel_bp=fuel_bp_on(session, day)), promised)
 
 
 def locate(orders) -> None:

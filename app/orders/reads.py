@@ -10,6 +10,7 @@ from app.crm.services import InvalidPhone, normalise_phone
 from app.hubs.routing import hub_codes
 from app.orders.lifecycle import PUBLIC_STATUS, public_status
 from app.orders.models import Order, Shipment, ShipmentEvent
+from app.orders.promise_words import described
 
 
 def order_resource(session: Session, partner_id: int, order_id: int) -> dict | None:
@@ -47,6 +48,8 @@ def _resource(order: Order, shipment: Shipment) -> dict:
         "status": public_status(shipment.status, shipment.outcome),
         "service_level": order.service_level, "route": shipment.route,
         "promised_date": shipment.promised_date,
+        "promise": described(shipment.promised_date, shipment.promise_basis, first=shipment.first_promised_date,
+                             revisions=shipment.promise_revisions),
         "fee": {"amount": shipment.quoted_fee_amount, "currency": shipment.quoted_fee_currency},
         "cod": ({"amount": order.cod_amount, "currency": order.cod_currency}
                 if order.cod_amount else None),
@@ -62,6 +65,7 @@ def created_resource(created) -> dict:
         "tracking_number": created.tracking_number,
         "status": public_status(created.status, None), "service_level": created.service_level,
         "route": created.route, "promised_date": created.promised_date,
+        "promise": described(created.promised_date, created.promise_basis),
         "fee": {"amount": created.quote.amount, "currency": created.quote.currency},
         "cod": {"amount": created.cod.amount, "currency": created.cod.currency} if created.cod else None,
         "created_at": created.created_at, "updated_at": created.created_at,
@@ -118,7 +122,8 @@ def shipment_id_of(session: Session, partner_id: int, order_id: int) -> int | No
 
 
 _TRACKED = (select(Shipment.id, Shipment.tracking_number, Shipment.order_id, Shipment.status, Shipment.outcome,
-                   Shipment.promised_date)
+                   Shipment.promised_date, Shipment.promise_basis, Shipment.first_promised_date,
+                   Shipment.promise_revisions)
             .where(Shipment.tracking_number == bindparam("number"), Shipment.partner_id == bindparam("partner_id")))
 _HISTORY = (select(ShipmentEvent.seq, ShipmentEvent.type, ShipmentEvent.to_status, ShipmentEvent.device_time,
                    ShipmentEvent.server_time, ShipmentEvent.hub_id, ShipmentEvent.reason, ShipmentEvent.applied)
@@ -139,6 +144,8 @@ def tracking_resource(session: Session, partner_id: int, tracking_number: str) -
         "tracking_number": shipment.tracking_number, "order_id": shipment.order_id,
         "status": public_status(shipment.status, shipment.outcome),
         "promised_date": shipment.promised_date,
+        "promise": described(shipment.promised_date, shipment.promise_basis, first=shipment.first_promised_date,
+                             revisions=shipment.promise_revisions),
         "events": [{
             "seq": e.seq, "type": e.type, "status": public_status(e.to_status, shipment.outcome),
             "occurred_at": e.device_time or e.server_time, "recorded_at": e.server_time,

@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import Connection, and_, func, insert, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 from app import clock
-from app.orders import lifecycle
+from app.orders import lifecycle, promises
 from app.orders.lifecycle import TERMINAL, Event, Facts, Status, TransitionError
 from app.orders.models import Order, Parcel, Shipment, ShipmentEvent
 from app.outbox import OutboxMessage, add_outbox
@@ -23,7 +23,10 @@ from app.outbox import OutboxMessage, add_outbox
 __all__ = ["transition", "TransitionError", "TransitionResult", "lock_shipments"]
 
 #: Event types that customers hear about (the milestones of a delivery).
-CUSTOMER_MILESTONES = frozenset({Event.PICKED_UP, Event.OUT_FOR_DELIVERY, Event.DELIVERED, Event.DELIVERY_FAILED})
+CUSTOMER_MILESTONES = frozenset({Event.PICKED_UP, Event.OUT_FOR_DELIVERY, Event.DELIVERED, Event.DELIVERY_FAILED,
+                                 Event.PROMISE_CHANGED})
+#: Actions after which the promised day is worked out again (the slip each is).
+REVISED_AFTER = {"fail_attempt": "failed_attempt", "release": "released"}
 #: Event types after which fees are collected and the shipment closed.
 FEE_EVENTS = frozenset({Event.DELIVERED, Event.RETURNED})
 #: Customer service opens a case by itself after this many failed attempts.
@@ -123,6 +126,8 @@ def transition(
     if decision.applied:
         _apply(shipment, decision.target, action, reason)
         _write_outbox(session, shipment, event)
+        if action in REVISED_AFTER:
+            promises.revise(session, shipment, REVISED_AFTER[action], actor=actor)
     return TransitionResult(event, decision.applied)
 
 

@@ -27,6 +27,7 @@ EVENT_WORDS = {
     "cancelled": _l("Cancelled"), "held": _l("Held for a check"), "released": _l("Released"),
     "lost": _l("Declared lost"), "address_changed": _l("Address changed"), "rerouted": _l("Rerouted"),
     "back_at_hub": _l("Back at the hub"), "rescheduled": _l("Rescheduled"),
+    "promise_changed": _l("New delivery day"),
 }
 
 

@@ -33,6 +33,7 @@ from app.hubs.models import Hub
 from app.orders.lifecycle import Event as E
 from app.orders.lifecycle import public_status
 from app.orders.models import Address, Order, Shipment, ShipmentEvent
+from app.orders.promise_words import explain
 from app.orders.tracking import is_valid_tracking_number
 from app.words import given_name
 
@@ -55,6 +56,7 @@ EVENT_TEXT = {
     E.RETURN_STARTED: _l("On its way back to the shop"), E.RETURNED: _l("Returned to the shop"),
     E.CANCELLED: _l("Order cancelled"), E.HELD: _l("Held for a check"), E.RELEASED: _l("On its way again"),
     E.LOST: _l("Missing: our team is searching for it"), E.ADDRESS_CHANGED: _l("Delivery address updated"),
+    E.PROMISE_CHANGED: _l("New delivery day: we are sorry for the wait"),
 }
 #: The problems a customer may report from the tracking page, in their words.
 PROBLEMS = {
@@ -124,7 +126,8 @@ def _tracking(number: str) -> dict | None:
     status = public_status(shipment.status, shipment.outcome)
     return {
         "tracking_number": shipment.tracking_number, "status": status, "headline": HEADLINES[status],
-        "promised_date": shipment.promised_date, "given_name": given_name(recipient),
+        "promised_date": shipment.promised_date, "promise_reason": explain(shipment.promise_basis),
+        "given_name": given_name(recipient),
         "city": city, "shop": shop, "done": status in ("delivered", "returned", "cancelled"),
         "events": [{"text": EVENT_TEXT[e.type], "at": _local(e.device_time or e.server_time, tz),
                     "place": hub_cities.get(e.hub_id)} for e in events if e.type in EVENT_TEXT],

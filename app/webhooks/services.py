@@ -45,7 +45,8 @@ ACCOUNT_EVENTS = ("invoice.issued", "credit_note.issued", "remittance.paid")
 #: Every event type an endpoint can subscribe to.
 EVENT_TYPES = tuple(sorted(
     {webhook_type(t.event) for t in lifecycle.TRANSITIONS.values()} | set(ORDER_EVENTS.values())
-    | {webhook_type(e) for e in (lifecycle.REROUTED_EVENT, lifecycle.RESCHEDULED_EVENT, lifecycle.BACK_AT_HUB_EVENT)}
+    | {webhook_type(e) for e in (lifecycle.REROUTED_EVENT, lifecycle.RESCHEDULED_EVENT, lifecycle.BACK_AT_HUB_EVENT,
+                                 lifecycle.PROMISE_CHANGED_EVENT)}
     | set(ACCOUNT_EVENTS)))
 
 #: Wait after each failed attempt: ten attempts over about three days.
@@ -186,6 +187,8 @@ def _envelope(event: ShipmentEvent, shipment: Shipment, order: Order, hub_code: 
     }
     if event.type == lifecycle.ADDRESS_CHANGED_EVENT and event.data:
         data["address"] = {"from": event.data["from"]["address"], "to": event.data["to"]["address"]}
+    if event.type == lifecycle.PROMISE_CHANGED_EVENT and event.data:
+        data["promised_date"] = {"from": event.data["from"], "to": event.data["to"]}
     return {"id": event_id(event.id), "type": webhook_type(event.type), "timestamp": _iso(event.server_time),
             "data": data}
 

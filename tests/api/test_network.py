@@ -86,6 +86,11 @@ def test_a_quote_is_what_the_order_is_then_charged(client, keys):
     assert q["fee"]["amount"] == q["net"]["amount"] + q["vat"]["amount"]
     order = post(client, keys[0]).get_json()
     assert order["fee"] == q["fee"] and order["promised_date"] == q["promised_date"]
+    # The promise says why, the same at quote and intake: a line-haul to District 7 on the way.
+    assert order["promise"] == q["promise"] and q["promise"]["date"] == q["promised_date"]
+    assert "line-haul to District 7 Hub" in q["promise"]["reason"] and q["promise"]["revisions"] == 0
+    tracked = client.get(f"/api/v1/tracking/{order['tracking_number']}", headers=auth(keys[0])).get_json()
+    assert tracked["promise"]["reason"] == q["promise"]["reason"]
 
 
 def test_an_orders_own_body_is_quoted_as_it_is(client, keys):

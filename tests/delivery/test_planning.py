@@ -176,15 +176,24 @@ def test_a_rescheduled_parcel_leaves_todays_sheet_and_waits_for_its_day(session,
     planning.plan_run_sheets(session, centre.id, day)
     session.commit()
     later = day + timedelta(days=2)
+    promised_before = session.get(Shipment, ids[0]).promised_date
     planning.reschedule(session, ids[0], later, today=day, actor="user:1", reason="customer away")
     session.commit()
     shipment = session.get(Shipment, ids[0])
     assert shipment.not_before == later and shipment.run_sheet_id is None
     assert sorted(s.shipment_id for s in stops_of(session, centre.id)) == sorted(ids[1:])
     assert [s.seq for s in stops_of(session, centre.id)] == [1, 2] or len(planning.sheets_of_day(session, centre.id, day)) > 1
-    event = history(session, ids[0])[-1]
+    events = history(session, ids[0])
+    event = next(e for e in reversed(events) if e.type == "rescheduled")
     assert (event.type, event.reason, event.data) == ("rescheduled", "customer away", {"not_before": later.isoformat()})
     assert "shipment.rescheduled" in EVENT_TYPES
+    # The promise follows when the day asked for is after it: that day, or the centre's next working day.
+    moved = [e for e in events if e.type == "promise_changed"]
+    if promised_before < later:
+        assert [(e.reason, e.data["to"]) for e in moved] == [("rescheduled", shipment.promised_date.isoformat())]
+        assert later <= shipment.promised_date <= later + timedelta(days=3)
+    else:
+        assert moved == [] and shipment.promised_date == promised_before
     # Not planned before its day; planned on it.
     planning.plan_run_sheets(session, centre.id, day)
     assert ids[0] not in [s.shipment_id for s in stops_of(session, centre.id)]
