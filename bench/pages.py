@@ -195,8 +195,42 @@ def bench_pages(url: str, make_app, fresh_database, emit, *, n: int = 1_000_000,
         times.sort()
         emit(f"page_{name}_ms", statistics.median(times), "ms", "postgresql", shipments=n,
              p95=round(times[int(len(times) * 0.95) - 1], 1), path=path)
+    bench_exports(client, emit, n)
     with app.app_context():
         assert db.session.query(Shipment).count() == n
+
+
+def bench_exports(client, emit, n: int) -> None:
+    """The shipments list downloaded as CSV, streamed: the first bytes' wait, the whole
+    download, and the memory it holds (Python's allocations at their peak, tracemalloc) for
+    about 10,000 and about 100,000 rows — flat memory is the same peak for both."""
+    import tracemalloc
+
+    per_day = n / DAYS
+    for wanted in (10_000, 100_000):
+        days = max(1, round(wanted / per_day))
+        path = f"/console/shipments/export.csv?from={(datetime.now() - timedelta(days=days - 1)).date()}"
+        for memory in (False, True):
+            if memory:
+                tracemalloc.start()
+            start = time.perf_counter()
+            response = client.get(path, buffered=False)
+            chunks = iter(response.response)
+            first = next(chunks)
+            first_ms = (time.perf_counter() - start) * 1000
+            rows = first.count(b"\n") - 1
+            for chunk in chunks:
+                rows += chunk.count(b"\n")
+            total = time.perf_counter() - start
+            response.close()
+            if memory:
+                peak = tracemalloc.get_traced_memory()[1] / 2**20
+                tracemalloc.stop()
+                emit(f"export_csv_{wanted}_peak_mib", peak, "MiB", "postgresql", rows=rows)
+            else:
+                emit(f"export_csv_{wanted}_first_bytes_ms", first_ms, "ms", "postgresql", rows=rows)
+                emit(f"export_csv_{wanted}_total_s", total, "s", "postgresql", rows=rows,
+                     rows_per_s=round(rows / total))
 
 
 def pages_database(bench_url: str, *, suffix: str = "pages") -> str:

@@ -24,6 +24,11 @@ def round_minor(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def major(amount: int, currency: str) -> Decimal:
+    """Minor units as the currency's major unit (an amount for a spreadsheet): 12550 USD -> 125.50."""
+    return Decimal(amount).scaleb(-EXPONENTS[currency])
+
+
 @dataclass(frozen=True)
 class Money:
     amount: int

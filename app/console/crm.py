@@ -21,7 +21,7 @@ from app.auth.web import roles_required
 from app.billing import fees, invoices, payments, remittances
 from app.billing.money import Money
 from app.billing.rating import SERVICE_LEVELS
-from app.console import words
+from app.console import exports, words
 from app.console.acting import acting
 from app.console.views import bp, format_money
 from app.crm import accounts as book
@@ -300,6 +300,31 @@ def case_list():
                            mine=mine, queues=cases.QUEUES, statuses=cases.STATUSES, types=cases.TYPES,
                            priorities=cases.PRIORITIES, span=span,
                            owners={u.id: u for u in people.staff_with_roles(db.session, CASE_ROLES)})
+
+
+@bp.get("/crm/cases/export.<any(csv, xlsx):fmt>")
+@roles_required(*CASE_ROLES)
+def cases_export(fmt: str):
+    """The cases the list shows (its status, queue and "mine"), every one, as a file."""
+    args = request.args
+    status, queue = args.get("status", "open"), args.get("queue") or None
+    owners = {u.id: u.name or u.email for u in people.staff_with_roles(db.session, CASE_ROLES)}
+    partners = {p.id: p.name for p in crm.all_partners(db.session)}
+
+    def page(after):
+        found = cases.find_cases(db.session, status=None if status == "all" else status,
+                                 queue=queue if queue in cases.QUEUES else None,
+                                 owner_id=current_user.id if args.get("mine") == "1" else None,
+                                 after_id=after, by_id=True, limit=exports.PAGE)
+        return found, (found[-1].id if len(found) == exports.PAGE else None)
+
+    header = ("case", "type", "status", "priority", "queue", "subject", "partner", "shipment_id", "opened_via",
+              "owner", "created_at", "first_response_due", "first_response_at", "resolution_due", "resolved_at",
+              "outcome")
+    rows = ((c.id, c.type, c.status, c.priority, c.queue, c.subject, partners.get(c.partner_id), c.shipment_id,
+             c.opened_via, owners.get(c.owner_id), c.created_at, c.first_response_due, c.first_response_at,
+             c.resolution_due, c.resolved_at, c.outcome) for c in exports.paged(page))
+    return exports.send("cases", fmt, header, rows)
 
 
 @bp.post("/crm/cases")

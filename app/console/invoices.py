@@ -24,10 +24,11 @@ from app.billing import invoices, ledger, payments
 from app.billing.documents import Company, statement_pdf
 from app.billing.invoices import InvoiceError
 from app.billing.models import Invoice
-from app.billing.money import EXPONENTS
+from app.billing.money import EXPONENTS, major
 from app.billing.payments import PaymentError
 from app.console.acting import acting
 from app.console.finance import FINANCE_ROLES, partners_by_id
+from app.console import exports
 from app.console.views import bp, format_money
 from app.crm.models import Partner
 from app.db import db
@@ -54,6 +55,29 @@ def invoice_list():
                                 before_id=id_of(request.args.get("before")))
     return render_template("console/invoices.html", rows=rows, partners=partners_by_id(), partner_id=partner_id,
                            status=status, statuses=STATUSES, months=_last_months(), status_of=invoices.status_of)
+
+
+@bp.get("/finance/invoices/export.<any(csv, xlsx):fmt>")
+@roles_required(*FINANCE_ROLES)
+def invoices_export(fmt: str):
+    """Invoices and credit notes, newest first, as a file (the list's filters)."""
+    partner_id = id_of(request.args.get("partner"))
+    status = request.args.get("status") if request.args.get("status") in STATUSES else None
+    partners = partners_by_id()
+
+    def page(before):
+        found = invoices.invoices_of(db.session, partner_id=partner_id, before_id=before, limit=exports.PAGE)
+        return found, (found[-1][0].id if len(found) == exports.PAGE else None)
+
+    header = ("number", "kind", "partner", "period_start", "period_end", "issued_on", "due_on", "currency", "net",
+              "vat", "total", "paid", "status")
+    rows = ((inv.number, inv.kind, partners[inv.partner_id].name if inv.partner_id in partners else inv.partner_id,
+             inv.period_start, inv.period_end, inv.issued_on, inv.due_on if inv.kind == "invoice" else None,
+             inv.currency, major(inv.net_amount, inv.currency), major(inv.vat_amount, inv.currency),
+             major(inv.total_amount, inv.currency), major(paid, inv.currency) if inv.kind == "invoice" else None,
+             invoices.status_of(inv, paid) if inv.kind == "invoice" else inv.kind)
+            for inv, paid in exports.paged(page) if status is None or invoices.status_of(inv, paid) == status)
+    return exports.send("invoices", fmt, header, rows)
 
 
 @bp.post("/finance/invoices/run")

@@ -34,6 +34,7 @@ from app.billing.fees import (
 )
 from app.billing.money import EXPONENTS
 from app.billing.posting import SETTLEMENTS
+from app.console import exports
 from app.console import words as console_words
 from app.console.words import weekdays
 from app.console.acting import acting, actor
@@ -152,6 +153,24 @@ def shipments():
     return render_template("console/shipments.html", found=found, last=last, hubs=hubs_by_id(), partners=partners,
                            statuses=[s.value for s in Status], args=args, scoped=scope_hub() is not None,
                            tz=clock.network_zone())
+
+
+@bp.get("/shipments/export.<any(csv, xlsx):fmt>")
+def shipments_export(fmt: str):
+    """The shipments search, every match, as a file (the same filters as the list)."""
+    args, tz, codes = request.args, clock.network_zone(), {h.id: h.code for h in hubs_by_id().values()}
+    filters = dict(q=args.get("q", ""), status=args.get("status") or None, hub_id=scope_hub() or id_of(args.get("hub")),
+                   partner_id=id_of(args.get("partner")), created_from=_date(args.get("from")),
+                   created_to=_date(args.get("to")), late=args.get("late") == "1", today=clock.today(), tz=tz)
+
+    def page(before):
+        return console_reads.search(db.session, before_id=before, limit=exports.PAGE, **filters)
+
+    header = ("tracking_number", "status", "partner", "reference", "recipient", "phone", "delivering_hub",
+              "promised_date", "created_at")
+    rows = ((f.tracking_number, f.status, f.partner, f.reference, f.recipient_name, f.recipient_phone,
+             codes.get(f.delivery_hub_id), f.promised_date, f.created_at) for f in exports.paged(page))
+    return exports.send("shipments", fmt, header, rows)
 
 
 def _redirect_to(shipment_id: int):
@@ -544,6 +563,19 @@ def photo(name: str):
 def audit():
     entries = accounts.audit_entries(db.session, before_id=id_of(request.args.get("before")))
     return render_template("console/audit.html", entries=entries, tz=clock.network_zone())
+
+
+@bp.get("/audit/export.<any(csv, xlsx):fmt>")
+@roles_required("admin")
+def audit_export(fmt: str):
+    """The whole audit log, newest first, as a file."""
+    def page(before):
+        found = accounts.audit_entries(db.session, before_id=before, limit=exports.PAGE)
+        return found, (found[-1].id if len(found) == exports.PAGE else None)
+
+    header = ("at", "user", "action", "object_type", "object_id", "details", "ip")
+    rows = ((e.at, e.user_email, e.action, e.object_type, e.object_id, e.details, e.ip) for e in exports.paged(page))
+    return exports.send("audit-log", fmt, header, rows)
 
 
 @bp.get("/promises")

@@ -528,9 +528,13 @@ def thread(session: Session, case_id: int, *, public_only: bool = False) -> list
 
 def find_cases(session: Session, *, status: str | None = "open", queue: str | None = None,
                owner_id: int | None = None, partner_id: int | None = None, shipment_id: int | None = None,
-               customer_id: int | None = None, customer_ids: list[int] | None = None, limit: int = 200) -> list[Case]:
-    """Cases, the most urgent first: ``status`` "open" means new, open or waiting."""
+               customer_id: int | None = None, customer_ids: list[int] | None = None, limit: int = 200,
+               after_id: int | None = None, by_id: bool = False) -> list[Case]:
+    """Cases, the most urgent first (``by_id``: oldest first, after ``after_id``, to read a
+    long list a page at a time): ``status`` "open" means new, open or waiting."""
     stmt = select(Case)
+    if after_id is not None:
+        stmt = stmt.where(Case.id > after_id)
     if customer_ids is not None:
         stmt = stmt.where(Case.customer_id.in_(customer_ids))
     if status == "open":
@@ -541,7 +545,8 @@ def find_cases(session: Session, *, status: str | None = "open", queue: str | No
                           (Case.shipment_id, shipment_id), (Case.customer_id, customer_id)):
         if value is not None:
             stmt = stmt.where(column == value)
-    return list(session.scalars(stmt.order_by(Case.resolution_due, Case.id).limit(limit)))
+    order = (Case.id,) if by_id else (Case.resolution_due, Case.id)
+    return list(session.scalars(stmt.order_by(*order).limit(limit)))
 
 
 def counts_by_status(session: Session, *, partner_id: int | None = None) -> dict[str, int]:
