@@ -55,7 +55,7 @@ from app.hubs.bags import BagError, open_bags, sort_to_bag
 from app.hubs.models import Hub
 from app.hubs.routing import hubs_able_to_deliver, load_network
 from app.hubs.services import ScanRefused, ScheduleError, all_hubs, scan_at_station, set_schedule
-from app.orders import console_reads
+from app.orders import console_reads, stages
 from app.orders.changes import ChangeRefused, change_dropoff_address, reroute
 from app.orders.intake import AddressIn, IntakeError, locate_address
 from app.orders.lifecycle import (
@@ -135,7 +135,8 @@ def dashboard():
     differences = [c for c in differences if not scope_hub() or ships[c.shipment_id].delivery_hub_id == scope_hub()]
     return render_template("console/dashboard.html", f=figures, hubs=hubs, statuses=[s.value for s in Status],
                            disabled=disabled, partners=partners, peak=peak, today=clock.today(),
-                           cod_differences=differences, numbers={i: s.tracking_number for i, s in ships.items()})
+                           cod_differences=differences, numbers={i: s.tracking_number for i, s in ships.items()},
+                           stage_watch=stages.watch(db.session, hub_id=scope_hub()))
 
 
 @bp.get("/shipments")
@@ -593,3 +594,37 @@ def promise_accuracy():
     partners = {p.id: p.name for p in crm.all_partners(db.session)}
     return render_template("console/promises.html", tables=tables, days=days, start=start, today=today,
                            hubs=hubs_by_id(), partners=partners)
+
+
+@bp.get("/stages")
+def stage_slas():
+    """Shipments past their stage's time target now, and those near it, with the targets
+    (the network's, a hub's, a partner's), which admins and dispatchers set here."""
+    now, hub_id = clock.now(), scope_hub() or id_of(request.args.get("hub"))
+    breached, at_risk, capped = stages.watch(db.session, now=now, hub_id=hub_id)
+    partners = {p.id: p.name for p in crm.all_partners(db.session)}
+    return render_template("console/stages.html", breached=breached, at_risk=at_risk, now=now, hubs=hubs_by_id(),
+                           partners=partners, hub_id=hub_id, stages=stages.STAGES, targets=stages.targets(db.session),
+                           scoped=scope_hub() is not None, span=_hours, capped=capped, limit=500)
+
+
+def _hours(delta: timedelta) -> str:
+    minutes = int(abs(delta).total_seconds() // 60)
+    return _("%(h)s h %(m)s min", h=minutes // 60, m=f"{minutes % 60:02d}")
+
+
+@bp.post("/stages/targets")
+@roles_required("admin", "dispatcher")
+def set_stage_target():
+    form = request.form
+    with acting(_("Not saved"), stages.TargetError) as act:
+        raw = (form.get("hours") or "").strip()
+        if raw and not raw.isdigit():
+            raise stages.TargetError(_("hours: a whole number, or empty to clear"))
+        hub_id, partner_id = id_of(form.get("hub")), id_of(form.get("partner"))
+        stage, hours = form.get("stage", ""), int(raw) if raw else None
+        stages.set_target(db.session, stage, hours, hub_id=hub_id, partner_id=partner_id)
+        act.audit("stage_target.set", "stage_target", None,
+                  {"stage": stage, "hub": hub_id, "partner": partner_id, "hours": hours})
+        act.said(_("Target saved.") if hours else _("Target cleared."))
+    return redirect(url_for("console.stage_slas") + "#targets")

@@ -61,6 +61,10 @@ INVOICE_STATUS_WORDS = {"issued": _l("issued"), "overdue": _l("overdue"), "parti
                         "paid": _l("paid"), "credit_note": _l("credit note"), "draft": _l("draft"), "sent": _l("sent")}
 PAYMENT_SOURCE_WORDS = {"manual": _l("recorded by hand"), "bank_import": _l("bank statement")}
 REMITTANCE_WORDS = {"approved": _l("approved"), "paid": _l("paid")}
+#: The stages of a journey that have a time target (``orders.stages``).
+JOURNEY_STAGE_WORDS = {"pickup": _l("waiting for pickup"), "centre_dwell": _l("at the centre"),
+                       "linehaul": _l("on the line-haul"), "hub_dwell": _l("at the delivering hub"),
+                       "first_attempt": _l("out for delivery"), "return_leg": _l("on the way back")}
 #: Who bears a cash difference (``billing.posting.SETTLEMENTS``).
 SETTLEMENT_WORDS = {
     "partner_accepts": _l("the partner is owed what the customer paid (the rest was settled between them)"),
@@ -95,7 +99,7 @@ def all_words() -> dict:
         "campaign_status_words": CAMPAIGN_STATUS_WORDS, "result_words": RESULT_WORDS, "channel_words": CHANNEL_WORDS,
         "time_words": TIME_WORDS, "segment_words": SEGMENT_WORDS, "language_words": LANGUAGE_WORDS,
         "outcome_words": OUTCOME_WORDS, "cycle_words": CYCLE_WORDS,
-        "settlement_words": SETTLEMENT_WORDS, "charge_words": CHARGE_WORDS, "remittance_words": REMITTANCE_WORDS, "payment_source_words": PAYMENT_SOURCE_WORDS, "invoice_status_words": INVOICE_STATUS_WORDS, "discrepancy_words": DISCREPANCY_WORDS, "pickup_words": PICKUP_WORDS, "hub_kind_words": HUB_KIND_WORDS, "bag_words": BAG_WORDS, "attempt_words": ATTEMPT_WORDS, "claim_words": CLAIM_WORDS,
+        "settlement_words": SETTLEMENT_WORDS, "charge_words": CHARGE_WORDS, "journey_stage_words": JOURNEY_STAGE_WORDS, "remittance_words": REMITTANCE_WORDS, "payment_source_words": PAYMENT_SOURCE_WORDS, "invoice_status_words": INVOICE_STATUS_WORDS, "discrepancy_words": DISCREPANCY_WORDS, "pickup_words": PICKUP_WORDS, "hub_kind_words": HUB_KIND_WORDS, "bag_words": BAG_WORDS, "attempt_words": ATTEMPT_WORDS, "claim_words": CLAIM_WORDS,
         "relation_words": RELATION_WORDS, "cod_method_words": COD_METHOD_WORDS, "opened_via_words": CHANNEL_OPENED_WORDS,
         "shipment_status_words": shipment_words.STATUS_WORDS, "public_status_words": shipment_words.PUBLIC_STATUS_WORDS,
         "level_words": shipment_words.LEVEL_WORDS, "event_words": STAFF_EVENT_WORDS,

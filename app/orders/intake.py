@@ -122,7 +122,8 @@ def _prepare(session: Session, partner: Partner, data: OrderIn, now: datetime) -
             "quoted_fee_amount": quote.amount.amount, "quoted_fee_currency": quote.amount.currency,
             "quote": quote.breakdown,
             "promised_date": priced.promised_date, "first_promised_date": priced.promised_date,
-            "promise_basis": priced.promise.basis, "promise_revisions": 0, "created_at": now, "updated_at": now},
+            "promise_basis": priced.promise.basis, "promise_revisions": 0, "stage_since": now,
+            "created_at": now, "updated_at": now},
     }
     location = {"name": data.pickup.name.strip(), "phone": pickup_phone,
                 "address": address_row(data.pickup.address, places["pickup"])}

@@ -108,6 +108,8 @@ class Shipment(Base):
         Index("ix_shipments_delivered_at", "delivered_at", postgresql_include=["promised_date"]),
         #: A hub's load on a day: what delivery promises count against its capacity.
         Index("ix_shipments_hub_promised", "delivery_hub_id", "promised_date"),
+        #: Stage SLAs: the shipments of a stage that entered it before a moment.
+        Index("ix_shipments_status_stage_since", "status", "stage_since"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -151,6 +153,9 @@ class Shipment(Base):
     promise_basis: Mapped[list | None] = mapped_column(JSON)
     #: How many times the promise was moved.
     promise_revisions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: When the shipment entered the stage of its journey it is in (``orders.stages``): what
+    #: stage SLAs are measured from.
+    stage_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The one-time code the customer gives the driver, when the partner asks for one.
     delivery_code: Mapped[str | None] = mapped_column(String(6))
     #: Wrong codes given for it in a row; at MAX_CODE_TRIES the code is locked until a
@@ -209,3 +214,17 @@ class ShipmentEvent(Base):
 
     shipment: Mapped[Shipment] = relationship()
 
+
+class StageTarget(Base):
+    """How many hours a shipment may stay in a stage of its journey (``orders.stages``):
+    for the whole network (no hub, no partner), a hub, a partner's contract, or a partner
+    at a hub. The most specific one counts."""
+
+    __tablename__ = "stage_targets"
+    __table_args__ = (UniqueConstraint("stage", "hub_id", "partner_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stage: Mapped[str] = mapped_column(String(20))
+    hub_id: Mapped[int | None] = mapped_column(ForeignKey("hubs.id"))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    hours: Mapped[int] = mapped_column(Integer)

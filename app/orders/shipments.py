@@ -18,6 +18,7 @@ from app import clock
 from app.orders import lifecycle, promises
 from app.orders.lifecycle import TERMINAL, Event, Facts, Status, TransitionError
 from app.orders.models import Order, Parcel, Shipment, ShipmentEvent
+from app.orders.stages import STAGE_OF
 from app.outbox import OutboxMessage, add_outbox
 
 __all__ = ["transition", "TransitionError", "TransitionResult", "lock_shipments"]
@@ -153,6 +154,8 @@ def _apply(shipment: Shipment, target: Status, action: str, reason: str | None) 
         shipment.outcome, shipment.delivered_at = "delivered", clock.now()
     elif action == "complete_return":
         shipment.outcome = "returned"
+    if STAGE_OF.get(Status(shipment.status)) != STAGE_OF.get(target):
+        shipment.stage_since = clock.now()
     shipment.status = target.value
 
 
