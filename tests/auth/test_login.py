@@ -97,7 +97,8 @@ def _console_routes(app) -> list[tuple[str, str]]:
     routes = []
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/console"):
-            path = re.sub(r"<(?:\w+:)?\w+>", "1", rule.rule)
+            path = re.sub(r"<any\(([^,)]+)[^)]*\):\w+>", r"\1", rule.rule)  # a choice: its first
+            path = re.sub(r"<(?:\w+:)?\w+>", "1", path)
             routes += [(m, path) for m in sorted(rule.methods - {"HEAD", "OPTIONS"})]
     return routes
 
