@@ -17,7 +17,7 @@ from app.billing.money import Money
 from app.crm import services as crm
 from app.crm.models import Partner
 from app.hubs.geocoding import normalise
-from app.orders import intake_postgresql
+from app.orders import intake_postgresql, promises
 from app.orders.lifecycle import Status
 from app.orders.models import Address, Order, Parcel, Shipment
 # What intake takes, and where an order goes and what it costs: re-exported, since every
@@ -96,6 +96,7 @@ def _prepare(session: Session, partner: Partner, data: OrderIn, now: datetime) -
     priced = price(session, partner, data.pickup.address, data.dropoff.address, data.parcels,
                    data.service_level, now=now, cod_amount=data.cod_amount or 0)
     places, plan, grams, quote = priced.places, priced.plan, priced.grams, priced.rate
+    promises.count_in(session, plan.delivery_hub.id, priced.promised_date)  # a quote does not fill a day; an order does
     reference = data.reference.strip()
     rows = {
         "customer": {"phone": recipient_phone, "name": data.dropoff.name.strip(),

@@ -77,7 +77,7 @@ _loads_lock = threading.Lock()
 
 def _load(session: Session, hub_id: int, day: date) -> int:
     """Parcels promised for ``day`` at the hub: counted once a minute per process, and
-    counted up by ``_count_in`` as this process promises (a bulk upload fills a day)."""
+    counted up by ``count_in`` as this process takes orders (a bulk upload fills a day)."""
     key = (str(session.get_bind().url), hub_id, day)
     now = monotonic.monotonic()
     with _loads_lock:
@@ -92,7 +92,9 @@ def _load(session: Session, hub_id: int, day: date) -> int:
     return n
 
 
-def _count_in(session: Session, hub_id: int, day: date) -> None:
+def count_in(session: Session, hub_id: int, day: date) -> None:
+    """A parcel now promised for ``day`` at the hub (an order taken, a promise moved): the
+    process's count goes up without waiting for the next reading."""
     key = (str(session.get_bind().url), hub_id, day)
     with _loads_lock:
         if key in _loads:
@@ -124,11 +126,10 @@ def _deliver_from(session: Session, hub: HubPoint, day: date, steps: list[dict],
     raise NoPromise(f"{hub.code} is full for the next {HORIZON_DAYS} days")
 
 
-def _finish(session: Session, hub: HubPoint, day: date, steps: list[dict]) -> Promise:
+def _finish(hub: HubPoint, day: date, steps: list[dict]) -> Promise:
     steps.append({"step": "deliver", "day": day.isoformat(), "hub": hub.code, "name": hub.name,
                   **({"window": [hub.window[0].strftime("%H:%M"), hub.window[1].strftime("%H:%M")]}
                      if hub.window else {})})
-    _count_in(session, hub.id, day)
     return Promise(day, hub.window, steps)
 
 
@@ -154,7 +155,7 @@ def promise(session: Session, plan: RoutePlan, service_level: str, now: datetime
     else:
         first = pickup if same_day else pickup + timedelta(days=1)
     day = _deliver_from(session, hub, first, steps, extra_day=service_level == "standard")
-    return _finish(session, hub, day, steps)
+    return _finish(hub, day, steps)
 
 
 def _linehaul(hub: HubPoint, depart: date, steps: list[dict]) -> date:
@@ -197,7 +198,7 @@ def earliest(session: Session, shipment: Shipment, now: datetime | None = None) 
         steps.append({"step": "not_before", "day": shipment.not_before.isoformat()})
         first, extra_day = shipment.not_before, False
     day = _deliver_from(session, hub, first, steps, extra_day=extra_day, counted_on=shipment.promised_date)
-    return _finish(session, hub, day, steps)
+    return _finish(hub, day, steps)
 
 
 def _not_before(session: Session, shipment: Shipment, hub: HubPoint, found: Promise) -> Promise:
@@ -206,7 +207,7 @@ def _not_before(session: Session, shipment: Shipment, hub: HubPoint, found: Prom
     steps = [s for s in found.basis if s["step"] != "deliver"]
     steps.append({"step": "not_before", "day": shipment.not_before.isoformat()})
     day = _deliver_from(session, hub, shipment.not_before, steps, extra_day=False, counted_on=shipment.promised_date)
-    return _finish(session, hub, day, steps)
+    return _finish(hub, day, steps)
 
 
 def revise(session: Session, shipment: Shipment, why: str, *, actor: str, now: datetime | None = None) -> bool:
@@ -225,6 +226,7 @@ def revise(session: Session, shipment: Shipment, why: str, *, actor: str, now: d
     before = shipment.promised_date
     basis = [{"step": "since", "why": why}, *found.basis]
     shipment.promised_date, shipment.promise_basis = found.day, basis
+    count_in(session, shipment.delivery_hub_id, found.day)
     shipment.promise_revisions = (shipment.promise_revisions or 0) + 1
     shipments.record_change(session, shipment, PROMISE_CHANGED_EVENT, actor=actor, reason=why,
                             data={"from": before.isoformat(), "to": found.day.isoformat()})

@@ -125,8 +125,11 @@ def test_a_full_day_at_the_hub_is_not_promised(app, session, partner, direct):
     assert found.day == date(2027, 3, 10)
     assert {"step": "skip", "day": "2027-03-09", "why": "full", "hub": "SGN-C"} in found.basis
     assert "tomorrow is full" in explain(found.basis, monday.date())
-    # A process counts what it promises: the next one fills Wednesday up in turn.
-    promises.promise(session, direct, "express", monday)
+    # Quotes fill nothing; the orders a process takes count at once: two fill Wednesday in turn.
+    for _i in range(3):
+        assert promises.promise(session, direct, "express", monday).day == date(2027, 3, 10)
+    for _i in range(2):
+        promises.count_in(session, centre.id, promises.promise(session, direct, "express", monday).day)
     assert promises.promise(session, direct, "express", monday).day == date(2027, 3, 11)
 
 
@@ -251,3 +254,15 @@ def test_accuracy_counts_kept_revised_and_broken_promises(app, session, partner)
     assert [(r.key, r.total) for r in by_partner] == [(partner.id, 4)]
     # Only promises due in the period count.
     assert promise_accuracy(session, ago[2], today, by="hub", today=today, tz=tz)[0].total == 2
+
+
+def test_an_order_taken_fills_its_day_for_the_next_quote(app, session, partner):
+    from app.orders.intake import price
+
+    _hub(session, "SGN-C", daily_capacity=1)
+    first = create(session, partner, order_in("CAP-1", service_level="express"))
+    session.commit()
+    again = order_in("CAP-2", service_level="express")
+    quoted = price(session, partner, again.pickup.address, again.dropoff.address, again.parcels, "express")
+    assert quoted.promised_date > first.promised_date
+    assert {"step": "skip", "day": first.promised_date.isoformat(), "why": "full", "hub": "SGN-C"} in quoted.promise.basis
