@@ -22,6 +22,7 @@ from app.billing import fees, invoices, payments, remittances
 from app.billing.money import Money
 from app.billing.rating import SERVICE_LEVELS
 from app.console import exports, words
+from app.console.words import span
 from app.console.acting import acting
 from app.console.views import bp, format_money
 from app.crm import accounts as book
@@ -61,18 +62,6 @@ def _partner(partner_id: int) -> Partner:
 
 def _name() -> str:
     return current_user.name or current_user.email
-
-
-def span(left: timedelta | None) -> str:
-    """Business time as people say it: "2 h 05 min left", "45 min over" (in hours, not
-    days: the office's days differ in length)."""
-    if left is None:
-        return ""
-    over = left < timedelta(0)
-    minutes = int(abs(left).total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    text = _("%(h)s h %(m)s min", h=hours, m=f"{minutes:02d}") if hours else _("%(m)s min", m=minutes)
-    return _("%(time)s over", time=text) if over else _("%(time)s left", time=text)
 
 
 # -- accounts -----------------------------------------------------------------------------

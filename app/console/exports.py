@@ -62,7 +62,7 @@ def send(name: str, fmt: str, header: Sequence[str], rows: Iterable[Sequence]) -
     filename = f"{name}-{stamp}.{fmt}"
     if fmt == "csv":
         return _csv(filename, header, rows)
-    return _xlsx(filename, header, rows)
+    return _xlsx(name, filename, header, rows)
 
 
 def _csv(filename: str, header: Sequence[str], rows: Iterable[Sequence]) -> Response:
@@ -84,13 +84,13 @@ def _csv(filename: str, header: Sequence[str], rows: Iterable[Sequence]) -> Resp
                              "Cache-Control": "no-store"})
 
 
-def _xlsx(filename: str, header: Sequence[str], rows: Iterable[Sequence]) -> Response:
+def _xlsx(name: str, filename: str, header: Sequence[str], rows: Iterable[Sequence]) -> Response:
     handle, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(handle)
     try:
         book = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_urls": False,
                                           "strings_to_formulas": False})
-        sheet = book.add_worksheet(filename.rsplit("-", 3)[0][:31])
+        sheet = book.add_worksheet(name[:31])
         bold = book.add_format({"bold": True})
         when = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
         day = book.add_format({"num_format": "yyyy-mm-dd"})

@@ -605,12 +605,7 @@ def stage_slas():
     partners = {p.id: p.name for p in crm.all_partners(db.session)}
     return render_template("console/stages.html", breached=breached, at_risk=at_risk, now=now, hubs=hubs_by_id(),
                            partners=partners, hub_id=hub_id, stages=stages.STAGES, targets=stages.targets(db.session),
-                           scoped=scope_hub() is not None, span=_hours, capped=capped, limit=500)
-
-
-def _hours(delta: timedelta) -> str:
-    minutes = int(abs(delta).total_seconds() // 60)
-    return _("%(h)s h %(m)s min", h=minutes // 60, m=f"{minutes % 60:02d}")
+                           scoped=scope_hub() is not None, span=console_words.span, capped=capped, limit=500)
 
 
 @bp.post("/stages/targets")

@@ -3,8 +3,11 @@ reader's language. The codes stay English in the data, the API and the audit log
 shows ``code|named(words)`` (a code with no word here shows with spaces for underscores)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from babel.dates import get_day_names
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.crm import cases
@@ -81,6 +84,18 @@ COD_METHOD_WORDS = {"cash": _l("cash"), "card": _l("card"), "transfer": _l("tran
 CYCLE_WORDS = {"monthly": _l("monthly"), "weekly": _l("weekly")}
 CHANNEL_OPENED_WORDS = {"staff": _l("staff"), "portal": _l("the portal"), "api": _l("the API"),
                         "tracking": _l("the tracking page"), "auto": _l("an event")}
+
+
+def span(left: timedelta | None) -> str:
+    """Time left or over as people say it: "2 h 05 min left", "45 min over" (in hours, not
+    days: the office's days differ in length)."""
+    if left is None:
+        return ""
+    over = left < timedelta(0)
+    minutes = int(abs(left).total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    text = _("%(h)s h %(m)s min", h=hours, m=f"{minutes:02d}") if hours else _("%(m)s min", m=minutes)
+    return _("%(time)s over", time=text) if over else _("%(time)s left", time=text)
 
 
 def weekdays() -> list[tuple[str, str]]:

@@ -233,22 +233,28 @@ def revise(session: Session, shipment: Shipment, why: str, *, actor: str, now: d
     return True
 
 
-def missed_linehauls(session: Session, *, actor: str = "system:watch_promises", now: datetime | None = None,
-                     limit: int = 1000) -> int:
+def missed_linehauls(session: Session, *, actor: str = "system:watch_promises", now: datetime | None = None) -> int:
     """Revise line-haul parcels still at their centre after the line-haul their promise
-    counted on has left. Run on a schedule; returns how many promises moved."""
+    counted on has left. Run on a schedule; returns how many promises moved. Reads first
+    and locks only the parcels that missed theirs (scans at the centre go on meanwhile)."""
     from app.orders import shipments
 
     now = (now or clock.now()).astimezone(clock.network_zone())
-    ids = shipments.ids_in_status(session, [Status.AT_SHIPPING_CENTRE, Status.PICKED_UP], route="linehaul",
-                                  limit=limit)
+    network = {h.id: h for h in load_network(session)}
+
+    def missed(hub_id: int, basis: list | None) -> bool:
+        planned = next((step for step in reversed(basis or []) if step["step"] == "linehaul"), None)
+        hub = network.get(hub_id)
+        return bool(planned and hub) and now > datetime.combine(
+            date.fromisoformat(planned["day"]), hub.linehaul_departs, now.tzinfo)
+
+    waiting = [Status.AT_SHIPPING_CENTRE.value, Status.PICKED_UP.value]
+    ids = [sid for sid, hub_id, basis in session.execute(
+        select(Shipment.id, Shipment.delivery_hub_id, Shipment.promise_basis)
+        .where(Shipment.status.in_(waiting), Shipment.route == "linehaul")) if missed(hub_id, basis)]
     moved = 0
-    for s in shipments.lock_shipments(session, ids):
-        hub = next((h for h in load_network(session) if h.id == s.delivery_hub_id), None)
-        planned = next((step for step in reversed(s.promise_basis or []) if step["step"] == "linehaul"), None)
-        if hub is None or planned is None:
-            continue
-        left = datetime.combine(date.fromisoformat(planned["day"]), hub.linehaul_departs, now.tzinfo)
-        if now > left and revise(session, s, "missed_linehaul", actor=actor, now=now):
+    for s in shipments.lock_shipments(session, ids):  # checked again under the lock: it may have left since
+        if s.status in waiting and missed(s.delivery_hub_id, s.promise_basis) \
+                and revise(session, s, "missed_linehaul", actor=actor, now=now):
             moved += 1
     return moved

@@ -160,6 +160,10 @@ def test_a_failed_attempt_moves_the_promise_once_with_a_webhook_and_one_message(
     from app.webhooks.services import EVENT_TYPES
     from workers.jobs import run_pending
 
+    from app.webhooks import services as webhooks
+    from app.webhooks.models import WebhookDelivery
+
+    webhooks.create_endpoint(session, partner, url="https://hooks.example.com/w", event_types=[])
     shipment = create(session, partner, order_in("SLIP-1"))
     session.commit()
     today = clock.today()
@@ -196,6 +200,11 @@ def test_a_failed_attempt_moves_the_promise_once_with_a_webhook_and_one_message(
                                                       Notification.milestone == "promise_changed")).all()
     assert len({n.event_id for n in told}) == 1 and told
     assert all(shipment.tracking_number in n.body for n in told)
+    # The partner hears of it by webhook, with the old day and the new.
+    [sent] = [d.payload for d in session.scalars(select(WebhookDelivery))
+              if d.payload["type"] == "shipment.promise_changed"]
+    assert sent["data"]["promised_date"] == {"from": today.isoformat(), "to": shipment.promised_date.isoformat()}
+    assert sent["data"]["reason"] == "failed_attempt"
 
 
 def test_a_missed_line_haul_moves_the_promise_once(app, session, partner):

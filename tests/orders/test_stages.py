@@ -90,7 +90,7 @@ def test_the_console_lists_breaches_and_sets_targets(client, session, partner, u
     assert 'id="stage-breached">1<' in dashboard
     page = client.get("/console/stages").get_data(as_text=True)
     breached = page[page.index('id="breached"'):page.index('id="at-risk"')]
-    assert number in breached and "waiting for pickup" in breached
+    assert number in breached and "waiting for pickup" in breached and "6 h 00 min over" in breached
     r = client.post("/console/stages/targets", data={"csrf_token": csrf_of(page), "stage": "pickup", "hours": "48"},
                     follow_redirects=True)
     text = r.get_data(as_text=True)
