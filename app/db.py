@@ -89,10 +89,33 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        dbapi_connection.create_aggregate("percentile_cont", 2, _Percentile)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class _Percentile:
+    """SQLite's percentile_cont(value, fraction): what PostgreSQL's ``percentile_cont(f)
+    WITHIN GROUP (ORDER BY value)`` gives (linear between the two nearest values)."""
+
+    def __init__(self):
+        self.values, self.fraction = [], None
+
+    def step(self, value, fraction):
+        if value is not None:
+            self.values.append(value)
+            self.fraction = fraction
+
+    def finalize(self):
+        if not self.values:
+            return None
+        values = sorted(self.values)
+        at = (len(values) - 1) * self.fraction
+        low = int(at)
+        high = min(low + 1, len(values) - 1)
+        return values[low] + (values[high] - values[low]) * (at - low)
 
 
 @contextmanager
