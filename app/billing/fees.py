@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,10 @@ from app.billing.rating import (
 from app.delivery.services import proofs_for
 from app.orders import shipments
 from app.orders.lifecycle import Status
+
+#: The fees as people read them (lazy: in the reader's language).
+CHARGE_WORDS = {"delivery_fee": _l("delivery fee"), "return_fee": _l("return fee"),
+                "failed_attempt_fee": _l("failed attempt fee"), "adjustment": _l("adjustment")}
 
 
 def collect_fees(session: Session, shipment_ids: Iterable[int], *,

@@ -24,6 +24,14 @@ def round_minor(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def written(amount: int, currency: str) -> str:
+    """An amount as the reader writes numbers ("1,250,000 VND"; "1.250.000 VND" in Vietnamese)."""
+    from flask_babel import format_decimal
+
+    exponent = EXPONENTS[currency]
+    return f"{format_decimal(major(amount, currency), format='#,##0' + ('.' + '0' * exponent if exponent else ''))} {currency}"
+
+
 def major(amount: int, currency: str) -> Decimal:
     """Minor units as the currency's major unit (an amount for a spreadsheet): 12550 USD -> 125.50."""
     return Decimal(amount).scaleb(-EXPONENTS[currency])

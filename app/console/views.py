@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
 from flask import (
     Blueprint,
@@ -15,7 +14,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from flask_babel import format_date, format_decimal
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -32,7 +31,7 @@ from app.billing.fees import (
     open_cod_differences,
     settle_cod_difference,
 )
-from app.billing.money import EXPONENTS
+from app.billing.money import written
 from app.billing.posting import SETTLEMENTS
 from app.console import exports
 from app.console import words as console_words
@@ -99,8 +98,7 @@ def base64_filter(text: str) -> str:
 @bp.app_template_global()
 def format_money(amount: int, currency: str) -> str:
     """An amount as the reader writes numbers ("1,250,000 VND"; "1.250.000 VND" in Vietnamese)."""
-    exponent = EXPONENTS[currency]
-    return f"{format_decimal(Decimal(amount).scaleb(-exponent), format='#,##0' + ('.' + '0' * exponent if exponent else ''))} {currency}"
+    return written(amount, currency)
 
 
 @bp.app_template_filter("named")

@@ -10,6 +10,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.billing.fees import CHARGE_WORDS
 from app.crm import cases
 from app.orders import words as shipment_words
 from app.orders.lifecycle import FAILURE_REASONS
@@ -73,8 +74,6 @@ SETTLEMENT_WORDS = {
     "partner_accepts": _l("the partner is owed what the customer paid (the rest was settled between them)"),
     "driver_owes": _l("the driver owes the shortage until repaid"),
     "written_off": _l("Waybill bears the difference")}
-CHARGE_WORDS = {"delivery_fee": _l("delivery fee"), "return_fee": _l("return fee"),
-                "failed_attempt_fee": _l("failed attempt fee"), "adjustment": _l("adjustment")}
 ATTEMPT_WORDS = {"delivered": _l("delivered"), "failed": _l("failed")}
 CLAIM_WORDS = {"lost": _l("lost"), "damaged": _l("damaged"), "open": _l("open"), "accepted": _l("accepted"),
                "rejected": _l("rejected"), "paid": _l("paid")}

@@ -25,14 +25,17 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from app import clock
+from app.billing.fees import CHARGE_WORDS
 from app.billing.models import Charge, CodCollection
 from app.billing.rating import SERVICE_LEVELS
+from app.crm import cases
 from app.crm.models import Case, Partner
 from app.db import db, make_engine
 from app.delivery.models import DeliveryAttempt, Driver
 from app.hubs.models import Hub
 from app.orders.lifecycle import FAILURE_REASONS, Event, Status
 from app.orders.models import Address, Order, Shipment, ShipmentEvent
+from app.orders.words import EVENT_WORDS, LEVEL_WORDS, STATUS_WORDS
 
 
 class ReportError(ValueError):
@@ -90,7 +93,7 @@ def _bucket(grain: str):
     return expr
 
 
-def _hours(ctx: Ctx, later, earlier):
+def hours_between(ctx: Ctx, later, earlier):
     if ctx.dialect == "postgresql":
         return func.extract("epoch", later - earlier) / 3600.0
     return (func.julianday(later) - func.julianday(earlier)) * 24.0
@@ -116,6 +119,8 @@ class Dimension:
     values: tuple | None = None
     #: Kept from partners' reports (staff's names, the other hubs' work).
     staff_only: bool = False
+    #: Code -> words, for a dimension of kind "code".
+    words: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -176,10 +181,11 @@ SHIPMENTS = Source(
         "hub": Dimension(_l("Delivering hub"), _col(Shipment.delivery_hub_id), kind="id"),
         "centre": Dimension(_l("Shipping centre"), _col(Shipment.centre_id), kind="id"),
         "service_level": Dimension(_l("Service level"), _col(Order.service_level), ("order",),
-                                   values=tuple(SERVICE_LEVELS)),
-        "status": Dimension(_l("Status"), _col(Shipment.status), values=STATUSES),
+                                   values=tuple(SERVICE_LEVELS), words=LEVEL_WORDS),
+        "status": Dimension(_l("Status"), _col(Shipment.status), values=STATUSES, words=STATUS_WORDS),
         "route": Dimension(_l("Route"), _col(Shipment.route), values=("direct", "linehaul")),
-        "outcome": Dimension(_l("Outcome"), _col(Shipment.outcome), values=("delivered", "returned")),
+        "outcome": Dimension(_l("Outcome"), _col(Shipment.outcome), values=("delivered", "returned"),
+                             words=STATUS_WORDS),
         "district": Dimension(_l("District"), _col(Address.district), ("order", "address")),
         "city": Dimension(_l("City"), _col(Address.city), ("order", "address")),
     },
@@ -196,10 +202,10 @@ SHIPMENTS = Source(
         "promise_moved": Measure(_l("Promise moved"),
                                  lambda ctx: func.count().filter(Shipment.promise_revisions > 0)),
         "avg_transit_hours": Measure(_l("Average hours to deliver"),
-                                     lambda ctx: func.avg(_hours(ctx, Shipment.delivered_at, Shipment.created_at)),
+                                     lambda ctx: func.avg(hours_between(ctx, Shipment.delivered_at, Shipment.created_at)),
                                      unit="hours"),
         "p90_transit_hours": Measure(_l("90th percentile hours to deliver"),
-                                     lambda ctx: percentile(_hours(ctx, Shipment.delivered_at, Shipment.created_at),
+                                     lambda ctx: percentile(hours_between(ctx, Shipment.delivered_at, Shipment.created_at),
                                                             literal(0.9)), unit="hours"),
     },
 )
@@ -211,7 +217,8 @@ EVENTS = Source(
         **TIME,
         "partner": Dimension(_l("Partner"), _col(Shipment.partner_id), kind="id"),
         "hub": Dimension(_l("Hub"), _col(ShipmentEvent.hub_id), kind="id"),
-        "event": Dimension(_l("Event"), _col(ShipmentEvent.type), values=tuple(e.value for e in Event)),
+        "event": Dimension(_l("Event"), _col(ShipmentEvent.type), values=tuple(e.value for e in Event),
+                           words=EVENT_WORDS),
     },
     measures={"count": Measure(_l("Events"), lambda ctx: func.count())},
     always=("shipment",),
@@ -227,11 +234,12 @@ ATTEMPTS = Source(
         "partner": Dimension(_l("Partner"), _col(Shipment.partner_id), kind="id"),
         "hub": Dimension(_l("Delivering hub"), _col(Shipment.delivery_hub_id), kind="id"),
         "driver": Dimension(_l("Driver"), _col(DeliveryAttempt.driver_id), kind="id", staff_only=True),
-        "failure_reason": Dimension(_l("Failure reason"), _col(DeliveryAttempt.reason_code), values=REASONS),
+        "failure_reason": Dimension(_l("Failure reason"), _col(DeliveryAttempt.reason_code), values=REASONS,
+                                    words={code: reason.staff for code, reason in FAILURE_REASONS.items()}),
         "outcome": Dimension(_l("Outcome"), _col(DeliveryAttempt.outcome), values=("delivered", "failed")),
         "attempt_no": Dimension(_l("Attempt"), _col(DeliveryAttempt.attempt_no), kind="number"),
         "service_level": Dimension(_l("Service level"), _col(Order.service_level), ("order",),
-                                   values=tuple(SERVICE_LEVELS)),
+                                   values=tuple(SERVICE_LEVELS), words=LEVEL_WORDS),
         "district": Dimension(_l("District"), _col(Address.district), ("order", "address")),
         "city": Dimension(_l("City"), _col(Address.city), ("order", "address")),
     },
@@ -253,9 +261,9 @@ CHARGES = Source(
         **TIME,
         "partner": Dimension(_l("Partner"), _col(Charge.partner_id), kind="id"),
         "kind": Dimension(_l("Fee"), _col(Charge.kind),
-                          values=("delivery_fee", "return_fee", "failed_attempt_fee", "adjustment")),
+                          values=tuple(CHARGE_WORDS), words=CHARGE_WORDS),
         "service_level": Dimension(_l("Service level"), _col(Order.service_level), ("shipment", "order"),
-                                   values=tuple(SERVICE_LEVELS)),
+                                   values=tuple(SERVICE_LEVELS), words=LEVEL_WORDS),
         "hub": Dimension(_l("Delivering hub"), _col(Shipment.delivery_hub_id), ("shipment",), kind="id"),
     },
     measures={
@@ -295,11 +303,12 @@ CASES = Source(
     dimensions={
         **TIME,
         "partner": Dimension(_l("Partner"), _col(Case.partner_id), kind="id"),
-        "type": Dimension(_l("Type"), _col(Case.type)),
-        "priority": Dimension(_l("Priority"), _col(Case.priority), values=("low", "normal", "high", "urgent")),
-        "queue": Dimension(_l("Queue"), _col(Case.queue), staff_only=True),
-        "status": Dimension(_l("Status"), _col(Case.status),
-                            values=("new", "open", "waiting", "resolved", "closed")),
+        "type": Dimension(_l("Type"), _col(Case.type), values=tuple(cases.TYPES), words=cases.TYPE_WORDS),
+        "priority": Dimension(_l("Priority"), _col(Case.priority), values=tuple(cases.PRIORITY_WORDS),
+                              words=cases.PRIORITY_WORDS),
+        "queue": Dimension(_l("Queue"), _col(Case.queue), staff_only=True, values=cases.QUEUES,
+                           words=cases.QUEUE_WORDS),
+        "status": Dimension(_l("Status"), _col(Case.status), values=cases.STATUSES, words=cases.STATUS_WORDS),
         "opened_via": Dimension(_l("Opened via"), _col(Case.opened_via)),
     },
     measures={
@@ -308,9 +317,9 @@ CASES = Source(
         "late_response": Measure(_l("First response late"), lambda ctx: func.count().filter(
             Case.first_response_at > Case.first_response_due)),
         "avg_resolution_hours": Measure(_l("Average hours to resolve"), lambda ctx: func.avg(
-            _hours(ctx, Case.resolved_at, Case.created_at)), unit="hours"),
+            hours_between(ctx, Case.resolved_at, Case.created_at)), unit="hours"),
         "p90_resolution_hours": Measure(_l("90th percentile hours to resolve"), lambda ctx: percentile(
-            _hours(ctx, Case.resolved_at, Case.created_at), literal(0.9)), unit="hours"),
+            hours_between(ctx, Case.resolved_at, Case.created_at), literal(0.9)), unit="hours"),
     },
 )
 
@@ -453,6 +462,7 @@ class Column:
     #: "time", "id", "code", "number" for a dimension; a measure's unit; "currency".
     kind: str
     measure: bool
+    words: dict | None = None
 
 
 @dataclass
@@ -471,6 +481,8 @@ class Result:
             return "—"
         if col.kind == "id":
             return self.names.get(col.name, {}).get(value, f"#{value}")
+        if col.words and value in col.words:
+            return str(col.words[value])
         return value
 
 
@@ -528,7 +540,8 @@ def run(spec: Spec, *, partner_id: int | None = None, session: Session | None = 
         source = SOURCES[spec.source]
         truncated = len(rows) > MAX_ROWS
         rows = rows[:MAX_ROWS]
-        columns = [Column(d, source.dimensions[d].label, source.dimensions[d].kind, False) for d in spec.dimensions]
+        columns = [Column(d, source.dimensions[d].label, source.dimensions[d].kind, False, source.dimensions[d].words)
+                   for d in spec.dimensions]
         if any(source.measures[m].unit == "money" for m in spec.measures):
             columns.append(Column("currency", _l("Currency"), "currency", False))
         columns += [Column(m, source.measures[m].label, source.measures[m].unit, True) for m in spec.measures]

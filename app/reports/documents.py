@@ -1,0 +1,244 @@
+"""Reports as files: PDF (reportlab, its charts drawn on the server with reportlab's
+graphics) and XLSX (xlsxwriter: the figures, each table on its sheet, and native charts
+over the data). The same drawing serves a monthly report and a builder's result."""
+from __future__ import annotations
+
+import io
+from xml.sax.saxutils import escape
+
+import xlsxwriter
+from flask_babel import gettext as _
+from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
+from reportlab.graphics.charts.linecharts import HorizontalLineChart
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer
+from reportlab.platypus import Table as PdfTable
+from reportlab.platypus import TableStyle
+
+from app import clock
+from app.billing.documents import Company
+from app.billing.money import written
+from app.pdf import fonts, plain
+from app.reports.monthly import Chart, Report
+
+INK = colors.HexColor("#1f4e79")
+WIDTH = 178 * mm
+
+
+def _cell(value, fmt: str) -> str:
+    if value is None:
+        return "—"
+    if fmt == "rate":
+        return f"{value * 100:.1f} %"
+    if fmt == "hours":
+        return f"{value:.1f}"
+    if fmt in ("count", "money") and isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+class _Pdf:
+    def __init__(self, font: str | None, title: str):
+        found = fonts(font)
+        self.font = found
+        self.text = (lambda s: s) if found.unicode else plain
+        self.body = ParagraphStyle("body", fontName=found.regular, fontSize=9, leading=12)
+        self.small = ParagraphStyle("small", parent=self.body, fontSize=7.5, leading=9.5,
+                                    textColor=colors.HexColor("#555"))
+        self.bold = ParagraphStyle("bold", parent=self.body, fontName=found.bold)
+        self.h1 = ParagraphStyle("h1", parent=self.body, fontName=found.bold, fontSize=17, leading=21)
+        self.h2 = ParagraphStyle("h2", parent=self.body, fontName=found.bold, fontSize=11.5, leading=15,
+                                 spaceBefore=6, spaceAfter=4, textColor=INK)
+        self.out = io.BytesIO()
+        self.doc = SimpleDocTemplate(self.out, pagesize=A4, leftMargin=16 * mm, rightMargin=16 * mm,
+                                     topMargin=14 * mm, bottomMargin=14 * mm, title=title, creator="Waybill")
+        self.story: list = []
+
+    def p(self, value, style=None):
+        return Paragraph(escape(self.text(str(value))), style or self.body)
+
+    def table(self, header: list[str], rows: list[list], widths=None, right_from: int = 1):
+        data = [[self.p(h, self.bold) for h in header]] + [[self.p(c) for c in row] for row in rows]
+        table = PdfTable(data, colWidths=widths, repeatRows=1)
+        table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
+                                   ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5")),
+                                   ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                   ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f6f6f6")])]))
+        self.story.append(table)
+
+    def chart(self, chart: Chart):
+        """A chart drawn here: a day by day series as columns (a line when long), categories
+        as horizontal bars."""
+        values = [float(v or 0) for v in chart.values]
+        labels = [self.text(str(label)) for label in chart.labels]
+        title = 6 * mm
+        if chart.kind in ("days", "line"):
+            drawing = Drawing(WIDTH, 58 * mm + title)
+            plot = HorizontalLineChart() if chart.kind == "line" or len(values) > 62 else VerticalBarChart()
+            plot.x, plot.y, plot.width, plot.height = 14 * mm, 8 * mm, WIDTH - 18 * mm, 48 * mm
+            step = max(1, len(labels) // 12)
+            plot.categoryAxis.categoryNames = [label if i % step == 0 else "" for i, label in enumerate(labels)]
+            if isinstance(plot, VerticalBarChart):
+                plot.bars[0].fillColor = INK
+                plot.bars[0].strokeColor = None
+                plot.barSpacing = 0.5
+            else:
+                plot.lines[0].strokeColor = INK
+                plot.lines[0].strokeWidth = 1.5
+        else:
+            height = (7 * len(values) + 6) * mm
+            drawing = Drawing(WIDTH, height + 8 * mm + title)
+            plot = HorizontalBarChart()
+            plot.x, plot.y, plot.width, plot.height = 58 * mm, 6 * mm, WIDTH - 64 * mm, height
+            plot.categoryAxis.categoryNames = labels
+            plot.categoryAxis.reverseDirection = True
+            plot.bars[0].fillColor = INK
+            plot.bars[0].strokeColor = None
+        plot.data = [values]
+        top = max(values + [1])
+        plot.valueAxis.valueMin = 0
+        plot.valueAxis.valueStep = _step(top)
+        plot.valueAxis.valueMax = plot.valueAxis.valueStep * (int(top // plot.valueAxis.valueStep) + 1)
+        plot.valueAxis.labels.fontName = plot.categoryAxis.labels.fontName = self.font.regular
+        plot.valueAxis.labels.fontSize = plot.categoryAxis.labels.fontSize = 7
+        plot.valueAxis.labelTextFormat = lambda v: f"{v:,.0f}"
+        drawing.add(plot)
+        drawing.add(String(0, drawing.height - 4 * mm, self.text(chart.title), fontName=self.font.bold, fontSize=9.5))
+        self.story.append(KeepTogether([drawing, Spacer(1, 3 * mm)]))
+
+    def build(self) -> bytes:
+        self.doc.build(self.story)
+        return self.out.getvalue()
+
+
+def _step(top: float) -> float:
+    """A round step for a value axis that reaches ``top`` in about five steps."""
+    raw = top / 5
+    magnitude = 10 ** max(0, len(str(int(raw))) - 1)
+    for nice in (1, 2, 5, 10):
+        if raw <= nice * magnitude:
+            return nice * magnitude
+    return 10 * magnitude
+
+
+def report_pdf(report: Report, company: Company, *, font: str | None = None) -> bytes:
+    """A monthly (or any period's) report: its figures, charts and tables."""
+    d = _Pdf(font, f"{report.title} {report.subject} {report.period}")
+    d.story += [d.p(company.name, d.small), d.p(f"{report.title} · {report.subject}", d.h1),
+                d.p(_("Period: %(start)s to %(end)s · made %(when)s", start=report.start.isoformat(),
+                      end=report.end.isoformat(), when=clock.local().strftime("%Y-%m-%d %H:%M")), d.small),
+                Spacer(1, 5 * mm)]
+    half = (len(report.figures) + 1) // 2
+    left, right = report.figures[:half], report.figures[half:]
+    rows = []
+    for i in range(half):
+        row = [d.p(left[i].label), d.p(left[i].text, d.bold)]
+        row += [d.p(right[i].label), d.p(right[i].text, d.bold)] if i < len(right) else ["", ""]
+        rows.append(row)
+    figures = PdfTable(rows, colWidths=[52 * mm, 37 * mm, 52 * mm, 37 * mm])
+    figures.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.HexColor("#ccc")),
+                                 ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    d.story += [figures, Spacer(1, 6 * mm)]
+    for chart in report.charts:
+        d.chart(chart)
+    for table in report.tables:
+        d.story.append(d.p(table.title, d.h2))
+        if table.rows:
+            formats = table.formats or ["text"] * len(table.header)
+            d.table(table.header, [[_cell(v, f) for v, f in zip(row, formats)] for row in table.rows])
+        else:
+            d.story.append(d.p(_("Nothing in the period."), d.small))
+    return d.build()
+
+
+def report_xlsx(report: Report) -> bytes:
+    """The report as a workbook: a sheet of figures with its charts, a sheet per table."""
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    formats = _formats(book)
+    sheet = book.add_worksheet(_("Summary")[:31])
+    sheet.set_column(0, 0, 44)
+    sheet.set_column(1, 2, 22)
+    sheet.write(0, 0, f"{report.title} · {report.subject}", formats["title"])
+    sheet.write(1, 0, _("Period: %(start)s to %(end)s", start=report.start.isoformat(), end=report.end.isoformat()))
+    for r, figure in enumerate(report.figures, 3):
+        sheet.write(r, 0, figure.label)
+        sheet.write(r, 1, figure.text)
+        if figure.value is not None:
+            sheet.write_number(r, 2, figure.value, formats["rate" if isinstance(figure.value, float)
+                                                          and 0 <= figure.value <= 1 else "number"])
+    row = len(report.figures) + 5
+    for i, chart in enumerate(report.charts):
+        data = book.add_worksheet(f"{_('Chart')} {i + 1}"[:31])
+        data.write_row(0, 0, [_("Label"), chart.title])
+        for r, (label, value) in enumerate(zip(chart.labels, chart.values), 1):
+            data.write(r, 0, str(label))
+            data.write_number(r, 1, float(value or 0))
+        native = book.add_chart({"type": {"line": "line", "days": "column"}.get(chart.kind, "bar")})
+        native.add_series({"name": chart.title, "categories": [data.name, 1, 0, len(chart.labels), 0],
+                           "values": [data.name, 1, 1, len(chart.labels), 1]})
+        native.set_title({"name": chart.title})
+        native.set_legend({"none": True})
+        sheet.insert_chart(row, 0, native, {"x_scale": 1.6})
+        row += 17
+    for table in report.tables:
+        ws = book.add_worksheet(_sheet_name(book, table.title))
+        _write_table(ws, table.header, table.rows, table.formats, formats)
+    book.close()
+    return out.getvalue()
+
+
+def _sheet_name(book, title: str) -> str:
+    name = "".join(ch for ch in title if ch not in "[]:*?/\\")[:31]
+    taken = {ws.name for ws in book.worksheets()}
+    i = 2
+    base = name
+    while name in taken:
+        name = f"{base[:28]} {i}"
+        i += 1
+    return name
+
+
+def _formats(book) -> dict:
+    return {"title": book.add_format({"bold": True, "font_size": 14}), "bold": book.add_format({"bold": True}),
+            "rate": book.add_format({"num_format": "0.0%"}), "number": book.add_format({"num_format": "#,##0.##"}),
+            "hours": book.add_format({"num_format": "0.0"}), "day": book.add_format({"num_format": "yyyy-mm-dd"})}
+
+
+def _write_table(ws, header, rows, kinds, formats) -> None:
+    ws.write_row(0, 0, [str(h) for h in header], formats["bold"])
+    ws.set_column(0, len(header) - 1, 18)
+    for r, row in enumerate(rows, 1):
+        for c, value in enumerate(row):
+            kind = kinds[c] if c < len(kinds) else "text"
+            if value is None:
+                continue
+            if kind == "rate":
+                ws.write_number(r, c, value, formats["rate"])
+            elif kind == "hours":
+                ws.write_number(r, c, value, formats["hours"])
+            elif kind in ("count", "money", "number") and isinstance(value, (int, float)):
+                ws.write_number(r, c, value, formats["number"])
+            elif kind == "time":
+                ws.write_string(r, c, value.isoformat())
+            else:
+                ws.write_string(r, c, str(value))
+
+
+# -- a builder's result ----------------------------------------------------------------
+
+def result_rows(result) -> tuple[list[str], list[list], list[str]]:
+    """A builder's result as a header, rows with names in place of ids, and each column's kind."""
+    header = [str(c.label) for c in result.columns]
+    kinds = [c.kind for c in result.columns]
+    rows = [[result.label(c, v) if c.kind == "id" else v for c, v in zip(result.columns, row)]
+            for row in result.rows]
+    return header, rows, kinds
+
+
+def money_cell(amount: int | None, currency: str | None) -> str:
+    return "—" if amount is None or currency is None else written(amount, currency)
