@@ -173,6 +173,11 @@ def _delivered_on_time(ctx: Ctx):
 
 _DELIVERED = Shipment.outcome == "delivered"
 
+
+def _transit(ctx: Ctx):
+    return hours_between(ctx, Shipment.delivered_at, Shipment.created_at)
+
+
 SHIPMENTS = Source(
     _l("Shipments"), Shipment, Shipment.created_at, Shipment.partner_id, SHIPMENT_JOINS,
     dimensions={
@@ -202,11 +207,9 @@ SHIPMENTS = Source(
         "promise_moved": Measure(_l("Promise moved"),
                                  lambda ctx: func.count().filter(Shipment.promise_revisions > 0)),
         "avg_transit_hours": Measure(_l("Average hours to deliver"),
-                                     lambda ctx: func.avg(hours_between(ctx, Shipment.delivered_at, Shipment.created_at)),
-                                     unit="hours"),
+                                     lambda ctx: func.avg(_transit(ctx)), unit="hours"),
         "p90_transit_hours": Measure(_l("90th percentile hours to deliver"),
-                                     lambda ctx: percentile(hours_between(ctx, Shipment.delivered_at, Shipment.created_at),
-                                                            literal(0.9)), unit="hours"),
+                                     lambda ctx: percentile(_transit(ctx), literal(0.9)), unit="hours"),
     },
 )
 

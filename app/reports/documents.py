@@ -169,8 +169,7 @@ def report_xlsx(report: Report) -> bytes:
         sheet.write(r, 0, figure.label)
         sheet.write(r, 1, figure.text)
         if figure.value is not None:
-            sheet.write_number(r, 2, figure.value, formats["rate" if isinstance(figure.value, float)
-                                                          and 0 <= figure.value <= 1 else "number"])
+            sheet.write_number(r, 2, figure.value, formats.get(figure.unit, formats["number"]))
     row = len(report.figures) + 5
     for i, chart in enumerate(report.charts):
         data = book.add_worksheet(f"{_('Chart')} {i + 1}"[:31])

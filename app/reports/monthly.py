@@ -40,6 +40,8 @@ class Figure:
     text: str
     #: The number behind it (a share 0..1, minor units, a count), for spreadsheets.
     value: float | int | None = None
+    #: "count", "rate", "hours", "money" (minor units, summed over currencies), "score".
+    unit: str = "count"
 
 
 @dataclass
@@ -167,24 +169,24 @@ def partner_report(session: Session, partner_id: int, start: date, end: date) ->
         Figure(_("Shipments"), _count(volume[0]), volume[0] or 0),
         Figure(_("Delivered"), _count(volume[1]), volume[1] or 0),
         Figure(_("Returned"), _count(volume[2]), volume[2] or 0),
-        Figure(_("On time"), _percent(volume[3]), volume[3]),
-        Figure(_("Delivered at the first attempt"), _percent(volume[4]), volume[4]),
-        Figure(_("Average hours to deliver"), _hours(volume[5]), volume[5]),
+        Figure(_("On time"), _percent(volume[3]), volume[3], unit="rate"),
+        Figure(_("Delivered at the first attempt"), _percent(volume[4]), volume[4], unit="rate"),
+        Figure(_("Average hours to deliver"), _hours(volume[5]), volume[5], unit="hours"),
         Figure(_("Delivery attempts"), _count(attempts[0]), attempts[0] or 0),
-        Figure(_("Attempt success rate"), _percent(attempts[1]), attempts[1]),
+        Figure(_("Attempt success rate"), _percent(attempts[1]), attempts[1], unit="rate"),
         Figure(_("COD collected"), _money_text(_money_rows(cod, "collected")),
-               sum(_money_rows(cod, "collected").values())),
+               sum(_money_rows(cod, "collected").values()), unit="money"),
         Figure(_("COD collected and already remitted"), _money_text(_money_rows(cod, "remitted")),
-               sum(_money_rows(cod, "remitted").values())),
+               sum(_money_rows(cod, "remitted").values()), unit="money"),
         Figure(_("Remittances paid out"), _money_text({c: int(v) for c, v in paid_out.items()}),
-               sum(int(v) for v in paid_out.values())),
+               sum(int(v) for v in paid_out.values()), unit="money"),
         Figure(_("Charged (VAT included)"), _money_text(_money_rows(charged, "amount")),
-               sum(_money_rows(charged, "amount").values())),
+               sum(_money_rows(charged, "amount").values()), unit="money"),
         Figure(_("Cases opened"), _count(cases[0]), cases[0] or 0),
         Figure(_("Cases resolved"), _count(cases[1]), cases[1] or 0),
-        Figure(_("Average hours to resolve a case"), _hours(cases[2]), cases[2]),
+        Figure(_("Average hours to resolve a case"), _hours(cases[2]), cases[2], unit="hours"),
         Figure(_("Customer satisfaction (1–5)"), "—" if score is None else f"{float(score):.2f} ({scored})",
-               None if score is None else float(score)),
+               None if score is None else float(score), unit="score"),
     ]
     labels, values = _daily(daily, start, end)
     reasons = _reasons(failed)
@@ -222,8 +224,8 @@ def hub_report(session: Session, hub_id: int, start: date, end: date) -> Report:
         Figure(_("Delivery attempts"), _count(attempts[0]), attempts[0] or 0),
         Figure(_("Delivered"), _count(attempts[1]), attempts[1] or 0),
         Figure(_("Failed attempts"), _count(attempts[2]), attempts[2] or 0),
-        Figure(_("Attempt success rate"), _percent(attempts[3]), attempts[3]),
-        Figure(_("Average hours at the hub before going out"), _hours(dwell_avg), dwell_avg),
+        Figure(_("Attempt success rate"), _percent(attempts[3]), attempts[3], unit="rate"),
+        Figure(_("Average hours at the hub before going out"), _hours(dwell_avg), dwell_avg, unit="hours"),
         Figure(_("Parcels that went out"), _count(dwell_n), dwell_n),
     ]
     table = Table(_("Drivers"), [_("Driver"), _("Attempts"), _("Delivered"), _("Success rate"), _("Hours out"),
@@ -328,12 +330,16 @@ def company_report(session: Session, start: date, end: date) -> Report:
         Figure(_("Shipments"), _count(volume[0]), volume[0] or 0),
         Figure(_("Delivered"), _count(volume[1]), volume[1] or 0),
         Figure(_("Returned"), _count(volume[2]), volume[2] or 0),
-        Figure(_("On time"), _percent(volume[3]), volume[3]),
-        Figure(_("Delivered at the first attempt"), _percent(volume[4]), volume[4]),
-        Figure(_("Revenue (ledger, VAT excluded)"), _money_text(total_revenue), sum(total_revenue.values())),
-        Figure(_("Invoiced, receivable from partners at the end"), _money_text(receivable), sum(receivable.values())),
-        Figure(_("Charged, not yet invoiced, at the end"), _money_text(unbilled), sum(unbilled.values())),
-        Figure(_("COD payable to partners at the end"), _money_text(payable), sum(payable.values())),
+        Figure(_("On time"), _percent(volume[3]), volume[3], unit="rate"),
+        Figure(_("Delivered at the first attempt"), _percent(volume[4]), volume[4], unit="rate"),
+        Figure(_("Revenue (ledger, VAT excluded)"), _money_text(total_revenue),
+               sum(total_revenue.values()), unit="money"),
+        Figure(_("Invoiced, receivable from partners at the end"), _money_text(receivable),
+               sum(receivable.values()), unit="money"),
+        Figure(_("Charged, not yet invoiced, at the end"), _money_text(unbilled),
+               sum(unbilled.values()), unit="money"),
+        Figure(_("COD payable to partners at the end"), _money_text(payable),
+               sum(payable.values()), unit="money"),
     ]
     levels = Table(_("Charged by service level"), [_("Service level"), _("Currency"), _("Charges"), _("Amount")],
                    [[by_level.label(by_level.columns[0], r[0]), r[1], r[2], r[3]] for r in by_level.rows],
