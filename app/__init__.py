@@ -82,9 +82,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     api_blueprints = api.init_app(app)
 
     from app.auth import web as auth_web
-    from app.console import cash, crm, finance, invoices, linehaul, orders, partners, people, rates, remittances, runsheets  # noqa: F401  (their routes join the console blueprint)
+    from app.console import (  # noqa: F401  (their routes join the console blueprint)
+        cash, crm, finance, invoices, linehaul, orders, partners, people, rates, remittances, reports, runsheets)
     from app.console.views import bp as console_bp
     from app.driver.views import bp as driver_bp
+    from app.portal import reports as portal_reports  # noqa: F401  (its routes join the portal blueprint)
     from app.portal.views import bp as portal_bp
 
     auth_web.init_app(app, api_blueprints)

@@ -8,4 +8,5 @@ from app.delivery.models import DeliveryAttempt, Driver, PickupRun, ProofOfDeliv
 from app.hubs.models import Bag, BagItem, Hub, LinehaulTrip, TripDiscrepancy  # noqa: F401
 from app.orders.models import Address, Order, Parcel, Shipment, ShipmentEvent  # noqa: F401
 from app.outbox import OutboxMessage  # noqa: F401
+from app.reports.models import ReportSending, ReportSubscription, SavedReport  # noqa: F401
 from app.webhooks.models import InboundWebhook, WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: F401

@@ -17,6 +17,7 @@ from app.hubs import services as hubs
 from app.orders import promises
 from app.api.idempotency import prune_idempotency_keys
 from app.outbox import prune_processed
+from app.reports import schedules
 from app.webhooks import services as webhooks
 from workers.jobs import queue_campaigns as queue_due_campaigns
 from workers.jobs import run_outbox_jobs, send_campaign_messages
@@ -76,6 +77,18 @@ def partner_events(outbox_ids: list[int]) -> None:
 def case_work(outbox_ids: list[int]) -> None:
     """Open the cases events call for; e-mail the threads' messages and the SLA warnings."""
     run_outbox_jobs(outbox_ids)
+
+
+@dramatiq.actor(queue_name="reports", **RETRIES, time_limit=30 * 60 * 1000)
+def report_work(outbox_ids: list[int]) -> None:
+    """E-mail the month's reports to their subscribers."""
+    run_outbox_jobs(outbox_ids)
+
+
+@dramatiq.actor(queue_name="reports", max_retries=3)
+def queue_reports() -> None:
+    """When a month has ended, owe each subscriber its report (once)."""
+    _commit_or_rollback(lambda: schedules.queue_due(db.session))
 
 
 @dramatiq.actor(queue_name="cases", max_retries=3)
@@ -185,10 +198,11 @@ TOPIC_ACTORS = {"notify_customer": notify_customer, "collect_fees": collect_fees
                 "webhook": fan_out_webhooks, "endpoint_disabled": tell_endpoint_disabled,
                 "invoice_email": finance_documents, "remittance_email": finance_documents,
                 "partner_event": partner_events, "open_case": case_work, "case_email": case_work,
-                "case_warning": case_work, "task_reminder": case_work}
+                "case_warning": case_work, "task_reminder": case_work, "report_email": report_work}
 ALL = (notify_customer, send_notifications, collect_fees, fan_out_webhooks, tell_endpoint_disabled, deliver_webhooks,
        send_webhooks, schedule_pickups, dispatch_linehauls, return_exhausted, prune, finance_documents,
-       partner_events, case_work, watch_cases, run_campaigns, send_campaigns, watch_promises)
+       partner_events, case_work, watch_cases, run_campaigns, send_campaigns, watch_promises, report_work,
+       queue_reports)
 
 
 def bind(broker: dramatiq.Broker) -> None:

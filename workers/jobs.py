@@ -158,6 +158,22 @@ def _task_reminder(session: Session, row: OutboxMessage):
     return lambda: mailer.send(owner.email, subject, body, message_id=message_id)
 
 
+def _report_email(session: Session, row: OutboxMessage):
+    """A month's report to a subscriber, its PDF and XLSX attached."""
+    from app.billing.documents import Company
+    from app.reports import schedules
+
+    found = schedules.email_for(session, row.payload["sending_id"], company=Company.from_config(current_app.config),
+                                font=current_app.config.get("WAYBILL_LABEL_FONT"),
+                                public_url=current_app.config["WAYBILL_PUBLIC_URL"])
+    if found is None:
+        return None
+    mailer, _ = _carriers()
+    to, subject, body, attachments = found
+    message_id = f"<outbox-{row.id}@waybill.local>"
+    return lambda: mailer.send(to, subject, body, message_id=message_id, attachments=attachments)
+
+
 #: Outbox topic -> prepare(session, row) returning the network call to make, or None.
 #: The call is made after the commit, and the row marked done in a commit of its own.
 SENDERS = {
@@ -167,6 +183,7 @@ SENDERS = {
     "remittance_email": _document_email("remittance", "remittance_id"),
     "case_email": _case_email,
     "case_warning": _case_warning,
+    "report_email": _report_email,
 }
 
 
@@ -182,8 +199,15 @@ def _mark_case_email_sent(session: Session, payload: dict) -> None:
     cases.mark_sent(session, payload["message_id"])
 
 
+def _mark_report_sent(session: Session, payload: dict) -> None:
+    from app.reports import schedules
+
+    schedules.mark_sent(session, payload["sending_id"])
+
+
 #: What a sent row's topic records, in the commit that marks it done.
-SENT = {"invoice_email": _mark_invoice_emailed, "case_email": _mark_case_email_sent}
+SENT = {"invoice_email": _mark_invoice_emailed, "case_email": _mark_case_email_sent,
+        "report_email": _mark_report_sent}
 
 
 def _plan_notifications(session: Session, rows: list[OutboxMessage]):

@@ -29,6 +29,7 @@ SCHEDULE = (
     Periodic("send_notifications", every=60),
     Periodic("watch_cases", every=300),
     Periodic("run_campaigns", every=60),
+    Periodic("queue_reports", every=3600),
     Periodic("prune", every=3600),
 )
 

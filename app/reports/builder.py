@@ -655,3 +655,29 @@ def choices(source: str, *, partner_scoped: bool = False) -> dict:
     return {"measures": {k: m.label for k, m in src.measures.items()},
             "dimensions": {k: d.label for k, d in src.dimensions.items() if not (partner_scoped and d.staff_only)}}
 
+
+
+# -- a report in a URL (the builder's form, links, exports) -----------------------------
+
+def from_query(args) -> dict:
+    """A report's fields from a query string (a MultiDict): ``source``, ``m`` (measures)
+    and ``d`` (dimensions) repeated, ``f_<dimension>`` repeated or comma-separated,
+    ``start``, ``end``, ``chart``."""
+    source = args.get("source") or "shipments"
+    filters = {}
+    for key in args:
+        if key.startswith("f_"):
+            values = [v.strip() for raw in args.getlist(key) for v in raw.split(",") if v.strip()]
+            if values:
+                filters[key[2:]] = values
+    return {"source": source, "measures": args.getlist("m") or ["count"], "dimensions": args.getlist("d"),
+            "filters": filters, "start": args.get("start") or None, "end": args.get("end") or None,
+            "chart": args.get("chart") or "bar"}
+
+
+def to_query(spec: Spec) -> list[tuple[str, str]]:
+    """``spec`` as query-string pairs that ``from_query`` reads back."""
+    pairs = [("source", spec.source)] + [("m", m) for m in spec.measures] + [("d", d) for d in spec.dimensions]
+    pairs += [(f"f_{k}", str(v)) for k, values in spec.filters.items() for v in values]
+    pairs += [("start", spec.start.isoformat()), ("end", spec.end.isoformat()), ("chart", spec.chart)]
+    return pairs

@@ -4,6 +4,7 @@ over the data). The same drawing serves a monthly report and a builder's result.
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from xml.sax.saxutils import escape
 
 import xlsxwriter
@@ -29,9 +30,11 @@ INK = colors.HexColor("#1f4e79")
 WIDTH = 178 * mm
 
 
-def _cell(value, fmt: str) -> str:
+def cell_text(value, fmt: str) -> str:
     if value is None:
         return "—"
+    if fmt == "time":
+        return value.isoformat()
     if fmt == "rate":
         return f"{value * 100:.1f} %"
     if fmt == "hours":
@@ -71,54 +74,69 @@ class _Pdf:
         self.story.append(table)
 
     def chart(self, chart: Chart):
-        """A chart drawn here: a day by day series as columns (a line when long), categories
-        as horizontal bars."""
-        values = [float(v or 0) for v in chart.values]
-        labels = [self.text(str(label)) for label in chart.labels]
-        title = 6 * mm
-        if chart.kind in ("days", "line"):
-            drawing = Drawing(WIDTH, 58 * mm + title)
-            plot = HorizontalLineChart() if chart.kind == "line" or len(values) > 62 else VerticalBarChart()
-            plot.x, plot.y, plot.width, plot.height = 14 * mm, 8 * mm, WIDTH - 18 * mm, 48 * mm
-            step = max(1, len(labels) // 12)
-            plot.categoryAxis.categoryNames = [label if i % step == 0 else "" for i, label in enumerate(labels)]
-            if isinstance(plot, VerticalBarChart):
-                plot.bars[0].fillColor = INK
-                plot.bars[0].strokeColor = None
-                plot.barSpacing = 0.5
-            else:
-                plot.lines[0].strokeColor = INK
-                plot.lines[0].strokeWidth = 1.5
-        else:
-            height = (7 * len(values) + 6) * mm
-            drawing = Drawing(WIDTH, height + 8 * mm + title)
-            plot = HorizontalBarChart()
-            plot.x, plot.y, plot.width, plot.height = 58 * mm, 6 * mm, WIDTH - 64 * mm, height
-            plot.categoryAxis.categoryNames = labels
-            plot.categoryAxis.reverseDirection = True
-            plot.bars[0].fillColor = INK
-            plot.bars[0].strokeColor = None
-        plot.data = [values]
-        top = max(values + [1])
-        plot.valueAxis.valueMin = 0
-        plot.valueAxis.valueStep = _step(top)
-        plot.valueAxis.valueMax = plot.valueAxis.valueStep * (int(top // plot.valueAxis.valueStep) + 1)
-        plot.valueAxis.labels.fontName = plot.categoryAxis.labels.fontName = self.font.regular
-        plot.valueAxis.labels.fontSize = plot.categoryAxis.labels.fontSize = 7
-        plot.valueAxis.labelTextFormat = lambda v: f"{v:,.0f}"
-        drawing.add(plot)
-        drawing.add(String(0, drawing.height - 4 * mm, self.text(chart.title), fontName=self.font.bold, fontSize=9.5))
-        self.story.append(KeepTogether([drawing, Spacer(1, 3 * mm)]))
+        self.story.append(KeepTogether([drawing_of(chart, self.font), Spacer(1, 3 * mm)]))
 
     def build(self) -> bytes:
         self.doc.build(self.story)
         return self.out.getvalue()
 
 
+def drawing_of(chart: Chart, font, width: float = WIDTH) -> Drawing:
+    """A chart drawn here (for the PDF, and as SVG for the pages): a day by day series as
+    columns (a line when long or asked for), categories as horizontal bars."""
+    text = (lambda s: s) if font.unicode else plain
+    values = [float(v or 0) for v in chart.values]
+    labels = [text(str(label)) for label in chart.labels]
+    title = 6 * mm
+    if chart.kind in ("days", "line"):
+        drawing = Drawing(width, 58 * mm + title)
+        plot = HorizontalLineChart() if chart.kind == "line" or len(values) > 62 else VerticalBarChart()
+        plot.x, plot.y, plot.width, plot.height = 14 * mm, 8 * mm, width - 18 * mm, 48 * mm
+        step = max(1, len(labels) // 12)
+        plot.categoryAxis.categoryNames = [label if i % step == 0 else "" for i, label in enumerate(labels)]
+        if isinstance(plot, VerticalBarChart):
+            plot.bars[0].fillColor = INK
+            plot.bars[0].strokeColor = None
+            plot.barSpacing = 0.5
+        else:
+            plot.lines[0].strokeColor = INK
+            plot.lines[0].strokeWidth = 1.5
+    else:
+        height = (7 * len(values) + 6) * mm
+        drawing = Drawing(width, height + 8 * mm + title)
+        plot = HorizontalBarChart()
+        plot.x, plot.y, plot.width, plot.height = 58 * mm, 6 * mm, width - 64 * mm, height
+        plot.categoryAxis.categoryNames = [label[:38] for label in labels]
+        plot.categoryAxis.reverseDirection = True
+        plot.bars[0].fillColor = INK
+        plot.bars[0].strokeColor = None
+    plot.data = [values]
+    top = max(values + [1])
+    plot.valueAxis.valueMin = 0
+    plot.valueAxis.valueStep = _step(top)
+    plot.valueAxis.valueMax = plot.valueAxis.valueStep * (int(top // plot.valueAxis.valueStep) + 1)
+    plot.valueAxis.labels.fontName = plot.categoryAxis.labels.fontName = font.regular
+    plot.valueAxis.labels.fontSize = plot.categoryAxis.labels.fontSize = 7
+    plot.valueAxis.labelTextFormat = lambda v: f"{v:,.2f}".rstrip("0").rstrip(".") if top < 5 else f"{v:,.0f}"
+    drawing.add(plot)
+    drawing.add(String(0, drawing.height - 4 * mm, text(chart.title), fontName=font.bold, fontSize=9.5))
+    return drawing
+
+
+def chart_svg(chart: Chart, *, font: str | None = None) -> str:
+    """The chart as an SVG element for a page (the same drawing as the PDF's)."""
+    from reportlab.graphics import renderSVG
+
+    svg = renderSVG.drawToString(drawing_of(chart, fonts(font)))
+    return svg[svg.index("<svg"):]
+
+
 def _step(top: float) -> float:
     """A round step for a value axis that reaches ``top`` in about five steps."""
+    import math
+
     raw = top / 5
-    magnitude = 10 ** max(0, len(str(int(raw))) - 1)
+    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
     for nice in (1, 2, 5, 10):
         if raw <= nice * magnitude:
             return nice * magnitude
@@ -149,7 +167,7 @@ def report_pdf(report: Report, company: Company, *, font: str | None = None) -> 
         d.story.append(d.p(table.title, d.h2))
         if table.rows:
             formats = table.formats or ["text"] * len(table.header)
-            d.table(table.header, [[_cell(v, f) for v, f in zip(row, formats)] for row in table.rows])
+            d.table(table.header, [[cell_text(v, f) for v, f in zip(row, formats)] for row in table.rows])
         else:
             d.story.append(d.p(_("Nothing in the period."), d.small))
     return d.build()
@@ -223,18 +241,96 @@ def _write_table(ws, header, rows, kinds, formats) -> None:
             elif kind in ("count", "money", "number") and isinstance(value, (int, float)):
                 ws.write_number(r, c, value, formats["number"])
             elif kind == "time":
-                ws.write_string(r, c, value.isoformat())
+                ws.write_datetime(r, c, datetime.combine(value, datetime.min.time()), formats["day"])
             else:
                 ws.write_string(r, c, str(value))
 
 
 # -- a builder's result ----------------------------------------------------------------
 
+def chart_of(result) -> Chart | None:
+    """The chart of a builder's result: its first measure along its first dimension (summed
+    over the others when it is a count or an amount); None when there is nothing to draw."""
+    if result.spec.chart == "table" or not result.spec.dimensions or not result.rows:
+        return None
+    dims = len(result.spec.dimensions)
+    first = next(i for i, c in enumerate(result.columns) if c.measure)
+    measure = result.columns[first]
+    if dims > 1 and measure.kind not in ("count", "money"):
+        return None
+    dim = result.columns[0]
+    totals: dict = {}
+    for row in result.rows:
+        label = row[0].strftime("%d/%m/%y") if dim.kind == "time" and row[0] else str(result.label(dim, row[0]))
+        totals[label] = totals.get(label, 0) + (row[first] or 0)
+    if len(totals) > 400:
+        return None
+    if measure.kind == "rate":
+        values = [v * 100 for v in totals.values()]
+        title = f"{measure.label} (%) · {dim.label}"
+    else:
+        values = list(totals.values())
+        title = f"{measure.label} · {dim.label}"
+    kind = ("line" if result.spec.chart == "line" else "days") if dim.kind == "time" else "bar"
+    if kind == "bar" and len(values) > 40:
+        return None
+    return Chart(title, kind, list(totals), values)
+
+
+def result_pdf(result, title: str, company: Company, *, font: str | None = None) -> bytes:
+    """A builder's report: what it was asked, its chart, its table."""
+    d = _Pdf(font, title)
+    spec = result.spec
+    d.story += [d.p(company.name, d.small), d.p(title, d.h1),
+                d.p(_("Period: %(start)s to %(end)s · made %(when)s", start=spec.start.isoformat(),
+                      end=spec.end.isoformat(), when=clock.local().strftime("%Y-%m-%d %H:%M")), d.small)]
+    if spec.filters:
+        d.story.append(d.p(_("Filters: %(filters)s", filters="; ".join(
+            f"{k}: {', '.join(map(str, v))}" for k, v in spec.filters.items())), d.small))
+    d.story.append(Spacer(1, 5 * mm))
+    chart = chart_of(result)
+    if chart is not None:
+        d.chart(chart)
+    header, rows, kinds = result_rows(result)
+    if rows:
+        d.table(header, [[cell_text(v, k) for v, k in zip(row, kinds)] for row in rows])
+    else:
+        d.story.append(d.p(_("Nothing in the period."), d.small))
+    if result.truncated:
+        d.story.append(d.p(_("Only the first %(n)s rows are shown.", n=f"{len(rows):,}"), d.small))
+    return d.build()
+
+
+def result_xlsx(result, title: str) -> bytes:
+    """A builder's report as a workbook: its table, and its chart beside it."""
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    formats = _formats(book)
+    ws = book.add_worksheet(_sheet_name(book, title))
+    header, rows, kinds = result_rows(result)
+    _write_table(ws, header, rows, kinds, formats)
+    chart = chart_of(result)
+    if chart is not None:
+        data = book.add_worksheet(_("Chart")[:31])
+        data.write_row(0, 0, [_("Label"), chart.title])
+        for r, (label, value) in enumerate(zip(chart.labels, chart.values), 1):
+            data.write(r, 0, str(label))
+            data.write_number(r, 1, float(value or 0))
+        native = book.add_chart({"type": {"line": "line", "days": "column"}.get(chart.kind, "bar")})
+        native.add_series({"name": chart.title, "categories": [data.name, 1, 0, len(chart.labels), 0],
+                           "values": [data.name, 1, 1, len(chart.labels), 1]})
+        native.set_title({"name": chart.title})
+        native.set_legend({"none": True})
+        ws.insert_chart(1, len(header) + 1, native, {"x_scale": 1.4})
+    book.close()
+    return out.getvalue()
+
+
 def result_rows(result) -> tuple[list[str], list[list], list[str]]:
     """A builder's result as a header, rows with names in place of ids, and each column's kind."""
     header = [str(c.label) for c in result.columns]
     kinds = [c.kind for c in result.columns]
-    rows = [[result.label(c, v) if c.kind == "id" else v for c, v in zip(result.columns, row)]
+    rows = [[result.label(c, v) if c.kind in ("id", "code") else v for c, v in zip(result.columns, row)]
             for row in result.rows]
     return header, rows, kinds
 
