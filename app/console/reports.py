@@ -141,7 +141,9 @@ def filter_choices(source: str, *, partner_id: int | None = None) -> dict[str, l
         elif name == "partner":
             out[name] = [(p.id, p.name) for p in db.session.scalars(select(Partner).order_by(Partner.name))]
         elif name == "driver":
-            out[name] = [(d.id, d.name) for d in db.session.scalars(select(Driver).order_by(Driver.name))]
+            codes = {h.id: h.code for h in hubs_by_id().values()}
+            out[name] = [(d.id, f"{d.name} · {codes.get(d.hub_id, '')}")
+                         for d in db.session.scalars(select(Driver).order_by(Driver.name))]
         else:
             out[name] = None  # typed: districts, cities, attempt numbers
     return out

@@ -4,6 +4,7 @@ over the data). The same drawing serves a monthly report and a builder's result.
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime
 from xml.sax.saxutils import escape
 
@@ -113,7 +114,7 @@ def drawing_of(chart: Chart, font, width: float = WIDTH) -> Drawing:
     plot.data = [values]
     top = max(values + [1])
     plot.valueAxis.valueMin = 0
-    plot.valueAxis.valueStep = _step(top)
+    plot.valueAxis.valueStep = _step(top, whole=all(float(v).is_integer() for v in values))
     plot.valueAxis.valueMax = plot.valueAxis.valueStep * (int(top // plot.valueAxis.valueStep) + 1)
     plot.valueAxis.labels.fontName = plot.categoryAxis.labels.fontName = font.regular
     plot.valueAxis.labels.fontSize = plot.categoryAxis.labels.fontSize = 7
@@ -128,14 +129,27 @@ def chart_svg(chart: Chart, *, font: str | None = None) -> str:
     from reportlab.graphics import renderSVG
 
     svg = renderSVG.drawToString(drawing_of(chart, fonts(font)))
-    return svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg"):]
+    # The pages' Content-Security-Policy refuses inline styles: the same as SVG's attributes.
+    svg = re.sub(r'style="([^"]*)"', _attributes, svg)
+    # The PDF's font names mean nothing to a browser; the page's own sans-serif instead.
+    svg = svg.replace('font-family="Label-Bold"', 'font-family="sans-serif" font-weight="bold"')
+    svg = svg.replace('font-family="Label"', 'font-family="sans-serif"')
+    # As wide as the page allows, keeping its proportions.
+    return re.sub(r'^<svg width="[^"]*" height="[^"]*"', '<svg width="100%"', svg, count=1)
 
 
-def _step(top: float) -> float:
-    """A round step for a value axis that reaches ``top`` in about five steps."""
+def _attributes(found: re.Match) -> str:
+    pairs = (part.split(":", 1) for part in found.group(1).split(";") if ":" in part)
+    return " ".join(f'{name.strip()}="{value.strip()}"' for name, value in pairs)
+
+
+def _step(top: float, *, whole: bool = False) -> float:
+    """A round step for a value axis that reaches ``top`` in about five steps (at least one
+    when the values are whole numbers)."""
     import math
 
-    raw = top / 5
+    raw = max(top / 5, 1) if whole else top / 5
     magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
     for nice in (1, 2, 5, 10):
         if raw <= nice * magnitude:

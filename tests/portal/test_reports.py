@@ -69,7 +69,7 @@ def test_a_partner_reads_its_own_month_and_nothing_of_another(month, users, clie
         assert (row.report, row.subject_id) == ("partner", users["partner"].partner_id)
 
 
-def test_the_builder_forces_the_partners_filter(session, month):
+def test_the_builder_forces_the_partners_filter(session, month):  # noqa: F811
     _, start, end = month
     partners = session.scalars(select(Partner.id)).all()
     spec = builder.parse({"source": "shipments", "measures": ["count"], "start": start.isoformat(),
