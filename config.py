@@ -84,6 +84,10 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "WAYBILL_BUSINESS_HOURS": env_str(env, "WAYBILL_BUSINESS_HOURS", "Mon-Fri 08:00-17:30; Sat 08:00-12:00"),
         #: Days past its promised day after which a parcel still on its way gets a case.
         "WAYBILL_LATE_CASE_DAYS": env_int(env, "WAYBILL_LATE_CASE_DAYS", 2),
+        #: Seconds a report's query may run before it is stopped.
+        "WAYBILL_REPORT_TIMEOUT": env_int(env, "WAYBILL_REPORT_TIMEOUT", 30),
+        #: A read replica for reports (empty: the database itself).
+        "WAYBILL_REPLICA_URL": env.get("WAYBILL_REPLICA_URL") or None,
         #: ISO country whose public holidays close the office (and, later, the hubs).
         "WAYBILL_COUNTRY": env_str(env, "WAYBILL_COUNTRY", "VN"),
         #: Currency of fees when a partner has none of its own.

@@ -5,6 +5,7 @@
     python -m bench --only pages          # console pages over a million shipments (seeded once)
     python -m bench --only finance        # invoice run, close checks, statement, trial balance (ditto)
     python -m bench --only crm            # account page, customer search, a campaign to 100,000 (ditto)
+    python -m bench --only reports        # monthly reports and the report builder over a million (ditto)
 
 PostgreSQL + Redis run when BENCH_DATABASE_URL and REDIS_URL are set. The PostgreSQL
 database is emptied: point it at a database kept for benchmarks.
@@ -216,7 +217,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=10_000, help="orders in the lifecycle run")
     parser.add_argument("--intake-orders", type=int, default=3_000)
-    parser.add_argument("--only", default="intake,lifecycle,memory,http,pages,finance,crm")
+    parser.add_argument("--only", default="intake,lifecycle,memory,http,pages,finance,crm,reports")
     parser.add_argument("--page-shipments", type=int, default=1_000_000, help="shipments behind the page-speed run")
     parser.add_argument("--reseed", action="store_true", help="seed the page-speed database again")
     parser.add_argument("--worker-processes", type=int, default=2)
@@ -263,6 +264,12 @@ def main() -> None:
 
             bench_crm(pages_database(pg, suffix="crm"), make_app, fresh_database, emit, n=args.page_shipments,
                       reseed=args.reseed)
+        if "reports" in only and backend != "sqlite":
+            from bench.pages import pages_database
+            from bench.reports import bench_reports
+
+            bench_reports(pages_database(pg, suffix="reports"), make_app, fresh_database, emit,
+                          n=args.page_shipments, reseed=args.reseed)
 
 
 if __name__ == "__main__":

@@ -90,12 +90,7 @@ def reports():
 @bp.get("/reports/<any(partner, hub, company):kind>/<int:subject_id>")
 @roles_required(*REPORT_ROLES)
 def monthly_report(kind: str, subject_id: int):
-    _allowed(kind, subject_id)
-    start, end = period_asked(request.args)
-    try:
-        report = monthly.make(db.session, kind, subject_id, start, end)
-    except monthly.NotFound:
-        abort(404)
+    start, end, report = _report(kind, subject_id)
     charts = [Markup(documents.chart_svg(c, font=font())) for c in report.charts]
     args = {"start": start.isoformat(), "end": end.isoformat()}
     files = {fmt: url_for("console.monthly_report_file", kind=kind, subject_id=subject_id, fmt=fmt, **args)
@@ -107,13 +102,17 @@ def monthly_report(kind: str, subject_id: int):
 @bp.get("/reports/<any(partner, hub, company):kind>/<int:subject_id>.<any(pdf, xlsx):fmt>")
 @roles_required(*REPORT_ROLES)
 def monthly_report_file(kind: str, subject_id: int, fmt: str):
+    return report_file(_report(kind, subject_id)[2], fmt)
+
+
+def _report(kind: str, subject_id: int) -> tuple[date, date, monthly.Report]:
+    """The report asked for, if this person may read it (else 403 or 404)."""
     _allowed(kind, subject_id)
     start, end = period_asked(request.args)
     try:
-        report = monthly.make(db.session, kind, subject_id, start, end)
+        return start, end, monthly.make(db.session, kind, subject_id, start, end)
     except monthly.NotFound:
         abort(404)
-    return report_file(report, fmt)
 
 
 def report_file(report: monthly.Report, fmt: str) -> Response:
@@ -149,7 +148,7 @@ def filter_choices(source: str, *, partner_id: int | None = None) -> dict[str, l
     return out
 
 
-def build_page(args, *, partner_id: int | None, endpoint: str, export_endpoint: str, template: str,
+def build_page(args, *, partner_id: int | None, endpoint: str, export_endpoint: str, surface: str,
                saved=None, **context):
     """The builder: the form, and the report it asks for (its chart and table) when asked."""
     fields = builder.from_query(args)
@@ -167,7 +166,7 @@ def build_page(args, *, partner_id: int | None, endpoint: str, export_endpoint: 
     header, rows, kinds = documents.result_rows(result) if result is not None else ([], [], [])
     query = builder.to_query(spec) if spec is not None else []
     return render_template(
-        template, fields=fields, sources=builder.SOURCES, choices=builder.choices(fields["source"],
+        "reports/builder_page.html", surface=surface, fields=fields, sources=builder.SOURCES, choices=builder.choices(fields["source"],
                                                                                   partner_scoped=partner_id is not None),
         filters=filter_choices(fields["source"], partner_id=partner_id), spec=spec, result=result, error=error,
         svg=svg, header=header, rows=rows, kinds=kinds, cell=documents.cell_text, query=query, saved=saved,
@@ -201,7 +200,7 @@ def report_builder():
         saved = schedules.saved_for(db.session, int(request.args["saved"]) if request.args["saved"].isdigit() else 0,
                                     user_id=current_user.id, partner_id=None)
     return build_page(request.args, partner_id=None, endpoint="console.report_builder",
-                      export_endpoint="console.report_export", template="console/report_builder.html", saved=saved,
+                      export_endpoint="console.report_export", surface="console", saved=saved,
                       subscriptions=[s for s in schedules.subscriptions(db.session)
                                      if saved is not None and s.report == "saved" and s.subject_id == saved.id])
 

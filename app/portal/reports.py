@@ -63,7 +63,7 @@ def report_builder():
     subs = [s for s in schedules.subscriptions(db.session, partner_id=g.account.id, staff=False)
             if saved is not None and s.report == "saved" and s.subject_id == saved.id]
     return build_page(request.args, partner_id=g.account.id, endpoint="portal.report_builder",
-                      export_endpoint="portal.report_export", template="portal/report_builder.html", saved=saved,
+                      export_endpoint="portal.report_export", surface="portal", saved=saved,
                       subscriptions=subs)
 
 

@@ -204,23 +204,28 @@ def report_xlsx(report: Report) -> bytes:
             sheet.write_number(r, 2, figure.value, formats.get(figure.unit, formats["number"]))
     row = len(report.figures) + 5
     for i, chart in enumerate(report.charts):
-        data = book.add_worksheet(f"{_('Chart')} {i + 1}"[:31])
-        data.write_row(0, 0, [_("Label"), chart.title])
-        for r, (label, value) in enumerate(zip(chart.labels, chart.values), 1):
-            data.write(r, 0, str(label))
-            data.write_number(r, 1, float(value or 0))
-        native = book.add_chart({"type": {"line": "line", "days": "column"}.get(chart.kind, "bar")})
-        native.add_series({"name": chart.title, "categories": [data.name, 1, 0, len(chart.labels), 0],
-                           "values": [data.name, 1, 1, len(chart.labels), 1]})
-        native.set_title({"name": chart.title})
-        native.set_legend({"none": True})
-        sheet.insert_chart(row, 0, native, {"x_scale": 1.6})
+        sheet.insert_chart(row, 0, _native_chart(book, chart, f"{_('Chart')} {i + 1}"), {"x_scale": 1.6})
         row += 17
     for table in report.tables:
         ws = book.add_worksheet(_sheet_name(book, table.title))
         _write_table(ws, table.header, table.rows, table.formats, formats)
     book.close()
     return out.getvalue()
+
+
+def _native_chart(book, chart: Chart, sheet: str):
+    """A spreadsheet's own chart of ``chart``, over its data on a sheet of its own."""
+    data = book.add_worksheet(sheet[:31])
+    data.write_row(0, 0, [_("Label"), chart.title])
+    for r, (label, value) in enumerate(zip(chart.labels, chart.values), 1):
+        data.write(r, 0, str(label))
+        data.write_number(r, 1, float(value or 0))
+    native = book.add_chart({"type": {"line": "line", "days": "column"}.get(chart.kind, "bar")})
+    native.add_series({"name": chart.title, "categories": [data.name, 1, 0, len(chart.labels), 0],
+                       "values": [data.name, 1, 1, len(chart.labels), 1]})
+    native.set_title({"name": chart.title})
+    native.set_legend({"none": True})
+    return native
 
 
 def _sheet_name(book, title: str) -> str:
@@ -325,17 +330,7 @@ def result_xlsx(result, title: str) -> bytes:
     _write_table(ws, header, rows, kinds, formats)
     chart = chart_of(result)
     if chart is not None:
-        data = book.add_worksheet(_("Chart")[:31])
-        data.write_row(0, 0, [_("Label"), chart.title])
-        for r, (label, value) in enumerate(zip(chart.labels, chart.values), 1):
-            data.write(r, 0, str(label))
-            data.write_number(r, 1, float(value or 0))
-        native = book.add_chart({"type": {"line": "line", "days": "column"}.get(chart.kind, "bar")})
-        native.add_series({"name": chart.title, "categories": [data.name, 1, 0, len(chart.labels), 0],
-                           "values": [data.name, 1, 1, len(chart.labels), 1]})
-        native.set_title({"name": chart.title})
-        native.set_legend({"none": True})
-        ws.insert_chart(1, len(header) + 1, native, {"x_scale": 1.4})
+        ws.insert_chart(1, len(header) + 1, _native_chart(book, chart, _("Chart")), {"x_scale": 1.4})
     book.close()
     return out.getvalue()
 

@@ -138,6 +138,18 @@ def _reasons(result: builder.Result) -> Table:
     return Table(_("Failed attempts by reason"), [_("Reason"), _("Failed attempts")], rows, ["text", "count"])
 
 
+#: The shipments' measures every standing report opens with.
+VOLUME = ["count", "delivered", "returned", "on_time_rate", "first_attempt_rate"]
+
+
+def _volume(volume: list) -> list[Figure]:
+    return [Figure(_("Shipments"), _count(volume[0]), volume[0] or 0),
+            Figure(_("Delivered"), _count(volume[1]), volume[1] or 0),
+            Figure(_("Returned"), _count(volume[2]), volume[2] or 0),
+            Figure(_("On time"), _percent(volume[3]), volume[3], unit="rate"),
+            Figure(_("Delivered at the first attempt"), _percent(volume[4]), volume[4], unit="rate")]
+
+
 def partner_report(session: Session, partner_id: int, start: date, end: date) -> Report:
     """A partner's period: volume, on-time and first-attempt rates, failure reasons,
     returns, COD collected and remitted, what it was charged, cases and scores. Holds
@@ -149,8 +161,7 @@ def partner_report(session: Session, partner_id: int, start: date, end: date) ->
     def run(spec):
         return builder.run(spec, partner_id=partner_id, session=session)
 
-    volume = _one(run(_spec("shipments", ["count", "delivered", "returned", "on_time_rate", "first_attempt_rate",
-                                          "avg_transit_hours"], start, end)))
+    volume = _one(run(_spec("shipments", [*VOLUME, "avg_transit_hours"], start, end)))
     daily = run(_spec("shipments", ["count"], start, end, ["day"]))
     failed = run(_spec("attempts", ["failed"], start, end, ["failure_reason"], outcome=["failed"]))
     attempts = _one(run(_spec("attempts", ["count", "success_rate"], start, end)))
@@ -166,11 +177,7 @@ def partner_report(session: Session, partner_id: int, start: date, end: date) ->
         Remittance.created_at < _utc(end + timedelta(days=1))).group_by(Remittance.currency)).all())
 
     figures = [
-        Figure(_("Shipments"), _count(volume[0]), volume[0] or 0),
-        Figure(_("Delivered"), _count(volume[1]), volume[1] or 0),
-        Figure(_("Returned"), _count(volume[2]), volume[2] or 0),
-        Figure(_("On time"), _percent(volume[3]), volume[3], unit="rate"),
-        Figure(_("Delivered at the first attempt"), _percent(volume[4]), volume[4], unit="rate"),
+        *_volume(volume),
         Figure(_("Average hours to deliver"), _hours(volume[5]), volume[5], unit="hours"),
         Figure(_("Delivery attempts"), _count(attempts[0]), attempts[0] or 0),
         Figure(_("Attempt success rate"), _percent(attempts[1]), attempts[1], unit="rate"),
@@ -310,8 +317,7 @@ def company_report(session: Session, start: date, end: date) -> Report:
     def run(spec):
         return builder.run(spec, session=session)
 
-    volume = _one(run(_spec("shipments", ["count", "delivered", "returned", "on_time_rate", "first_attempt_rate"],
-                            start, end)))
+    volume = _one(run(_spec("shipments", VOLUME, start, end)))
     daily = run(_spec("shipments", ["count"], start, end, ["day"]))
     by_level = run(_spec("charges", ["count", "amount"], start, end, ["service_level"]))
     revenue = dict(((a, c), -int(v)) for a, c, v in session.execute(
@@ -327,11 +333,7 @@ def company_report(session: Session, start: date, end: date) -> Report:
     for (_a, c), v in revenue.items():
         total_revenue[c] = total_revenue.get(c, 0) + v
     figures = [
-        Figure(_("Shipments"), _count(volume[0]), volume[0] or 0),
-        Figure(_("Delivered"), _count(volume[1]), volume[1] or 0),
-        Figure(_("Returned"), _count(volume[2]), volume[2] or 0),
-        Figure(_("On time"), _percent(volume[3]), volume[3], unit="rate"),
-        Figure(_("Delivered at the first attempt"), _percent(volume[4]), volume[4], unit="rate"),
+        *_volume(volume),
         Figure(_("Revenue (ledger, VAT excluded)"), _money_text(total_revenue),
                sum(total_revenue.values()), unit="money"),
         Figure(_("Invoiced, receivable from partners at the end"), _money_text(receivable),
