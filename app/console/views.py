@@ -466,7 +466,8 @@ def hub_schedule(hub_id: int):
             linehaul_departs=clock_time("linehaul_departs", _("line-haul leaves")),
             linehaul_hours=number("linehaul_hours", _("line-haul hours")) or 0,
             out_by=clock_time("out_by", _("out by")), daily_capacity=number("daily_capacity", _("capacity")),
-            window=(start, end) if start and end else None)
+            window=(start, end) if start and end else None,
+            same_day_out_by=clock_time("same_day_out_by", _("same-day run"), optional=True))
         act.audit("hub.schedule_changed", "hub", hub.id, changed)
         act.said(_("%(hub)s: the schedule is saved; promises from now on follow it.", hub=hub.code))
     return redirect(url_for("console.hubs") + f"#schedule-{hub.id}")

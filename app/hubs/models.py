@@ -45,6 +45,9 @@ class Hub(Base):
     linehaul_hours: Mapped[int] = mapped_column(Integer, default=8, server_default="8")
     #: A parcel at the hub by then goes out for delivery that day.
     out_by: Mapped[time] = mapped_column(Time, default=time(9), server_default="09:00:00")
+    #: A centre's afternoon run for same-day parcels: one at the centre by then goes out on
+    #: it. None: the centre runs none, and same day is not promised from it.
+    same_day_out_by: Mapped[time | None] = mapped_column(Time, default=time(13), server_default="13:00:00")
     #: Parcels its drivers can deliver a working day (None: no limit): a full day is not promised.
     daily_capacity: Mapped[int | None] = mapped_column(Integer)
     #: The delivery window it offers customers, if any.

@@ -39,6 +39,7 @@ class HubPoint:
     out_by: dt_time = dt_time(9)
     daily_capacity: int | None = None
     window: tuple[dt_time, dt_time] | None = None
+    same_day_out_by: dt_time | None = dt_time(13)
 
     @property
     def point(self) -> Point:
@@ -152,7 +153,7 @@ def load_network(session: Session) -> list[HubPoint]:
     network = [HubPoint(h.id, h.code, h.name, h.kind, h.lat, h.lon, h.delivery_radius_km, h.fed_by_id,
                         h.working_days, h.pickup_cutoff, h.linehaul_departs, h.linehaul_hours, h.out_by,
                         h.daily_capacity, (h.window_from, h.window_until) if h.window_from and h.window_until
-                        else None) for h in hubs]
+                        else None, h.same_day_out_by) for h in hubs]
     with _cache_lock:
         _cache[key] = (now, network)
     return network

@@ -40,7 +40,7 @@ class ScheduleError(ValueError):
 
 def set_schedule(session: Session, hub: Hub, *, working_days: str, pickup_cutoff: time, linehaul_departs: time,
                  linehaul_hours: int, out_by: time, daily_capacity: int | None,
-                 window: tuple[time, time] | None) -> dict:
+                 window: tuple[time, time] | None, same_day_out_by: time | None = None) -> dict:
     """Change what delivery promises are worked out from at ``hub`` (from the next quote
     on; promises given stand). Returns what changed, for the audit log. Raises ScheduleError."""
     days = "".join(sorted(set(working_days)))
@@ -55,7 +55,8 @@ def set_schedule(session: Session, hub: Hub, *, working_days: str, pickup_cutoff
     changed = {}
     values = {"working_days": days, "pickup_cutoff": pickup_cutoff, "linehaul_departs": linehaul_departs,
               "linehaul_hours": linehaul_hours, "out_by": out_by, "daily_capacity": daily_capacity,
-              "window_from": window[0] if window else None, "window_until": window[1] if window else None}
+              "window_from": window[0] if window else None, "window_until": window[1] if window else None,
+              "same_day_out_by": same_day_out_by if hub.is_centre else None}
     for name, value in values.items():
         if getattr(hub, name) != value:
             changed[name] = value.strftime("%H:%M") if isinstance(value, time) else value

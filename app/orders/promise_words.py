@@ -33,6 +33,8 @@ def explain(basis: list[dict] | None, today: date | None = None) -> str:
                          "missed_linehaul": _("the line-haul it was to take has left without it"),
                          "rescheduled": _("as the customer asked"), "address_changed": _("to the new address"),
                          "rerouted": _("from its new hub")}.get(step["why"], step["why"]))
+        elif kind == "no_same_day" and step.get("why") == "no_run":
+            said.append(_("no same-day run from %(hub)s", hub=step["hub"]))
         elif kind == "no_same_day":
             said.append(_("same day only within the centre's own area"))
         elif kind == "after_cutoff":

@@ -140,10 +140,12 @@ def promise(session: Session, plan: RoutePlan, service_level: str, now: datetime
     now = (now or clock.now()).astimezone(clock.network_zone())
     centre, hub = _current(session, plan.centre), _current(session, plan.delivery_hub)
     steps: list[dict] = []
-    same_day = service_level == "same_day" and plan.kind == "direct"
+    same_day = service_level == "same_day" and plan.kind == "direct" and hub.same_day_out_by is not None
     if service_level == "same_day" and not same_day:
-        steps.append({"step": "no_same_day"})
-    cutoff = SAME_DAY_CUTOFF if same_day else centre.pickup_cutoff
+        steps.append({"step": "no_same_day"} if plan.kind != "direct" else
+                     {"step": "no_same_day", "why": "no_run", "hub": hub.code})
+    # Picked up by noon, and before the centre's same-day run leaves if that is earlier.
+    cutoff = min(SAME_DAY_CUTOFF, hub.same_day_out_by) if same_day else centre.pickup_cutoff
     day = now.date()
     if now.time() >= cutoff:
         steps.append({"step": "after_cutoff", "day": day.isoformat(), "by": cutoff.strftime("%H:%M")})
@@ -190,7 +192,10 @@ def earliest(session: Session, shipment: Shipment, now: datetime | None = None) 
         depart = today if now.time() < hub.linehaul_departs else today + timedelta(days=1)
         first = _linehaul(hub, _open_from(centre, depart, steps), steps)
     elif standing in AT_CENTRE or standing in AT_HUB:
-        first = today if now.time() < hub.out_by and standing != Status.DELIVERY_FAILED else today + timedelta(days=1)
+        runs = [hub.out_by] + ([hub.same_day_out_by] if level == "same_day" and shipment.route == "direct"
+                               and hub.same_day_out_by else [])
+        goes_today = any(now.time() < run for run in runs) and standing != Status.DELIVERY_FAILED
+        first = today if goes_today else today + timedelta(days=1)
     else:
         return None
     extra_day = level == "standard" and standing in AT_CENTRE

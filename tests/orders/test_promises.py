@@ -112,6 +112,38 @@ def test_standard_takes_a_working_day_more_and_same_day_is_for_the_centres_area(
     assert promises.promise(session, direct, "standard", at("2027-03-13T10:00")).day == date(2027, 3, 16)
 
 
+def test_same_day_needs_the_centres_same_day_run(app, session, partner, direct):
+    monday = at("2027-03-08T10:00")
+    # A run at 11:00: to be on it, the parcel is picked up before 11:00, not noon.
+    _hub(session, "SGN-C", same_day_out_by=datetime.strptime("11:00", "%H:%M").time())
+    assert promises.promise(session, direct, "same_day", monday).day == date(2027, 3, 8)
+    late = promises.promise(session, direct, "same_day", at("2027-03-08T11:15"))
+    assert late.day == date(2027, 3, 9) and late.basis[0]["by"] == "11:00"
+    # No run: same day is not promised, and the customer reads why.
+    _hub(session, "SGN-C", same_day_out_by=None)
+    found = promises.promise(session, direct, "same_day", monday)
+    assert found.day == date(2027, 3, 9)
+    assert found.basis[0] == {"step": "no_same_day", "why": "no_run", "hub": "SGN-C"}
+    assert explain(found.basis, monday.date()).startswith("no same-day run from SGN-C")
+    # A same-day parcel at the centre after the morning run goes on the afternoon one: its
+    # promise, worked out again there, is still today.
+    _hub(session, "SGN-C", same_day_out_by=datetime.strptime("13:00", "%H:%M").time())
+    with clock.at(at("2027-03-08T09:30")):
+        shipment = create(session, partner, order_in("SAME-1", service_level="same_day"))
+        session.commit()
+    assert shipment.promised_date == date(2027, 3, 8)
+    with clock.at(at("2027-03-08T11:30")):
+        from app.delivery import services as delivery
+        from app.hubs import services as hubs
+
+        [run] = delivery.schedule_pickups(session, clock.today(), only=[shipment.id])
+        delivery.confirm_pickup(session, run, actor="driver:1", shipment_ids=[shipment.id])
+        hubs.scan_in(session, session.get(Hub, shipment.centre_id), shipment.id, actor="user:1")
+        session.commit()
+        assert promises.earliest(session, shipment, at("2027-03-08T11:45")).day == date(2027, 3, 8)
+        assert promises.earliest(session, shipment, at("2027-03-08T13:30")).day == date(2027, 3, 9)
+
+
 def test_a_full_day_at_the_hub_is_not_promised(app, session, partner, direct):
     centre = _hub(session, "SGN-C", daily_capacity=2)
     monday = at("2027-03-08T10:00")
