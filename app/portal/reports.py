@@ -126,6 +126,9 @@ def subscribe_report():
 
 @bp.post("/reports/subscriptions/<int:subscription_id>/delete")
 def unsubscribe_report(subscription_id: int):
+    if not any(s.id == subscription_id for s in schedules.subscriptions(db.session, partner_id=g.account.id,
+                                                                        staff=False)):
+        abort(404)
     with acting(_("Not removed"), schedules.ScheduleError) as act:
         row = schedules.unsubscribe(db.session, subscription_id, partner_id=g.account.id, staff=False)
         act.audit("report.unsubscribed", "report_subscription", subscription_id, {"email": row.email})

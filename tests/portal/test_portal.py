@@ -18,6 +18,7 @@ from app.crm import services as crm
 from app.crm.models import Case, CaseMessage, Partner, PickupLocation
 from app.delivery.services import proof_for
 from app.orders.models import Order, Shipment
+from app.reports import schedules
 from app.webhooks import services as webhooks
 from tests.auth.conftest import PASSWORD, csrf_of, sign_in
 from tests.console.test_losses import _jpeg
@@ -187,10 +188,21 @@ def _objects_of(session, partner_id: int, app) -> dict[str, int]:
     user = create_user(session, f"iso{partner_id}@shop.example", role="partner", password=PASSWORD,
                        partner_id=partner_id)
     place = crm.pickup_locations_of(session, partner_id)[0]
+    report = schedules.save(session, "Theirs", {"source": "shipments", "measures": ["count"]}, owner_id=user.id,
+                            partner_id=partner_id, shared=True)
+    subscription = schedules.subscribe(session, "partner", partner_id, f"iso{partner_id}@shop.example",
+                                       user_id=user.id, partner_id=partner_id)
     session.commit()
     return {"order_id": shipment.order_id, "case_id": case.id, "invoice_id": invoice.id,
             "remittance_id": remittance.id, "endpoint_id": endpoint.id, "user_id": user.id,
-            "location_id": place.id}
+            "location_id": place.id, "report_id": report.id, "subscription_id": subscription.id}
+
+
+def _fill(rule: str, values=None) -> str:
+    """A route's path with its parts filled: a choice by its first value, an object by
+    ``values`` (else 1)."""
+    rule = re.sub(r"<any\(([^)]*)\):\w+>", lambda m: m[1].split(",")[0].strip(), rule)
+    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m[1]]) if values else "1", rule)
 
 
 def portal_routes(app):
@@ -201,14 +213,14 @@ def portal_routes(app):
 def test_every_portal_route_naming_another_accounts_object_is_a_404(client, users, session, network, app):
     with client.application.app_context():
         theirs = _objects_of(session, network["partners"][1]["id"], app)
-    routes = [(m, r) for m, r in portal_routes(app) if "<" in r]
+    routes = [(m, r) for m, r in portal_routes(app) if re.search(r"<(?:\w+:)?\w+>", r)]
     # Every kind of object a route names is made above (a new kind fails here first).
     assert {name for _, rule in routes for name in re.findall(r"<(?:\w+:)?(\w+)>", rule)} == set(theirs)
     sign_in(client, "shop@test.example")
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # the account is what is tested here
     try:
         for method, rule in routes:
-            path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(theirs[m[1]]), rule)
+            path = _fill(rule, theirs)
             r = client.open(path, method=method, data={"body": "x", "reason": "x", "line1": "1 A", "city": "HCMC",
                                                        "ready_from": "09:00", "ready_until": "10:00"})
             assert r.status_code == 404, (method, path, r.status_code)
@@ -219,14 +231,13 @@ def test_every_portal_route_naming_another_accounts_object_is_a_404(client, user
     sign_in(owner, f"iso{network['partners'][1]['id']}@shop.example")
     for method, rule in routes:
         if method == "GET":
-            path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(theirs[m[1]]), rule)
-            assert owner.get(path).status_code == 200, path
+            assert owner.get(_fill(rule, theirs), follow_redirects=True).status_code == 200, rule
 
 
 def test_every_portal_page_needs_a_partner_login(client, users, app):
     routes = portal_routes(app)
     for method, rule in routes:
-        path = re.sub(r"<(?:\w+:)?\w+>", "1", rule)
+        path = _fill(rule)
         if method == "GET":
             r = client.get(path)
             assert r.status_code == 302 and "/login" in r.headers["Location"], path
@@ -235,7 +246,7 @@ def test_every_portal_page_needs_a_partner_login(client, users, app):
         sign_in(c, users[role].email)
         for method, rule in routes:
             if method == "GET":
-                assert c.get(re.sub(r"<(?:\w+:)?\w+>", "1", rule)).status_code == 403, (role, rule)
+                assert c.get(_fill(rule)).status_code == 403, (role, rule)
 
 
 def test_a_case_cannot_name_another_accounts_parcel(client, shop, session, network):
