@@ -3,6 +3,7 @@ under it is emptied or replaced (tests, benchmarks, a restore)."""
 
 
 def forget_all() -> None:
+    from app.api.network import TRACKING_BODIES
     from app.billing.rating import invalidate_rate_cards
     from app.crm.services import forget_api_keys, forget_pickup_locations
     from app.hubs.routing import invalidate_network
@@ -13,3 +14,4 @@ def forget_all() -> None:
     invalidate_network()
     invalidate_rate_cards()
     forget_loads()
+    TRACKING_BODIES.clear()

@@ -231,3 +231,16 @@ def test_the_api_gives_the_promises_reason_in_the_language_asked(client, network
     assert "line-haul to District 7 Hub" in english["reason"]
     assert "trung chuyển đến District 7 Hub" in vietnamese["promise"]["reason"]
     assert vietnamese["promise"]["date"] == english["date"]
+
+
+def test_tracking_in_another_language_is_another_answer(client, network):
+    from tests.api.test_network import auth, post
+
+    key = network["partners"][0]["api_key"]
+    number = post(client, key).get_json()["tracking_number"]
+    english = client.get(f"/api/v1/tracking/{number}", headers=auth(key))
+    vietnamese = client.get(f"/api/v1/tracking/{number}",
+                            headers={**auth(key), "Accept-Language": "vi", "If-None-Match": english.headers["ETag"]})
+    assert vietnamese.status_code == 200 and vietnamese.headers["ETag"] != english.headers["ETag"]
+    assert english.get_json()["promise"]["reason"] != vietnamese.get_json()["promise"]["reason"]
+

@@ -123,24 +123,38 @@ def shipment_id_of(session: Session, partner_id: int, order_id: int) -> int | No
 
 _TRACKED = (select(Shipment.id, Shipment.tracking_number, Shipment.order_id, Shipment.status, Shipment.outcome,
                    Shipment.promised_date, Shipment.promise_basis, Shipment.first_promised_date,
-                   Shipment.promise_revisions)
+                   Shipment.promise_revisions, Shipment.version)
             .where(Shipment.tracking_number == bindparam("number"), Shipment.partner_id == bindparam("partner_id")))
 _HISTORY = (select(ShipmentEvent.seq, ShipmentEvent.type, ShipmentEvent.to_status, ShipmentEvent.device_time,
                    ShipmentEvent.server_time, ShipmentEvent.hub_id, ShipmentEvent.reason, ShipmentEvent.applied)
             .where(ShipmentEvent.shipment_id == bindparam("shipment_id")).order_by(ShipmentEvent.seq))
 
 
-def tracking_resource(session: Session, partner_id: int, tracking_number: str) -> dict | None:
+_STAMP = (select(Shipment.id, Shipment.version)
+          .where(Shipment.tracking_number == bindparam("number"), Shipment.partner_id == bindparam("partner_id")))
+
+
+def tracking_stamp(session: Session, partner_id: int, tracking_number: str) -> tuple[int, int] | None:
+    """(shipment id, version) of one of the partner's shipments, None when it is not
+    theirs: what its tracking says changes only with its version (every event appended,
+    a promise moved, bumps it), so a reader that holds the version holds the answer."""
+    row = session.execute(_STAMP, {"number": tracking_number.strip().upper(), "partner_id": partner_id}).first()
+    return (row.id, row.version) if row is not None else None
+
+
+def tracking_resource(session: Session, partner_id: int, tracking_number: str, *,
+                      versioned: bool = False) -> dict | tuple[dict, int] | None:
     """Public status, promised date and the whole event history of one of the partner's
     shipments (late scans included, flagged). None when it is not theirs. Columns, not
-    ORM objects: this is the API's most frequent read."""
+    ORM objects: this is the API's most frequent read. ``versioned``: with the shipment's
+    version as read."""
     shipment = session.execute(_TRACKED, {"number": tracking_number.strip().upper(),
                                           "partner_id": partner_id}).first()
     if shipment is None:
         return None
     events = session.execute(_HISTORY, {"shipment_id": shipment.id}).all()
     codes = hub_codes(session, {e.hub_id for e in events})
-    return {
+    resource = {
         "tracking_number": shipment.tracking_number, "order_id": shipment.order_id,
         "status": public_status(shipment.status, shipment.outcome),
         "promised_date": shipment.promised_date,
@@ -152,3 +166,4 @@ def tracking_resource(session: Session, partner_id: int, tracking_number: str) -
             "hub": codes.get(e.hub_id), "reason": e.reason, "late": not e.applied,
         } for e in events],
     }
+    return (resource, shipment.version) if versioned else resource

@@ -51,6 +51,39 @@ def test_tracking_another_partners_parcel_is_not_found(client, keys):
     assert client.get("/api/v1/tracking/WB00000000000", headers=auth(keys[0])).status_code == 404
 
 
+def test_tracking_answers_an_unchanged_shipment_with_304_and_an_event_makes_it_new(app, client, keys, session):
+    from sqlalchemy import event
+
+    number = post(client, keys[0]).get_json()["tracking_number"]
+    url, headers = f"/api/v1/tracking/{number}", auth(keys[0])
+    first = client.get(url, headers=headers)
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "private, no-cache"
+    etag = first.headers["ETag"]
+    assert etag and "Accept-Language" in first.headers["Vary"]
+    statements = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(app.extensions["db"].engine, "before_cursor_execute", listen)
+    try:
+        again = client.get(url, headers={**headers, "If-None-Match": etag})
+        assert again.status_code == 304 and again.get_data() == b"" and again.headers["ETag"] == etag
+        cached = client.get(url, headers=headers)  # no ETag sent: the answer kept by the process
+        assert cached.get_data() == first.get_data() and cached.headers["ETag"] == etag
+    finally:
+        event.remove(app.extensions["db"].engine, "before_cursor_execute", listen)
+    # Each of the two read only the shipment's version (and its key's partner): nothing else.
+    assert len([s for s in statements if "FROM shipments" in s]) == 2
+    assert not [s for s in statements if "shipment_events" in s]
+
+    shipments.transition(session, shipments.get_by_tracking_number(session, number).id, "schedule_pickup", actor="t")
+    session.commit()
+    moved = client.get(url, headers={**headers, "If-None-Match": etag})
+    assert moved.status_code == 200 and moved.headers["ETag"] != etag
+    assert [e["type"] for e in moved.get_json()["events"]] == ["created", "pickup_scheduled"]
+    assert client.get(url, headers={**headers, "If-None-Match": moved.headers["ETag"]}).status_code == 304
+    # Another partner's If-None-Match gets nothing but a 404.
+    assert client.get(url, headers={**auth(keys[1]), "If-None-Match": etag}).status_code == 404
+
+
 def test_cancel_before_pickup_only(client, keys, session):
     first = post(client, keys[0]).get_json()
     r = client.post(f"/api/v1/orders/{first['id']}/cancel", json={"reason": "customer changed their mind"},
