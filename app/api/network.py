@@ -47,6 +47,9 @@ class Bodies:
     def __init__(self, size: int = 20_000):
         self.size, self._lock, self._kept = size, threading.Lock(), OrderedDict()
 
+    def holds(self, key) -> bool:
+        return key in self._kept
+
     def get(self, key, version: int) -> bytes | None:
         with self._lock:
             found = self._kept.get(key)
@@ -91,23 +94,27 @@ class Tracking(MethodView):
         """Public status, promised date and every event of one of your shipments. Answers
         carry an ETag: sent back as If-None-Match, an unchanged shipment answers 304."""
         number, language = tracking_number.strip().upper(), current_language()
+        key = (g.partner.id, number, language)
         with db.read_session() as session:
-            stamp = tracking_stamp(session, g.partner.id, number)
-            if stamp is None:
-                raise ApiError(404, "not_found", f"no shipment {tracking_number}")
-            etag = f"{stamp[0]}.{stamp[1]}.{language}"
-            if request.if_none_match.contains(etag):
-                return _tracked(304, etag)
-            key = (g.partner.id, number, language)
-            body = TRACKING_BODIES.get(key, stamp[1])
-            if body is None:
-                found = tracking_resource(session, g.partner.id, number, versioned=True)
-                if found is None:
+            # Only a reader who can use the version asks for it first (one who sends an ETag,
+            # or whose answer this process keeps); else the answer is read at once.
+            if request.if_none_match or TRACKING_BODIES.holds(key):
+                stamp = tracking_stamp(session, g.partner.id, number)
+                if stamp is None:
                     raise ApiError(404, "not_found", f"no shipment {tracking_number}")
-                resource, version = found
-                body = current_app.json.response(TrackingSchema().dump(resource)).get_data()
-                TRACKING_BODIES.put(key, version, body)
-                etag = f"{stamp[0]}.{version}.{language}"
+                etag = f"{stamp[0]}.{stamp[1]}.{language}"
+                if request.if_none_match.contains(etag):
+                    return _tracked(304, etag)
+                body = TRACKING_BODIES.get(key, stamp[1])
+                if body is not None:
+                    return _tracked(200, etag, body)
+            found = tracking_resource(session, g.partner.id, number, versioned=True)
+            if found is None:
+                raise ApiError(404, "not_found", f"no shipment {tracking_number}")
+            resource, (shipment_id, version) = found
+            body = current_app.json.response(TrackingSchema().dump(resource)).get_data()
+            TRACKING_BODIES.put(key, version, body)
+            etag = f"{shipment_id}.{version}.{language}"
         return _tracked(200, etag, body)
 
 
