@@ -90,6 +90,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.portal.views import bp as portal_bp
 
     auth_web.init_app(app, api_blueprints)
+    from sqlalchemy.exc import DBAPIError
+
+    from app.errors import unavailable
+
+    app.register_error_handler(DBAPIError, unavailable)
     app.register_blueprint(console_bp)
     app.register_blueprint(driver_bp)
     app.register_blueprint(portal_bp)

@@ -15,7 +15,26 @@ PAGES = {
     405: (_l("Not allowed"), _l("This page does not take that kind of request.")),
     413: (_l("Too large"), _l("What was sent is larger than this page takes.")),
     429: (_l("Too many requests"), _l("Wait a minute, then try again.")),
+    503: (_l("Back in a moment"), _l("Waybill cannot reach its database just now. Nothing you sent was lost: "
+                                     "try again in a few seconds.")),
 }
+#: Seconds a client is told to wait when the database does not answer.
+UNAVAILABLE_RETRY_AFTER = 5
+#: What the drivers say when the database cannot be reached (restarting, failing over,
+#: down, or SQLite's file held by a writer for longer than the busy timeout).
+UNREACHABLE = ("connection failed", "connection refused", "could not connect", "server closed the connection",
+               "terminating connection", "the database system is", "connection is closed",
+               "connection already closed", "consuming input failed", "ssl connection has been closed",
+               "database is locked", "no connection to the server", "cannot connect", "connection timeout")
+
+
+def database_unreachable(error) -> bool:
+    """Whether a database error says the database cannot be reached (rather than that the
+    statement was wrong): SQLAlchemy saw the connection drop, or the driver could not connect."""
+    if getattr(error, "connection_invalidated", False):
+        return True
+    text = str(getattr(error, "orig", error)).lower()
+    return any(words in text for words in UNREACHABLE)
 
 
 def page_error(error: HTTPException):
@@ -27,4 +46,30 @@ def page_error(error: HTTPException):
         from app.api.ratelimit import retry_after
 
         headers["Retry-After"] = str(retry_after())
+    if error.code == 503:
+        headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
     return response, error.code or 500, headers
+
+
+def unavailable(error):
+    """A database error that reached the edge: 503 with Retry-After when the database could
+    not be reached (its transaction never committed; the pool replaces the connections it
+    dropped, so the next request after it is back succeeds). Any other is a fault: raised."""
+    if not database_unreachable(error):
+        raise error
+    from flask import request
+    from werkzeug.exceptions import ServiceUnavailable
+
+    from app.db import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone; the session is dropped at teardown
+        pass
+    if request.path.startswith("/api/"):
+        from app.api.errors import ApiError
+
+        return ApiError(503, "unavailable", "the database is not answering just now; nothing was stored: "
+                        "retry after the seconds in Retry-After",
+                        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)}).response()
+    return page_error(ServiceUnavailable())
