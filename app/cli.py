@@ -54,6 +54,40 @@ def register_commands(app: Flask) -> None:
         upgrade_database()
         click.echo("database is up to date")
 
+    @app.cli.group("backup")
+    def backup_group():
+        """Back-ups of the database and the photos, and their restore."""
+
+    @backup_group.command("create")
+    @click.option("--to", "target", required=True, type=click.Path(file_okay=False, path_type=Path),
+                  help="The folder to write the back-up into (a new folder inside it).")
+    def backup_create(target):
+        """Back up the database and the photo folder, with a manifest of what they hold."""
+        from app import backups
+        from app.photos import photo_dir
+
+        try:
+            made = backups.create(current_app.config["DATABASE_URL"], photo_dir(), target)
+        except backups.BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(json.dumps({"backup": str(made.directory), "tables": made.manifest["tables"],
+                               "photos": len(made.manifest["photos"])}, indent=2))
+
+    @backup_group.command("restore")
+    @click.option("--from", "source", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+                  help="A folder made by `backup create`.")
+    def backup_restore(source):
+        """Restore into this configuration's (empty) database and photo folder, then check
+        every order, event and ledger entry against the back-up's manifest."""
+        from app import backups
+        from app.photos import photo_dir
+
+        try:
+            tables = backups.restore(source, current_app.config["DATABASE_URL"], photo_dir())
+        except backups.BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(json.dumps({"restored": str(source), "checked": tables}, indent=2))
+
     @app.cli.group("partner")
     def partner_group():
         """Retail partners."""
