@@ -84,6 +84,10 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "WAYBILL_BUSINESS_HOURS": env_str(env, "WAYBILL_BUSINESS_HOURS", "Mon-Fri 08:00-17:30; Sat 08:00-12:00"),
         #: Days past its promised day after which a parcel still on its way gets a case.
         "WAYBILL_LATE_CASE_DAYS": env_int(env, "WAYBILL_LATE_CASE_DAYS", 2),
+        #: "text" (one readable line per event) or "json" (one JSON object a line, for a log store).
+        "WAYBILL_LOG_FORMAT": "json" if env.get("WAYBILL_LOG_FORMAT", "text").lower() == "json" else "text",
+        #: The bearer token Prometheus scrapes /metrics with (empty: admins only, signed in).
+        "WAYBILL_METRICS_TOKEN": env.get("WAYBILL_METRICS_TOKEN") or None,
         #: Seconds a report's query may run before it is stopped.
         "WAYBILL_REPORT_TIMEOUT": env_int(env, "WAYBILL_REPORT_TIMEOUT", 30),
         #: A read replica for reports (empty: the database itself).

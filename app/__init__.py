@@ -1,8 +1,6 @@
 """Waybill: a logistics-centred ERP for courier companies."""
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
@@ -48,7 +46,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from app import observability
+
+    observability.configure_logging(app.config["WAYBILL_LOG_FORMAT"])
 
     from app import models  # noqa: F401  (every table registered before the first query)
     from app import i18n, words
@@ -64,6 +64,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     use_password_profile(app.config["WAYBILL_PASSWORD_PROFILE"], testing=app.testing)
     app.before_request(_limit_body)  # first: before anything reads a form or a body
+    observability.init_app(app)
 
     from app.health import bp as health_bp
 

@@ -7,6 +7,7 @@ lease is handed over again, so a lost broker or a crashed process loses nothing.
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, and_, delete, func, or_, select, text, update
@@ -34,10 +35,16 @@ class OutboxMessage(Base):
     relay_count: Mapped[int] = mapped_column(Integer, default=0)
     #: Set by the actor in the transaction that did the work.
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The request (or job) that wrote it: the actor that does the work logs under it too.
+    request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+#: The request or job being served: every log line carries it, every outbox row keeps it.
+REQUEST_ID: ContextVar[str | None] = ContextVar("waybill_request_id", default=None)
 
 
 def add_outbox(session: Session, topic: str, payload: dict, shipment_id: int | None = None) -> OutboxMessage:
-    message = OutboxMessage(topic=topic, payload=payload, shipment_id=shipment_id)
+    message = OutboxMessage(topic=topic, payload=payload, shipment_id=shipment_id, request_id=REQUEST_ID.get())
     session.add(message)
     return message
 

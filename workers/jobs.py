@@ -16,7 +16,7 @@ from app.billing.fees import collect_fees
 from app.crm import notifications
 from app.crm.messaging import SmsRefused, make_mailer, make_sms_gateway
 from app.db import db
-from app.outbox import OutboxMessage, lock_unprocessed, mark_processed
+from app.outbox import REQUEST_ID, OutboxMessage, lock_unprocessed, mark_processed
 from app.webhooks import services as webhooks
 
 log = logging.getLogger("waybill.jobs")
@@ -223,6 +223,15 @@ def _plan_notifications(session: Session, rows: list[OutboxMessage]):
 
 
 def run_outbox_jobs(message_ids: list[int]) -> int:
+    """``_run_outbox_jobs`` under the request ids of the rows (reset after)."""
+    token = REQUEST_ID.set(None)
+    try:
+        return _run_outbox_jobs(message_ids)
+    finally:
+        REQUEST_ID.reset(token)
+
+
+def _run_outbox_jobs(message_ids: list[int]) -> int:
     """Do the work of outbox rows and mark the done ones processed.
 
     Rows are locked first, so a redelivered message waits for the first run and then
@@ -236,6 +245,11 @@ def run_outbox_jobs(message_ids: list[int]) -> int:
     calls, claimed = [], []
     with committed(session):
         rows = lock_unprocessed(session, message_ids)
+        # The requests that wrote these rows: what this work logs under.
+        REQUEST_ID.set(",".join(sorted({r.request_id for r in rows if r.request_id}))[:200] or None)
+        if rows:
+            log.info("outbox rows %s: %s", ",".join(str(r.id) for r in rows[:20]),
+                     ",".join(sorted({r.topic for r in rows})))
         failed: list[OutboxMessage] = []
         for topic in {r.topic for r in rows if r.topic in HANDLERS}:
             failed += HANDLERS[topic](session, [r for r in rows if r.topic == topic])

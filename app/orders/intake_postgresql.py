@@ -25,6 +25,7 @@ from app.crm.services import customer_upsert_sql
 from app.db import stored_utc
 from app.orders.lifecycle import CREATED_EVENT, Status
 from app.orders.models import Address, Order, Parcel, Shipment
+from app.outbox import REQUEST_ID
 from app.orders.order_in import reference_taken
 
 _orders, _parcels, _addresses, _shipments = (Order.__table__, Parcel.__table__, Address.__table__,
@@ -55,7 +56,7 @@ def order_params(rows: dict, *, actor: str, now: datetime) -> dict:
     params = {f"{prefix}_{k}": _plain(v) for prefix, name in (("c", "customer"), ("a", "address"),
                                                                ("o", "order"), ("s", "shipment"))
               for k, v in rows[name].items()}
-    params.update(parcels=json.dumps(rows["parcels"]), actor=actor, now=stored_utc(now))
+    params.update(parcels=json.dumps(rows["parcels"]), actor=actor, now=stored_utc(now), request_id=REQUEST_ID.get())
     return params
 
 
@@ -70,8 +71,8 @@ def created_sql() -> str:
     return f"""ev AS (INSERT INTO shipment_events (shipment_id, seq, type, from_status, to_status, applied,
                                     actor, server_time)
   SELECT shp.id, 1, '{CREATED_EVENT}', NULL, '{Status.CREATED.value}', true, :actor, :now FROM shp),
-obx AS (INSERT INTO outbox (topic, shipment_id, payload, created_at, relay_count)
-  SELECT 'webhook', shp.id, json_build_object('shipment_id', shp.id, 'seq', 1), :now, 0 FROM shp)"""
+obx AS (INSERT INTO outbox (topic, shipment_id, payload, created_at, relay_count, request_id)
+  SELECT 'webhook', shp.id, json_build_object('shipment_id', shp.id, 'seq', 1), :now, 0, :request_id FROM shp)"""
 
 
 def order_ctes(rows: dict, *, gate: str, id_from: str | None = None) -> str:
@@ -181,6 +182,6 @@ SELECT count(*) FROM shp""")
     made = conn.execute(sql, {
         "customers": json.dumps(list(customers.values())), "addresses": dump(addresses),
         "orders": dump(orders), "parcels": dump(parcels), "shipments": dump(shipments),
-        "actor": actor, "now": stored_utc(now)}).scalar_one()
+        "actor": actor, "now": stored_utc(now), "request_id": REQUEST_ID.get()}).scalar_one()
     assert made == len(batch), (made, len(batch))
     return [i[1] for i in ids], [i[2] for i in ids]

@@ -19,7 +19,7 @@ from app.orders import lifecycle, promises
 from app.orders.lifecycle import TERMINAL, Event, Facts, Status, TransitionError
 from app.orders.models import Order, Parcel, Shipment, ShipmentEvent
 from app.orders.stages import STAGE_OF
-from app.outbox import OutboxMessage, add_outbox
+from app.outbox import REQUEST_ID, OutboxMessage, add_outbox
 
 __all__ = ["transition", "TransitionError", "TransitionResult", "lock_shipments"]
 
@@ -197,7 +197,7 @@ def record_created(conn: Connection, shipment_ids: Sequence[int], *, actor: str,
         for shipment_id in shipment_ids])
     conn.execute(_INSERT_OUTBOX, [{
         "topic": "webhook", "shipment_id": shipment_id, "payload": {"shipment_id": shipment_id, "seq": 1},
-        "created_at": at, "relay_count": 0} for shipment_id in shipment_ids])
+        "created_at": at, "relay_count": 0, "request_id": REQUEST_ID.get()} for shipment_id in shipment_ids])
 
 
 def get_by_tracking_number(session: Session, tracking_number: str) -> Shipment | None:
