@@ -15,15 +15,30 @@ class Receiver:
         self.script: list[tuple[int, dict]] = []
         self.default = default
         self.delay = 0.0
+        #: A body for which this returns True is answered 503 (a failure for one shipment).
+        self.failing = None
+        #: Requests being answered now, and the most there were at once.
+        self.in_flight = self.most_in_flight = 0
+        lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                if receiver.delay:
-                    time.sleep(receiver.delay)
-                status, headers = receiver.script.pop(0) if receiver.script else receiver.default
+                with lock:
+                    receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
+                try:
+                    if receiver.delay:
+                        time.sleep(receiver.delay)
+                finally:
+                    with lock:
+                        receiver.in_flight -= 1
+                if receiver.failing is not None and receiver.failing(body):
+                    status, headers = 503, {}
+                else:
+                    status, headers = receiver.script.pop(0) if receiver.script else receiver.default
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)

@@ -120,18 +120,21 @@ def send_campaigns() -> None:
 
 @dramatiq.actor(queue_name="webhooks", max_retries=3)
 def deliver_webhooks() -> None:
-    """Lease the due webhook deliveries and hand each endpoint's to a sender."""
-    batches = _commit_or_rollback(lambda: webhooks.claim_due(db.session))
-    for ids in batches.values():
-        send_webhooks.send(ids)
+    """Lease the due webhook deliveries as lanes (one shipment's events to one endpoint)
+    and share them among the senders."""
+    lanes = _commit_or_rollback(lambda: webhooks.claim_due(db.session))
+    for i in range(0, len(lanes), webhooks.LANES_PER_MESSAGE):
+        send_webhooks.send(lanes[i:i + webhooks.LANES_PER_MESSAGE])
 
 
 @dramatiq.actor(queue_name="webhook_sends", max_retries=3, time_limit=30 * 60 * 1000)
-def send_webhooks(delivery_ids: list[int]) -> None:
-    """Send one endpoint's deliveries, in order (a crash leaves the rest to the lease)."""
+def send_webhooks(lanes: list) -> None:
+    """Send lanes side by side, each in order (a crash leaves the rest to the lease)."""
+    if lanes and isinstance(lanes[0], int):  # a message from before lanes: one lane
+        lanes = [lanes]
     config = current_app.config
     try:
-        webhooks.send_batch(db.session, delivery_ids, allow_private=config["WAYBILL_ALLOW_PRIVATE_WEBHOOKS"],
+        webhooks.send_lanes(lanes, allow_private=config["WAYBILL_ALLOW_PRIVATE_WEBHOOKS"],
                             disable_after=timedelta(days=config["WAYBILL_WEBHOOK_DISABLE_AFTER_DAYS"]))
     finally:
         db.session.rollback()

@@ -13,14 +13,17 @@ from __future__ import annotations
 import json
 import secrets
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased
 
 from app import clock
 from app.crm.models import Partner
+from app.db import db
 from app.hubs.models import Hub
 from app.orders import lifecycle
 from app.orders.lifecycle import public_status
@@ -56,8 +59,14 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 #: The longest wait a Retry-After header may ask for.
 MAX_RETRY_AFTER = timedelta(hours=24)
 MAX_ENDPOINTS = 10
-#: How many of one endpoint's deliveries a sender takes at a time, and for how long.
+#: How many of one shipment's deliveries to an endpoint a sender takes at a time.
 BATCH = 20
+#: Lanes (shipments) one endpoint has sent to side by side, at most, per sweep.
+ENDPOINT_LANES = 256
+#: Lanes a sender sends at once (threads); a sweep's lanes are shared among the senders.
+SENDER_THREADS = 16
+#: Lanes one send message carries.
+LANES_PER_MESSAGE = 32
 ROTATION_OVERLAP = timedelta(hours=24)
 #: Events one replay may send again; and all of a partner's replays in REPLAY_WINDOW.
 MAX_REPLAY = 1_000
@@ -307,31 +316,83 @@ def send_test(session: Session, endpoint: WebhookEndpoint, *, now: datetime | No
 
 # -- delivery --------------------------------------------------------------------------
 
-def claim_due(session: Session, *, now: datetime | None = None, limit: int = 500) -> dict[int, list[int]]:
-    """Lease the due deliveries, at most BATCH per endpoint: endpoint id -> delivery ids
-    in order. Other senders skip the rows locked here. The caller commits."""
+def claim_due(session: Session, *, now: datetime | None = None, limit: int = 2_000) -> list[list[int]]:
+    """Lease the due deliveries as **lanes**: one shipment's events to one endpoint, in
+    order, at most BATCH a lane (an event that is not a shipment's is a lane of its own). A
+    lane starts at its shipment's earliest pending delivery to that endpoint, or is not
+    taken: while that one waits for its retry (or another sender holds it), the shipment's
+    later events wait behind it, and other shipments' go on. At most ENDPOINT_LANES lanes
+    an endpoint a sweep. Other senders skip the rows locked here. The caller commits."""
     now = now or clock.now()
     rows = session.execute(
-        select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
+        select(WebhookDelivery.id, WebhookDelivery.endpoint_id, WebhookDelivery.shipment_id)
         .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
                or_(WebhookDelivery.leased_until.is_(None), WebhookDelivery.leased_until < now))
         .order_by(WebhookDelivery.id).limit(limit).with_for_update(skip_locked=True, key_share=True)).all()
-    batches: dict[int, list[int]] = defaultdict(list)
-    for delivery_id, endpoint_id in rows:
-        if len(batches[endpoint_id]) < BATCH:
-            batches[endpoint_id].append(delivery_id)
-    for ids in batches.values():
-        lease = now + timedelta(seconds=transport.TIMEOUT_SECONDS * len(ids) + 60)
-        session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids)).values(leased_until=lease))
-    return dict(batches)
+    if not rows:
+        return []
+    heads = _heads(session, {(e, s) for _, e, s in rows if s is not None})
+    lanes: dict[tuple, list[int] | None] = {}
+    per_endpoint: dict[int, int] = defaultdict(int)
+    for delivery_id, endpoint_id, shipment_id in rows:
+        key = (endpoint_id, shipment_id if shipment_id is not None else f"d{delivery_id}")
+        if key not in lanes:
+            behind = shipment_id is not None and heads.get(key) != delivery_id
+            if behind or per_endpoint[endpoint_id] >= ENDPOINT_LANES:
+                lanes[key] = None  # the whole lane waits for a later sweep
+                continue
+            per_endpoint[endpoint_id] += 1
+            lanes[key] = []
+        lane = lanes[key]
+        if lane is not None and len(lane) < BATCH:
+            lane.append(delivery_id)
+    taken = [lane for lane in lanes.values() if lane]
+    lease = now + timedelta(seconds=transport.TIMEOUT_SECONDS * BATCH + 60)
+    ids = [i for lane in taken for i in lane]
+    for chunk in range(0, len(ids), 1_000):
+        session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids[chunk:chunk + 1_000]))
+                        .values(leased_until=lease))
+    return taken
+
+
+def _heads(session: Session, keys: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """(endpoint, shipment) -> the id of the shipment's earliest pending delivery to it."""
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(WebhookDelivery.endpoint_id, WebhookDelivery.shipment_id, func.min(WebhookDelivery.id))
+        .where(WebhookDelivery.status == "pending",
+               WebhookDelivery.shipment_id.in_({s for _, s in keys}),
+               WebhookDelivery.endpoint_id.in_({e for e, _ in keys}))
+        .group_by(WebhookDelivery.endpoint_id, WebhookDelivery.shipment_id))
+    return {(e, s): head for e, s, head in rows}
+
+
+def send_lanes(lanes: list[list[int]], *, threads: int = SENDER_THREADS, **options) -> int:
+    """Send lanes side by side, each in order in a thread of its own with its own session
+    (``send_batch``): a slow or failing delivery holds back only its shipment's events.
+    Returns how many succeeded. An edge: it commits."""
+    if not lanes:
+        return 0
+    app = current_app._get_current_object()
+
+    def one(lane: list[int]) -> int:
+        with app.app_context():
+            try:
+                return send_batch(db.session, lane, **options)
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=min(threads, len(lanes)), thread_name_prefix="webhook-lane") as pool:
+        return sum(pool.map(one, lanes))
 
 
 def send_batch(session: Session, delivery_ids: list[int], *, now: datetime | None = None,
                allow_private: bool = False, disable_after: timedelta = timedelta(days=5)) -> int:
-    """Send one endpoint's deliveries in order. Each is read and its transaction ended,
+    """Send one lane's deliveries (a shipment's events to an endpoint) in order. Each is read and its transaction ended,
     posted with no transaction open, then recorded in a commit of its own: a slow
-    endpoint holds no lock. After a failure the rest are released for a later turn: a
-    down endpoint costs one timeout, not many. Returns how many succeeded.
+    endpoint holds no lock. After a failure the rest of the lane is released for a later
+    turn (the shipment's order kept); other lanes go on. Returns how many succeeded.
 
     This is an edge, like an actor: it commits."""
     succeeded = 0

@@ -54,8 +54,9 @@ def pump(session, now=None):
     """What the workers do: fan events out, then send what is due at ``now``."""
     run_pending()
     sent = 0
-    for ids in webhooks.claim_due(session, now=now).values():
-        session.commit()
+    lanes = webhooks.claim_due(session, now=now)
+    session.commit()
+    for ids in lanes:
         sent += webhooks.send_batch(session, ids, now=now, allow_private=True)
     session.commit()
     return sent
@@ -83,6 +84,41 @@ def test_every_event_of_a_delivery_arrives_signed_and_in_sequence(client, auth, 
     # Closing (after the fee) is one more event.
     pump(session)
     assert verify(endpoint["secret"], receiver.requests[-1])["type"] == "shipment.closed"
+
+
+def _sequences(secret, requests, number: str) -> list[int]:
+    return [verify(secret, r)["data"]["sequence"] for r in requests if number.encode() in r["body"]]
+
+
+def test_a_failing_shipment_holds_back_only_its_own_events(client, auth, session, partner, receiver):
+    endpoint = register(client, auth, receiver.url)
+    a, b = (deliver_direct(session, partner, ref).tracking_number for ref in ("SO-LA", "SO-LB"))
+    receiver.failing = lambda body: a.encode() in body
+    pump(session, T0)
+    assert _sequences(endpoint["secret"], receiver.requests, b) == [1, 2, 3, 4, 5, 6]  # b's went on
+    assert _sequences(endpoint["secret"], receiver.requests, a) == [1]  # a's first failed: the rest waited
+    receiver.failing = None
+    pump(session, T0 + timedelta(seconds=5))
+    assert _sequences(endpoint["secret"], receiver.requests, a) == [1]  # its retry is not due yet
+    pump(session, T0 + timedelta(seconds=11))
+    # then all, in order (the last, closed, came after the fee)
+    assert _sequences(endpoint["secret"], receiver.requests, a) == [1, 1, 2, 3, 4, 5, 6, 7]
+
+
+def test_lanes_are_sent_side_by_side_each_in_order(app, client, auth, session, partner, receiver):
+    endpoint = register(client, auth, receiver.url)
+    numbers = [deliver_direct(session, partner, f"SO-P{i}").tracking_number for i in range(6)]
+    run_pending()
+    lanes = webhooks.claim_due(session)
+    session.commit()
+    assert len(lanes) == 6 and all(len(lane) == 6 for lane in lanes)  # a lane a shipment
+    receiver.delay = 0.05
+    assert webhooks.send_lanes(lanes, allow_private=True) == 36
+    assert receiver.most_in_flight > 1  # several shipments' events in flight at once
+    for number in numbers:
+        assert _sequences(endpoint["secret"], receiver.requests, number) == [1, 2, 3, 4, 5, 6]
+    session.expire_all()
+    assert {d.status for d in session.scalars(select(WebhookDelivery))} == {"succeeded"}
 
 
 def test_a_tampered_body_or_another_secret_does_not_verify(client, auth, session, partner, receiver):

@@ -131,7 +131,7 @@ def test_a_hanging_webhook_receiver_blocks_no_writer(app, session, partner, netw
     ids = session.scalars(select(OutboxMessage.id).where(OutboxMessage.topic == "webhook")).all()
     session.commit()
     run_outbox_jobs(list(ids))
-    [batch] = webhooks.claim_due(session).values()
+    [batch] = webhooks.claim_due(session)
     session.commit()
 
     sender = in_thread(app, lambda: webhooks.send_batch(db.session, batch, allow_private=True))
