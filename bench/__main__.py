@@ -7,6 +7,7 @@
     python -m bench --only crm            # account page, customer search, a campaign to 100,000 (ditto)
     python -m bench --only reports        # monthly reports and the report builder over a million (ditto)
     python -m bench --only promises       # promise accuracy on a simulated fortnight (SQLite)
+    python -m bench --only webhooks       # webhook deliveries a second to one 50 ms endpoint (PostgreSQL+Redis)
 
 PostgreSQL + Redis run when BENCH_DATABASE_URL and REDIS_URL are set. The PostgreSQL
 database is emptied: point it at a database kept for benchmarks.
@@ -218,7 +219,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=10_000, help="orders in the lifecycle run")
     parser.add_argument("--intake-orders", type=int, default=3_000)
-    parser.add_argument("--only", default="intake,lifecycle,memory,http,pages,finance,crm,reports,promises")
+    parser.add_argument("--only", default="intake,lifecycle,memory,http,pages,finance,crm,reports,promises,webhooks")
     parser.add_argument("--page-shipments", type=int, default=1_000_000, help="shipments behind the page-speed run")
     parser.add_argument("--reseed", action="store_true", help="seed the page-speed database again")
     parser.add_argument("--worker-processes", type=int, default=2)
@@ -247,6 +248,10 @@ def main() -> None:
             from bench.promises import bench_promises
 
             bench_promises(url_for, make_app, fresh_database, emit)
+        if "webhooks" in only and backend != "sqlite":
+            from bench.webhooks import bench_webhooks
+
+            bench_webhooks(url_for("webhooks"), redis, make_app, fresh_database, emit)
         if "http" in only and backend != "sqlite":
             from bench.http import bench_http
 

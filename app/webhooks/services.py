@@ -62,7 +62,7 @@ MAX_ENDPOINTS = 10
 #: How many of one shipment's deliveries to an endpoint a sender takes at a time.
 BATCH = 20
 #: Lanes (shipments) one endpoint has sent to side by side, at most, per sweep.
-ENDPOINT_LANES = 256
+ENDPOINT_LANES = 500
 #: Lanes a sender sends at once (threads); a sweep's lanes are shared among the senders.
 SENDER_THREADS = 16
 #: Lanes one send message carries.
@@ -389,32 +389,35 @@ def send_lanes(lanes: list[list[int]], *, threads: int = SENDER_THREADS, **optio
 
 def send_batch(session: Session, delivery_ids: list[int], *, now: datetime | None = None,
                allow_private: bool = False, disable_after: timedelta = timedelta(days=5)) -> int:
-    """Send one lane's deliveries (a shipment's events to an endpoint) in order. Each is read and its transaction ended,
-    posted with no transaction open, then recorded in a commit of its own: a slow
-    endpoint holds no lock. After a failure the rest of the lane is released for a later
-    turn (the shipment's order kept); other lanes go on. Returns how many succeeded.
+    """Send one lane's deliveries (a shipment's events to an endpoint) in order: read
+    them and end the transaction, post them with no transaction open — stopping at the
+    first failure — then record every answer in one commit and release the rest of the
+    lane for a later turn (the shipment's order kept; other lanes go on). A sender that
+    dies while posting leaves the lane leased: it is sent again after the lease, at least
+    once. Returns how many succeeded.
 
     This is an edge, like an actor: it commits."""
-    succeeded = 0
-    for position, delivery_id in enumerate(delivery_ids):
-        request = _request(session, delivery_id, now)
-        session.commit()
+    requests = [(i, _request(session, i, now)) for i in delivery_ids]
+    session.commit()
+    answers: list[tuple[int, transport.Answer]] = []
+    for delivery_id, request in requests:
         if request is None:
             continue
         answer = transport.post(request.url, request.body, request.headers, allow_private=allow_private)
+        answers.append((delivery_id, answer))
+        if not answer.ok:
+            break
+    at = now or clock.now()
+    for delivery_id, answer in answers:
         delivery = session.get(WebhookDelivery, delivery_id, populate_existing=True)
         endpoint = session.get(WebhookEndpoint, delivery.endpoint_id, populate_existing=True)
-        record(session, delivery, endpoint, answer, now=now or clock.now(), disable_after=disable_after)
-        session.commit()
-        if answer.ok:
-            succeeded += 1
-            continue
-        rest = delivery_ids[position + 1:]
+        record(session, delivery, endpoint, answer, now=at, disable_after=disable_after)
+    succeeded = sum(answer.ok for _, answer in answers)
+    if answers and not answers[-1][1].ok:
+        rest = delivery_ids[delivery_ids.index(answers[-1][0]) + 1:]
         if rest:
-            session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(rest))
-                            .values(leased_until=None))
-            session.commit()
-        break
+            session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(rest)).values(leased_until=None))
+    session.commit()
     return succeeded
 
 
