@@ -397,7 +397,14 @@ def send_batch(session: Session, delivery_ids: list[int], *, now: datetime | Non
     once. Returns how many succeeded.
 
     This is an edge, like an actor: it commits."""
-    requests = [(i, _request(session, i, now)) for i in delivery_ids]
+    at = now or clock.now()
+    deliveries = {d.id: d for d in session.scalars(
+        select(WebhookDelivery).where(WebhookDelivery.id.in_(delivery_ids))
+        .execution_options(populate_existing=True))}
+    endpoints = {e.id: e for e in session.scalars(
+        select(WebhookEndpoint).where(WebhookEndpoint.id.in_({d.endpoint_id for d in deliveries.values()}))
+        .execution_options(populate_existing=True))}
+    requests = [(i, _request(deliveries.get(i), endpoints, at)) for i in delivery_ids]
     session.commit()
     answers: list[tuple[int, transport.Answer]] = []
     for delivery_id, request in requests:
@@ -407,11 +414,9 @@ def send_batch(session: Session, delivery_ids: list[int], *, now: datetime | Non
         answers.append((delivery_id, answer))
         if not answer.ok:
             break
-    at = now or clock.now()
     for delivery_id, answer in answers:
-        delivery = session.get(WebhookDelivery, delivery_id, populate_existing=True)
-        endpoint = session.get(WebhookEndpoint, delivery.endpoint_id, populate_existing=True)
-        record(session, delivery, endpoint, answer, now=at, disable_after=disable_after)
+        delivery = deliveries[delivery_id]  # leased to this sender: nobody else changed it
+        record(session, delivery, endpoints[delivery.endpoint_id], answer, now=at, disable_after=disable_after)
     succeeded = sum(answer.ok for _, answer in answers)
     if answers and not answers[-1][1].ok:
         rest = delivery_ids[delivery_ids.index(answers[-1][0]) + 1:]
@@ -428,14 +433,12 @@ class _Request:
     headers: dict
 
 
-def _request(session: Session, delivery_id: int, now: datetime | None) -> _Request | None:
+def _request(delivery: WebhookDelivery | None, endpoints: dict[int, WebhookEndpoint], at: datetime) -> _Request | None:
     """What to post for a delivery, as plain values; None when there is nothing to send
     (done already, or its endpoint disabled: then it is cancelled)."""
-    delivery = session.get(WebhookDelivery, delivery_id, populate_existing=True)
     if delivery is None or delivery.status != "pending":
         return None
-    endpoint = session.get(WebhookEndpoint, delivery.endpoint_id, populate_existing=True)
-    at = now or clock.now()
+    endpoint = endpoints[delivery.endpoint_id]
     if not endpoint.enabled:
         delivery.status, delivery.finished_at, delivery.last_error = "cancelled", at, "endpoint disabled"
         return None
