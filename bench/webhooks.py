@@ -32,7 +32,7 @@ class _Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
+            protocol_version = "HTTP/1.1"  # keep-alive, as a receiver behind any web server
 
             def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -110,13 +112,7 @@ def post(url: str, body: bytes, headers: dict, *, allow_private: bool) -> Answer
         address = _resolve(parts.hostname, port, allow_private=allow_private)
     except UrlRefused as exc:
         return Answer(None, elapsed(), error=str(exc)[:300])
-    timeout = urllib3.Timeout(total=TIMEOUT_SECONDS)
-    if parts.scheme == "https":
-        # Connected to the checked address; TLS still checks the certificate of the name.
-        pool = urllib3.HTTPSConnectionPool(address, port, timeout=timeout, retries=False, ca_certs=CA_CERTS,
-                                           server_hostname=parts.hostname, assert_hostname=parts.hostname)
-    else:
-        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+    pool = _pool(parts.scheme, address, port, parts.hostname)
     host_header = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
     path = parts.path or "/"
     if parts.query:
@@ -128,13 +124,45 @@ def post(url: str, body: bytes, headers: dict, *, allow_private: bool) -> Answer
         try:
             excerpt = response.read(EXCERPT, decode_content=True).decode("utf-8", "replace")
         finally:
-            response.release_conn()
+            if response.length_remaining == 0 or (response.length_remaining is None and excerpt == ""):
+                response.release_conn()  # read to its end: the connection is kept for the next one
+            else:
+                response.close()  # more than the excerpt (or of unknown length): not reused
         return Answer(response.status, elapsed(), excerpt or None,
                       retry_after=_retry_after(response.headers.get("Retry-After")))
     except urllib3.exceptions.HTTPError as exc:
         return Answer(None, elapsed(), error=_describe(exc))
-    finally:
-        pool.close()
+
+
+#: Connections kept open to receivers, per (scheme, checked address, port, name): a busy
+#: endpoint is not a new TCP (and TLS) handshake per delivery. Bounded; the least used closes.
+_POOLS: OrderedDict = OrderedDict()
+_POOLS_LOCK = threading.Lock()
+MAX_POOLS = 256
+#: Connections kept to one receiver (more may open at once; those are not kept).
+KEEP_PER_RECEIVER = 16
+
+
+def _pool(scheme: str, address: str, port: int, hostname: str):
+    key = (scheme, address, port, hostname, CA_CERTS)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is not None:
+            _POOLS.move_to_end(key)
+            return pool
+        timeout = urllib3.Timeout(total=TIMEOUT_SECONDS)
+        if scheme == "https":
+            # Connected to the checked address; TLS still checks the certificate of the name.
+            pool = urllib3.HTTPSConnectionPool(address, port, timeout=timeout, retries=False, ca_certs=CA_CERTS,
+                                               server_hostname=hostname, assert_hostname=hostname,
+                                               maxsize=KEEP_PER_RECEIVER)
+        else:
+            pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False,
+                                              maxsize=KEEP_PER_RECEIVER)
+        _POOLS[key] = pool
+        while len(_POOLS) > MAX_POOLS:
+            _POOLS.popitem(last=False)[1].close()
+        return pool
 
 
 def _describe(exc: Exception) -> str:
