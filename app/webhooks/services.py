@@ -64,9 +64,9 @@ BATCH = 20
 #: Lanes (shipments) one endpoint has sent to side by side, at most, per sweep.
 ENDPOINT_LANES = 500
 #: Lanes a sender sends at once (threads); a sweep's lanes are shared among the senders.
-SENDER_THREADS = 16
+SENDER_THREADS = 8
 #: Lanes one send message carries.
-LANES_PER_MESSAGE = 32
+LANES_PER_MESSAGE = 16
 ROTATION_OVERLAP = timedelta(hours=24)
 #: Events one replay may send again; and all of a partner's replays in REPLAY_WINDOW.
 MAX_REPLAY = 1_000
