@@ -135,29 +135,17 @@ FINANCE_SEED = [
 
 
 def _seeded(db) -> bool:
-    try:
-        with db.engine.connect() as conn:
-            return bool(conn.execute(text("SELECT count(*) FROM charges")).scalar())
-    except Exception:  # no schema yet
-        return False
+    from bench.pages import has_rows
+
+    return has_rows(db, "charges")
 
 
 def seed_books(app, emit, n: int) -> None:
-    from app.db import db
+    from bench.pages import run_sql
 
     last = (date.today().replace(day=1) - timedelta(days=1)).replace(day=1)
-    with app.app_context():
-        start = time.perf_counter()
-        raw = db.engine.raw_connection()
-        try:
-            raw.driver_connection.autocommit = True
-            cur = raw.driver_connection.cursor()
-            for statement in FINANCE_SEED:
-                cur.execute(statement.replace("%", "%%").replace(":last", "%(last)s"), {"last": last})
-        finally:
-            raw.driver_connection.autocommit = False  # back to the pool as it came
-            raw.close()
-        emit("finance_seed_seconds", time.perf_counter() - start, "s", "postgresql", shipments=n)
+    seconds = run_sql(app, [s.replace("%", "%%").replace(":last", "%(last)s") for s in FINANCE_SEED], {"last": last})
+    emit("finance_seed_seconds", seconds, "s", "postgresql", shipments=n)
 
 
 def _timed(fn, rounds: int) -> tuple[float, object]:

@@ -102,6 +102,33 @@ SEED = [
 ]
 
 
+def has_rows(db, table: str) -> bool:
+    """Whether ``table`` holds any row (False when there is no schema yet)."""
+    try:
+        with db.engine.connect() as conn:
+            return bool(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar())
+    except Exception:  # no schema yet
+        return False
+
+
+def run_sql(app, statements, params: dict | None = None) -> float:
+    """Run seeding statements outside a transaction (VACUUM needs it); returns the seconds."""
+    from app.db import db
+
+    with app.app_context():
+        start = time.perf_counter()
+        raw = db.engine.raw_connection()
+        try:
+            raw.driver_connection.autocommit = True
+            cur = raw.driver_connection.cursor()
+            for statement in statements:
+                cur.execute(statement, params)  # with params, a literal % is written %%
+        finally:
+            raw.driver_connection.autocommit = False  # back to the pool as it came
+            raw.close()
+        return time.perf_counter() - start
+
+
 def _count(db) -> int:
     try:
         with db.engine.connect() as conn:

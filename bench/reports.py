@@ -52,28 +52,15 @@ REPORTS_SEED = [
 
 
 def _seeded(db) -> bool:
-    try:
-        with db.engine.connect() as conn:
-            return bool(conn.execute(text("SELECT count(*) FROM delivery_attempts")).scalar())
-    except Exception:  # no schema yet
-        return False
+    from bench.pages import has_rows
+
+    return has_rows(db, "delivery_attempts")
 
 
 def seed_reports(app, emit, n: int) -> None:
-    from app.db import db
+    from bench.pages import run_sql
 
-    with app.app_context():
-        start = time.perf_counter()
-        raw = db.engine.raw_connection()
-        try:
-            raw.driver_connection.autocommit = True  # VACUUM runs outside a transaction
-            cur = raw.driver_connection.cursor()
-            for statement in REPORTS_SEED:
-                cur.execute(statement)
-        finally:
-            raw.driver_connection.autocommit = False
-            raw.close()
-        emit("reports_seed_seconds", time.perf_counter() - start, "s", "postgresql", shipments=n)
+    emit("reports_seed_seconds", run_sql(app, REPORTS_SEED), "s", "postgresql", shipments=n)
 
 
 def _timed(fn, rounds: int) -> tuple[float, object]:
