@@ -19,6 +19,23 @@ NAMING_CONVENTION = {
 }
 
 
+#: What the drivers say when the database cannot be reached (restarting, failing over,
+#: down, or SQLite's file held by a writer for longer than the busy timeout).
+UNREACHABLE = ("connection failed", "connection refused", "could not connect", "server closed the connection",
+               "terminating connection", "the database system is", "connection is closed",
+               "connection already closed", "consuming input failed", "ssl connection has been closed",
+               "database is locked", "no connection to the server", "cannot connect", "connection timeout")
+
+
+def database_unreachable(error) -> bool:
+    """Whether a database error says the database cannot be reached (rather than that the
+    statement was wrong): SQLAlchemy saw the connection drop, or the driver could not connect."""
+    if getattr(error, "connection_invalidated", False):
+        return True
+    text_ = str(getattr(error, "orig", error)).lower()
+    return any(words in text_ for words in UNREACHABLE)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

@@ -6,6 +6,8 @@ from flask import render_template
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
+from app.db import database_unreachable
+
 #: Title and advice per status; a view's own description (abort(400, description=...))
 #: replaces the advice.
 PAGES = {
@@ -20,21 +22,6 @@ PAGES = {
 }
 #: Seconds a client is told to wait when the database does not answer.
 UNAVAILABLE_RETRY_AFTER = 5
-#: What the drivers say when the database cannot be reached (restarting, failing over,
-#: down, or SQLite's file held by a writer for longer than the busy timeout).
-UNREACHABLE = ("connection failed", "connection refused", "could not connect", "server closed the connection",
-               "terminating connection", "the database system is", "connection is closed",
-               "connection already closed", "consuming input failed", "ssl connection has been closed",
-               "database is locked", "no connection to the server", "cannot connect", "connection timeout")
-
-
-def database_unreachable(error) -> bool:
-    """Whether a database error says the database cannot be reached (rather than that the
-    statement was wrong): SQLAlchemy saw the connection drop, or the driver could not connect."""
-    if getattr(error, "connection_invalidated", False):
-        return True
-    text = str(getattr(error, "orig", error)).lower()
-    return any(words in text for words in UNREACHABLE)
 
 
 def page_error(error: HTTPException):

@@ -6,13 +6,16 @@ Each step commits in batches of BATCH shipments, as a busy scan station would.""
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.crm import services as crm
+from app.db import database_unreachable
 from app.delivery import planning
 from app.delivery import services as delivery
 from app.delivery.services import ProofIn
@@ -22,6 +25,8 @@ from app.orders.intake import IntakeError, create_order
 from app.orders.lifecycle import Status
 
 BATCH = 200
+#: Tries of a step while the database is unreachable (about a minute in all).
+RESTART_TRIES = 15
 #: Share of delivery attempts that fail.
 FAIL_RATE = 0.15
 #: The signature a simulated customer draws.
@@ -49,15 +54,18 @@ class Simulation:
         ids = []
         for i in range(n):
             partner = self.rng.choice(partners)
-            try:
-                created = create_order(self.session, partner,
-                                       order_factory(self.rng, partner, f"{prefix}-{i + 1:06d}"),
-                                       actor=f"partner:{partner.id}")
-                ids.append(created.shipment_id)
-                self.session.commit()
-            except IntakeError:
-                self.session.rollback()
-                self.counts["rejected"] += 1
+            order = order_factory(self.rng, partner, f"{prefix}-{i + 1:06d}")
+
+            def take(partner=partner, order=order):
+                try:
+                    created = create_order(self.session, partner, order, actor=f"partner:{partner.id}")
+                    self.session.commit()
+                    ids.append(created.shipment_id)
+                except IntakeError:
+                    self.session.rollback()
+                    self.counts["rejected"] += 1
+
+            self._surviving(take)
             self.on_progress(1)
         self.counts["orders"] += len(ids)
         if self.only is not None:
@@ -158,9 +166,24 @@ class Simulation:
 
     def day(self) -> None:
         for step in self.STEPS:
-            getattr(self, step)()
-        self.drain()
+            self._surviving(getattr(self, step))
+        self._surviving(self.drain)
         self.counts["days"] += 1
+
+    def _surviving(self, step: Callable[[], None]) -> None:
+        """Run a step again when the database could not be reached (a restart, a fail-over):
+        every step reads what is left to do from the database, so a second run does only
+        the rest."""
+        for attempt in range(1, RESTART_TRIES + 1):
+            try:
+                step()
+                return
+            except DBAPIError as exc:
+                if not database_unreachable(exc) or attempt == RESTART_TRIES:
+                    raise
+                self.session.rollback()
+                self.counts["retried"] = self.counts.get("retried", 0) + 1
+                time.sleep(min(2 ** attempt * 0.25, 5))
 
     def open_count(self) -> int:
         return shipments.count_open(self.session, only=self.only)
