@@ -414,10 +414,27 @@ def send_batch(session: Session, delivery_ids: list[int], *, now: datetime | Non
         answers.append((delivery_id, answer))
         if not answer.ok:
             break
+    # Leased to this sender, the deliveries changed only here: the successes are written in
+    # two statements for the lane; a failure (the last answer, if any) goes through ``record``.
+    done = [(delivery_id, answer) for delivery_id, answer in answers if answer.ok]
+    if done:
+        session.execute(insert(WebhookAttempt), [{
+            "delivery_id": i, "number": deliveries[i].attempts + 1, "attempted_at": at, "status_code": a.status_code,
+            "duration_ms": a.duration_ms, "error": None, "response_excerpt": a.excerpt} for i, a in done])
+        session.execute(update(WebhookDelivery), [{
+            "id": i, "attempts": deliveries[i].attempts + 1, "status": "succeeded", "finished_at": at,
+            "next_attempt_at": None, "last_status_code": a.status_code, "last_error": None, "leased_until": None}
+            for i, a in done])
+        for endpoint in {endpoints[deliveries[i].endpoint_id] for i, _ in done}:
+            if endpoint.failing_since is not None:
+                endpoint.failing_since = None
+        for i, _ in done:
+            session.expire(deliveries[i])  # written around the ORM: read again when next used
     for delivery_id, answer in answers:
-        delivery = deliveries[delivery_id]  # leased to this sender: nobody else changed it
-        record(session, delivery, endpoints[delivery.endpoint_id], answer, now=at, disable_after=disable_after)
-    succeeded = sum(answer.ok for _, answer in answers)
+        if not answer.ok:
+            delivery = deliveries[delivery_id]
+            record(session, delivery, endpoints[delivery.endpoint_id], answer, now=at, disable_after=disable_after)
+    succeeded = len(done)
     if answers and not answers[-1][1].ok:
         rest = delivery_ids[delivery_ids.index(answers[-1][0]) + 1:]
         if rest:
