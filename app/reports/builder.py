@@ -150,7 +150,7 @@ class Source:
     always: tuple[str, ...] = ()
 
 
-def _col(column, **kw):
+def _col(column):
     return lambda ctx, when: column
 
 

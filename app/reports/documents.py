@@ -23,7 +23,6 @@ from reportlab.platypus import TableStyle
 
 from app import clock
 from app.billing.documents import Company
-from app.billing.money import written
 from app.pdf import fonts, plain
 from app.reports.monthly import Chart, Report
 
@@ -342,7 +341,3 @@ def result_rows(result) -> tuple[list[str], list[list], list[str]]:
     rows = [[result.label(c, v) if c.kind in ("id", "code") else v for c, v in zip(result.columns, row)]
             for row in result.rows]
     return header, rows, kinds
-
-
-def money_cell(amount: int | None, currency: str | None) -> str:
-    return "—" if amount is None or currency is None else written(amount, currency)
