@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: install run test bench clean chromium messages
+.PHONY: install run production test bench clean chromium messages
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ install: $(BIN)/.installed node_modules/.package-lock.json
 run: install
 	$(BIN)/flask --app wsgi demo --if-empty
 	$(BIN)/flask --app wsgi serve --port $(PORT)
+
+#: The production stack under supervisord (gunicorn, relays, dramatiq workers; restarted when
+#: they stop): DATABASE_URL and REDIS_URL must be set. See docs/OPERATIONS.md.
+production: install
+	deploy/production
 
 #: Extra pytest arguments, e.g. PYTEST_ARGS=--clock=+95d to run the suite with the clock moved.
 PYTEST_ARGS ?=

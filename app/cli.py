@@ -54,6 +54,27 @@ def register_commands(app: Flask) -> None:
         upgrade_database()
         click.echo("database is up to date")
 
+    @app.cli.command("health")
+    @click.option("--process", "kind", type=click.Choice(["web", "relay", "worker"]), default="web",
+                  show_default=True, help="What to check: the database and Redis (web), or that a "
+                  "relay or a worker process beats.")
+    @click.option("--here", is_flag=True, help="Only processes on this host (a container's own check).")
+    def health(kind, here):
+        """Exit 0 when the process kind is healthy, 1 when not; print what was found (JSON).
+        For a supervisor's or an orchestrator's health check."""
+        import socket
+
+        from app.health import broker_status, database_status, processes
+
+        checks = {"database": database_status(), "broker": broker_status()}
+        alive = processes(host=socket.gethostname() if here else None)
+        if kind == "web":
+            ok = all(check["ok"] for check in checks.values())
+        else:
+            ok = bool(alive and alive.get(kind))
+        click.echo(json.dumps({"process": kind, "ok": ok, **checks, "alive": alive}))
+        raise SystemExit(0 if ok else 1)
+
     @app.cli.group("backup")
     def backup_group():
         """Back-ups of the database and the photos, and their restore."""

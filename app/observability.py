@@ -134,7 +134,27 @@ class DatabaseFigures:
         yield messages
 
 
+class ProcessFigures:
+    """The background processes that beat (``app.heartbeats``), by kind."""
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        from app.health import processes
+
+        alive = processes()
+        if alive is None:
+            return
+        family = GaugeMetricFamily("waybill_processes_alive", "Background processes that beat within "
+                                   "the last 15 s, by kind", labels=["kind"])
+        for kind, places in alive.items():
+            family.add_metric([kind], len(places))
+        yield family
+
+
 REGISTRY.register(DatabaseFigures())
+REGISTRY.register(ProcessFigures())
 
 
 @bp.get("/metrics")

@@ -10,6 +10,7 @@ from dramatiq.middleware import Middleware
 from flask import Flask
 
 from app.db import db
+from app.heartbeats import Heartbeat
 
 
 class AppContext(Middleware):
@@ -37,10 +38,31 @@ class AppContext(Middleware):
         self._pop(message)
 
 
+class ProcessHeartbeat(Middleware):
+    """A worker process beats (``app.heartbeats``) while all its worker threads live."""
+
+    def __init__(self, redis_url: str):
+        self.redis_url = redis_url
+        self.heartbeat: Heartbeat | None = None
+
+    def after_worker_boot(self, broker, worker):
+        def healthy() -> bool:
+            return bool(worker.workers) and all(thread.is_alive() for thread in worker.workers)
+
+        self.heartbeat = Heartbeat(self.redis_url, "worker", healthy=healthy)
+        self.heartbeat.start()
+
+    def before_worker_shutdown(self, broker, worker):
+        if self.heartbeat:
+            self.heartbeat.stop()
+
+
 def make_broker(app: Flask) -> dramatiq.Broker:
     url = app.config.get("REDIS_URL")
     broker = RedisBroker(url=url) if url else StubBroker()
     broker.add_middleware(AppContext(app))
+    if url:
+        broker.add_middleware(ProcessHeartbeat(url))
     return broker
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 
 import dramatiq
@@ -77,11 +78,17 @@ class RelayThread(threading.Thread):
         super().__init__(name="outbox-relay", daemon=True)
         self.app, self.broker, self.idle, self.limit = app, broker, idle, limit
         self.stopping = threading.Event()
+        self.turned_at = time.monotonic()
+
+    def turning(self, within: float = 30.0) -> bool:
+        """The loop went round within ``within`` seconds (its heartbeat's test)."""
+        return self.is_alive() and time.monotonic() - self.turned_at < within
 
     def run(self) -> None:
         lease = timedelta(seconds=self.app.config["OUTBOX_LEASE_SECONDS"])
         with self.app.app_context():
             while not self.stopping.is_set():
+                self.turned_at = time.monotonic()
                 try:
                     sent = relay_once(self.broker, lease=lease, limit=self.limit)
                 except Exception:

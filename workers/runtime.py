@@ -8,6 +8,7 @@ from dramatiq import Worker
 from flask import Flask
 
 from app.db import db
+from app.heartbeats import Heartbeat
 from app.outbox import count_unprocessed
 from workers.broker import is_in_process
 from workers.relay import RelayThread
@@ -27,6 +28,8 @@ class Runtime:
                        if is_in_process(broker) else None)
         self.relay = RelayThread(app, broker, idle=0.05)
         self.scheduler = SchedulerThread(broker) if scheduler else None
+        url = app.config.get("REDIS_URL")
+        self.heartbeat = Heartbeat(url, "relay", healthy=self.relay.turning) if url else None
 
     def start(self) -> "Runtime":
         if self.worker:
@@ -34,10 +37,12 @@ class Runtime:
         self.relay.start()
         if self.scheduler:
             self.scheduler.start()
+        if self.heartbeat:
+            self.heartbeat.start()
         return self
 
     def stop(self) -> None:
-        for thread in (self.scheduler, self.relay):
+        for thread in (self.heartbeat, self.scheduler, self.relay):
             if thread:
                 thread.stop()
                 thread.join(timeout=10)

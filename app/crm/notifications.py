@@ -96,9 +96,17 @@ def _texts(event: ShipmentEvent, shipment: Shipment, partner: Partner, url: str,
 #: Wait after each failed try; after the last one the message is given up.
 RETRY_DELAYS = tuple(timedelta(minutes=m) for m in (1, 5, 30, 120, 360))
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
-#: Messages a sender claims at a time, and how long it may hold each (two SMTP tries).
+#: Messages a sender claims at a time.
 CLAIM_BATCH = 10
-HOLD_PER_MESSAGE = timedelta(seconds=45)
+
+
+def hold_per_message() -> timedelta:
+    """How long a sender may hold each message it claimed: three times the longest a
+    carrier may take to answer (MAIL_TIMEOUT, SMS_GATEWAY_TIMEOUT; 45 s by default), room
+    for two tries. A sender killed mid-batch leaves the rest to go when the hold runs out."""
+    config = current_app.config
+    return timedelta(seconds=3 * max(config.get("MAIL_TIMEOUT", 15), config.get("SMS_GATEWAY_TIMEOUT", 10)))
+
 
 
 @dataclass(frozen=True)
@@ -166,7 +174,7 @@ def plan_and_claim(session: Session, keys: list[tuple[int, int]], *, public_url:
     if not planned:
         return [], failures
     if claim:
-        until = now + HOLD_PER_MESSAGE * len(planned)
+        until = now + hold_per_message() * len(planned)
         for row in planned:
             row["claimed_until"] = until
     # Core rows, not ORM objects: this runs inside the outbox job's transaction, which on
@@ -198,7 +206,7 @@ def claim_due(session: Session, *, now: datetime | None = None, limit: int = CLA
             Notification.status == "pending", Notification.next_attempt_at <= now,
             or_(Notification.claimed_until.is_(None), Notification.claimed_until < now))
         .order_by(Notification.id).limit(limit).with_for_update(skip_locked=True, key_share=True)))
-    until = now + HOLD_PER_MESSAGE * len(rows)
+    until = now + hold_per_message() * len(rows)
     for row in rows:
         row.claimed_until = until
     return [_outgoing(r) for r in rows]
@@ -211,9 +219,9 @@ def _outgoing(message: Notification) -> Outgoing:
 
 def hold_on(session: Session, notification_ids: list[int], *, now: datetime | None = None) -> None:
     """The sender still holds these messages (it is sending the ones before them): their
-    hold starts again, HOLD_PER_MESSAGE each."""
+    hold starts again, ``hold_per_message()`` each."""
     if notification_ids:
-        until = (now or clock.now()) + HOLD_PER_MESSAGE * len(notification_ids)
+        until = (now or clock.now()) + hold_per_message() * len(notification_ids)
         session.execute(update(Notification).where(Notification.id.in_(notification_ids),
                                                    Notification.status == "pending")
                         .values(claimed_until=until))

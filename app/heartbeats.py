@@ -1,0 +1,74 @@
+"""Each background process says it is alive: a key in Redis per process, written every few
+seconds while the process does its work and left to expire when it stops.
+
+The relay beats while its loop turns; a dramatiq worker process beats while its worker
+threads live. ``/healthz``, ``/metrics`` and ``flask health --process`` read the keys: a
+supervisor or an orchestrator's health check asks whether a process of a kind is alive
+(on this host), an alert counts them."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Callable
+
+import redis
+
+log = logging.getLogger("waybill.heartbeats")
+
+PREFIX = "waybill:alive:"
+#: A process beats every BEAT seconds; a key not renewed for TTL seconds has expired.
+BEAT = 5.0
+TTL = 15
+KINDS = ("relay", "worker")
+
+
+def key_of(kind: str, host: str | None = None, pid: int | None = None) -> str:
+    return f"{PREFIX}{kind}:{host or socket.gethostname()}:{pid or os.getpid()}"
+
+
+class Heartbeat(threading.Thread):
+    """Beats for this process every ``BEAT`` seconds while ``healthy()`` holds; a Redis that
+    is away (or emptied) is written to again at the next beat."""
+
+    def __init__(self, redis_url: str, kind: str, healthy: Callable[[], bool] = lambda: True):
+        super().__init__(name=f"heartbeat-{kind}", daemon=True)
+        self.client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self.kind, self.healthy = kind, healthy
+        self.key = key_of(kind)
+        self.stopping = threading.Event()
+
+    def beat(self) -> bool:
+        if not self.healthy():
+            return False
+        try:
+            self.client.set(self.key, f"{time.time():.0f}", ex=TTL)
+            return True
+        except redis.RedisError as exc:
+            log.warning("heartbeat not written: %s", exc)
+            return False
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.beat()
+            self.stopping.wait(BEAT)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        try:
+            self.client.delete(self.key)
+        except redis.RedisError:
+            pass  # it expires
+
+
+def alive(client: redis.Redis, *, host: str | None = None) -> dict[str, list[str]]:
+    """The processes that beat within the last TTL seconds, by kind, each as "host:pid";
+    only this host's when ``host`` is given."""
+    found: dict[str, list[str]] = {kind: [] for kind in KINDS}
+    for raw in client.scan_iter(match=f"{PREFIX}*", count=500):
+        kind, _, where = raw.decode().removeprefix(PREFIX).partition(":")
+        if host is None or where.rpartition(":")[0] == host:
+            found.setdefault(kind, []).append(where)
+    return {kind: sorted(places) for kind, places in found.items()}
