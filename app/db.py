@@ -194,6 +194,10 @@ class Database:
         # connections keep the transaction handling set up above.)
         self.reader = (self.engine.execution_options(isolation_level="AUTOCOMMIT")
                        if self.engine.dialect.name == "postgresql" else self.engine)
+        for replica in getattr(self, "replicas", {}).values():
+            replica.dispose()
+        #: Engines on read replicas, by URL (``replica_session``).
+        self.replicas: dict[str, Engine] = {}
         app.extensions["db"] = self
 
         @app.teardown_appcontext
@@ -216,6 +220,31 @@ class Database:
             return
         with Session(self.reader, expire_on_commit=False) as session:
             yield session
+
+    @contextmanager
+    def replica_session(self):
+        """A session for reads that may lag a moment behind the last commit — lists,
+        dashboards, reports: on the read replica when ``WAYBILL_REPLICA_URL`` is set; else,
+        on PostgreSQL, a session of its own on the database; on SQLite the request's own (a
+        second connection would wait for the first one's lock). It never writes: its
+        transaction is rolled back at the end."""
+        from flask import current_app
+
+        url = current_app.config.get("WAYBILL_REPLICA_URL")
+        if url:
+            if url not in self.replicas:
+                self.replicas[url] = make_engine(url)
+            engine = self.replicas[url]
+        elif self.backend == "postgresql":
+            engine = self.engine
+        else:
+            yield self.session
+            return
+        with Session(engine, expire_on_commit=False) as own:
+            try:
+                yield own
+            finally:
+                own.rollback()
 
     @property
     def backend(self) -> str:

@@ -56,7 +56,10 @@ class Heartbeat(threading.Thread):
             self.stopping.wait(BEAT)
 
     def stop(self) -> None:
+        """Stop beating and take the key away (after the last beat, not before it)."""
         self.stopping.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout=5)
         try:
             self.client.delete(self.key)
         except redis.RedisError:

@@ -324,9 +324,9 @@ def send_claimed(messages: list) -> tuple[int, int]:
             record_with_retries(session, lambda: notifications.record_failure(session, message.id, error,
                                                                               permanent=permanent))
             failed += 1
-            continue
-        proofs.append((message.id, provider, clock.now()))
-        sent += 1
+        else:
+            proofs.append((message.id, provider, clock.now()))
+            sent += 1
         if time.monotonic() - started > RECORD_WITHIN:
             rest = [m.id for m in messages[position + 1:]]
 

@@ -110,7 +110,8 @@ def _report(kind: str, subject_id: int) -> tuple[date, date, monthly.Report]:
     _allowed(kind, subject_id)
     start, end = period_asked(request.args)
     try:
-        return start, end, monthly.make(db.session, kind, subject_id, start, end)
+        with db.replica_session() as reader:
+            return start, end, monthly.make(reader, kind, subject_id, start, end)
     except monthly.NotFound:
         abort(404)
 

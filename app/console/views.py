@@ -122,30 +122,34 @@ def hubs_by_id() -> dict[int, Hub]:
 
 @bp.get("/")
 def dashboard():
+    """The day's figures, read on the replica when there is one (they may lag a moment)."""
     hubs = hubs_by_id()
-    figures = console_reads.dashboard(db.session, today=clock.today(), tz=clock.network_zone(), hub_id=scope_hub())
-    disabled = disabled_endpoints(db.session)
-    partners = {p.id: p.name for p in crm.all_partners(db.session)}
-    peak = max((n for _, n in figures.volume), default=0) or 1
-    differences = open_cod_differences(db.session)
-    ships = {s.id: s for s in db.session.scalars(select(Shipment).where(
-        Shipment.id.in_([c.shipment_id for c in differences])))}
-    differences = [c for c in differences if not scope_hub() or ships[c.shipment_id].delivery_hub_id == scope_hub()]
-    return render_template("console/dashboard.html", f=figures, hubs=hubs, statuses=[s.value for s in Status],
-                           disabled=disabled, partners=partners, peak=peak, today=clock.today(),
-                           cod_differences=differences, numbers={i: s.tracking_number for i, s in ships.items()},
-                           stage_watch=stages.watch(db.session, hub_id=scope_hub()))
+    with db.replica_session() as reader:
+        figures = console_reads.dashboard(reader, today=clock.today(), tz=clock.network_zone(), hub_id=scope_hub())
+        disabled = disabled_endpoints(reader)
+        partners = {p.id: p.name for p in crm.all_partners(reader)}
+        peak = max((n for _, n in figures.volume), default=0) or 1
+        differences = open_cod_differences(reader)
+        ships = {s.id: s for s in reader.scalars(select(Shipment).where(
+            Shipment.id.in_([c.shipment_id for c in differences])))}
+        differences = [c for c in differences
+                       if not scope_hub() or ships[c.shipment_id].delivery_hub_id == scope_hub()]
+        return render_template("console/dashboard.html", f=figures, hubs=hubs, statuses=[s.value for s in Status],
+                               disabled=disabled, partners=partners, peak=peak, today=clock.today(),
+                               cod_differences=differences, numbers={i: s.tracking_number for i, s in ships.items()},
+                               stage_watch=stages.watch(reader, hub_id=scope_hub()))
 
 
 @bp.get("/shipments")
 def shipments():
     args = request.args
     hub_id = scope_hub() or id_of(args.get("hub"))
-    found, last = console_reads.search(
-        db.session, q=args.get("q", ""), status=args.get("status") or None, hub_id=hub_id,
-        partner_id=id_of(args.get("partner")), created_from=_date(args.get("from")),
-        created_to=_date(args.get("to")), late=args.get("late") == "1", today=clock.today(),
-        before_id=id_of(args.get("before")), tz=clock.network_zone())
+    with db.replica_session() as reader:  # a list: it may lag a moment behind (the replica)
+        found, last = console_reads.search(
+            reader, q=args.get("q", ""), status=args.get("status") or None, hub_id=hub_id,
+            partner_id=id_of(args.get("partner")), created_from=_date(args.get("from")),
+            created_to=_date(args.get("to")), late=args.get("late") == "1", today=clock.today(),
+            before_id=id_of(args.get("before")), tz=clock.network_zone())
     if len(found) == 1 and args.get("q") and not last and args.get("jump", "1") == "1":
         return _redirect_to(found[0].id)
     partners = crm.all_partners(db.session)
@@ -163,7 +167,8 @@ def shipments_export(fmt: str):
                    created_to=_date(args.get("to")), late=args.get("late") == "1", today=clock.today(), tz=tz)
 
     def page(before):
-        return console_reads.search(db.session, before_id=before, limit=exports.PAGE, **filters)
+        with db.replica_session() as reader:
+            return console_reads.search(reader, before_id=before, limit=exports.PAGE, **filters)
 
     header = ("tracking_number", "status", "partner", "reference", "recipient", "phone", "delivering_hub",
               "promised_date", "created_at")
@@ -588,8 +593,9 @@ def promise_accuracy():
     except ValueError:
         days = 30
     start = today - timedelta(days=days - 1)
-    tables = {by: console_reads.promise_accuracy(db.session, start, today, by=by, today=today, tz=tz)
-              for by in console_reads.ACCURACY_BY}
+    with db.replica_session() as reader:
+        tables = {by: console_reads.promise_accuracy(reader, start, today, by=by, today=today, tz=tz)
+                  for by in console_reads.ACCURACY_BY}
     partners = {p.id: p.name for p in crm.all_partners(db.session)}
     return render_template("console/promises.html", tables=tables, days=days, start=start, today=today,
                            hubs=hubs_by_id(), partners=partners)

@@ -98,6 +98,10 @@ RETRY_DELAYS = tuple(timedelta(minutes=m) for m in (1, 5, 30, 120, 360))
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 #: Messages a sender claims at a time.
 CLAIM_BATCH = 10
+#: A claim holds the message being sent and the next one; the sender renews the hold of
+#: the rest as it goes (``hold_on``), so the messages of a sender that died go again after
+#: two holds, not one hold per message it had claimed.
+HELD_AHEAD = 2
 
 
 def hold_per_message() -> timedelta:
@@ -106,6 +110,11 @@ def hold_per_message() -> timedelta:
     for two tries. A sender killed mid-batch leaves the rest to go when the hold runs out."""
     config = current_app.config
     return timedelta(seconds=3 * max(config.get("MAIL_TIMEOUT", 15), config.get("SMS_GATEWAY_TIMEOUT", 10)))
+
+
+def held_until(now: datetime, count: int) -> datetime:
+    """The end of the hold on ``count`` messages a sender is about to send, claimed ``now``."""
+    return now + hold_per_message() * min(count, HELD_AHEAD)
 
 
 
@@ -174,7 +183,7 @@ def plan_and_claim(session: Session, keys: list[tuple[int, int]], *, public_url:
     if not planned:
         return [], failures
     if claim:
-        until = now + hold_per_message() * len(planned)
+        until = held_until(now, len(planned))
         for row in planned:
             row["claimed_until"] = until
     # Core rows, not ORM objects: this runs inside the outbox job's transaction, which on
@@ -206,7 +215,7 @@ def claim_due(session: Session, *, now: datetime | None = None, limit: int = CLA
             Notification.status == "pending", Notification.next_attempt_at <= now,
             or_(Notification.claimed_until.is_(None), Notification.claimed_until < now))
         .order_by(Notification.id).limit(limit).with_for_update(skip_locked=True, key_share=True)))
-    until = now + hold_per_message() * len(rows)
+    until = held_until(now, len(rows))
     for row in rows:
         row.claimed_until = until
     return [_outgoing(r) for r in rows]
@@ -219,9 +228,9 @@ def _outgoing(message: Notification) -> Outgoing:
 
 def hold_on(session: Session, notification_ids: list[int], *, now: datetime | None = None) -> None:
     """The sender still holds these messages (it is sending the ones before them): their
-    hold starts again, ``hold_per_message()`` each."""
+    hold starts again (``held_until``)."""
     if notification_ids:
-        until = (now or clock.now()) + hold_per_message() * len(notification_ids)
+        until = held_until(now or clock.now(), len(notification_ids))
         session.execute(update(Notification).where(Notification.id.in_(notification_ids),
                                                    Notification.status == "pending")
                         .values(claimed_until=until))

@@ -34,7 +34,8 @@ def reports():
     """The account's month (last month unless another is chosen), its saved reports and
     who gets the monthly report by e-mail."""
     start, end = period_asked(request.args)
-    report = monthly.partner_report(db.session, g.account.id, start, end)
+    with db.replica_session() as reader:
+        report = monthly.partner_report(reader, g.account.id, start, end)
     args = {"start": start.isoformat(), "end": end.isoformat()}
     files = {fmt: url_for("portal.monthly_report_file", fmt=fmt, **args) for fmt in ("pdf", "xlsx")}
     charts = [Markup(documents.chart_svg(c, font=font())) for c in report.charts]
@@ -47,7 +48,9 @@ def reports():
 @bp.get("/reports/monthly.<any(pdf, xlsx):fmt>")
 def monthly_report_file(fmt: str):
     start, end = period_asked(request.args)
-    return report_file(monthly.partner_report(db.session, g.account.id, start, end), fmt)
+    with db.replica_session() as reader:
+        report = monthly.partner_report(reader, g.account.id, start, end)
+    return report_file(report, fmt)
 
 
 def _saved(report_id: int):

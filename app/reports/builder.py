@@ -30,7 +30,7 @@ from app.billing.models import Charge, CodCollection
 from app.billing.rating import SERVICE_LEVELS
 from app.crm import cases
 from app.crm.models import Case, Partner
-from app.db import db, make_engine
+from app.db import db
 from app.delivery.models import DeliveryAttempt, Driver
 from app.hubs.models import Hub
 from app.orders.lifecycle import FAILURE_REASONS, Event, Status
@@ -589,28 +589,13 @@ def _config(key: str, default):
 
 @contextmanager
 def reading(session: Session | None = None):
-    """A session for a report's reads: the given one, else one on the read replica when
-    ``WAYBILL_REPLICA_URL`` is set, else one on the database (PostgreSQL) or the request's
-    own (SQLite, where a second connection would wait for the first one's lock)."""
+    """A session for a report's reads: the given one, else ``db.replica_session()`` (the
+    read replica when ``WAYBILL_REPLICA_URL`` is set)."""
     if session is not None:
         yield session
         return
-    url = _config("WAYBILL_REPLICA_URL", None)
-    if url:
-        engines = current_app.extensions.setdefault("waybill.replica", {})
-        if url not in engines:
-            engines[url] = make_engine(url)
-        engine = engines[url]
-    elif db.backend == "postgresql":
-        engine = db.engine
-    else:
-        yield db.session
-        return
-    with Session(engine) as own:
-        try:
-            yield own
-        finally:
-            own.rollback()
+    with db.replica_session() as own:
+        yield own
 
 
 @contextmanager

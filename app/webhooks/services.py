@@ -347,11 +347,16 @@ def claim_due(session: Session, *, now: datetime | None = None, limit: int = 2_0
         if lane is not None and len(lane) < BATCH:
             lane.append(delivery_id)
     taken = [lane for lane in lanes.values() if lane]
-    lease = now + timedelta(seconds=transport.TIMEOUT_SECONDS * BATCH + 60)
-    ids = [i for lane in taken for i in lane]
-    for chunk in range(0, len(ids), 1_000):
-        session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids[chunk:chunk + 1_000]))
-                        .values(leased_until=lease))
+    # A lane is leased for as long as its deliveries may take (each up to the timeout) and a
+    # minute in the queue: a sender that died leaves a short lane to the next sweep soon.
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for lane in taken:
+        by_length[len(lane)] += lane
+    for length, ids in by_length.items():
+        lease = now + timedelta(seconds=transport.TIMEOUT_SECONDS * length + 60)
+        for chunk in range(0, len(ids), 1_000):
+            session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids[chunk:chunk + 1_000]))
+                            .values(leased_until=lease))
     return taken
 
 

@@ -111,6 +111,8 @@ def test_sigterm_stops_every_process_gracefully(servers):
         processes = set(pids.values()) | {c for pid in pids.values() for c in children_of(pid)}
         assert stack.stop(timeout=90) == 0
         assert all(not os.path.exists(f"/proc/{pid}") or _zombie(pid) for pid in processes)
+        logs = stack.logs()
+        assert "Stopping worker process" in logs and "Killing worker process" not in logs  # finished, not cut
         # They said goodbye: none of them beats (the keys of those killed above may still
         # be waiting to expire).
         assert not (_beating(stack, "worker") | _beating(stack, "relay")) & processes

@@ -351,3 +351,20 @@ def test_old_finished_deliveries_and_idempotency_keys_are_pruned(client, auth, s
     assert prune_idempotency_keys(session, before=datetime.now(timezone.utc) + timedelta(seconds=1)) == 2
     session.commit()
     assert session.scalars(select(IdempotencyKey)).all() == []
+
+
+def test_a_lane_whose_sender_died_goes_again_after_its_own_lease(client, auth, session, partner, receiver):
+    from app.webhooks import transport
+
+    register(client, auth, receiver.url)
+    deliver_direct(session, partner, "SO-H9")  # six events: a lane of six
+    session.commit()
+    run_pending()
+    (short,) = webhooks.claim_due(session, now=T0)  # a sender takes the lane and dies
+    session.commit()
+    assert len(short) == 6
+    lease = timedelta(seconds=transport.TIMEOUT_SECONDS * 6 + 60)
+    assert webhooks.claim_due(session, now=T0 + lease - timedelta(seconds=1)) == []
+    session.commit()
+    assert webhooks.claim_due(session, now=T0 + lease + timedelta(seconds=1)) == [short]  # not 20 timeouts later
+    session.commit()

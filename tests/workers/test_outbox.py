@@ -320,3 +320,30 @@ def test_the_relay_hands_over_after_its_commit_and_releases_what_the_broker_refu
     assert relay_once(broker, lease=LEASE) == 10  # the next turn, not after the lease
     run_worker(app, outbox_empty)
     assert count(session, Charge) == 1
+
+
+def test_what_a_dead_sender_held_goes_after_two_holds_whatever_it_had_claimed(app, session, partner, smtp):
+    from app import clock
+    from app.crm import notifications
+    from workers.jobs import send_notifications
+
+    app.config.update(MAIL_TIMEOUT=2, SMS_GATEWAY_TIMEOUT=2)  # a hold of 6 s a message
+    for i in range(4):
+        deliver_direct(session, partner, f"SO-D{i}", email=f"d{i}@example.com")
+    keys = [(row.payload["shipment_id"], row.payload["seq"])
+            for row in session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "notify_customer"))]
+    session.commit()
+    # A worker plans and claims the messages, commits, and is killed before sending any.
+    now = clock.now()
+    planned, _ = notifications.plan_and_claim(session, keys, public_url="http://waybill.test", now=now)
+    session.commit()
+    assert len(planned) > notifications.HELD_AHEAD * 3
+    hold = notifications.hold_per_message()
+    assert hold == timedelta(seconds=6)
+    assert send_notifications() == (0, 0)  # held
+    with time_machine.travel(now + 2 * hold - timedelta(seconds=1)):
+        assert send_notifications() == (0, 0)
+    with time_machine.travel(now + 2 * hold + timedelta(seconds=1)):  # not one hold per message
+        assert send_notifications() == (len(planned), 0)
+    assert len({m["Message-ID"] for m in smtp.messages}) == len(smtp.messages) == len(
+        [m for m in planned if m.channel == "email"])
