@@ -85,8 +85,13 @@ def make_engine(url: str, **kwargs) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    # Up to 30 connections a process, all kept once opened: a pool that closes what it
+    # opened beyond its size opens them again at the next burst, and a PostgreSQL connection
+    # costs a new server process (a webhook sender's 64 threads spent more time connecting
+    # than sending). Connections are opened as they are needed: a web process of 4 threads
+    # never holds more than 4.
+    kwargs.setdefault("pool_size", 30)
+    kwargs.setdefault("max_overflow", 0)
     # No pre-ping: it costs a round trip per request. A connection the server dropped fails
     # its request once and is replaced (SQLAlchemy then recycles the whole pool).
     kwargs.setdefault("pool_recycle", 3600)
