@@ -33,6 +33,18 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def wait_for(what, timeout: float, step: float = 1.0):
+    """``what()`` once it is truthy, asked every ``step`` seconds; after ``timeout``, its
+    last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = what()
+        if found:
+            return found
+        time.sleep(step)
+    return what()
+
+
 class Stack:
     def __init__(self, database_url: str, redis_url: str, **settings: str):
         self.run_dir = tempfile.mkdtemp(prefix="waybill-stack-")

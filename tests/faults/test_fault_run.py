@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, text
 from standardwebhooks.webhooks import Webhook
 
 from tests.faults.conftest import needs_servers, start_stack
-from tests.faults.stack import BIN, ROOT, children_of
+from tests.faults.stack import BIN, ROOT, children_of, wait_for
 from tests.receiver import Receiver
 from tests.smtp import SmtpServer
 
@@ -168,16 +168,6 @@ def signed_event(secret: str, request: dict) -> str:
     event = json.loads(request["body"])["id"]
     assert headers["webhook-id"] == event
     return event
-
-
-def wait_for(what, timeout: float, step: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = what()
-        if found:
-            return found
-        time.sleep(step)
-    return what()
 
 
 def test_a_run_with_faults_loses_nothing_and_sends_each_message_once(servers):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 
 import pytest
 
 from tests.faults.conftest import needs_servers, start_stack
-from tests.faults.stack import children_of
+from tests.faults.stack import children_of, wait_for
 
 pytestmark = needs_servers()
 
@@ -31,14 +30,10 @@ def _beating(stack, kind: str) -> set[int]:
     return {int(place.rpartition(":")[2]) for place in alive[kind]}
 
 
-def _until(what, timeout: float = 60, step: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = what()
-        if found:
-            return found
-        time.sleep(step)
-    raise AssertionError(f"not within {timeout:g}s: {what.__doc__ or what}")
+def _until(what, timeout: float = 60):
+    found = wait_for(what, timeout, step=0.5)
+    assert found, f"not within {timeout:g}s: {what.__doc__ or what}"
+    return found
 
 
 def test_each_process_is_started_and_beats(stack):
