@@ -125,7 +125,8 @@ def bench_intake(url: str, backend: str, n: int, processes: int) -> None:
 
 # -- the whole lifecycle -----------------------------------------------------------------------
 
-def bench_lifecycle(url: str, backend: str, n: int, redis_url: str | None, worker_procs: int) -> None:
+def bench_lifecycle(url: str, backend: str, n: int, redis_url: str | None, worker_procs: int,
+                    relays: int = 1) -> None:
     from app import demo
     from app.db import db
     from app.orders import shipments
@@ -133,7 +134,7 @@ def bench_lifecycle(url: str, backend: str, n: int, redis_url: str | None, worke
     from workers.runtime import Runtime
 
     app = make_app(url, redis_url)
-    dramatiq_proc = None
+    dramatiq_proc, extra_relays = None, []
     with app.app_context():
         fresh_database(app)
     if redis_url:
@@ -144,6 +145,10 @@ def bench_lifecycle(url: str, backend: str, n: int, redis_url: str | None, worke
         dramatiq_proc = subprocess.Popen(
             [sys.executable, "-m", "dramatiq", "workers.main", "-p", str(worker_procs), "-t", "4"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Relays beyond the benchmark's own, as processes of their own (`flask relay`).
+        extra_relays = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "relay", "--no-scheduler"],
+                                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                        for _ in range(relays - 1)]
         time.sleep(3)
     runtime = Runtime(app, app.extensions["dramatiq"], scheduler=False).start()
     try:
@@ -160,7 +165,8 @@ def bench_lifecycle(url: str, backend: str, n: int, redis_url: str | None, worke
             events = shipments.events_appended(session, only=sim.only)
             session.commit()
         assert by_status == {"closed": n}, by_status
-        mode = f"{worker_procs} dramatiq worker processes" if redis_url else "in-process worker"
+        mode = (f"{worker_procs} dramatiq worker processes, {relays} relay{'s' if relays > 1 else ''}"
+                if redis_url else "in-process worker")
         emit("lifecycle_shipments_per_s", n / elapsed, "shipments/s", backend, orders=n,
              note=f"created to closed, every event, notification and fee; {mode}")
         emit("lifecycle_transitions_per_s", (events - n) / elapsed, "transitions/s", backend, orders=n)
@@ -175,9 +181,9 @@ def bench_lifecycle(url: str, backend: str, n: int, redis_url: str | None, worke
                  note="one process: simulation, relay and in-process worker")
     finally:
         runtime.stop()
-        if dramatiq_proc:
-            dramatiq_proc.send_signal(signal.SIGTERM)
-            dramatiq_proc.wait(timeout=30)
+        for process in ([dramatiq_proc] if dramatiq_proc else []) + extra_relays:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
 
 
 # -- web process memory ------------------------------------------------------------------------
@@ -223,6 +229,7 @@ def main() -> None:
     parser.add_argument("--page-shipments", type=int, default=1_000_000, help="shipments behind the page-speed run")
     parser.add_argument("--reseed", action="store_true", help="seed the page-speed database again")
     parser.add_argument("--worker-processes", type=int, default=2)
+    parser.add_argument("--relays", type=int, default=1, help="outbox relays in the lifecycle run (Redis)")
     parser.add_argument("--http-seconds", type=int, default=15)
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn workers in the HTTP run")
     parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker")
@@ -241,7 +248,8 @@ def main() -> None:
             for processes in (1, 2):
                 bench_intake(url_for(f"intake{processes}"), backend, args.intake_orders, processes)
         if "lifecycle" in only:
-            bench_lifecycle(url_for("lifecycle"), backend, args.orders, redis, args.worker_processes)
+            bench_lifecycle(url_for("lifecycle"), backend, args.orders, redis, args.worker_processes,
+                            relays=args.relays)
         if "memory" in only:
             bench_web_memory(url_for("lifecycle"), backend, redis)
         if "promises" in only and backend == "sqlite":
