@@ -11,14 +11,17 @@ import logging
 import os
 import socket
 import threading
-import time
 from typing import Callable
 
 import redis
 
+from app import clock
+
 log = logging.getLogger("waybill.heartbeats")
 
 PREFIX = "waybill:alive:"
+#: The keys that beat, so that reading them scans no keyspace (the expired are dropped as read).
+INDEX = "waybill:alive"
 #: A process beats every BEAT seconds; a key not renewed for TTL seconds has expired.
 BEAT = 5.0
 TTL = 15
@@ -44,7 +47,7 @@ class Heartbeat(threading.Thread):
         if not self.healthy():
             return False
         try:
-            self.client.set(self.key, f"{time.time():.0f}", ex=TTL)
+            self.client.pipeline().set(self.key, f"{clock.timestamp():.0f}", ex=TTL).sadd(INDEX, self.key).execute()
             return True
         except redis.RedisError as exc:
             log.warning("heartbeat not written: %s", exc)
@@ -61,7 +64,7 @@ class Heartbeat(threading.Thread):
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout=5)
         try:
-            self.client.delete(self.key)
+            self.client.pipeline().delete(self.key).srem(INDEX, self.key).execute()
         except redis.RedisError:
             pass  # it expires
 
@@ -70,8 +73,15 @@ def alive(client: redis.Redis, *, host: str | None = None) -> dict[str, list[str
     """The processes that beat within the last TTL seconds, by kind, each as "host:pid";
     only this host's when ``host`` is given."""
     found: dict[str, list[str]] = {kind: [] for kind in KINDS}
-    for raw in client.scan_iter(match=f"{PREFIX}*", count=500):
-        kind, _, where = raw.decode().removeprefix(PREFIX).partition(":")
+    keys = sorted(client.smembers(INDEX))
+    beats = client.mget(keys) if keys else []
+    expired = [key for key, beat in zip(keys, beats) if beat is None]
+    if expired:
+        client.srem(INDEX, *expired)
+    for key, beat in zip(keys, beats):
+        if beat is None:
+            continue
+        kind, _, where = key.decode().removeprefix(PREFIX).partition(":")
         if host is None or where.rpartition(":")[0] == host:
             found.setdefault(kind, []).append(where)
     return {kind: sorted(places) for kind, places in found.items()}

@@ -34,10 +34,15 @@ def test_a_process_beats_while_healthy_and_takes_its_key_away_when_it_stops(redi
             break
         time.sleep(0.02)
     assert here in heartbeats.alive(client)["relay"]
+    client.delete(beat.key)  # expired: read no more, and dropped from the index as it is read
+    assert here not in heartbeats.alive(client)["relay"]
+    assert beat.key.encode() not in client.smembers(heartbeats.INDEX)
+    beat.beat()
     well[0] = False  # an unhealthy process does not renew its key
     assert beat.beat() is False
     beat.stop()
     assert not beat.is_alive() and client.exists(beat.key) == 0
+    assert client.smembers(heartbeats.INDEX) == set()
 
 
 def test_healthz_metrics_and_the_health_command_count_the_beats(redis_url, client, tmp_path):
