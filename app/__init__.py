@@ -60,6 +60,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     i18n.init_app(app)
 
     db.init_app(app)
+    from app.orders.feed import FEED
+
+    FEED.configure(app.config.get("REDIS_URL"))  # shipment changes told to every process
     from app.auth.services import use_password_profile
 
     use_password_profile(app.config["WAYBILL_PASSWORD_PROFILE"], testing=app.testing)

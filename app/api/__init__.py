@@ -67,7 +67,7 @@ def _end_transaction(response):
     a request answered without error commits what they wrote, an error answer rolls it
     back. (Taking an order commits inside ``idempotency``: the key and the order are one
     transaction with the stored answer.)"""
-    if request.path.startswith(API_PREFIX) and db.session.registry.has():
+    if request.path.startswith(API_PREFIX) and db.session.registry.has() and db.session().in_transaction():
         if response.status_code < 400:
             db.session.commit()
         else:

@@ -16,6 +16,7 @@ from typing import Iterable
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app.orders.feed import note_changed
 from app.orders.models import Shipment
 
 
@@ -54,5 +55,7 @@ def give_delivery_code(shipment: Shipment) -> str:
 
 
 def _bulk(session: Session, where, **values) -> None:
-    session.execute(update(Shipment).where(where).values(**values, version=Shipment.version + 1)
-                    .execution_options(synchronize_session="fetch"))
+    changed = session.execute(update(Shipment).where(where).values(**values, version=Shipment.version + 1)
+                              .returning(Shipment.id, Shipment.version)
+                              .execution_options(synchronize_session="fetch"))
+    note_changed(session, changed.all())

@@ -53,3 +53,59 @@ def test_with_redis_the_count_is_shared_by_every_process(app, network, database_
     import redis
 
     assert redis.Redis.from_url(redis_url).keys("*waybill-ratelimit*")
+
+
+@pytest.mark.redis
+def test_processes_count_ahead_of_redis_and_add_their_counts_within_a_tenth_of_a_second(redis_url):
+    """Two processes' storages on one Redis: the first hit of a key is counted in Redis at
+    once, the next in the process, added to Redis at the next flush; each then knows the
+    other's count."""
+    from limits import parse
+    from limits.strategies import FixedWindowRateLimiter
+
+    from app.api.ratelimit import CountedAhead
+
+    limit = parse("10 per minute")
+    a, b = CountedAhead(f"batched+{redis_url}"), CountedAhead(f"batched+{redis_url}")
+    limiter_a, limiter_b = FixedWindowRateLimiter(a), FixedWindowRateLimiter(b)
+    in_redis = CountedAhead(f"batched+{redis_url}").redis
+    key = limit.key_for("key:abc")
+    assert all(limiter_a.hit(limit, "key:abc") for _ in range(3))
+    assert in_redis.get(key) == 1  # the first hit; two more wait in process a
+    a.flush()
+    assert in_redis.get(key) == 3
+    assert all(limiter_b.hit(limit, "key:abc") for _ in range(4))  # b starts from Redis's 3
+    b.flush()
+    assert in_redis.get(key) == 7
+    # a's count is read back at its next flush: then a knows b's hits too.
+    assert limiter_a.hit(limit, "key:abc")  # 8 (a counts 3 + 1 locally until it flushes)
+    a.flush()
+    assert a.get(key) == 8 and in_redis.get(key) == 8
+    assert [limiter_a.hit(limit, "key:abc") for _ in range(3)] == [True, True, False]
+    a.flush()
+    # b knows Redis's count as of its last flush: one more gets through (the overshoot the
+    # module allows: what others counted since); from its next flush b knows it all.
+    assert limiter_b.hit(limit, "key:abc")
+    b.flush()
+    assert b.get(key) == in_redis.get(key) == 12
+    assert not limiter_b.hit(limit, "key:abc")
+    assert in_redis.get_expiry(key) > 0
+    # A count not read for longer than KNOWN_FOR is not relied on: the hit goes to Redis.
+    a.KNOWN_FOR = 0.0
+    limiter_a.hit(limit, "key:other")
+    limiter_a.hit(limit, "key:other")
+    assert in_redis.get(limit.key_for("key:other")) == 2
+
+
+@pytest.mark.redis
+def test_with_redis_the_api_counts_ahead_and_still_refuses_over_the_limit(database_url, redis_url, app,
+                                                                          network):
+    from app.api.ratelimit import CountedAhead, limiter
+
+    key = network["partners"][0]["api_key"]
+    db.session.remove()
+    counted = make_test_app(database_url, REDIS_URL=redis_url, WAYBILL_API_RATE_LIMIT="5 per minute")
+    assert isinstance(limiter.storage, CountedAhead)
+    with counted.app_context():
+        assert [r.status_code for r in hammer(counted.test_client(), key, 7)] == [200] * 5 + [429] * 2
+        db.session.remove()
