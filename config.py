@@ -66,7 +66,7 @@ def _tiles(env: Mapping[str, str]) -> str:
 def from_env(env: Mapping[str, str] | None = None) -> dict:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if env is None else env
-    return {
+    config = {
         "SECRET_KEY": _secret_key(env),
         #: SQLAlchemy URL; the embedded default is a SQLite file under instance/.
         "DATABASE_URL": env_str(env, "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'waybill.db'}"),
@@ -162,4 +162,10 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "OUTBOX_LEASE_SECONDS": env_int(env, "OUTBOX_LEASE_SECONDS", 300),
         #: Threads of the in-process worker (embedded mode).
         "WORKER_THREADS": env_int(env, "WORKER_THREADS", 4),
+        #: PostgreSQL: months of shipment events kept before the hourly job drops the oldest
+        #: month (0: every month kept; at least 13 otherwise).
+        "WAYBILL_EVENT_RETENTION_MONTHS": env_int(env, "WAYBILL_EVENT_RETENTION_MONTHS", 0),
     }
+    if 0 < config["WAYBILL_EVENT_RETENTION_MONTHS"] < 13:
+        raise ValueError("WAYBILL_EVENT_RETENTION_MONTHS must be 0 (keep every month) or at least 13")
+    return config

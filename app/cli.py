@@ -222,6 +222,57 @@ def register_commands(app: Flask) -> None:
 
         click.echo(csv_import.template(), nl=False)
 
+    @app.cli.group("events")
+    def events_group():
+        """Shipment events: their month partitions on PostgreSQL, and their retention."""
+
+    @events_group.command("partitions")
+    def events_partitions():
+        """List the month partitions (oldest first, the default last) with their rows
+        (PostgreSQL's estimate)."""
+        from app.orders import event_partitions
+
+        with db.engine.connect() as conn:
+            found = event_partitions.partitions(conn)
+        if not found:
+            raise click.ClickException(_NOT_PARTITIONED)
+        for p in found:
+            span = f"{p.start} – {p.end}" if p.start else "anything outside the months"
+            click.echo(f"{p.name:<28} {span:<28} about {p.rows:,} rows")
+
+    @events_group.command("prune")
+    @click.option("--keep-months", type=int, required=True,
+                  help="Whole months kept before the current one (13 at least).")
+    @click.option("--yes", is_flag=True, help="Drop without asking.")
+    def events_prune(keep_months, yes):
+        """Drop the months of shipment events older than --keep-months whole months before
+        this one (a dropped month's events are gone: back up first)."""
+        from app import clock
+        from app.orders import event_partitions
+
+        try:
+            cutoff = event_partitions.retention_cutoff(clock.today(), keep_months)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        with db.engine.connect() as conn:
+            if not event_partitions.is_partitioned(conn):
+                raise click.ClickException(_NOT_PARTITIONED)
+            doomed = [p for p in event_partitions.partitions(conn) if p.end is not None and p.end <= cutoff]
+        if not doomed:
+            click.echo(f"no month ends before {cutoff}: nothing to drop")
+            return
+        names = ", ".join(p.name for p in doomed)
+        if not yes:
+            click.confirm(f"Drop {names} (events before {cutoff})?", abort=True)
+        with db.engine.begin() as conn:
+            dropped = event_partitions.drop_before(conn, cutoff)
+        click.echo(f"dropped {len(dropped)} month(s): {', '.join(p.name for p in dropped)}; "
+                   f"events from {cutoff} on are kept")
+
+
+_NOT_PARTITIONED = ("shipment events are partitioned by month on PostgreSQL only; "
+                    "this database keeps them in one table, every one of them")
+
 
 def _partner(session, name_or_id: str):
     from app.crm import services as crm

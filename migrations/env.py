@@ -4,6 +4,7 @@ from alembic import context
 
 import app.models  # noqa: F401
 from app.db import Base, UTCDateTime, make_engine, schema_change
+from app.orders.event_partitions import include_name, include_object_on
 
 target_metadata = Base.metadata
 
@@ -18,7 +19,8 @@ def render_item(type_, obj, autogen_context):
 def run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
-                      render_item=render_item)
+                      render_item=render_item, include_name=include_name,
+                      include_object=include_object_on(connection.dialect.name))
     with context.begin_transaction():
         context.run_migrations()
 

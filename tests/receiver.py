@@ -24,7 +24,11 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:  # the sender went away mid-request (killed): nothing arrived
+                    self.close_connection = True
+                    return
                 with lock:
                     receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
                     receiver.in_flight += 1

@@ -33,11 +33,23 @@ def test_migrations_build_exactly_the_models(empty_app):
 
     from app.cli import upgrade_database
 
+    from app.orders import event_partitions
+
     upgrade_database()
     with db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                Base.metadata)
-    assert diff == []
+        options = {"compare_type": True, "include_name": event_partitions.include_name}
+        diff = compare_metadata(MigrationContext.configure(conn, opts=options), Base.metadata)
+    if db.backend == "postgresql":  # shipment events partitioned by month: the known differences, and only them
+        named = {(d[0], d[1].name) for d in diff}
+        assert named == event_partitions.PARTITIONED_DIFFERENCES, diff
+        # ... which autogenerate (migrations/env.py) does not propose to put back.
+        with db.engine.connect() as conn:
+            options["include_object"] = event_partitions.include_object_on(conn.dialect.name)
+            assert compare_metadata(MigrationContext.configure(conn, opts=options), Base.metadata) == []
+        with db.engine.connect() as conn:
+            assert event_partitions.partitions(conn)
+    else:
+        assert diff == []
     assert "shipments" in inspect(db.engine).get_table_names()
 
 

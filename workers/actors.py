@@ -14,7 +14,7 @@ from app.db import db
 from app.crm import accounts, cases
 from app.delivery import services as delivery
 from app.hubs import services as hubs
-from app.orders import promises
+from app.orders import event_partitions, promises
 from app.api.idempotency import prune_idempotency_keys
 from app.outbox import prune_processed
 from app.reports import schedules
@@ -185,7 +185,8 @@ IDEMPOTENCY_KEY_HOURS = 48
 @dramatiq.actor(queue_name="maintenance", max_retries=3)
 def prune() -> None:
     """Delete what has served its time: processed outbox rows, old webhook deliveries,
-    expired idempotency keys."""
+    expired idempotency keys; on PostgreSQL, make the months ahead of shipment events and
+    drop those past WAYBILL_EVENT_RETENTION_MONTHS (a transaction of its own, short)."""
     now = clock.now()
 
     def work():
@@ -194,6 +195,9 @@ def prune() -> None:
         prune_idempotency_keys(db.session, before=now - timedelta(hours=IDEMPOTENCY_KEY_HOURS))
 
     _commit_or_rollback(work)
+    keep = current_app.config["WAYBILL_EVENT_RETENTION_MONTHS"]
+    _commit_or_rollback(lambda: event_partitions.maintain(db.session.connection(), clock.today(),
+                                                          keep_months=keep))
 
 
 #: Outbox topic -> the actor that does it.

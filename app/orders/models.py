@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -228,3 +229,16 @@ class StageTarget(Base):
     hub_id: Mapped[int | None] = mapped_column(ForeignKey("hubs.id"))
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
     hours: Mapped[int] = mapped_column(Integer)
+
+
+def _partition_events(metadata, connection, **kw) -> None:
+    """``create_all`` on PostgreSQL makes the schema the migrations make: shipment events
+    partitioned by month (``event_partitions``)."""
+    from app.orders import event_partitions
+
+    if connection.dialect.name == "postgresql" and ShipmentEvent.__table__.name in {
+            t.name for t in kw.get("tables") or metadata.sorted_tables}:
+        event_partitions.partition_table(connection, clock.today())
+
+
+event.listen(Base.metadata, "after_create", _partition_events)
