@@ -9,6 +9,7 @@ from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app import clock
 from app.api.errors import ApiError
 from app.api.orders import parcel_in as _parcel
 from app.api.orders import require_partner
@@ -153,12 +154,15 @@ class Tracking(MethodView):
         """Public status, promised date and every event of one of your shipments. Answers
         carry an ETag: sent back as If-None-Match, an unchanged shipment answers 304."""
         number, language = tracking_number.strip().upper(), current_language()
-        key = (g.partner.id, number, language)
+        # The promise is worded from the network's today ("delivered tomorrow"): an answer
+        # is the day's as much as the version's.
+        day = clock.today().isoformat()
+        key = (g.partner.id, number, language, day)
         # Taken before anything is read: what is read from here on may be trusted under it.
         epoch, at = FEED.listening(), time.monotonic()
         kept = TRACKING_BODIES.trusted(key, epoch, at)
         if kept is not None:
-            etag = f"{kept[0]}.{kept[1]}.{language}"
+            etag = f"{kept[0]}.{kept[1]}.{language}.{day}"
             return _tracked(304, etag) if request.if_none_match.contains(etag) else _tracked(200, etag, kept[2])
         with db.read_session() as session:
             # Only a reader who can use the version asks for it first (one who sends an ETag,
@@ -167,7 +171,7 @@ class Tracking(MethodView):
                 stamp = tracking_stamp(session, g.partner.id, number)
                 if stamp is None:
                     raise ApiError(404, "not_found", f"no shipment {tracking_number}")
-                etag = f"{stamp[0]}.{stamp[1]}.{language}"
+                etag = f"{stamp[0]}.{stamp[1]}.{language}.{day}"
                 body = TRACKING_BODIES.get(key, stamp[1], epoch=epoch, at=at)
                 if request.if_none_match.contains(etag):
                     return _tracked(304, etag)
@@ -179,7 +183,7 @@ class Tracking(MethodView):
             resource, (shipment_id, version) = found
             body = current_app.json.response(_TRACKING_SCHEMA.dump(resource)).get_data()
             TRACKING_BODIES.put(key, shipment_id, version, body, epoch=epoch, at=at)
-            etag = f"{shipment_id}.{version}.{language}"
+            etag = f"{shipment_id}.{version}.{language}.{day}"
         return _tracked(200, etag, body)
 
 

@@ -84,6 +84,28 @@ def test_tracking_answers_an_unchanged_shipment_with_304_and_an_event_makes_it_n
     assert client.get(url, headers={**auth(keys[1]), "If-None-Match": etag}).status_code == 404
 
 
+def test_the_promise_is_worded_for_the_day_it_is_read_and_the_etag_says_which_day(client, keys, session):
+    """"Delivered tomorrow" read the next day is "delivered today": a kept answer and its
+    ETag are the day's as much as the shipment's version's."""
+    from datetime import datetime, time, timedelta
+
+    from app import clock
+    from app.orders.promise_words import explain
+
+    number = post(client, keys[0]).get_json()["tracking_number"]
+    url, headers = f"/api/v1/tracking/{number}", auth(keys[0])
+    first = client.get(url, headers=headers)
+    basis = shipments.get_by_tracking_number(session, number).promise_basis
+    assert first.get_json()["promise"]["reason"] == explain(basis)
+    tomorrow = datetime.combine(clock.today() + timedelta(days=1), time(9), clock.network_zone())
+    with clock.at(tomorrow):
+        later = client.get(url, headers={**headers, "If-None-Match": first.headers["ETag"]})
+        assert later.status_code == 200 and later.headers["ETag"] != first.headers["ETag"]
+        assert later.get_json()["promise"]["reason"] == explain(basis)
+        assert later.get_json()["promise"]["reason"] != first.get_json()["promise"]["reason"]
+        assert client.get(url, headers={**headers, "If-None-Match": later.headers["ETag"]}).status_code == 304
+
+
 def test_cancel_before_pickup_only(client, keys, session):
     first = post(client, keys[0]).get_json()
     r = client.post(f"/api/v1/orders/{first['id']}/cancel", json={"reason": "customer changed their mind"},
