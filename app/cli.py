@@ -247,11 +247,10 @@ def register_commands(app: Flask) -> None:
     def events_prune(keep_months, yes):
         """Drop the months of shipment events older than --keep-months whole months before
         this one (a dropped month's events are gone: back up first)."""
-        from app import clock
         from app.orders import event_partitions
 
         try:
-            cutoff = event_partitions.retention_cutoff(clock.today(), keep_months)
+            cutoff = event_partitions.retention_cutoff(event_partitions.utc_today(), keep_months)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         with db.engine.connect() as conn:

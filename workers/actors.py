@@ -196,7 +196,7 @@ def prune() -> None:
 
     _commit_or_rollback(work)
     keep = current_app.config["WAYBILL_EVENT_RETENTION_MONTHS"]
-    _commit_or_rollback(lambda: event_partitions.maintain(db.session.connection(), clock.today(),
+    _commit_or_rollback(lambda: event_partitions.maintain(db.session.connection(), event_partitions.utc_today(),
                                                           keep_months=keep))
 
 

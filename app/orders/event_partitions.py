@@ -31,6 +31,8 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from app import clock
+
 TABLE = "shipment_events"
 DEFAULT = f"{TABLE}_default"
 #: Months made ahead of the current one by the hourly maintenance job.
@@ -83,6 +85,11 @@ class Partition:
     start: date | None  # None: the default partition
     end: date | None
     rows: int
+
+
+def utc_today() -> date:
+    """The day partitions count in: months are UTC months, like ``server_time``."""
+    return clock.now().date()
 
 
 def month_start(day: date) -> date:
@@ -181,12 +188,13 @@ def _exists(conn: Connection, name: str) -> bool:
 
 
 def prepare(conn: Connection, today: date, *, since: date | None = None, ahead: int = AHEAD) -> list[str]:
-    """Make the month partitions from ``since`` (or this month) to ``ahead`` months after
-    this one that do not exist yet; the names made. Nothing on SQLite."""
+    """Make the month partitions from ``since`` (or the month before this one) to ``ahead``
+    months after this one that do not exist yet; the names made. ``today``: the UTC day.
+    Nothing on SQLite."""
     if not is_partitioned(conn):
         return []
     made = []
-    month = month_start(since or today)
+    month = month_start(since or add_months(month_start(today), -1))
     last = add_months(month_start(today), ahead)
     while month <= last:
         name = partition_name(month)

@@ -238,7 +238,7 @@ def _partition_events(metadata, connection, **kw) -> None:
 
     if connection.dialect.name == "postgresql" and ShipmentEvent.__table__.name in {
             t.name for t in kw.get("tables") or metadata.sorted_tables}:
-        event_partitions.partition_table(connection, clock.today())
+        event_partitions.partition_table(connection, event_partitions.utc_today())
 
 
 event.listen(Base.metadata, "after_create", _partition_events)

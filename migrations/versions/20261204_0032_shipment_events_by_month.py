@@ -9,7 +9,6 @@ oldest event to three months ahead (see app/orders/event_partitions.py). SQLite:
 """
 from alembic import op
 
-from app import clock
 from app.orders import event_partitions
 
 revision = '0032'
@@ -19,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    event_partitions.partition_table(op.get_bind(), clock.today())
+    event_partitions.partition_table(op.get_bind(), event_partitions.utc_today())
 
 
 def downgrade() -> None:

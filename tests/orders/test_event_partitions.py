@@ -45,7 +45,7 @@ def test_months_are_named_and_counted_across_years():
 
 
 def test_an_event_lands_in_its_month_and_a_month_made_late_takes_its_rows_from_the_default(pg, session, partner):
-    this_month = ep.month_start(clock.today())
+    this_month = ep.month_start(ep.utc_today())
     shipment = factories.create(session, partner, factories.order_in("SO-PART-1"))
     session.commit()
     first = session.scalars(select(ShipmentEvent).where(ShipmentEvent.shipment_id == shipment.id)).one()
@@ -59,17 +59,17 @@ def test_an_event_lands_in_its_month_and_a_month_made_late_takes_its_rows_from_t
         session.commit()
     assert where(session, late.id) == ep.DEFAULT
     session.commit()
-    assert ep.prepare(session.connection(), far, ahead=0) == [ep.partition_name(far)]
+    assert ep.prepare(session.connection(), far, since=far, ahead=0) == [ep.partition_name(far)]
     session.commit()
     assert where(session, late.id) == ep.partition_name(far)
     # The history reads the same whatever table each event is in.
     assert [e.seq for e in session.scalars(select(ShipmentEvent).where(ShipmentEvent.shipment_id == shipment.id)
                                            .order_by(ShipmentEvent.seq))] == [1, 2]
-    assert ep.prepare(session.connection(), far, ahead=0) == []  # made once
+    assert ep.prepare(session.connection(), far, since=far, ahead=0) == []  # made once
 
 
 def test_retention_drops_whole_months_before_the_cutoff_and_keeps_everything_after(pg, app, session, partner):
-    today = clock.today()
+    today = ep.utc_today()
     old = ep.add_months(ep.month_start(today), -15)
     kept_month = ep.add_months(ep.month_start(today), -2)
     with clock.at(moment(old)):
@@ -105,7 +105,7 @@ def test_retention_drops_whole_months_before_the_cutoff_and_keeps_everything_aft
 def test_the_hourly_job_makes_the_months_ahead_and_applies_the_retention(pg, app, session, partner):
     from workers import actors
 
-    today = clock.today()
+    today = ep.utc_today()
     old = ep.add_months(ep.month_start(today), -20)
     with clock.at(moment(old)):
         factories.create(session, partner, factories.order_in("SO-HOURLY"))
@@ -125,7 +125,7 @@ def test_the_hourly_job_makes_the_months_ahead_and_applies_the_retention(pg, app
 def test_a_resend_of_a_scan_is_found_in_an_older_month(pg, session, partner):
     shipment = factories.create(session, partner, factories.order_in("SO-RESEND"))
     session.commit()
-    month = ep.month_start(clock.today())
+    month = ep.month_start(ep.utc_today())
     with clock.at(moment(month, 27)):
         first = shipments.transition(session, shipment.id, "schedule_pickup", actor="t", client_event_id="dev-1")
         session.commit()
@@ -203,7 +203,7 @@ def test_the_migration_keeps_every_event_both_ways(at_0031):
     demo.seed_network(session)
     session.commit()
     partner = session.scalars(select(Partner).order_by(Partner.id)).first()
-    month = ep.month_start(clock.today())
+    month = ep.month_start(ep.utc_today())
     with clock.at(moment(ep.add_months(month, -7))):
         older = factories.deliver_direct(session, partner, "SO-MIG-1")
     newer = factories.deliver_direct(session, partner, "SO-MIG-2")
