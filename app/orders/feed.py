@@ -34,6 +34,8 @@ from app.orders.models import Shipment
 
 log = logging.getLogger("waybill.feed")
 
+#: Followed by the Redis database's number: Redis' channels span its databases, and two
+#: deployments on one Redis server (each on its database) must not hear each other.
 CHANNEL = "waybill:shipments-changed"
 #: After a failed publish this process does not try again for this long (a Redis that is
 #: away must not cost every committing transaction a connect timeout).
@@ -62,6 +64,7 @@ class Feed:
 
     def __init__(self) -> None:
         self.url: str | None = None
+        self.channel = CHANNEL
         self._lock = threading.Lock()
         self._changed: list[Callable[[Changes], None]] = []
         self._publisher: redis.Redis | None = None
@@ -78,6 +81,8 @@ class Feed:
             self.url = redis_url
             self._publisher = (redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
                                if redis_url else None)
+            if self._publisher is not None:
+                self.channel = f"{CHANNEL}:{self._publisher.connection_pool.connection_kwargs.get('db', 0)}"
             self._paused_until = 0.0
 
     def on_change(self, changed: Callable[[Changes], None]) -> None:
@@ -93,7 +98,7 @@ class Feed:
         if client is None or time.monotonic() < self._paused_until:
             return
         try:
-            client.publish(CHANNEL, payload_of(changes))
+            client.publish(self.channel, payload_of(changes))
         except redis.RedisError as exc:
             self._paused_until = time.monotonic() + PAUSE_AFTER_FAILURE
             log.warning("shipment changes not published (%s); readers re-read within their bound", exc)
@@ -165,7 +170,7 @@ class _Listener(threading.Thread):
                                       socket_keepalive=True)
         pubsub = client.pubsub()
         try:
-            pubsub.subscribe(CHANNEL)
+            pubsub.subscribe(self.feed.channel)
             while not self.stopping.is_set():
                 message = pubsub.get_message(timeout=1.0)
                 if message is None:

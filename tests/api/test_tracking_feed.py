@@ -13,7 +13,7 @@ from sqlalchemy import event
 from app.api.network import Bodies
 from app.db import db
 from app.orders import shipments
-from app.orders.feed import CHANNEL, FEED, parse, payload_of
+from app.orders.feed import FEED, parse, payload_of
 from tests.api.test_orders import post
 from tests.redis_instance import RedisInstance, binary
 
@@ -169,7 +169,8 @@ def test_a_commit_publishes_each_changed_shipment_with_its_new_version(app, clie
     number = post(client, keys[0]).get_json()["tracking_number"]
     shipment = shipments.get_by_tracking_number(session, number)
     listener = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(CHANNEL)
+    assert feed.channel.endswith(f":{redis_url.rsplit('/', 1)[1]}")  # this Redis database's own
+    listener.subscribe(feed.channel)
     listener.get_message(timeout=1.0)  # the subscription's confirmation
     shipments.transition(session, shipment.id, "schedule_pickup", actor="t")
     session.rollback()  # nothing committed, nothing said
