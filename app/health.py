@@ -68,4 +68,8 @@ def healthz():
     # Informative: a web process serves whether or not the workers run (alerts watch them).
     alive = processes()
     counts = {kind: len(places) for kind, places in alive.items()} if alive is not None else None
-    return jsonify(status="ok" if ok else "unavailable", **checks, processes=counts), 200 if ok else 503
+    # Informative too: while the feed is down, tracking reads ask the database (slower, as right).
+    from app.orders.feed import FEED
+
+    return jsonify(status="ok" if ok else "unavailable", **checks, processes=counts,
+                   tracking_feed=FEED.state()), 200 if ok else 503

@@ -153,8 +153,26 @@ class ProcessFigures:
         yield family
 
 
+class FeedFigures:
+    """Whether this web process hears the feed of shipment changes (``orders.feed``)."""
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        from app.orders.feed import FEED
+
+        state = FEED.state()
+        if state in ("off", "idle"):
+            return
+        yield GaugeMetricFamily("waybill_tracking_feed_subscribed", "1 while this process hears shipment "
+                                "changes (tracking answered from memory), 0 while it subscribes again",
+                                value=1 if state == "subscribed" else 0)
+
+
 REGISTRY.register(DatabaseFigures())
 REGISTRY.register(ProcessFigures())
+REGISTRY.register(FeedFigures())
 
 
 @bp.get("/metrics")

@@ -119,6 +119,16 @@ class Feed:
                 listener = self._listener
         return listener.epoch if listener.subscribed.is_set() else None
 
+    def state(self) -> str:
+        """For /healthz and /metrics, starting nothing: "off" (no Redis), "idle" (nothing
+        has asked in this process yet), "subscribed", or "down" (subscribing again)."""
+        if self.url is None:
+            return "off"
+        listener = self._listener
+        if listener is None or self._pid != os.getpid():
+            return "idle"
+        return "subscribed" if listener.subscribed.is_set() else "down"
+
     def _stop_listener(self) -> None:
         if self._listener is not None and self._pid == os.getpid():
             self._listener.stop()

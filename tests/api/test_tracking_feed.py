@@ -216,3 +216,24 @@ def test_a_break_in_the_feed_starts_a_new_epoch_and_a_dead_redis_costs_writers_n
             assert [e["type"] for e in body["events"]][-1] == "picked_up"
         finally:
             FEED.configure(None)
+
+
+@pytest.mark.skipif(binary() is None, reason="redis-server is not installed")
+def test_healthz_and_metrics_say_whether_the_process_hears_the_feed(app, client, keys):
+    app.config["WAYBILL_METRICS_TOKEN"] = "scrape"
+    scrape = {"Authorization": "Bearer scrape"}
+    assert client.get("/healthz").get_json()["tracking_feed"] == "off"  # no Redis: nothing to hear
+    with RedisInstance() as server:
+        FEED.configure(server.url)
+        try:
+            assert client.get("/healthz").get_json()["tracking_feed"] == "idle"  # no tracking read yet
+            number = post(client, keys[0]).get_json()["tracking_number"]
+            client.get(f"/api/v1/tracking/{number}", headers=auth(keys[0]))
+            assert wait_until(lambda: client.get("/healthz").get_json()["tracking_feed"] == "subscribed")
+            assert "waybill_tracking_feed_subscribed 1.0" in client.get("/metrics", headers=scrape).get_data(as_text=True)
+            server.process.kill()
+            server.process.wait()
+            assert wait_until(lambda: client.get("/healthz").get_json()["tracking_feed"] == "down")
+            assert "waybill_tracking_feed_subscribed 0.0" in client.get("/metrics", headers=scrape).get_data(as_text=True)
+        finally:
+            FEED.configure(None)
