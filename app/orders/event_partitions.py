@@ -129,11 +129,7 @@ def partition_table(conn: Connection, today: date) -> None:
     run(f"ALTER INDEX ix_{TABLE}_hub RENAME TO ix_{old}_hub")
     run(f"CREATE TABLE {TABLE} (LIKE {old} INCLUDING DEFAULTS) PARTITION BY RANGE (server_time)")
     run(f"ALTER TABLE {TABLE} ADD CONSTRAINT pk_{TABLE} PRIMARY KEY (id, server_time)")
-    run(f"ALTER TABLE {TABLE} ADD CONSTRAINT fk_{TABLE}_shipment_id_shipments "
-        f"FOREIGN KEY (shipment_id) REFERENCES shipments (id)")
-    run(f"ALTER TABLE {TABLE} ADD CONSTRAINT fk_{TABLE}_hub_id_hubs FOREIGN KEY (hub_id) REFERENCES hubs (id)")
-    run(f"CREATE INDEX ix_{TABLE}_hub ON {TABLE} (hub_id, id)")
-    run(f"ALTER SEQUENCE {TABLE}_id_seq OWNED BY {TABLE}.id")
+    _add_the_rest(conn)
     _create(conn, DEFAULT, None)
     first = conn.execute(text(f"SELECT min(server_time) FROM {old}")).scalar()
     prepare(conn, today, since=month_start(first.date()) if first else None)
@@ -155,15 +151,22 @@ def unpartition_table(conn: Connection) -> None:
     run(f"ALTER TABLE {TABLE} ADD CONSTRAINT pk_{TABLE} PRIMARY KEY (id)")
     run(f"ALTER TABLE {TABLE} ADD CONSTRAINT uq_{TABLE}_shipment_id_seq UNIQUE (shipment_id, seq)")
     run(f"ALTER TABLE {TABLE} ADD CONSTRAINT uq_{TABLE}_client_event_id UNIQUE (client_event_id)")
-    run(f"ALTER TABLE {TABLE} ADD CONSTRAINT fk_{TABLE}_shipment_id_shipments "
-        f"FOREIGN KEY (shipment_id) REFERENCES shipments (id)")
-    run(f"ALTER TABLE {TABLE} ADD CONSTRAINT fk_{TABLE}_hub_id_hubs FOREIGN KEY (hub_id) REFERENCES hubs (id)")
-    run(f"CREATE INDEX ix_{TABLE}_hub ON {TABLE} (hub_id, id)")
-    run(f"ALTER SEQUENCE {TABLE}_id_seq OWNED BY {TABLE}.id")
+    _add_the_rest(conn)
     run(f"INSERT INTO {TABLE} SELECT * FROM {old}")
     run(f"DROP TABLE {old}")
     for table, constraint in REFERENCES:
         run(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} FOREIGN KEY (event_id) REFERENCES {TABLE} (id)")
+
+
+def _add_the_rest(conn: Connection) -> None:
+    """What the new table has whether partitioned or not: its foreign keys, the hub index,
+    and the id sequence (owned by it, so that dropping the old table keeps it)."""
+    for sql in (f"ALTER TABLE {TABLE} ADD CONSTRAINT fk_{TABLE}_shipment_id_shipments "
+                f"FOREIGN KEY (shipment_id) REFERENCES shipments (id)",
+                f"ALTER TABLE {TABLE} ADD CONSTRAINT fk_{TABLE}_hub_id_hubs FOREIGN KEY (hub_id) REFERENCES hubs (id)",
+                f"CREATE INDEX ix_{TABLE}_hub ON {TABLE} (hub_id, id)",
+                f"ALTER SEQUENCE {TABLE}_id_seq OWNED BY {TABLE}.id"):
+        conn.exec_driver_sql(sql)
 
 
 def _create(conn: Connection, name: str, month: date | None) -> None:

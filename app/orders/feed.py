@@ -14,7 +14,7 @@ subscribes (``Feed.listening``). What a listener may trust is bounded by the fee
   the feed is in a new ``epoch`` (numbered for the life of the process), and an answer
   read under an older one is not trusted until read again.
 
-Without Redis (the embedded mode) nothing is published or heard: ``listening()`` is False
+Without Redis (the embedded mode) nothing is published or heard: ``listening()`` is None
 and readers ask the database for the version, as they always could.
 """
 from __future__ import annotations
@@ -40,7 +40,6 @@ CHANNEL = "waybill:shipments-changed"
 #: After a failed publish this process does not try again for this long (a Redis that is
 #: away must not cost every committing transaction a connect timeout).
 PAUSE_AFTER_FAILURE = 5.0
-_INFO_KEY = "waybill.shipments_changed"
 
 Changes = dict[int, int]  # shipment id -> its version after the change
 
@@ -205,27 +204,27 @@ FEED = Feed()
 def _noted(mapper, connection, target: Shipment) -> None:
     session = object_session(target)
     if session is not None:
-        changed = session.info.setdefault(_INFO_KEY, {})
-        changed[target.id] = max(target.version, changed.get(target.id, 0))
+        note_changed(session, [(target.id, target.version)])
+
+
+class _Published:
+    """What a transaction changed, published once it commits: one per transaction, in the
+    session's after-commit calls (``Database.after_commit``), so a rollback forgets it."""
+
+    def __init__(self):
+        self.changes: Changes = {}
+
+    def __call__(self) -> None:
+        FEED.publish(self.changes)
 
 
 def note_changed(session: Session, changes: Iterable[tuple[int, int]]) -> None:
-    """Shipments changed by a statement the ORM did not see (their new versions)."""
-    noted = session.info.setdefault(_INFO_KEY, {})
+    """These shipments changed in the session's transaction (their new versions): the
+    ORM's updates note themselves; a statement the ORM did not see is noted here."""
+    calls = session.info.setdefault("after_commit", [])
+    pending = next((call for call in calls if isinstance(call, _Published)), None)
+    if pending is None:
+        pending = _Published()
+        calls.append(pending)
     for sid, version in changes:
-        noted[sid] = max(version, noted.get(sid, 0))
-
-
-@event.listens_for(Session, "after_commit")
-def _publish(session: Session) -> None:
-    if session.in_nested_transaction():
-        return
-    changes = session.info.pop(_INFO_KEY, None)
-    if changes:
-        FEED.publish(changes)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget(session: Session, previous_transaction) -> None:
-    if previous_transaction.parent is None:
-        session.info.pop(_INFO_KEY, None)
+        pending.changes[sid] = max(version, pending.changes.get(sid, 0))
