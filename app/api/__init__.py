@@ -13,7 +13,7 @@ from werkzeug.routing import IntegerConverter
 from app.api.errors import CODES, ApiError
 from app.api.parsing import BodyTextError, Parser
 from app.api.schemas import ApiErrorSchema
-from app.db import db
+from app.db import MAX_ID, db
 from app.errors import page_error
 
 API_PREFIX = "/api/v1"
@@ -56,7 +56,7 @@ class IdConverter(IntegerConverter):
     matches no route (404) rather than overflowing the query."""
 
     def __init__(self, map, **kwargs):
-        super().__init__(map, min=1, max=2**31 - 1)
+        super().__init__(map, min=1, max=MAX_ID)
 
 
 api = WaybillApi()
@@ -94,7 +94,7 @@ def init_app(app: Flask) -> tuple:
     app.after_request(_end_transaction)
     api.init_app(app)
     api.register_converter(IdConverter, lambda converter: {"type": "integer", "minimum": 1,
-                                                          "maximum": 2**31 - 1})
+                                                          "maximum": MAX_ID})
     from app.api.network import blp as network_blp
     from app.api.inbound import blp as inbound_blp
     from app.api.keys import blp as keys_blp

@@ -22,7 +22,7 @@ from app.api.schemas import (
 from app.billing import invoices, payments, remittances
 from app.billing.documents import Company
 from app.billing.models import Invoice, Remittance
-from app.db import db
+from app.db import MAX_ID, db
 
 blp = Blueprint("finance", __name__, url_prefix="/api/v1", description="Invoices, COD remittances, statement")
 blp.before_request(require_partner)
@@ -33,7 +33,7 @@ MAX_STATEMENT_DAYS = 366
 
 class ListArgs(Strict):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    before = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1),
+    before = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID),
                             metadata={"description": "The id of the last one of the previous page"})
 
 

@@ -8,11 +8,11 @@ from marshmallow import validate
 
 from app.billing.money import EXPONENTS
 from app.billing.rating import SERVICE_LEVELS
+from app.db import MAX_ID
 from app.orders.lifecycle import PUBLIC_VOCABULARY
 
 
-#: The largest id and amount a request may name (what the database columns hold).
-MAX_ID = 2**31 - 1
+#: The largest amount a request may name (what the database columns hold).
 MAX_AMOUNT = 10**15
 
 

@@ -418,7 +418,7 @@ class JournalLine(Base):
     rule: Mapped[str | None] = mapped_column(String(40))
     account: Mapped[str] = mapped_column(String(4))
     party_type: Mapped[str | None] = mapped_column(String(20))
-    party_id: Mapped[int | None] = mapped_column(Integer)
+    party_id: Mapped[int | None] = mapped_column()
     #: Minor units; a debit is positive, a credit negative.
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
@@ -454,7 +454,7 @@ class PeriodBalance(Base):
     period: Mapped[str] = mapped_column(String(7), index=True)
     account: Mapped[str] = mapped_column(String(4))
     party_type: Mapped[str | None] = mapped_column(String(20))
-    party_id: Mapped[int | None] = mapped_column(Integer)
+    party_id: Mapped[int | None] = mapped_column()
     currency: Mapped[str] = mapped_column(String(3))
     balance: Mapped[int] = mapped_column(BigInteger)
 

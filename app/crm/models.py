@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     ForeignKey,
     Index,
+    Integer,
     String,
     Time,
     UniqueConstraint,
@@ -49,9 +50,9 @@ class Partner(Base):
     billing_email: Mapped[str | None] = mapped_column(String(254))
     #: "monthly" or "weekly": how often the partner is invoiced.
     billing_cycle: Mapped[str] = mapped_column(String(10), default="monthly", server_default="monthly")
-    payment_terms_days: Mapped[int] = mapped_column(default=15, server_default="15")
+    payment_terms_days: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
     #: COD is remitted this many days after delivery (T+2).
-    remittance_days: Mapped[int] = mapped_column(default=2, server_default="2")
+    remittance_days: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
     #: The partner agreed to have its open invoices netted from its COD remittances.
     net_cod_against_invoices: Mapped[bool] = mapped_column(default=False, server_default=false())
     #: The partner's bank account for remittances (name, number, bank).
@@ -174,7 +175,7 @@ class Notification(Base):
     provider: Mapped[str | None] = mapped_column(String(40))
     #: The id the carrier sees, fixed before the first try and the same in every retry.
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
-    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: A sender holds the message until then; after it, another may send it (again).
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -319,8 +320,8 @@ class Lead(Base):
     lost_reason: Mapped[str | None] = mapped_column(String(200))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: What they ship: parcels a month, their usual weight, service and cash on delivery.
-    monthly_parcels: Mapped[int] = mapped_column(default=0, server_default="0")
-    typical_grams: Mapped[int] = mapped_column(default=1000, server_default="1000")
+    monthly_parcels: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    typical_grams: Mapped[int] = mapped_column(Integer, default=1000, server_default="1000")
     service_level: Mapped[str] = mapped_column(String(20), default="standard", server_default="standard")
     typical_cod: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     #: Where their parcels are picked up (text, located when they are onboarded).
@@ -361,7 +362,7 @@ class CsatResponse(Base):
     shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), unique=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
-    score: Mapped[int]
+    score: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
@@ -432,7 +433,7 @@ class CampaignMessage(Base):
     status: Mapped[str] = mapped_column(String(10))
     #: The id the carrier sees: the same in every try.
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
-    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(300))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

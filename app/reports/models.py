@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
@@ -40,7 +40,7 @@ class ReportSubscription(Base):
     #: "partner", "hub", "company" (the monthly reports) or "saved" (a saved report).
     report: Mapped[str] = mapped_column(String(10))
     #: The partner, hub or saved report it is of; 0 for the company's.
-    subject_id: Mapped[int] = mapped_column(Integer)
+    subject_id: Mapped[int] = mapped_column()
     email: Mapped[str] = mapped_column(String(254))
     #: The language the e-mail and its files are written in.
     language: Mapped[str] = mapped_column(String(5), default="vi")

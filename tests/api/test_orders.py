@@ -95,6 +95,32 @@ def test_same_key_with_another_body_is_refused(client, keys, session):
     assert orders(session) == 1
 
 
+def test_ids_past_32_bits_are_taken(client, keys, session, backend):
+    """A courier's busiest tables pass 2,147,483,647 rows in weeks: their ids are 64 bits
+    (SQLite's always were)."""
+    if backend != "postgresql":
+        pytest.skip("SQLite's INTEGER is 64 bits")
+    from sqlalchemy import text
+
+    from app.orders.models import ShipmentEvent
+
+    past = 2**31 + 7
+    for table in ("orders", "parcels", "shipments", "shipment_events", "outbox"):
+        session.execute(text(f"SELECT setval('{table}_id_seq', {past})"))
+    session.commit()
+    r = post(client, keys[0])
+    assert r.status_code == 201, r.get_json()
+    order = r.get_json()
+    assert order["id"] > past
+    cancelled = client.post(f"/api/v1/orders/{order['id']}/cancel", json={"reason": "ordered twice"},
+                            headers={"Authorization": f"Bearer {keys[0]}"})
+    assert cancelled.status_code == 200, cancelled.get_json()
+    events = session.scalars(select(ShipmentEvent.id)).all()
+    assert events and min(events) > past
+    tracked = client.get(f"/api/v1/tracking/{order['tracking_number']}", headers={"Authorization": f"Bearer {keys[0]}"})
+    assert tracked.status_code == 200 and tracked.get_json()["status"] == "cancelled"
+
+
 def test_a_key_still_running_answers_409(app, client, keys, session, network, backend):
     if backend != "postgresql":
         pytest.skip("SQLite runs one writer at a time: a second request waits, then replays")
