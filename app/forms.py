@@ -7,6 +7,7 @@ from datetime import date
 from flask import abort
 
 from app.db import MAX_ID
+
 #: Days the console accepts: a courier's records, not the calendar's whole range.
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 
