@@ -14,7 +14,6 @@ from app.api.idempotency import (Once, answer_again, idempotent, lock_id, replay
                                   take_order_once)
 from app.api.schemas import (
     MAX_BULK_ORDERS,
-    MAX_ID,
     AddressChangeSchema,
     ApiErrorSchema,
     BulkOrdersSchema,
@@ -27,7 +26,7 @@ from app.api.schemas import (
     OrderQuerySchema,
     OrderSchema,
 )
-from app.db import db
+from app.db import MAX_ID, db
 from app.orders import csv_import, labels
 from app.orders.changes import ChangeRefused, change_dropoff_address
 from app.orders.models import Order

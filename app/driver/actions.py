@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.delivery import services as delivery
-from app.forms import MAX_ID
+from app.db import MAX_ID
 from app.orders.order_in import MAX_AMOUNT
 from app.delivery.models import DeliveryAttempt, PickupRun, RunSheet, RunSheetStop
 from app.delivery.services import AttemptIn, DeliveryError, ProofIn
